@@ -1,0 +1,68 @@
+# EuroMine for QGIS — the README's commands. Root on Debian 12.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.euromine-env
+APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-scipy python3-matplotlib zip
+BUILD     := build
+DIST      := dist
+PLUGIN    := euromine_qgis
+DEMO_DIR  := $(BUILD)/demo
+
+# Headless QGIS everywhere; qgis_process.bin sees the venv only through PYTHONPATH.
+export QT_QPA_PLATFORM := offscreen
+export PYTHONDONTWRITEBYTECODE := 1
+VENV_SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
+
+.PHONY: help env demo test bench zip models clean
+
+help:
+	@echo "make demo   set everything up and map the bundled sample site through QGIS Processing"
+	@echo "make test   set everything up and run the whole test suite"
+	@echo "make bench  performance benchmarks (not part of make test)"
+	@echo "make zip    build the installable plugin zip into $(DIST)/"
+	@echo "make models re-export the bundled ONNX models (needs torch, installed by make env)"
+
+env: $(STAMP)
+
+# apt only when a package is missing, so a set-up machine is not touched again.
+$(STAMP): requirements.txt requirements-dev.txt requirements-export.txt
+	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt -r requirements-export.txt
+	@$(PY) -c 'import numpy, osgeo.gdal_array, rasterio, onnxruntime, qgis.core; assert numpy.__version__.startswith("1."), numpy.__version__'
+	@touch $@
+
+zip: env
+	rm -rf $(BUILD)/plugins $(DIST) && mkdir -p $(DIST)
+	cd $(PLUGIN) && ../$(VENV)/bin/pb_tool zip --quick --no-docs --config_file ../pb_tool.cfg --plugin_path ../$(BUILD)/plugins > /dev/null
+	mv $(PLUGIN)/$(PLUGIN).zip $(DIST)/
+	@echo "plugin zip: $(DIST)/$(PLUGIN).zip"
+
+models: env
+	$(PY) -m export.spectral --out models_onnx
+
+demo: zip
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)/home
+	$(PY) -m export.synthetic $(DEMO_DIR)/sites --sites 1 --seed 2015 --size 384 320
+	HOME=$(abspath $(DEMO_DIR)/home) QGIS_PLUGINPATH=$(abspath $(BUILD)/plugins) PYTHONPATH=$(VENV_SITE) \
+	  /usr/bin/qgis_process.bin plugins enable $(PLUGIN) > /dev/null
+	HOME=$(abspath $(DEMO_DIR)/home) QGIS_PLUGINPATH=$(abspath $(BUILD)/plugins) PYTHONPATH=$(VENV_SITE) \
+	  /usr/bin/qgis_process.bin run euromine:mapfootprints -- \
+	  $$(for f in $(DEMO_DIR)/sites/*/image/Year*.tif; do printf ' IMAGES=%s' "$(abspath .)/$$f"; done) \
+	  MODEL=spectral_baseline OUTPUT_FOLDER=$(abspath $(DEMO_DIR)/footprints)
+
+test: env
+	$(PY) -m pytest -p no:cacheprovider tests
+
+bench: env
+	$(PY) -m pytest -p no:cacheprovider tests/bench -s
+
+clean:
+	rm -rf $(BUILD) $(DIST)
