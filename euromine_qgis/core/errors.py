@@ -1,0 +1,26 @@
+"""Typed errors of the engine. Every message names the file (or value) and the problem."""
+from __future__ import annotations
+
+
+class EuroMineError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class InputError(EuroMineError):
+    """An input raster is missing, unreadable or does not fit the job."""
+
+
+class ModelError(EuroMineError):
+    """A model file is not a usable EuroMine ONNX model."""
+
+
+class YearsError(EuroMineError):
+    """Years could not be parsed or matched to inputs."""
+
+
+class OutputError(EuroMineError):
+    """An output cannot be written where it was asked for."""
+
+
+class Cancelled(EuroMineError):
+    """The caller asked the run to stop; nothing partial was left behind."""

@@ -1,0 +1,235 @@
+"""EuroMine ONNX models: the metadata contract, execution providers and the inference session."""
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+METADATA_KEY = "euromine"
+TASKS = ("footprint", "change", "footprint_series")
+DEVICES = ("auto", "cuda", "cpu")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the model contract (DESIGN.md) says about one model file."""
+
+    name: str
+    task: str
+    bands: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    patch_size: int = 160
+    classes: tuple[str, ...] = ("background", "mining")
+    output: str = "logits"
+    trained_on: str = "unknown"
+    license: str = "unknown"
+    version: str = "unknown"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def mining_class(self) -> int:
+        """Index of the mining class in the model's output channels."""
+        return self.classes.index("mining") if "mining" in self.classes else len(self.classes) - 1
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the weights were trained on generated (synthetic) sites."""
+        return "synthetic" in self.trained_on.lower()
+
+
+@dataclass(frozen=True)
+class NormalizationOverride:
+    """Bands / mean / std given by the user for a model that lacks (or should not use) metadata."""
+
+    bands: tuple[str, ...] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    def is_empty(self) -> bool:
+        return self.bands is None and self.mean is None and self.std is None
+
+
+def _parse_metadata(path: Path, raw: str | None, override: NormalizationOverride) -> ModelInfo:
+    meta: dict[str, Any] = {}
+    if raw:
+        try:
+            meta = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{path}: metadata '{METADATA_KEY}' is not valid JSON ({exc})") from exc
+        if not isinstance(meta, dict):
+            raise ModelError(f"{path}: metadata '{METADATA_KEY}' must be a JSON object")
+    bands = override.bands or meta.get("bands")
+    mean = override.mean or meta.get("mean")
+    std = override.std or meta.get("std")
+    if not bands or not mean or not std:
+        raise ModelError(
+            f"{path}: the model carries no '{METADATA_KEY}' metadata with bands, mean and std; "
+            "give them as algorithm parameters (BANDS, MEAN, STD) or export the model with "
+            "the EuroMine metadata contract"
+        )
+    if not (len(bands) == len(mean) == len(std)):
+        raise ModelError(
+            f"{path}: bands ({len(bands)}), mean ({len(mean)}) and std ({len(std)}) differ in length"
+        )
+    if any(float(s) <= 0 for s in std):
+        raise ModelError(f"{path}: every std must be positive, got {list(std)}")
+    task = meta.get("task", "footprint")
+    if task not in TASKS:
+        raise ModelError(f"{path}: unknown task '{task}' (expected one of {', '.join(TASKS)})")
+    output = meta.get("output", "logits")
+    if output not in ("logits", "probabilities"):
+        raise ModelError(f"{path}: output must be 'logits' or 'probabilities', got '{output}'")
+    known = {f for f in ModelInfo.__dataclass_fields__ if f != "extra"}
+    return ModelInfo(
+        name=str(meta.get("name", path.stem)),
+        task=task,
+        bands=tuple(str(b) for b in bands),
+        mean=tuple(float(v) for v in mean),
+        std=tuple(float(v) for v in std),
+        patch_size=int(meta.get("patch_size", 160)),
+        classes=tuple(meta.get("classes", ("background", "mining"))),
+        output=output,
+        trained_on=str(meta.get("trained_on", "unknown")),
+        license=str(meta.get("license", "unknown")),
+        version=str(meta.get("version", "unknown")),
+        extra={k: v for k, v in meta.items() if k not in known},
+    )
+
+
+def _cuda_loadable() -> bool:
+    """Whether onnxruntime's CUDA provider library and the CUDA/cuDNN libraries it needs load.
+
+    Asking onnxruntime for CUDA when they do not load makes it log errors before falling back;
+    loading the provider library ourselves first keeps CPU-only users free of that noise.
+    """
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False
+    lib = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
+    try:
+        ctypes.CDLL(str(lib))
+    except OSError:
+        return False
+    return True
+
+
+def execution_providers(device: str) -> list[str]:
+    """The onnxruntime providers to ask for, best first, for DEVICE = auto | cuda | cpu.
+
+    ``auto`` takes CUDA when it can load and falls back to CPU; an explicit ``cuda`` that cannot
+    be met is an error, never a silent fallback.
+    """
+    if device not in DEVICES:
+        raise ModelError(f"unknown device '{device}' (expected one of {', '.join(DEVICES)})")
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if _cuda_loadable():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "cuda":
+        raise ModelError(
+            "DEVICE=cuda was asked for but onnxruntime cannot use CUDA here "
+            f"(available providers: {', '.join(ort.get_available_providers())}); install "
+            "onnxruntime-gpu with CUDA 13 and cuDNN 9, or choose DEVICE=auto or cpu"
+        )
+    return ["CPUExecutionProvider"]
+
+
+class Model:
+    """An onnxruntime session on a EuroMine model file, with its contract metadata.
+
+    One instance is meant to be reused for every year and tile of a job.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        device: str = "auto",
+        override: NormalizationOverride | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: model file does not exist")
+        providers = execution_providers(device)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own untyped pybind errors
+            raise ModelError(f"{self.path}: not a usable ONNX model ({_short(exc)})") from exc
+        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        self.info = _parse_metadata(self.path, raw, override or NormalizationOverride())
+        self.provider = self.session.get_providers()[0]
+        self._check_signature()
+        self.input_name = self.session.get_inputs()[0].name
+        self._mean = np.asarray(self.info.mean, np.float32).reshape(1, -1, 1, 1)
+        self._inv_std = (1.0 / np.asarray(self.info.std, np.float32)).reshape(1, -1, 1, 1)
+
+    def _check_signature(self) -> None:
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if self.info.task != "footprint":
+            return  # change and series models are checked by their own runners
+        if len(inputs) != 1 or len(outputs) < 1:
+            raise ModelError(
+                f"{self.path}: a footprint model takes one input and gives one output, "
+                f"this one has {len(inputs)} input(s) and {len(outputs)} output(s)"
+            )
+        shape = inputs[0].shape
+        if len(shape) != 4:
+            raise ModelError(f"{self.path}: input must be (N, C, H, W), the model declares {shape}")
+        channels = shape[1]
+        if isinstance(channels, int) and channels != len(self.info.bands):
+            raise ModelError(
+                f"{self.path}: the model takes {channels} channels but its metadata lists "
+                f"{len(self.info.bands)} bands ({', '.join(self.info.bands)})"
+            )
+
+    @property
+    def description(self) -> str:
+        """One line for logs: name, provider, and the synthetic-training label where it applies."""
+        label = " [trained on synthetic sites — retrain on EuroMineNet for real analysis]"
+        return (
+            f"{self.info.name} v{self.info.version} ({self.path.name}) on {self.provider}"
+            + (label if self.info.synthetic else "")
+        )
+
+    def normalize(self, raw: np.ndarray) -> np.ndarray:
+        """Z-score a (N, C, H, W) batch of raw band values with the model's mean and std."""
+        return (raw.astype(np.float32) - self._mean) * self._inv_std
+
+    def mining_probability(self, batch: np.ndarray) -> np.ndarray:
+        """Run a normalized (N, C, H, W) float32 batch; return (N, H, W) mining probabilities."""
+        out = self.session.run(None, {self.input_name: batch})[0]
+        if out.ndim != 4 or out.shape[0] != batch.shape[0] or out.shape[2:] != batch.shape[2:]:
+            raise ModelError(
+                f"{self.path}: output shape {out.shape} does not match input {batch.shape}; "
+                "expected (N, K, H, W)"
+            )
+        k = self.info.mining_class
+        if self.info.output == "probabilities":
+            return out[:, k]
+        if out.shape[1] == 1:
+            return _sigmoid(out[:, 0])
+        # softmax probability of class k, computed stably
+        shifted = out - out.max(axis=1, keepdims=True)
+        np.exp(shifted, out=shifted)
+        return shifted[:, k] / shifted.sum(axis=1)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+

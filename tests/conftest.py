@@ -1,0 +1,30 @@
+"""Shared fixtures: the repository on sys.path, generated sites and small real ONNX models."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
+os.environ.setdefault("PROJ_LIB", "/usr/share/proj")
+
+from tests.onnx_factory import conv_model  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def conv_onnx(tmp_path_factory) -> Path:
+    """A real ONNX file: two 3×3 convolutions, 10 bands -> 2 logits, EuroMine metadata."""
+    return conv_model(tmp_path_factory.mktemp("models") / "conv.onnx")
+
+
+@pytest.fixture(scope="session")
+def sites(tmp_path_factory) -> list[Path]:
+    """Three generated sites in the EuroMineNet layout; the first is smaller than a patch."""
+    from export.synthetic import generate_sites
+
+    return generate_sites(tmp_path_factory.mktemp("sites"), 3, seed=7)

@@ -1,0 +1,34 @@
+"""Writing small real GeoTIFFs for tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.transform import from_origin
+
+TRANSFORM = from_origin(15.0, 50.0, 10 / (111320 * np.cos(np.radians(50))), 10 / 110574)
+
+
+def write_image(path: Path, data: np.ndarray, nodata: float | None = 0, crs: CRS | None = CRS.from_epsg(4326),
+                transform=TRANSFORM) -> Path:
+    """Write a (C, H, W) array as a GeoTIFF with the given nodata, CRS and transform."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = dict(driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
+                   dtype=data.dtype, nodata=nodata, transform=transform)
+    if crs is not None:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return path
+
+
+def random_scene(height: int, width: int, seed: int = 0, bands: int = 10) -> np.ndarray:
+    """Spatially smooth int16 reflectance-like values (so convolutions see structure)."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(1500, 600, (bands, height, width))
+    kernel = np.ones(5) / 5
+    for axis in (1, 2):
+        base = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), axis, base)
+    return np.clip(base, 1, 10000).astype(np.int16)

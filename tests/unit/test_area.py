@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+from rasterio.crs import CRS
+from rasterio.transform import from_origin
+
+from euromine_qgis.core.area import row_pixel_areas_m2
+from euromine_qgis.core.errors import InputError
+from euromine_qgis.core.raster import Grid
+
+pyproj = pytest.importorskip("pyproj")
+
+
+@pytest.mark.parametrize("lat", [0.0, 37.5, 50.0, 65.9, -45.0])
+def test_geographic_rows_match_geodesic_polygons(lat):
+    dx, dy = 10 / (111320 * np.cos(np.radians(lat))), 10 / 110574
+    grid = Grid(CRS.from_epsg(4326), from_origin(12.0, lat + 5 * dy, dx, dy), 3, 5)
+    areas = row_pixel_areas_m2(grid)
+    geod = pyproj.Geod(ellps="WGS84")
+    for r in range(5):
+        top, bottom = lat + (5 - r) * dy, lat + (4 - r) * dy
+        expected, _ = geod.polygon_area_perimeter([12.0, 12.0 + dx, 12.0 + dx, 12.0], [bottom, bottom, top, top])
+        assert areas[r] == pytest.approx(abs(expected), rel=1e-7)
+    assert areas == pytest.approx(100.0, rel=0.02)  # ~10 m pixels (spherical estimate of dx, dy)
+
+
+def test_whole_earth():
+    grid = Grid(CRS.from_epsg(4326), from_origin(-180, 90, 360, 180), 1, 1)
+    assert row_pixel_areas_m2(grid)[0] == pytest.approx(510_065_621.7e6, rel=1e-9)
+
+
+def test_projected_grid_area_and_units():
+    assert np.all(row_pixel_areas_m2(Grid(CRS.from_epsg(32633), from_origin(0, 0, 10, 10), 4, 3)) == 100.0)
+    feet = CRS.from_epsg(2263)  # NAD83 / New York Long Island (ftUS)
+    assert row_pixel_areas_m2(Grid(feet, from_origin(0, 0, 1, 1), 1, 1))[0] == pytest.approx(0.3048006**2, rel=1e-6)
+
+
+def test_no_crs_is_an_error():
+    with pytest.raises(InputError, match="no CRS"):
+        row_pixel_areas_m2(Grid(None, from_origin(0, 0, 1, 1), 1, 1))

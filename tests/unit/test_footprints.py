@@ -1,0 +1,126 @@
+import hashlib
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.crs import CRS
+from rasterio.transform import from_origin
+
+from euromine_qgis.core.area import row_pixel_areas_m2
+from euromine_qgis.core.errors import Cancelled, InputError, OutputError
+from euromine_qgis.core.footprints import map_footprints
+from euromine_qgis.core.inference import TileSettings
+from euromine_qgis.core.model import Model
+from euromine_qgis.core.progress import Reporter
+from euromine_qgis.core.raster import Grid
+from tests.rasters import random_scene, write_image
+
+SETTINGS = TileSettings(tile=64, overlap=16, batch_size=4)
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def series(tmp_path):
+    """Two years of a 130 × 170 scene with a nodata corner in 2016."""
+    a = random_scene(130, 170, seed=1)
+    b = random_scene(130, 170, seed=2)
+    b[:, :10, :25] = 0
+    return [(2015, write_image(tmp_path / "in" / "Year2015.tif", a)),
+            (2016, write_image(tmp_path / "in" / "Year2016.tif", b))]
+
+
+def test_outputs_keep_grid_values_and_area(tmp_path, conv_onnx, series):
+    before = {p: digest(p) for _, p in series}
+    model = Model(conv_onnx, device="cpu")
+    results = map_footprints(series, model, tmp_path / "out", threshold=0.5, settings=SETTINGS)
+    assert [r.year for r in results] == [2015, 2016]
+    for (year, image), r in zip(series, results):
+        assert r.footprint == tmp_path / "out" / f"footprint_{year}.tif"
+        with rasterio.open(image) as src, rasterio.open(r.footprint) as out:
+            assert (out.crs, out.transform, out.width, out.height) == (src.crs, src.transform, src.width, src.height)
+            assert out.dtypes == ("uint8",) and out.nodata == 255 and out.count == 1
+            fp = out.read(1)
+            data = src.read()
+            grid = Grid(src.crs, src.transform, src.width, src.height)
+        assert set(np.unique(fp)) <= {0, 1, 255}
+        np.testing.assert_array_equal(fp == 255, np.any(data == 0, axis=0))
+        valid = fp != 255
+        x = model.normalize(data[None])
+        x[:, :, ~valid] = 0.0  # nodata pixels enter the model as the band mean
+        prob = model.mining_probability(x)[0]
+        # the stitched map equals thresholding whole-scene inference wherever the probability is not on the edge
+        clear = valid & (np.abs(prob - 0.5) > 1e-4)
+        np.testing.assert_array_equal(fp[clear] == 1, prob[clear] >= 0.5)
+        area = ((fp == 1).sum(axis=1) * row_pixel_areas_m2(grid)).sum() / 1e4
+        assert r.mining_ha == pytest.approx(area, rel=1e-9)
+        assert r.mining_pixels == int((fp == 1).sum()) and r.valid_pixels == int(valid.sum())
+        assert 0 < r.mining_pixels < r.valid_pixels
+    assert {p: digest(p) for _, p in series} == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["footprint_2015.tif", "footprint_2016.tif"]
+
+
+def test_projected_input_area(tmp_path, conv_onnx):
+    img = write_image(tmp_path / "utm_2020.tif", random_scene(70, 90), crs=CRS.from_epsg(32633),
+                      transform=from_origin(500000, 5500000, 10, 10))
+    (r,) = map_footprints([(2020, img)], Model(conv_onnx, device="cpu"), tmp_path / "o", settings=SETTINGS)
+    assert r.mining_ha == pytest.approx(r.mining_pixels * 100 / 1e4)
+
+
+def test_band_count_mismatch_names_the_file(tmp_path, conv_onnx):
+    img = write_image(tmp_path / "four_2019.tif", random_scene(40, 40, bands=4))
+    with pytest.raises(InputError, match=r"four_2019.tif: image has 4 band\(s\) but model 'test_conv' expects 10"):
+        map_footprints([(2019, img)], Model(conv_onnx, device="cpu"), tmp_path / "o")
+    assert not (tmp_path / "o" / "footprint_2019.tif").exists()
+
+
+@pytest.mark.parametrize("content, message", [(b"", "file is empty"), (b"II*\x00garbage", "not a readable raster")])
+def test_unreadable_inputs(tmp_path, conv_onnx, content, message):
+    bad = tmp_path / "Year2018.tif"
+    bad.write_bytes(content)
+    with pytest.raises(InputError, match=f"Year2018.tif: {message}"):
+        map_footprints([(2018, bad)], Model(conv_onnx, device="cpu"), tmp_path / "o")
+
+
+def test_missing_input_and_no_crs(tmp_path, conv_onnx):
+    model = Model(conv_onnx, device="cpu")
+    with pytest.raises(InputError, match="Year2017.tif: file does not exist"):
+        map_footprints([(2017, tmp_path / "Year2017.tif")], model, tmp_path / "o")
+    img = write_image(tmp_path / "nocrs_2017.tif", random_scene(40, 40), crs=None)
+    with pytest.raises(InputError, match="nocrs_2017.tif: image has no CRS"):
+        map_footprints([(2017, img)], model, tmp_path / "o")
+
+
+def test_output_may_not_overwrite_input(tmp_path, conv_onnx):
+    img = write_image(tmp_path / "footprint_2015.tif", random_scene(40, 40))
+    before = digest(img)
+    with pytest.raises(OutputError, match="would overwrite an input"):
+        map_footprints([(2015, img)], Model(conv_onnx, device="cpu"), tmp_path)
+    assert digest(img) == before
+
+
+def test_threshold_must_be_inside_0_1(tmp_path, conv_onnx, series):
+    with pytest.raises(InputError, match="THRESHOLD 1.0"):
+        map_footprints(series, Model(conv_onnx, device="cpu"), tmp_path / "o", threshold=1.0)
+
+
+def test_cancel_leaves_no_partial_file(tmp_path, conv_onnx, series):
+    out = tmp_path / "out"
+    out.mkdir()
+    old = out / "footprint_2016.tif"
+    old.write_bytes(b"previous run")
+    ticks = {"n": 0}
+
+    def canceled():
+        ticks["n"] += 1
+        return ticks["n"] > 20  # 2015 takes 16 checks: this stops inside 2016
+
+    with pytest.raises(Cancelled):
+        map_footprints(series, Model(conv_onnx, device="cpu"), out, settings=TileSettings(tile=64, overlap=16, batch_size=1),
+                       reporter=Reporter(is_canceled=canceled))
+    assert sorted(p.name for p in out.iterdir()) == ["footprint_2015.tif", "footprint_2016.tif"]
+    assert old.read_bytes() == b"previous run"  # the unfinished year never replaced anything
+    with rasterio.open(out / "footprint_2015.tif") as done:
+        assert done.read(1).shape == (130, 170)

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import rasterio
+
+from euromine_qgis.core.inference import TileSettings, predict_rows, valid_mask
+from euromine_qgis.core.model import Model
+from euromine_qgis.core.progress import Reporter
+from euromine_qgis.core.errors import Cancelled
+from tests.rasters import random_scene, write_image
+
+
+def whole_scene_probability(model: Model, data: np.ndarray) -> np.ndarray:
+    return model.mining_probability(model.normalize(data[None]))[0]
+
+
+def stitched(model, path, settings):
+    with rasterio.open(path) as src:
+        blocks = list(predict_rows(model, src, settings))
+        rows = np.concatenate([b.probability for b in blocks])
+        valid = np.concatenate([b.valid for b in blocks])
+        starts = [b.row0 for b in blocks]
+    assert starts == sorted(starts) and rows.shape == (src.height, src.width)
+    return rows, valid
+
+
+@pytest.mark.parametrize("shape", [(200, 173), (64, 64), (65, 300), (300, 65)])
+@pytest.mark.parametrize("overlap, batch", [(8, 1), (16, 3), (31, 8)])
+def test_tiled_equals_whole_scene(tmp_path, conv_onnx, shape, overlap, batch):
+    data = random_scene(*shape, seed=shape[0])
+    path = write_image(tmp_path / "scene.tif", data)
+    model = Model(conv_onnx, device="cpu")
+    prob, valid = stitched(model, path, TileSettings(tile=64, overlap=overlap, batch_size=batch))
+    assert valid.all()
+    np.testing.assert_allclose(prob, whole_scene_probability(model, data), atol=2e-5)
+
+
+def test_scene_smaller_than_patch(tmp_path, conv_onnx):
+    data = random_scene(23, 41, seed=3)
+    path = write_image(tmp_path / "small.tif", data)
+    model = Model(conv_onnx, device="cpu")
+    prob, valid = stitched(model, path, TileSettings(tile=64, overlap=16))
+    assert prob.shape == (23, 41) and valid.all()
+    assert np.all((prob >= 0) & (prob <= 1))
+    # reflect padding: only the pixels whose 5x5 view reaches the padded border may differ
+    np.testing.assert_allclose(prob[:-2, :-2], whole_scene_probability(model, data)[:-2, :-2], atol=2e-5)
+
+
+def test_one_pixel_nodata_stripe_stays_nodata(tmp_path, conv_onnx):
+    data = random_scene(150, 130, seed=5)
+    data[:, :, 77] = 0  # one column nodata in every band
+    data[4, 90, :] = 0  # one row nodata in a single band
+    path = write_image(tmp_path / "stripe.tif", data, nodata=0)
+    _, valid = stitched(Model(conv_onnx, device="cpu"), path, TileSettings(tile=64, overlap=16))
+    expected = np.ones((150, 130), bool)
+    expected[:, 77] = False
+    expected[90, :] = False
+    np.testing.assert_array_equal(valid, expected)
+
+
+def test_valid_mask_nan_and_negative_values():
+    data = np.full((3, 2, 2), -50.0, np.float32)
+    data[1, 0, 1] = np.nan
+    np.testing.assert_array_equal(valid_mask(data, None), [[True, False], [True, True]])
+    ints = np.array([[[-3, 0], [5, -32768]]], np.int16)
+    np.testing.assert_array_equal(valid_mask(ints, -32768), [[True, True], [True, False]])
+
+
+def test_cancellation_stops_between_tiles(tmp_path, conv_onnx):
+    path = write_image(tmp_path / "c.tif", random_scene(300, 300))
+    calls = {"n": 0}
+
+    def canceled():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with rasterio.open(path) as src, pytest.raises(Cancelled):
+        list(predict_rows(Model(conv_onnx, device="cpu"), src, TileSettings(tile=64, overlap=8, batch_size=1),
+                          Reporter(is_canceled=canceled)))

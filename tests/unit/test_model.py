@@ -1,0 +1,110 @@
+import json
+
+import numpy as np
+import pytest
+
+from euromine_qgis.core.errors import ModelError
+from euromine_qgis.core.model import Model, NormalizationOverride, execution_providers
+from tests.onnx_factory import MEAN, STD, conv_model, metadata
+
+
+def test_reads_metadata_contract(conv_onnx):
+    model = Model(conv_onnx, device="cpu")
+    assert model.info.name == "test_conv" and model.info.task == "footprint"
+    assert model.info.bands[0] == "B2" and len(model.info.mean) == 10
+    assert model.provider == "CPUExecutionProvider"
+    assert "CPUExecutionProvider" in model.description
+
+
+def test_mining_probability_is_softmax_of_logits(conv_onnx):
+    model = Model(conv_onnx, device="cpu")
+    x = np.random.default_rng(1).normal(size=(2, 10, 17, 23)).astype(np.float32)
+    logits = model.session.run(None, {"image": x})[0]
+    expected = 1 / (1 + np.exp(logits[:, 0] - logits[:, 1]))
+    np.testing.assert_allclose(model.mining_probability(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_normalize_uses_model_mean_std(conv_onnx):
+    model = Model(conv_onnx, device="cpu")
+    raw = np.array(MEAN, np.float32)[None, :, None, None] + np.array(STD, np.float32)[None, :, None, None]
+    np.testing.assert_allclose(model.normalize(raw), 1.0, rtol=1e-6)
+
+
+def test_not_onnx_names_the_file(tmp_path):
+    bad = tmp_path / "notes.onnx"
+    bad.write_text("this is not a model")
+    with pytest.raises(ModelError, match=r"notes.onnx: not a usable ONNX model"):
+        Model(bad, device="cpu")
+
+
+def test_truncated_onnx_names_the_file(tmp_path, conv_onnx):
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(conv_onnx.read_bytes()[:200])
+    with pytest.raises(ModelError, match=r"cut.onnx: not a usable ONNX model"):
+        Model(cut, device="cpu")
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(ModelError, match=r"nothing.onnx: model file does not exist"):
+        Model(tmp_path / "nothing.onnx")
+
+
+def test_model_without_metadata_needs_parameters(tmp_path):
+    path = conv_model(tmp_path / "bare.onnx", meta={})
+    with pytest.raises(ModelError, match=r"bare.onnx: the model carries no 'euromine' metadata.*BANDS, MEAN, STD"):
+        Model(path, device="cpu")
+    override = NormalizationOverride(bands=tuple("abcdefghij"), mean=tuple(MEAN), std=tuple(STD))
+    model = Model(path, device="cpu", override=override)
+    assert model.info.bands == tuple("abcdefghij") and model.info.name == "bare"
+
+
+def test_metadata_band_count_must_match_input_channels(tmp_path):
+    path = conv_model(tmp_path / "four.onnx", meta=metadata(bands=["B2", "B3", "B4", "B8"], mean=MEAN[:4], std=STD[:4]))
+    with pytest.raises(ModelError, match=r"four.onnx: the model takes 10 channels but its metadata lists 4 bands"):
+        Model(path, device="cpu")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("task", "segmentation", "unknown task 'segmentation'"),
+    ("output", "scores", "output must be 'logits' or 'probabilities'"),
+    ("std", [0.0] * 10, "every std must be positive"),
+    ("mean", [1.0] * 3, r"bands \(10\), mean \(3\) and std \(10\) differ"),
+])
+def test_bad_metadata_is_refused(tmp_path, field, value, message):
+    path = conv_model(tmp_path / "m.onnx", meta=metadata(**{field: value}))
+    with pytest.raises(ModelError, match=message):
+        Model(path, device="cpu")
+
+
+def test_metadata_not_json(tmp_path):
+    import onnx
+    path = conv_model(tmp_path / "j.onnx")
+    m = onnx.load(str(path))
+    m.metadata_props[0].value = "{not json"
+    onnx.save(m, str(path))
+    with pytest.raises(ModelError, match="is not valid JSON"):
+        Model(path, device="cpu")
+
+
+def test_devices():
+    assert execution_providers("cpu") == ["CPUExecutionProvider"]
+    assert execution_providers("auto")[-1] == "CPUExecutionProvider"
+    with pytest.raises(ModelError, match="unknown device"):
+        execution_providers("tpu")
+
+
+def test_explicit_cuda_without_cuda_is_an_error():
+    import onnxruntime as ort
+    from euromine_qgis.core import model as model_module
+    if model_module._cuda_loadable():
+        pytest.skip("this machine can run CUDA")
+    with pytest.raises(ModelError, match="DEVICE=cuda was asked for but onnxruntime cannot use CUDA"):
+        execution_providers("cuda")
+    assert ort.get_available_providers()  # sanity: onnxruntime itself works
+
+
+def test_synthetic_label(tmp_path):
+    path = conv_model(tmp_path / "s.onnx", meta=metadata(trained_on="synthetic sites (export.synthetic, seed 1)"))
+    model = Model(path, device="cpu")
+    assert model.info.synthetic and "trained on synthetic sites" in model.description
+    assert json.loads(json.dumps(model.info.extra)) == {}
