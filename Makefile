@@ -39,11 +39,13 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-export.txt
 	@$(PY) -c 'import numpy, osgeo.gdal_array, rasterio, onnxruntime, qgis.core; assert numpy.__version__.startswith("1."), numpy.__version__'
 	@touch $@
 
+# pb_tool deploys into $(BUILD)/plugins and zips that folder; the zip is what users install.
 zip: env
-	rm -rf $(BUILD)/plugins $(DIST) && mkdir -p $(DIST)
-	cd $(PLUGIN) && ../$(VENV)/bin/pb_tool zip --quick --no-docs --config_file ../pb_tool.cfg --plugin_path ../$(BUILD)/plugins > /dev/null
+	rm -rf $(BUILD)/plugins $(DIST)/$(PLUGIN).zip && mkdir -p $(DIST)
+	cd $(PLUGIN) && $(abspath $(VENV))/bin/pb_tool zip --quick --no-docs --config_file ../pb_tool.cfg \
+	  --plugin_path $(abspath $(BUILD))/plugins > /dev/null
 	mv $(PLUGIN)/$(PLUGIN).zip $(DIST)/
-	@echo "plugin zip: $(DIST)/$(PLUGIN).zip"
+	@echo "plugin zip: $(abspath $(DIST))/$(PLUGIN).zip"
 
 models: env
 	$(PY) -m export.spectral --out models_onnx

@@ -1,0 +1,1 @@
+"""Processing algorithms: parameters -> core call -> outputs. No numerics here."""

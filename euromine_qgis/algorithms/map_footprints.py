@@ -1,0 +1,126 @@
+"""euromine:mapfootprints — annual mining footprint rasters from annual images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingOutputMultipleLayers,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
+
+from ..core.errors import EuroMineError
+from ..core.footprints import map_footprints
+from ..core.inference import TileSettings
+from ..core.years import match_years, parse_years
+from .common import load_model, load_on_completion, model_help, model_parameters, processing_error, reporter_for
+
+
+class MapFootprintsAlgorithm(QgsProcessingAlgorithm):
+    """Maps the mining footprint of each selected year with a footprint model."""
+
+    def name(self) -> str:
+        return "mapfootprints"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return "Map mining footprints"
+
+    def group(self) -> str:
+        return "Mapping"
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+        return "mapping"
+
+    def createInstance(self) -> "MapFootprintsAlgorithm":  # noqa: N802 (QGIS API)
+        return MapFootprintsAlgorithm()
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return (
+            "<p>Maps mining footprints in annual 10-band Sentinel-2 images, one raster per year "
+            "(<code>footprint_YYYY.tif</code>: 1 mining, 0 not mining, 255 nodata) on exactly the "
+            "input grid, and reports the mapped area per year in hectares (geodesic for "
+            "geographic CRS).</p>"
+            "<p><b>IMAGES</b>: one image per year; the year is read from the file or layer name "
+            "(e.g. <code>Year2019.tif</code>). <b>YEARS</b>: optional, e.g. <code>2015-2024</code> "
+            "or <code>2016,2019</code>; empty maps every year found. <b>MODEL</b>: a bundled model; "
+            "<b>MODEL_FILE</b>: your own EuroMine ONNX model (overrides MODEL). <b>THRESHOLD</b>: "
+            "mining probability above which a pixel is mapped. <b>OUTPUT_FOLDER</b>: where the "
+            "rasters go. Advanced: DEVICE (auto/cuda/cpu), TILE_OVERLAP, BATCH_SIZE, and BANDS/MEAN/STD "
+            "for a model without EuroMine metadata.</p>"
+            f"<p>Bundled models:</p><ul>{model_help()}</ul>"
+            "<p>Results: OUTPUT_FOLDER, FOOTPRINTS (paths), AREA_HA (year → hectares), YEARS, "
+            "MODEL_NAME, PROVIDER.</p>"
+            "<p>Example: <code>processing.run('euromine:mapfootprints', {'IMAGES': [...], "
+            "'YEARS': '2015-2024', 'MODEL': 'spectral_baseline', 'OUTPUT_FOLDER': '/tmp/fp'})</code></p>"
+        )
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
+        self.addParameter(QgsProcessingParameterMultipleLayers("IMAGES", "Annual images", QgsProcessing.TypeRaster))
+        self.addParameter(QgsProcessingParameterString("YEARS", "Years (e.g. 2015-2024 or 2016,2019)", optional=True))
+        for p in model_parameters("footprint"):
+            self.addParameter(p)
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "THRESHOLD", "Mining probability threshold", QgsProcessingParameterNumber.Double,
+                defaultValue=0.5, minValue=0.0, maxValue=1.0,
+            )
+        )
+        advanced = [
+            QgsProcessingParameterNumber(
+                "TILE_OVERLAP", "Tile overlap (pixels)", QgsProcessingParameterNumber.Integer,
+                defaultValue=32, minValue=0,
+            ),
+            QgsProcessingParameterNumber(
+                "BATCH_SIZE", "Tiles per batch", QgsProcessingParameterNumber.Integer, defaultValue=8, minValue=1,
+            ),
+        ]
+        for p in advanced:
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(p)
+        self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
+        self.addOutput(QgsProcessingOutputMultipleLayers("FOOTPRINTS", "Footprint rasters"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
+        layers = self.parameterAsLayerList(parameters, "IMAGES", context)
+        paths = []
+        for layer in layers:
+            source = layer.source()
+            if not Path(source).is_file():
+                raise QgsProcessingException(f"{layer.name()}: not a file-based raster ({source})")
+            paths.append(Path(source))
+        out_dir = Path(self.parameterAsString(parameters, "OUTPUT_FOLDER", context))
+        try:
+            dated = match_years(paths, parse_years(self.parameterAsString(parameters, "YEARS", context)),
+                                names=[layer.name() for layer in layers])
+        except EuroMineError as exc:
+            raise processing_error(exc) from exc
+        model = load_model(self, parameters, context, feedback)
+        settings = TileSettings(
+            overlap=self.parameterAsInt(parameters, "TILE_OVERLAP", context),
+            batch_size=self.parameterAsInt(parameters, "BATCH_SIZE", context),
+        )
+        try:
+            results = map_footprints(
+                dated, model, out_dir, threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
+                settings=settings, reporter=reporter_for(feedback),
+            )
+        except EuroMineError as exc:
+            raise processing_error(exc) from exc
+        feedback.pushInfo("\nYear   Mining area (ha)   Footprint")
+        for r in results:
+            feedback.pushInfo(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}")
+            load_on_completion(context, r.footprint, f"Footprint {r.year}", "footprint.qml")
+        return {
+            "OUTPUT_FOLDER": str(out_dir),
+            "FOOTPRINTS": [str(r.footprint) for r in results],
+            "AREA_HA": {str(r.year): r.mining_ha for r in results},
+            "YEARS": [r.year for r in results],
+            "MODEL_NAME": model.info.name,
+            "PROVIDER": model.provider,
+        }

@@ -1,0 +1,60 @@
+"""The installable plugin zip, built by `make zip` into a temporary folder, and installed into a
+fresh QGIS profile the way the Plugin Manager does (unzipped into profiles/<name>/python/plugins)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+QGIS_PROCESS = "/usr/bin/qgis_process.bin"
+
+
+@pytest.fixture(scope="session")
+def plugin_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("zip")
+    subprocess.run(["make", "-s", "zip", f"BUILD={out / 'build'}", f"DIST={out / 'dist'}"],
+                   cwd=REPO, check=True, capture_output=True)
+    return out / "dist" / "euromine_qgis.zip"
+
+
+@pytest.fixture(scope="session")
+def installed_profile(plugin_zip, tmp_path_factory) -> Path:
+    """A fresh HOME whose default QGIS profile has the plugin unzipped and enabled."""
+    home = tmp_path_factory.mktemp("home")
+    plugins = home / ".local/share/QGIS/QGIS3/profiles/default/python/plugins"
+    plugins.mkdir(parents=True)
+    with zipfile.ZipFile(plugin_zip) as z:
+        z.extractall(plugins)
+    env = qgis_env(home)
+    out = subprocess.run([QGIS_PROCESS, "plugins", "enable", "euromine_qgis"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return home
+
+
+def qgis_env(home: Path) -> dict[str, str]:
+    """Environment for qgis_process.bin: the profile's HOME, offscreen Qt and the venv's packages.
+
+    qgis_process embeds the system Python, which sees the venv (onnxruntime) only through PYTHONPATH.
+    """
+    env = dict(os.environ)
+    env.update(HOME=str(home), QT_QPA_PLATFORM="offscreen",
+               PYTHONPATH=sysconfig.get_paths()["purelib"])
+    for inherited in ("QGIS_PLUGINPATH", "QGIS_CUSTOM_CONFIG_PATH", "QGIS_OPTIONS_PATH"):  # pytest-qgis sets the last two
+        env.pop(inherited, None)
+    return env
+
+
+def plugins_dir(home: Path) -> Path:
+    return home / ".local/share/QGIS/QGIS3/profiles/default/python/plugins"
+
+
+@pytest.fixture(scope="session")
+def python() -> str:
+    return sys.executable
