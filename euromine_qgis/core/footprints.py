@@ -88,8 +88,6 @@ def map_footprints(
             is_canceled=reporter.is_canceled,
         )
         results.append(_map_one_year(year, path, info, target, model, threshold, settings, step))
-        r = results[-1]
-        reporter.info(f"{year}: {r.mining_ha:.2f} ha mining in {path.name} -> {target}")
     return results
 
 
