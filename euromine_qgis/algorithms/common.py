@@ -18,7 +18,8 @@ from qgis.core import (
     QgsProject,
 )
 
-from ..core.model import DEVICES, Model, NormalizationOverride
+from ..core.devices import DEVICES
+from ..core.model import Model, NormalizationOverride
 from ..core.progress import Reporter
 from ..core.registry import bundled_models, resolve_bundled
 from ..core.errors import EuroMineError, ModelError
@@ -101,7 +102,6 @@ def load_model(alg, parameters: dict, context: QgsProcessingContext, feedback: Q
         model = Model(path, device=alg.parameterAsEnumString(parameters, "DEVICE", context), override=override)
     except EuroMineError as exc:
         raise processing_error(exc) from exc
-    feedback.pushInfo(f"Execution provider: {model.provider}")
     if model.info.synthetic:
         feedback.reportError(
             f"Model '{model.info.name}' was trained on synthetic sites — retrain on EuroMineNet "

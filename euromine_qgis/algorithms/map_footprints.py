@@ -9,6 +9,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -16,10 +17,13 @@ from qgis.core import (
 )
 
 from ..core.errors import EuroMineError
-from ..core.footprints import map_footprints
+from ..core.footprints import PROBABILITY_TYPES, map_footprints
 from ..core.inference import TileSettings
 from ..core.years import match_years, parse_years
 from .common import load_model, load_on_completion, model_help, model_parameters, processing_error, reporter_for
+
+
+PROBABILITY_CHOICES = ("none", *PROBABILITY_TYPES)
 
 
 class MapFootprintsAlgorithm(QgsProcessingAlgorithm):
@@ -51,11 +55,15 @@ class MapFootprintsAlgorithm(QgsProcessingAlgorithm):
             "or <code>2016,2019</code>; empty maps every year found. <b>MODEL</b>: a bundled model; "
             "<b>MODEL_FILE</b>: your own EuroMine ONNX model (overrides MODEL). <b>THRESHOLD</b>: "
             "mining probability above which a pixel is mapped. <b>OUTPUT_FOLDER</b>: where the "
-            "rasters go. Advanced: DEVICE (auto/cuda/cpu), TILE_OVERLAP, BATCH_SIZE, and BANDS/MEAN/STD "
-            "for a model without EuroMine metadata.</p>"
+            "rasters go. <b>PROBABILITIES</b>: also write <code>probability_YYYY.tif</code> "
+            "(uint8 0–255 with a mask band for nodata, or float32 0–1 with NaN nodata). Advanced: "
+            "DEVICE (auto takes TensorRT or CUDA when they load, else CPU; an explicit GPU device that "
+            "cannot be used is an error), TILE_OVERLAP, BATCH_SIZE (0: automatic; halved automatically "
+            "when the GPU runs out of memory), and BANDS/MEAN/STD for a model without EuroMine metadata.</p>"
             f"<p>Bundled models:</p><ul>{model_help()}</ul>"
-            "<p>Results: OUTPUT_FOLDER, FOOTPRINTS (paths), AREA_HA (year → hectares), YEARS, "
-            "MODEL_NAME, PROVIDER.</p>"
+            "<p>Results: OUTPUT_FOLDER, FOOTPRINTS (paths), PROBABILITY_RASTERS, AREA_HA (year → "
+            "hectares), YEARS, MODEL_NAME, PROVIDER (the onnxruntime execution provider that ran), "
+            "DEVICE_NAME (GPU or CPU model).</p>"
             "<p>Example: <code>processing.run('euromine:mapfootprints', {'IMAGES': [...], "
             "'YEARS': '2015-2024', 'MODEL': 'spectral_baseline', 'OUTPUT_FOLDER': '/tmp/fp'})</code></p>"
         )
@@ -77,12 +85,19 @@ class MapFootprintsAlgorithm(QgsProcessingAlgorithm):
                 defaultValue=32, minValue=0,
             ),
             QgsProcessingParameterNumber(
-                "BATCH_SIZE", "Tiles per batch", QgsProcessingParameterNumber.Integer, defaultValue=8, minValue=1,
+                "BATCH_SIZE", "Tiles per batch (0 = automatic: 32 on a GPU, 4 on a CPU)",
+                QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
             ),
         ]
         for p in advanced:
             p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(p)
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                "PROBABILITIES", "Also write mining probabilities", options=list(PROBABILITY_CHOICES),
+                defaultValue="none", usesStaticStrings=True,
+            )
+        )
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
         self.addOutput(QgsProcessingOutputMultipleLayers("FOOTPRINTS", "Footprint rasters"))
 
@@ -105,10 +120,12 @@ class MapFootprintsAlgorithm(QgsProcessingAlgorithm):
             overlap=self.parameterAsInt(parameters, "TILE_OVERLAP", context),
             batch_size=self.parameterAsInt(parameters, "BATCH_SIZE", context),
         )
+        probabilities = self.parameterAsEnumString(parameters, "PROBABILITIES", context)
         try:
             results = map_footprints(
                 dated, model, out_dir, threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
                 settings=settings, reporter=reporter_for(feedback),
+                probabilities=None if probabilities == "none" else probabilities,
             )
         except EuroMineError as exc:
             raise processing_error(exc) from exc
@@ -116,6 +133,8 @@ class MapFootprintsAlgorithm(QgsProcessingAlgorithm):
         for r in results:
             feedback.pushInfo(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}")
             load_on_completion(context, r.footprint, f"Footprint {r.year}", "footprint.qml")
+            if r.probability:
+                load_on_completion(context, r.probability, f"Mining probability {r.year}", f"probability_{probabilities}.qml")
         return {
             "OUTPUT_FOLDER": str(out_dir),
             "FOOTPRINTS": [str(r.footprint) for r in results],
@@ -123,4 +142,6 @@ class MapFootprintsAlgorithm(QgsProcessingAlgorithm):
             "YEARS": [r.year for r in results],
             "MODEL_NAME": model.info.name,
             "PROVIDER": model.provider,
+            "DEVICE_NAME": model.device_name,
+            "PROBABILITY_RASTERS": [str(r.probability) for r in results if r.probability],
         }

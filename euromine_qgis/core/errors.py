@@ -14,6 +14,10 @@ class ModelError(EuroMineError):
     """A model file is not a usable EuroMine ONNX model."""
 
 
+class OutOfMemory(ModelError):
+    """The device ran out of memory for a batch; a smaller batch may fit."""
+
+
 class YearsError(EuroMineError):
     """Years could not be parsed or matched to inputs."""
 

@@ -1,6 +1,8 @@
 """Annual mining footprint maps: one uint8 raster per year on the input grid, with its area."""
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -11,10 +13,22 @@ from rasterio.windows import Window
 
 from .area import row_pixel_areas_m2
 from .errors import InputError, OutputError
-from .inference import TileSettings, predict_rows
+from .inference import RowBlock, TileSettings, predict_rows
 from .model import Model
 from .progress import Reporter
-from .raster import FOOTPRINT_NODATA, ImageInfo, atomic_outputs, check_output_folder, footprint_profile, inspect_image
+from .raster import (
+    FOOTPRINT_NODATA,
+    ImageInfo,
+    atomic_outputs,
+    check_output_folder,
+    footprint_profile,
+    inspect_image,
+    probability_profile,
+    write_probability,
+)
+
+
+PROBABILITY_TYPES = ("uint8", "float32")
 
 
 @dataclass(frozen=True)
@@ -27,11 +41,26 @@ class YearFootprint:
     mining_ha: float
     mining_pixels: int
     valid_pixels: int
+    probability: Path | None = None
+
+
+@dataclass(frozen=True)
+class YearTargets:
+    """Output paths of one year."""
+
+    footprint: Path
+    probability: Path | None = None
+    probability_dtype: str = "uint8"
 
 
 def footprint_name(year: int) -> str:
     """File name of a year's footprint raster."""
     return f"footprint_{year}.tif"
+
+
+def probability_name(year: int) -> str:
+    """File name of a year's mining-probability raster."""
+    return f"probability_{year}.tif"
 
 
 def check_images(images: Sequence[tuple[int, Path]], model: Model) -> list[ImageInfo]:
@@ -60,25 +89,35 @@ def map_footprints(
     threshold: float = 0.5,
     settings: TileSettings = TileSettings(),
     reporter: Reporter = Reporter(),
+    probabilities: str | None = None,
 ) -> list[YearFootprint]:
     """Map the mining footprint of each (year, image) into ``out_dir/footprint_{year}.tif``.
 
     Outputs keep each input's grid exactly (CRS, transform, size); values are 1 mining,
-    0 not mining, 255 nodata (any input band nodata). Each year's file appears only when
-    complete. Returns the mapped area per year (geodesic for geographic CRS).
+    0 not mining, 255 nodata (any input band nodata). With ``probabilities`` ("uint8" or
+    "float32") the mining probability is written too, as ``probability_{year}.tif``. Each year's
+    files appear only when complete. Returns the mapped area per year (geodesic for geographic CRS).
     """
     if not 0.0 < threshold < 1.0:
         raise InputError(f"THRESHOLD {threshold} must lie strictly between 0 and 1")
+    if probabilities is not None and probabilities not in PROBABILITY_TYPES:
+        raise InputError(f"probabilities must be one of {', '.join(PROBABILITY_TYPES)}, not '{probabilities}'")
     infos = check_images(images, model)
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
     inputs = {p.resolve() for _, p in images}
-    targets = [out_dir / footprint_name(year) for year, _ in images]
+    targets = [
+        YearTargets(out_dir / footprint_name(year), out_dir / probability_name(year) if probabilities else None,
+                    probabilities or "uint8")
+        for year, _ in images
+    ]
     for target in targets:
-        if target.resolve() in inputs:
-            raise OutputError(f"{target}: output would overwrite an input image; choose another OUTPUT_FOLDER")
+        for path in (target.footprint, target.probability):
+            if path is not None and path.resolve() in inputs:
+                raise OutputError(f"{path}: output would overwrite an input image; choose another OUTPUT_FOLDER")
 
     reporter.info(f"Model: {model.description}")
+    reporter.info(f"Execution provider: {model.provider} on {model.device_name}")
     results = []
     for n, ((year, path), info, target) in enumerate(zip(images, infos, targets)):
         reporter.check()
@@ -95,24 +134,44 @@ def _map_one_year(
     year: int,
     path: Path,
     info: ImageInfo,
-    target: Path,
+    targets: YearTargets,
     model: Model,
     threshold: float,
     settings: TileSettings,
     reporter: Reporter,
 ) -> YearFootprint:
     row_areas = row_pixel_areas_m2(info.grid)
-    mining_m2 = 0.0
-    mining_px = valid_px = 0
-    with atomic_outputs([target]) as (temp,):
-        with rasterio.open(path) as src, rasterio.open(temp, "w", **footprint_profile(info.grid)) as dst:
-            for block in predict_rows(model, src, settings, reporter):
-                mask = (block.probability >= threshold).astype(np.uint8)
-                mask[~block.valid] = FOOTPRINT_NODATA
-                h = mask.shape[0]
-                dst.write(mask, 1, window=Window(0, block.row0, info.grid.width, h))
-                per_row = (mask == 1).sum(axis=1)
-                mining_m2 += float(per_row @ row_areas[block.row0:block.row0 + h])
-                mining_px += int(per_row.sum())
-                valid_px += int(block.valid.sum())
-    return YearFootprint(year, path, target, mining_m2 / 10_000.0, mining_px, valid_px)
+    totals = {"m2": 0.0, "mining": 0, "valid": 0}
+    outputs = [targets.footprint] + ([targets.probability] if targets.probability else [])
+    with atomic_outputs(outputs) as temps, ExitStack() as stack:
+        # keep mask bands inside the GeoTIFF: a .msk sidecar would not follow the final rename
+        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
+        src = stack.enter_context(rasterio.open(path))
+        dst = stack.enter_context(rasterio.open(temps[0], "w", **footprint_profile(info.grid)))
+        prob_dst = None
+        if targets.probability:
+            prob_dst = stack.enter_context(rasterio.open(temps[1], "w", **probability_profile(info.grid, targets.probability_dtype)))
+        # Writing (compression) runs in its own thread, overlapping the next strip's inference.
+        writer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="euromine-writer"))
+        pending: Future | None = None
+
+        def write(block: RowBlock) -> None:
+            mask = (block.probability >= threshold).astype(np.uint8)
+            mask[~block.valid] = FOOTPRINT_NODATA
+            window = Window(0, block.row0, info.grid.width, mask.shape[0])
+            dst.write(mask, 1, window=window)
+            if prob_dst is not None:
+                write_probability(prob_dst, block.probability, block.valid, window)
+            per_row = (mask == 1).sum(axis=1)
+            totals["m2"] += float(per_row @ row_areas[block.row0:block.row0 + mask.shape[0]])
+            totals["mining"] += int(per_row.sum())
+            totals["valid"] += int(block.valid.sum())
+
+        for block in predict_rows(model, src, settings, reporter):
+            if pending is not None:
+                pending.result()  # one block in flight at most: memory stays bounded
+            pending = writer.submit(write, block)
+        if pending is not None:
+            pending.result()
+    return YearFootprint(year, path, targets.footprint, totals["m2"] / 10_000.0, totals["mining"], totals["valid"],
+                         targets.probability)

@@ -1,31 +1,47 @@
 """Sliding-window inference of a footprint model over a raster of any size.
 
-The scene is streamed in strips of one tile row: memory is bounded by tile height × scene
-width (plus one batch), never by the scene's height. Tiles overlap and are blended with
-raised-cosine weights so no seams appear; tiles sticking out of a small scene are padded by
-reflection and cropped back.
+The scene is walked one tile row (strip) at a time and each strip in batches of tiles; every
+batch reads only the columns its tiles cover. Memory is bounded by batch × tile plus two
+strip-wide float rows of accumulators, never by the scene's size. Tiles overlap and are blended
+with smooth weights so no seams appear; tiles sticking out of a small scene are padded by
+reflection and cropped back. Reading and normalising the next batches runs in a background
+thread while the model runs (GDAL and onnxruntime both release the GIL).
 """
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from .devices import GPU_PROVIDERS
+from .errors import OutOfMemory
 from .model import Model
 from .progress import Reporter
 from .tiling import blend_weights, tile_starts
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class TileSettings:
-    """Tiling of a job: tile size (None: the model's patch size), overlap and batch size."""
+    """Tiling of a job: tile size (None: the model's patch size), overlap, batch size (0: chosen
+    for the execution provider) and how many batches are read ahead."""
 
     tile: int | None = None
     overlap: int = 32
-    batch_size: int = 8
+    batch_size: int = 0
+    prefetch: int = 2
+
+
+def auto_batch_size(model: Model) -> int:
+    """Tiles per batch when the user leaves BATCH_SIZE at 0: large on a GPU (throughput), small on
+    a CPU (onnxruntime already uses every core inside one tile; bigger batches only cost memory)."""
+    return 32 if model.provider in GPU_PROVIDERS else 4
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,15 @@ class RowBlock:
     row0: int
     probability: np.ndarray  # (h, W) float32 mining probability; undefined where not valid
     valid: np.ndarray  # (h, W) bool: no band is nodata (or NaN)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    strip: int
+    x0s: list[int]
+    tiles: np.ndarray  # (n, C, tile, tile) normalized, padded
+    valid: np.ndarray  # (th, x_stop - x_start) bool
+    x_start: int
 
 
 def valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
@@ -55,6 +80,101 @@ def _pad_to(tile: np.ndarray, size: int) -> np.ndarray:
     return np.pad(tile, ((0, 0), (0, size - h), (0, size - w)), mode="reflect")
 
 
+def _background(items: Iterable[T], depth: int) -> Iterator[T]:
+    """Iterate ``items`` in a worker thread, ``depth`` items ahead of the consumer.
+
+    Exceptions in the worker are re-raised in the consumer; leaving the loop early stops the worker.
+    """
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as exc:  # handed to the consumer
+            put((done, exc))
+
+    worker = threading.Thread(target=work, name="euromine-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+class _Plan:
+    """Where the tiles of one scene go and how each is weighted."""
+
+    def __init__(self, height: int, width: int, tile: int, overlap: int) -> None:
+        self.height, self.width, self.tile = height, width, tile
+        self.overlap = min(overlap, tile - 1)
+        self.ys = tile_starts(height, tile, self.overlap)
+        self.xs = tile_starts(width, tile, self.overlap)
+        self.th, self.tw = min(tile, height), min(tile, width)
+        self.x_weights = {
+            x0: blend_weights(self.tw, self.overlap, taper_start=x0 > 0, taper_end=x0 + self.tw < width)
+            for x0 in self.xs
+        }
+
+    def y_weights(self, y0: int) -> np.ndarray:
+        return blend_weights(self.th, self.overlap, taper_start=y0 > 0, taper_end=y0 + self.th < self.height)
+
+
+def _read_batches(src, model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
+    for strip, y0 in enumerate(plan.ys):
+        for start in range(0, len(plan.xs), batch_size):
+            x0s = plan.xs[start:start + batch_size]
+            x_start, x_stop = x0s[0], x0s[-1] + plan.tw
+            raw = src.read(window=Window(x_start, y0, x_stop - x_start, plan.th))
+            valid = valid_mask(raw, src.nodata)
+            block = model.normalize(raw[None])[0]
+            block[:, ~valid] = 0.0  # nodata enters the model as the band mean
+            tiles = np.stack([_pad_to(block[:, :, x0 - x_start:x0 - x_start + plan.tw], plan.tile) for x0 in x0s])
+            yield _Batch(strip, x0s, tiles, valid, x_start)
+
+
+class _Runner:
+    """Runs batches through the model, halving the batch size whenever the device runs out of memory."""
+
+    def __init__(self, model: Model, batch_size: int, reporter: Reporter) -> None:
+        self.model, self.size, self.reporter = model, batch_size, reporter
+
+    def __call__(self, tiles: np.ndarray) -> np.ndarray:
+        out, start = [], 0
+        while start < len(tiles):
+            chunk = tiles[start:start + self.size]
+            try:
+                out.append(self.model.mining_probability(chunk))
+            except OutOfMemory:
+                if self.size == 1:
+                    raise
+                self.size = max(1, self.size // 2)
+                self.reporter.info(f"Out of memory on {self.model.provider}: batch size lowered to {self.size}")
+                continue
+            start += len(chunk)
+        return out[0] if len(out) == 1 else np.concatenate(out)
+
+
 def predict_rows(
     model: Model,
     src: rasterio.io.DatasetReader,
@@ -63,41 +183,36 @@ def predict_rows(
 ) -> Iterator[RowBlock]:
     """Yield the scene's mining probabilities as consecutive row blocks, top to bottom.
 
-    Pixels with nodata (or NaN) in any band are marked invalid and fed to the model as the
-    band mean (zero after normalization) so they do not disturb their neighbours.
+    Pixels with nodata (or NaN) in any band are marked invalid and fed to the model as the band
+    mean (zero after normalization) so they do not disturb their neighbours.
     """
-    tile = settings.tile or model.info.patch_size
-    overlap = min(settings.overlap, tile - 1)
-    height, width = src.height, src.width
-    ys, xs = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
-    th, tw = min(tile, height), min(tile, width)
-    x_weights = {
-        x0: blend_weights(tw, overlap, taper_start=x0 > 0, taper_end=x0 + tw < width) for x0 in xs
-    }
+    plan = _Plan(src.height, src.width, settings.tile or model.info.patch_size, settings.overlap)
+    batch_size = settings.batch_size or auto_batch_size(model)
+    run = _Runner(model, batch_size, reporter)
+    th, width = plan.th, plan.width
     acc = np.zeros((th, width), np.float32)
     wsum = np.zeros((th, width), np.float32)
-    for i, y0 in enumerate(ys):
+    valid = np.zeros((th, width), bool)
+    batches_per_strip = -(-len(plan.xs) // batch_size)
+    wy = plan.y_weights(plan.ys[0])
+    for n, batch in enumerate(_background(_read_batches(src, model, plan, batch_size), settings.prefetch)):
         reporter.check()
-        raw = src.read(window=Window(0, y0, width, th))
-        valid = valid_mask(raw, src.nodata)
-        strip = model.normalize(raw[None])[0]
-        strip[:, ~valid] = 0.0
-        wy = blend_weights(th, overlap, taper_start=y0 > 0, taper_end=y0 + th < height)
-        for start in range(0, len(xs), settings.batch_size):
-            reporter.check()
-            chunk = xs[start:start + settings.batch_size]
-            batch = np.stack([_pad_to(strip[:, :, x0:x0 + tw], tile) for x0 in chunk])
-            probs = model.mining_probability(batch)[:, :th, :tw]
-            for p, x0 in zip(probs, chunk):
-                w = wy[:, None] * x_weights[x0][None, :]
-                acc[:, x0:x0 + tw] += p * w
-                wsum[:, x0:x0 + tw] += w
-        next_y0 = ys[i + 1] if i + 1 < len(ys) else y0 + th
-        done = next_y0 - y0
-        yield RowBlock(y0, acc[:done] / wsum[:done], valid[:done])
-        # rows from next_y0 on were partly predicted by this strip: carry them over
-        acc[: th - done] = acc[done:]
-        wsum[: th - done] = wsum[done:]
+        y0 = plan.ys[batch.strip]
+        if n % batches_per_strip == 0:
+            wy = plan.y_weights(y0)
+        valid[:, batch.x_start:batch.x_start + batch.valid.shape[1]] = batch.valid
+        for p, x0 in zip(run(batch.tiles), batch.x0s):
+            w = wy[:, None] * plan.x_weights[x0][None, :]
+            acc[:, x0:x0 + plan.tw] += p[:th, :plan.tw] * w
+            wsum[:, x0:x0 + plan.tw] += w
+        if (n + 1) % batches_per_strip:
+            continue
+        last = batch.strip + 1 == len(plan.ys)
+        done = th if last else plan.ys[batch.strip + 1] - y0
+        yield RowBlock(y0, acc[:done] / wsum[:done], valid[:done].copy())
+        # rows from the next strip's start on were partly predicted by this strip: carry them over
+        acc[:th - done] = acc[done:]
+        wsum[:th - done] = wsum[done:]
         acc[th - done:] = 0.0
         wsum[th - done:] = 0.0
-        reporter.progress(100.0 * (i + 1) / len(ys))
+        reporter.progress(100.0 * (batch.strip + 1) / len(plan.ys))

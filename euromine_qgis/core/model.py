@@ -1,9 +1,9 @@
 """EuroMine ONNX models: the metadata contract, execution providers and the inference session."""
 from __future__ import annotations
 
-import ctypes
 import json
-import logging
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from .errors import ModelError
-
-log = logging.getLogger(__name__)
+from .devices import GPU_PROVIDERS, device_name, execution_providers, provider_options
+from .errors import ModelError, OutOfMemory
 
 METADATA_KEY = "euromine"
 TASKS = ("footprint", "change", "footprint_series")
-DEVICES = ("auto", "cuda", "cpu")
+TRT_CACHE = Path(tempfile.gettempdir()) / "euromine-trt-cache"
+# How onnxruntime words an allocation failure (BFC arena, CUDA runtime, cuDNN workspace).
+_OOM = re.compile(r"out of memory|failed to allocate|cudaErrorMemoryAllocation|CUDA failure 2\b|BFCArena", re.I)
 
 
 @dataclass(frozen=True)
@@ -107,43 +108,6 @@ def _parse_metadata(path: Path, raw: str | None, override: NormalizationOverride
     )
 
 
-def _cuda_loadable() -> bool:
-    """Whether onnxruntime's CUDA provider library and the CUDA/cuDNN libraries it needs load.
-
-    Asking onnxruntime for CUDA when they do not load makes it log errors before falling back;
-    loading the provider library ourselves first keeps CPU-only users free of that noise.
-    """
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        return False
-    lib = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
-    try:
-        ctypes.CDLL(str(lib))
-    except OSError:
-        return False
-    return True
-
-
-def execution_providers(device: str) -> list[str]:
-    """The onnxruntime providers to ask for, best first, for DEVICE = auto | cuda | cpu.
-
-    ``auto`` takes CUDA when it can load and falls back to CPU; an explicit ``cuda`` that cannot
-    be met is an error, never a silent fallback.
-    """
-    if device not in DEVICES:
-        raise ModelError(f"unknown device '{device}' (expected one of {', '.join(DEVICES)})")
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
-    if _cuda_loadable():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if device == "cuda":
-        raise ModelError(
-            "DEVICE=cuda was asked for but onnxruntime cannot use CUDA here "
-            f"(available providers: {', '.join(ort.get_available_providers())}); install "
-            "onnxruntime-gpu with CUDA 13 and cuDNN 9, or choose DEVICE=auto or cpu"
-        )
-    return ["CPUExecutionProvider"]
-
-
 class Model:
     """An onnxruntime session on a EuroMine model file, with its contract metadata.
 
@@ -163,14 +127,21 @@ class Model:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+            self.session = ort.InferenceSession(
+                str(self.path), options, providers=providers,
+                provider_options=[provider_options(p, TRT_CACHE) for p in providers],
+            )
         except Exception as exc:  # onnxruntime raises its own untyped pybind errors
             raise ModelError(f"{self.path}: not a usable ONNX model ({_short(exc)})") from exc
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         self.info = _parse_metadata(self.path, raw, override or NormalizationOverride())
         self.provider = self.session.get_providers()[0]
+        self.device_name = device_name(self.provider)
         self._check_signature()
         self.input_name = self.session.get_inputs()[0].name
+        self.output_name = self.session.get_outputs()[0].name
+        # On a GPU, IO binding hands onnxruntime the input once and syncs once per batch.
+        self._io_binding = self.provider in GPU_PROVIDERS
         self._mean = np.asarray(self.info.mean, np.float32).reshape(1, -1, 1, 1)
         self._inv_std = (1.0 / np.asarray(self.info.std, np.float32)).reshape(1, -1, 1, 1)
 
@@ -198,7 +169,7 @@ class Model:
         """One line for logs: name, provider, and the synthetic-training label where it applies."""
         label = " [trained on synthetic sites — retrain on EuroMineNet for real analysis]"
         return (
-            f"{self.info.name} v{self.info.version} ({self.path.name}) on {self.provider}"
+            f"{self.info.name} v{self.info.version} ({self.path.name}) on {self.provider} ({self.device_name})"
             + (label if self.info.synthetic else "")
         )
 
@@ -206,9 +177,23 @@ class Model:
         """Z-score a (N, C, H, W) batch of raw band values with the model's mean and std."""
         return (raw.astype(np.float32) - self._mean) * self._inv_std
 
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        try:
+            if not self._io_binding:
+                return self.session.run([self.output_name], {self.input_name: batch})[0]
+            binding = self.session.io_binding()
+            binding.bind_cpu_input(self.input_name, batch)
+            binding.bind_output(self.output_name, "cpu")
+            self.session.run_with_iobinding(binding)
+            return binding.copy_outputs_to_cpu()[0]
+        except Exception as exc:  # onnxruntime raises untyped pybind errors
+            if _OOM.search(str(exc)):
+                raise OutOfMemory(f"{self.path}: out of memory on {self.provider} with a batch of {len(batch)} tiles") from exc
+            raise ModelError(f"{self.path}: inference failed on {self.provider} ({_short(exc)})") from exc
+
     def mining_probability(self, batch: np.ndarray) -> np.ndarray:
         """Run a normalized (N, C, H, W) float32 batch; return (N, H, W) mining probabilities."""
-        out = self.session.run(None, {self.input_name: batch})[0]
+        out = self._run(batch)
         if out.ndim != 4 or out.shape[0] != batch.shape[0] or out.shape[2:] != batch.shape[2:]:
             raise ModelError(
                 f"{self.path}: output shape {out.shape} does not match input {batch.shape}; "

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import numpy as np
 import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import Affine
+from rasterio.windows import Window
 
 from .errors import InputError, OutputError
 
@@ -66,11 +68,35 @@ def inspect_image(path: str | Path) -> ImageInfo:
 
 def footprint_profile(grid: Grid) -> dict:
     """GeoTIFF creation options for a uint8 mask (0/1, nodata 255) on ``grid``."""
+    return _single_band_profile(grid, "uint8", FOOTPRINT_NODATA)
+
+
+def probability_profile(grid: Grid, dtype: str) -> dict:
+    """GeoTIFF creation options for a mining-probability raster on ``grid``.
+
+    float32 holds the probability with NaN as nodata; uint8 holds round(255·p) over the full
+    0–255 range, so its nodata is an internal mask band instead of a value.
+    """
+    return _single_band_profile(grid, dtype, float("nan") if dtype == "float32" else None)
+
+
+def write_probability(dst, probability: np.ndarray, valid: np.ndarray, window: Window) -> None:
+    """Write a block of probabilities (and, for uint8, its validity mask) into ``dst``."""
+    if dst.dtypes[0] == "float32":
+        dst.write(np.where(valid, probability, np.float32(np.nan)).astype(np.float32), 1, window=window)
+        return
+    scaled = np.rint(np.clip(probability, 0.0, 1.0) * 255.0).astype(np.uint8)
+    scaled[~valid] = 0
+    dst.write(scaled, 1, window=window)
+    dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+
+
+def _single_band_profile(grid: Grid, dtype: str, nodata: float | None) -> dict:
     profile = dict(
         driver="GTiff",
-        dtype="uint8",
+        dtype=dtype,
         count=1,
-        nodata=FOOTPRINT_NODATA,
+        nodata=nodata,
         width=grid.width,
         height=grid.height,
         transform=grid.transform,
@@ -118,7 +144,7 @@ def atomic_outputs(targets: Sequence[Path]) -> Iterator[list[Path]]:
 
 
 def _remove_quietly(path: Path) -> None:
-    for p in (path, path.with_name(path.name + ".aux.xml")):
+    for p in (path, path.with_name(path.name + ".aux.xml"), path.with_name(path.name + ".msk")):
         try:
             p.unlink()
         except FileNotFoundError:

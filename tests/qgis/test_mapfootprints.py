@@ -133,3 +133,34 @@ def test_layers_load_styled_on_completion(euromine_provider, sites, tmp_path):
         detail.postProcessor().postProcessLayer(layer, context, feedback)
         assert layer.renderer().type() == "paletted" and layer.renderer().opacity() == pytest.approx(0.6)
         assert detail.name.startswith("Footprint 20")
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_probabilities_option_and_device_report(euromine_provider, sites, tmp_path, dtype):
+    context = QgsProcessingContext()
+    context.setProject(QgsProject())
+    feedback = QgsProcessingFeedback()
+    result = processing.run(ALG, {"IMAGES": images_of(sites[0])[:2], "MODEL": "spectral_baseline", "DEVICE": "cpu",
+                                  "PROBABILITIES": dtype, "BATCH_SIZE": 0, "OUTPUT_FOLDER": str(tmp_path)},
+                            context=context, feedback=feedback)
+    assert [Path(p).name for p in result["PROBABILITY_RASTERS"]] == ["probability_2015.tif", "probability_2016.tif"]
+    assert result["PROVIDER"] == "CPUExecutionProvider" and result["DEVICE_NAME"]
+    for path in result["PROBABILITY_RASTERS"]:
+        with rasterio.open(path) as src:
+            assert src.dtypes[0] == dtype
+        detail = context.layersToLoadOnCompletion()[path]
+        layer = QgsRasterLayer(path, detail.name)
+        detail.postProcessor().postProcessLayer(layer, context, feedback)
+        assert layer.renderer().type() == "singlebandpseudocolor"
+        shader = layer.renderer().shader().rasterShaderFunction()
+        assert shader.maximumValue() == (255 if dtype == "uint8" else 1)
+
+
+def test_explicit_cuda_without_gpu_is_a_clear_error(euromine_provider, sites, tmp_path):
+    from euromine_qgis.core.devices import CUDA, provider_loads
+
+    if provider_loads(CUDA):
+        pytest.skip("this machine has a usable GPU")
+    with pytest.raises(QgsProcessingException, match="DEVICE=cuda was asked for but onnxruntime cannot use CUDAExecutionProvider"):
+        processing.run(ALG, {"IMAGES": images_of(sites[0])[:1], "MODEL": "spectral_baseline", "DEVICE": "cuda",
+                             "OUTPUT_FOLDER": str(tmp_path)})

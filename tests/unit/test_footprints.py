@@ -124,3 +124,32 @@ def test_cancel_leaves_no_partial_file(tmp_path, conv_onnx, series):
     assert old.read_bytes() == b"previous run"  # the unfinished year never replaced anything
     with rasterio.open(out / "footprint_2015.tif") as done:
         assert done.read(1).shape == (130, 170)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_probability_rasters(tmp_path, conv_onnx, series, dtype):
+    model = Model(conv_onnx, device="cpu")
+    results = map_footprints(series, model, tmp_path / "o", settings=SETTINGS, probabilities=dtype)
+    for r in results:
+        assert r.probability == tmp_path / "o" / f"probability_{r.year}.tif"
+        with rasterio.open(r.probability) as p, rasterio.open(r.footprint) as f:
+            assert (p.crs, p.transform, p.shape, p.dtypes[0]) == (f.crs, f.transform, f.shape, dtype)
+            fp = f.read(1)
+            prob = p.read(1)
+            valid = fp != 255
+            if dtype == "float32":
+                assert np.isnan(prob[~valid]).all() and np.isfinite(prob[valid]).all()
+                np.testing.assert_array_equal(prob[valid] >= 0.5, fp[valid] == 1)
+            else:
+                np.testing.assert_array_equal(p.read_masks(1) == 255, valid)
+                assert prob.min() >= 0 and prob.max() <= 255
+                clear = valid & (np.abs(prob.astype(int) - 127.5) > 1)
+                np.testing.assert_array_equal(prob[clear] > 127, fp[clear] == 1)
+        assert 0 < (fp == 1).sum()
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [  # no .msk / .aux.xml sidecars
+        "footprint_2015.tif", "footprint_2016.tif", "probability_2015.tif", "probability_2016.tif"]
+
+
+def test_unknown_probability_type(tmp_path, conv_onnx, series):
+    with pytest.raises(InputError, match="probabilities must be one of uint8, float32"):
+        map_footprints(series, Model(conv_onnx, device="cpu"), tmp_path / "o", probabilities="int16")

@@ -76,3 +76,28 @@ def test_cancellation_stops_between_tiles(tmp_path, conv_onnx):
     with rasterio.open(path) as src, pytest.raises(Cancelled):
         list(predict_rows(Model(conv_onnx, device="cpu"), src, TileSettings(tile=64, overlap=8, batch_size=1),
                           Reporter(is_canceled=canceled)))
+
+
+def test_out_of_memory_halves_the_batch(tmp_path, conv_onnx):
+    """A real onnxruntime allocation failure: the CPU arena is capped so that batches of more than
+    two 64 × 64 tiles cannot be allocated; the run must finish with smaller batches and equal output."""
+    import onnxruntime as ort
+
+    data = random_scene(130, 300, seed=9)
+    path = write_image(tmp_path / "oom.tif", data)
+    model = Model(conv_onnx, device="cpu")
+    reference, _ = stitched(model, path, TileSettings(tile=64, overlap=16, batch_size=8))
+
+    mem = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+    ort.create_and_register_allocator(mem, ort.OrtArenaCfg(1024 * 1024, -1, -1, -1))
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.use_env_allocators", "1")
+    model.session = ort.InferenceSession(str(conv_onnx), options, providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception, match="BFCArena|allocate"):
+        model.session.run(None, {"image": np.zeros((8, 10, 64, 64), np.float32)})
+
+    lines = []
+    with rasterio.open(path) as src:
+        blocks = list(predict_rows(model, src, TileSettings(tile=64, overlap=16, batch_size=8), Reporter(info=lines.append)))
+    np.testing.assert_allclose(np.concatenate([b.probability for b in blocks]), reference, atol=1e-6)
+    assert lines and all("batch size lowered" in line for line in lines)
