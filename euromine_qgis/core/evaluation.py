@@ -1,0 +1,221 @@
+"""Scoring annual prediction rasters against reference rasters in one streaming pass.
+
+All selected years are read together, a band of rows at a time, so consecutive-year
+transitions and year pairs are counted in the same pass; memory is bounded by
+window rows × width × years, never by the scene height.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.windows import Window
+
+from .area import row_pixel_areas_m2
+from .errors import InputError, YearsError
+from .metrics import Counts, SeriesCounts, series_counts
+from .progress import Reporter
+from .raster import Grid
+from .years import match_years
+
+WINDOW_PIXELS = 1 << 20  # pixels per raster per window (rounded to whole blocks)
+PREVIEW_SIDE = 400  # longest side of the per-year map panels
+
+# Codes of the preview panels.
+TN, FP, FN, TP, NODATA = 0, 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class MaskInfo:
+    """Header facts of a mask raster that the evaluation needs."""
+
+    path: Path
+    grid: Grid
+    nodata: float | None
+    block_rows: int
+
+
+@dataclass(frozen=True)
+class RasterEvaluation:
+    """The outcome of evaluating predictions against references over the selected years."""
+
+    counts: SeriesCounts
+    predictions: dict[int, Path]
+    references: dict[int, Path]
+    shape: tuple[int, int]
+    area_unit: str  # "ha" when the prediction grid has a CRS, else "pixels"
+    mapped_area: dict[int, float]
+    reference_area: dict[int, float]
+    previews: dict[int, np.ndarray]  # per year, codes TN/FP/FN/TP/NODATA, at most PREVIEW_SIDE a side
+
+    @property
+    def years(self) -> list[int]:
+        return self.counts.years
+
+    def summary(self, lam: float = 0.5) -> dict:
+        """Every figure (see SeriesCounts.summary) plus areas per year and the input files."""
+        out = self.counts.summary(lam)
+        for year in self.years:
+            out["per_year"][str(year)].update(mapped_area=self.mapped_area[year],
+                                              reference_area=self.reference_area[year])
+        out["area_unit"] = self.area_unit
+        out["predictions"] = {str(y): str(p) for y, p in self.predictions.items()}
+        out["references"] = {str(y): str(p) for y, p in self.references.items()}
+        return out
+
+
+def match_inputs(predictions: Sequence[str | Path], references: Sequence[str | Path],
+                 years: Sequence[int] | None) -> tuple[dict[int, Path], dict[int, Path]]:
+    """Pair prediction and reference files by the year in their names.
+
+    With ``years`` given, each must have both; without, the years present in both are kept.
+    """
+    pred = dict(match_years(predictions, years))
+    ref = dict(match_years(references, years))
+    common = sorted(set(pred) & set(ref))
+    if not common:
+        raise YearsError(
+            f"no year has both a prediction ({', '.join(map(str, sorted(pred)))}) and a reference "
+            f"({', '.join(map(str, sorted(ref)))})"
+        )
+    return {y: pred[y] for y in common}, {y: ref[y] for y in common}
+
+
+def inspect_mask(path: Path) -> MaskInfo:
+    """Read a single-band mask raster's header, or raise InputError naming the file."""
+    if not path.is_file():
+        raise InputError(f"{path}: file does not exist")
+    try:
+        with _open(path) as src:
+            if src.count != 1:
+                raise InputError(f"{path}: mask raster has {src.count} bands; expected one band")
+            return MaskInfo(path, Grid(src.crs, src.transform, src.width, src.height), src.nodata,
+                            src.block_shapes[0][0])
+    except InputError:
+        raise
+    except Exception as exc:  # rasterio and GDAL errors: not a raster
+        raise InputError(f"{path}: not a readable raster ({exc})") from exc
+
+
+def _open(path: Path):
+    """Open a mask for reading; EuroMineNet labels carry no georeferencing, which is expected."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return rasterio.open(path)
+
+
+def _same_place(a: Grid, b: Grid) -> bool:
+    return a.crs == b.crs and a.transform.almost_equals(b.transform)
+
+
+def check_grids(pred: dict[int, MaskInfo], ref: dict[int, MaskInfo]) -> Grid:
+    """The common grid of all predictions; references must match it (size only when without CRS)."""
+    years = sorted(pred)
+    base = pred[years[0]]
+    for year in years:
+        p, r = pred[year], ref[year]
+        if p.grid.shape != base.grid.shape or not _same_place(p.grid, base.grid):
+            raise InputError(
+                f"{p.path} and {base.path}: predictions of different years lie on different grids "
+                f"({p.grid.width} × {p.grid.height} vs {base.grid.width} × {base.grid.height}); "
+                "every year must share one grid"
+            )
+        if r.grid.shape != p.grid.shape:
+            raise InputError(
+                f"{r.path} ({r.grid.width} × {r.grid.height} px) does not match the grid of "
+                f"{p.path} ({p.grid.width} × {p.grid.height} px) for year {year}"
+            )
+        if r.grid.crs is not None and p.grid.crs is not None and not _same_place(r.grid, p.grid):
+            raise InputError(
+                f"{r.path} and {p.path}: reference and prediction for year {year} have the same size "
+                f"but a different CRS or transform ({r.grid.crs} vs {p.grid.crs}); reproject one onto the other"
+            )
+    return base.grid
+
+
+def read_masks(src, info: MaskInfo, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    """(mining, valid) boolean masks of a window: declared nodata (and NaN) is invalid,
+    every other non-zero value is mining."""
+    data = src.read(1, window=window)
+    valid = np.ones(data.shape, bool) if info.nodata is None or math.isnan(info.nodata) else data != info.nodata
+    if data.dtype.kind == "f":
+        valid &= ~np.isnan(data)
+    return (data != 0) & valid, valid
+
+
+def window_rows(width: int, block_rows: int) -> int:
+    """Rows per window: whole blocks, about WINDOW_PIXELS pixels per raster."""
+    blocks = max(1, WINDOW_PIXELS // max(1, width * block_rows))
+    return block_rows * blocks
+
+
+def evaluate_rasters(
+    predictions: dict[int, Path],
+    references: dict[int, Path],
+    pairs: Sequence[tuple[int, int]] = (),
+    reporter: Reporter = Reporter(),
+) -> RasterEvaluation:
+    """Count every metric of METRICS.md for year-matched prediction and reference rasters.
+
+    One pass over row windows holding all years at once. References without a CRS (EuroMineNet
+    labels) are accepted when their size equals the prediction's. Inputs are only read.
+    """
+    years = sorted(predictions)
+    if sorted(references) != years:
+        raise YearsError(f"predictions ({years}) and references ({sorted(references)}) cover different years")
+    pred_info = {y: inspect_mask(Path(predictions[y])) for y in years}
+    ref_info = {y: inspect_mask(Path(references[y])) for y in years}
+    grid = check_grids(pred_info, ref_info)
+    height, width = grid.shape
+    rows = window_rows(width, pred_info[years[0]].block_rows)
+    row_area = row_pixel_areas_m2(grid) / 10_000.0 if grid.crs is not None else np.ones(height)
+    step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
+    previews = {y: np.empty((len(range(0, height, step)), len(range(0, width, step))), np.uint8) for y in years}
+    mapped = dict.fromkeys(years, 0.0)
+    reference = dict.fromkeys(years, 0.0)
+    total = SeriesCounts({y: Counts() for y in years})
+    reporter.info(f"Evaluating {len(years)} year(s) on a {width} × {height} grid in windows of {rows} rows")
+
+    with ExitStack() as stack:
+        pred_src = {y: stack.enter_context(_open(pred_info[y].path)) for y in years}
+        ref_src = {y: stack.enter_context(_open(ref_info[y].path)) for y in years}
+        for row0 in range(0, height, rows):
+            reporter.check()
+            h = min(rows, height - row0)
+            window = Window(0, row0, width, h)
+            pred = np.empty((len(years), h, width), bool)
+            ref = np.empty_like(pred)
+            valid = np.empty_like(pred)
+            for t, year in enumerate(years):
+                pred[t], pred_valid = read_masks(pred_src[year], pred_info[year], window)
+                ref[t], ref_valid = read_masks(ref_src[year], ref_info[year], window)
+                valid[t] = pred_valid & ref_valid
+            total += series_counts(pred, ref, valid, years, pairs)
+            weights = row_area[row0:row0 + h]
+            first = -row0 % step  # first row of this window on the preview's row lattice
+            for t, year in enumerate(years):
+                mapped[year] += float(np.count_nonzero(pred[t] & valid[t], axis=1) @ weights)
+                reference[year] += float(np.count_nonzero(ref[t] & valid[t], axis=1) @ weights)
+                sample = np.s_[first::step, ::step]
+                codes = np.where(valid[t][sample], 2 * ref[t][sample] + pred[t][sample], NODATA)
+                previews[year][(row0 + first) // step:(row0 + first) // step + codes.shape[0]] = codes
+            reporter.progress(100.0 * (row0 + h) / height)
+
+    return RasterEvaluation(
+        counts=total,
+        predictions={y: pred_info[y].path for y in years},
+        references={y: ref_info[y].path for y in years},
+        shape=(height, width),
+        area_unit="ha" if grid.crs is not None else "pixels",
+        mapped_area=mapped,
+        reference_area=reference,
+        previews=previews,
+    )
+
