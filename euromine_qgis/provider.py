@@ -6,6 +6,7 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .algorithms.evaluate import EvaluateAlgorithm
 from .algorithms.map_footprints import MapFootprintsAlgorithm
 
 ICON = str(Path(__file__).with_name("icon.svg"))
@@ -31,3 +32,4 @@ class EuroMineProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS API)
         self.addAlgorithm(MapFootprintsAlgorithm())
+        self.addAlgorithm(EvaluateAlgorithm())
