@@ -151,7 +151,7 @@ def read_masks(src, info: MaskInfo, window: Window) -> tuple[np.ndarray, np.ndar
 
 
 def window_rows(width: int, block_rows: int) -> int:
-    """Rows per window: whole blocks, about WINDOW_PIXELS pixels per raster."""
+    """Rows per window: whole blocks of the tallest block height, about WINDOW_PIXELS pixels per raster."""
     blocks = max(1, WINDOW_PIXELS // max(1, width * block_rows))
     return block_rows * blocks
 
@@ -174,7 +174,7 @@ def evaluate_rasters(
     ref_info = {y: inspect_mask(Path(references[y])) for y in years}
     grid = check_grids(pred_info, ref_info)
     height, width = grid.shape
-    rows = window_rows(width, pred_info[years[0]].block_rows)
+    rows = window_rows(width, max(info.block_rows for info in (*pred_info.values(), *ref_info.values())))
     row_area = row_pixel_areas_m2(grid) / 10_000.0 if grid.crs is not None else np.ones(height)
     step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
     previews = {y: np.empty((len(range(0, height, step)), len(range(0, width, step))), np.uint8) for y in years}
@@ -183,30 +183,32 @@ def evaluate_rasters(
     total = SeriesCounts({y: Counts() for y in years})
     reporter.info(f"Evaluating {len(years)} year(s) on a {width} × {height} grid in windows of {rows} rows")
 
-    with ExitStack() as stack:
-        pred_src = {y: stack.enter_context(_open(pred_info[y].path)) for y in years}
-        ref_src = {y: stack.enter_context(_open(ref_info[y].path)) for y in years}
-        for row0 in range(0, height, rows):
-            reporter.check()
-            h = min(rows, height - row0)
-            window = Window(0, row0, width, h)
-            pred = np.empty((len(years), h, width), bool)
-            ref = np.empty_like(pred)
-            valid = np.empty_like(pred)
+    for row0 in range(0, height, rows):
+        reporter.check()
+        h = min(rows, height - row0)
+        window = Window(0, row0, width, h)
+        pred = np.empty((len(years), h, width), bool)
+        ref = np.empty_like(pred)
+        valid = np.empty_like(pred)
+        # Opened per window: closing a dataset frees its blocks from GDAL's cache, which would
+        # otherwise keep every block read (each is read once, so caching gains nothing).
+        with ExitStack() as stack:
             for t, year in enumerate(years):
-                pred[t], pred_valid = read_masks(pred_src[year], pred_info[year], window)
-                ref[t], ref_valid = read_masks(ref_src[year], ref_info[year], window)
+                pred_src = stack.enter_context(_open(pred_info[year].path))
+                ref_src = stack.enter_context(_open(ref_info[year].path))
+                pred[t], pred_valid = read_masks(pred_src, pred_info[year], window)
+                ref[t], ref_valid = read_masks(ref_src, ref_info[year], window)
                 valid[t] = pred_valid & ref_valid
-            total += series_counts(pred, ref, valid, years, pairs)
-            weights = row_area[row0:row0 + h]
-            first = -row0 % step  # first row of this window on the preview's row lattice
-            for t, year in enumerate(years):
-                mapped[year] += float(np.count_nonzero(pred[t] & valid[t], axis=1) @ weights)
-                reference[year] += float(np.count_nonzero(ref[t] & valid[t], axis=1) @ weights)
-                sample = np.s_[first::step, ::step]
-                codes = np.where(valid[t][sample], 2 * ref[t][sample] + pred[t][sample], NODATA)
-                previews[year][(row0 + first) // step:(row0 + first) // step + codes.shape[0]] = codes
-            reporter.progress(100.0 * (row0 + h) / height)
+        total += series_counts(pred, ref, valid, years, pairs)
+        weights = row_area[row0:row0 + h]
+        first = -row0 % step  # first row of this window on the preview's row lattice
+        for t, year in enumerate(years):
+            mapped[year] += float(np.count_nonzero(pred[t] & valid[t], axis=1) @ weights)
+            reference[year] += float(np.count_nonzero(ref[t] & valid[t], axis=1) @ weights)
+            sample = np.s_[first::step, ::step]
+            codes = np.where(valid[t][sample], 2 * ref[t][sample] + pred[t][sample], NODATA)
+            previews[year][(row0 + first) // step:(row0 + first) // step + codes.shape[0]] = codes
+        reporter.progress(100.0 * (row0 + h) / height)
 
     return RasterEvaluation(
         counts=total,
