@@ -247,11 +247,8 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def register_model(models_dir: Path, entry: dict) -> None:

@@ -54,12 +54,9 @@ def bundled_models(models_dir: Path = MODELS_DIR, task: str | None = None) -> li
 
 
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    """Hex sha256 of a file."""
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def resolve_bundled(name: str, models_dir: Path = MODELS_DIR) -> Path:
