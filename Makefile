@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.euromine-env
-APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-scipy python3-matplotlib zip
+APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-scipy python3-matplotlib zip chromium
 BUILD     := build
 DIST      := dist
 PLUGIN    := euromine_qgis
@@ -59,6 +59,13 @@ demo: zip
 	  /usr/bin/qgis_process.bin run euromine:mapfootprints -- \
 	  $$(for f in $(DEMO_DIR)/sites/*/image/Year*.tif; do printf ' IMAGES=%s' "$(abspath .)/$$f"; done) \
 	  MODEL=spectral_baseline OUTPUT_FOLDER=$(abspath $(DEMO_DIR)/footprints)
+	HOME=$(abspath $(DEMO_DIR)/home) QGIS_PLUGINPATH=$(abspath $(BUILD)/plugins) PYTHONPATH=$(VENV_SITE) \
+	  /usr/bin/qgis_process.bin run euromine:evaluate -- \
+	  $$(for f in $(DEMO_DIR)/footprints/footprint_*.tif; do printf ' PREDICTIONS=%s' "$(abspath .)/$$f"; done) \
+	  $$(for f in $(DEMO_DIR)/sites/Synthetic_1/label/Year*.tif; do printf ' REFERENCES=%s' "$(abspath .)/$$f"; done) \
+	  PAIRS=all TABLE=$(abspath $(DEMO_DIR)/evaluation.csv) REPORT=$(abspath $(DEMO_DIR)/report.html)
+	@echo "evaluation table: $(abspath $(DEMO_DIR)/evaluation.csv)"
+	@echo "evaluation report (open in a browser): $(abspath $(DEMO_DIR)/report.html)"
 
 test: env
 	$(PY) -m pytest -p no:cacheprovider tests

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
+    QgsMapLayer,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
@@ -12,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
+    QgsProcessingUtils,
 )
 
 from ..core.errors import EuroMineError
@@ -25,12 +27,21 @@ from ..core.years import parse_years
 _RENAMED = {"pairs": "CHANGE_PAIRS", "lambda": None, "predictions": None, "references": None}
 
 
-def _layer_files(alg: QgsProcessingAlgorithm, parameters: dict, name: str, context) -> list[Path]:
+def _layer_files(parameters: dict, name: str, context) -> list[Path]:
+    """File paths of a multiple-layers value without loading files given as paths as layers
+    (QGIS logs GDAL errors for every label without a geotransform it loads)."""
+    values = parameters.get(name)
+    values = values if isinstance(values, (list, tuple)) else [] if values is None else [values]
     paths = []
-    for layer in alg.parameterAsLayerList(parameters, name, context):
-        source = Path(layer.source())
+    for value in values:
+        layer = value if isinstance(value, QgsMapLayer) else None
+        if layer is None and not Path(str(value)).is_file():
+            layer = QgsProcessingUtils.mapLayerFromString(str(value), context)
+            if layer is None:
+                raise QgsProcessingException(f"{name}: {value} is neither a raster file nor a loaded layer")
+        source = Path(layer.source() if layer is not None else str(value))
         if not source.is_file():
-            raise QgsProcessingException(f"{name}: {layer.name()} is not a file-based raster ({layer.source()})")
+            raise QgsProcessingException(f"{name}: {layer.name()} is not a file-based raster ({source})")
         paths.append(source)
     if not paths:
         raise QgsProcessingException(f"{name}: give at least one raster")
@@ -109,8 +120,8 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, description))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
-        predictions = _layer_files(self, parameters, "PREDICTIONS", context)
-        references = _layer_files(self, parameters, "REFERENCES", context)
+        predictions = _layer_files(parameters, "PREDICTIONS", context)
+        references = _layer_files(parameters, "REFERENCES", context)
         lam = self.parameterAsDouble(parameters, "LAMBDA", context)
         table = Path(self.parameterAsFileOutput(parameters, "TABLE", context))
         report_path = self.parameterAsFileOutput(parameters, "REPORT", context)

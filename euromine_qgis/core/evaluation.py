@@ -174,7 +174,7 @@ def evaluate_rasters(
     ref_info = {y: inspect_mask(Path(references[y])) for y in years}
     grid = check_grids(pred_info, ref_info)
     height, width = grid.shape
-    rows = window_rows(width, max(info.block_rows for info in (*pred_info.values(), *ref_info.values())))
+    rows = min(height, window_rows(width, max(i.block_rows for i in (*pred_info.values(), *ref_info.values()))))
     row_area = row_pixel_areas_m2(grid) / 10_000.0 if grid.crs is not None else np.ones(height)
     step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
     previews = {y: np.empty((len(range(0, height, step)), len(range(0, width, step))), np.uint8) for y in years}

@@ -172,7 +172,7 @@ th{background:#f0f0f0} td:first-child,th:first-child{text-align:left} .na{color:
 .plots img{width:100%;border:1px solid #eee}
 .panels{display:flex;flex-wrap:wrap;gap:.5em} .panels img{border:1px solid #ddd}
 .legend span{display:inline-block;width:1em;height:1em;border:1px solid #999;vertical-align:middle;margin:0 .3em 0 1em}
-code{font-size:.85em}
+code{font-size:.85em} table.inputs td{text-align:left}
 """
 
 
@@ -248,7 +248,7 @@ selected years (CTP {t['ctp']:,}, CFP {t['cfp']:,}, CFN {t['cfn']:,}).</p>
 <p class="legend">{legend}</p>
 <div class="panels">{panels}</div>
 <h2>Inputs</h2>
-<table><tr><th>year</th><th>prediction</th><th>reference</th></tr>{inputs}</table>
+<table class="inputs"><tr><th>year</th><th>prediction</th><th>reference</th></tr>{inputs}</table>
 </body></html>
 """
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from qgis import processing
-from qgis.core import QgsApplication, QgsProcessingException
+from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProject, QgsRasterLayer
 
 from euromine_qgis.core.evaluation import evaluate_rasters, match_inputs
 from euromine_qgis.core.pairs import parse_pairs
@@ -78,3 +78,18 @@ def test_errors_name_the_problem(footprints, tmp_path, sites):
     with pytest.raises(QgsProcessingException, match=r"Year2015.tif \(\d+ × \d+ px\) does not match the grid of .*footprint_2015.tif"):
         processing.run(ALG, {"PREDICTIONS": predictions, "REFERENCES": other_site, "TABLE": str(tmp_path / "m.csv")})
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_layers_by_id_and_layer_objects_give_the_same_scores(footprints, tmp_path):
+    predictions, references = footprints
+    by_path = processing.run(ALG, {"PREDICTIONS": predictions, "REFERENCES": references,
+                                   "TABLE": str(tmp_path / "a.csv")})
+    project = QgsProject()
+    layers = [QgsRasterLayer(p, Path(p).stem) for p in predictions]
+    project.addMapLayers(layers)
+    context = QgsProcessingContext()
+    context.setProject(project)
+    by_layer = processing.run(ALG, {"PREDICTIONS": [layer.id() for layer in layers],
+                                    "REFERENCES": [QgsRasterLayer(r, Path(r).stem) for r in references],
+                                    "TABLE": str(tmp_path / "b.csv")}, context=context)
+    assert by_layer["PER_YEAR"] == by_path["PER_YEAR"] and by_layer["CA_TIOU"] == by_path["CA_TIOU"]

@@ -1,0 +1,89 @@
+"""The HTML evaluation report rendered by headless Chromium: not blank, no broken image."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from PIL import Image
+from scipy import ndimage
+
+from euromine_qgis.core.evaluation import evaluate_rasters, match_inputs
+from euromine_qgis.core.pairs import parse_pairs
+from euromine_qgis.core.report import write_report
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make env installs it)")
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", *args],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+
+
+class Images(HTMLParser):
+    """Collects the src of every <img> of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag == "img":
+            self.sources.append(dict(attrs).get("src") or "")
+
+
+@pytest.fixture(scope="module")
+def report(sites, tmp_path_factory) -> Path:
+    """The report of a generated site: its labels against dilated, partly missed predictions."""
+    site = sites[2]
+    out = tmp_path_factory.mktemp("report")
+    predictions = []
+    for t, label in enumerate(sorted((site / "label").glob("Year*.tif"))):
+        with rasterio.open(label) as src:
+            mining = src.read(1) > 0
+        predicted = ndimage.binary_dilation(mining, iterations=1 + t % 3).astype(np.uint8)
+        predicted[:, : predicted.shape[1] // 8] = 255  # a nodata margin
+        path = out / f"footprint_{label.stem[-4:]}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=mining.shape[1], height=mining.shape[0], count=1,
+                           dtype="uint8", nodata=255) as dst:
+            dst.write(predicted, 1)
+        predictions.append(path)
+    pred, ref = match_inputs(predictions, sorted((site / "label").glob("Year*.tif")), None)
+    evaluation = evaluate_rasters(pred, ref, parse_pairs("all", list(pred)))
+    return write_report(evaluation, out / "report.html")
+
+
+def test_report_renders_and_is_not_blank(report, tmp_path):
+    shot = tmp_path / "shot.png"
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", report.as_uri())
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape == (2000, 1280)
+    assert pixels.std() > 20  # text, tables and plots, not a blank page
+    assert (pixels < 128).mean() > 0.01
+
+
+def test_every_image_is_an_embedded_valid_png(report, tmp_path):
+    dom = chromium(tmp_path, "--dump-dom", report.as_uri()).stdout
+    assert "CA-TIoU" in dom and "Change F1 by interval length" in dom
+    parser = Images()
+    parser.feed(dom)
+    assert len(parser.sources) == 4 + 10  # four plots and one map panel per year
+    for src in parser.sources:
+        match = re.fullmatch(r"data:image/png;base64,([A-Za-z0-9+/=]+)", src)
+        assert match, src[:80]
+        image = Image.open(io.BytesIO(base64.b64decode(match.group(1))))
+        image.load()
+        assert image.format == "PNG" and min(image.size) > 50
