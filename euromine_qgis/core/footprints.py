@@ -29,6 +29,7 @@ from .raster import (
 
 
 PROBABILITY_TYPES = ("uint8", "float32")
+GDAL_CACHE_MB = 256
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,9 @@ def _map_one_year(
     totals = {"m2": 0.0, "mining": 0, "valid": 0}
     outputs = [targets.footprint] + ([targets.probability] if targets.probability else [])
     with atomic_outputs(outputs) as temps, ExitStack() as stack:
-        # keep mask bands inside the GeoTIFF: a .msk sidecar would not follow the final rename
-        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
+        # Mask bands stay inside the GeoTIFF (a .msk sidecar would not follow the final rename).
+        # GDAL's block cache defaults to 5 % of RAM; strips revisit only about two block rows.
+        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB))
         src = stack.enter_context(rasterio.open(path))
         dst = stack.enter_context(rasterio.open(temps[0], "w", **footprint_profile(info.grid)))
         prob_dst = None

@@ -65,10 +65,13 @@ class _Batch:
 def valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
     """(H, W) mask of pixels where no band of (C, H, W) ``data`` is nodata or non-finite."""
     valid = np.ones(data.shape[1:], bool)
-    if nodata is not None and not np.isnan(nodata):
-        valid &= np.all(data != nodata, axis=0)
-    if np.issubdtype(data.dtype, np.floating):
-        valid &= np.all(np.isfinite(data), axis=0)
+    check_value = nodata is not None and not np.isnan(nodata)
+    check_finite = np.issubdtype(data.dtype, np.floating)
+    for band in data:  # band by band: no (C, H, W) boolean temporary
+        if check_value:
+            valid &= band != nodata
+        if check_finite:
+            valid &= np.isfinite(band)
     return valid
 
 

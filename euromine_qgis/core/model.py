@@ -175,7 +175,10 @@ class Model:
 
     def normalize(self, raw: np.ndarray) -> np.ndarray:
         """Z-score a (N, C, H, W) batch of raw band values with the model's mean and std."""
-        return (raw.astype(np.float32) - self._mean) * self._inv_std
+        x = raw.astype(np.float32)  # one copy, then in place: this runs on every pixel of every band
+        x -= self._mean
+        x *= self._inv_std
+        return x
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         try:
