@@ -28,7 +28,7 @@ help:
 env: $(STAMP)
 
 # apt only when a package is missing, so a set-up machine is not touched again.
-$(STAMP): requirements.txt requirements-dev.txt requirements-export.txt
+$(STAMP): Makefile requirements.txt requirements-dev.txt requirements-export.txt
 	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "apt: installing $$missing"; \
