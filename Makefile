@@ -35,7 +35,9 @@ $(STAMP): Makefile requirements.txt requirements-dev.txt requirements-export.txt
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt -r requirements-export.txt
+	@# this machine's pip config names local indexes that may be absent: drop those warnings only
+	set -o pipefail; $(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt \
+	  -r requirements-export.txt 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
 	@$(PY) -c 'import numpy, osgeo.gdal_array, rasterio, onnxruntime, qgis.core; assert numpy.__version__.startswith("1."), numpy.__version__'
 	@touch $@
 
