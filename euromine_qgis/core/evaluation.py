@@ -7,19 +7,16 @@ window rows × width × years, never by the scene height.
 from __future__ import annotations
 
 import math
-import warnings
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import rasterio
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from .area import row_pixel_areas_m2
 from .errors import InputError, YearsError
+from .masks import MaskInfo, common_grid, inspect_mask, read_stack, same_place, window_rows
 from .metrics import Counts, SeriesCounts, series_counts
 from .progress import Reporter
 from .raster import Grid
@@ -30,16 +27,6 @@ PREVIEW_SIDE = 400  # longest side of the per-year map panels
 
 # Codes of the preview panels.
 TN, FP, FN, TP, NODATA = 0, 1, 2, 3, 4
-
-
-@dataclass(frozen=True)
-class MaskInfo:
-    """Header facts of a mask raster that the evaluation needs."""
-
-    path: Path
-    grid: Grid
-    nodata: float | None
-    block_rows: int
 
 
 @dataclass(frozen=True)
@@ -88,72 +75,23 @@ def match_inputs(predictions: Sequence[str | Path], references: Sequence[str | P
     return {y: pred[y] for y in common}, {y: ref[y] for y in common}
 
 
-def inspect_mask(path: Path) -> MaskInfo:
-    """Read a single-band mask raster's header, or raise InputError naming the file."""
-    if not path.is_file():
-        raise InputError(f"{path}: file does not exist")
-    try:
-        with _open(path) as src:
-            if src.count != 1:
-                raise InputError(f"{path}: mask raster has {src.count} bands; expected one band")
-            return MaskInfo(path, Grid(src.crs, src.transform, src.width, src.height), src.nodata,
-                            src.block_shapes[0][0])
-    except InputError:
-        raise
-    except Exception as exc:  # rasterio and GDAL errors: not a raster
-        raise InputError(f"{path}: not a readable raster ({exc})") from exc
-
-
-def _open(path: Path):
-    """Open a mask for reading; EuroMineNet labels carry no georeferencing, which is expected."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        return rasterio.open(path)
-
-
-def _same_place(a: Grid, b: Grid) -> bool:
-    return a.crs == b.crs and a.transform.almost_equals(b.transform)
-
-
 def check_grids(pred: dict[int, MaskInfo], ref: dict[int, MaskInfo]) -> Grid:
     """The common grid of all predictions; references must match it (size only when without CRS)."""
     years = sorted(pred)
-    base = pred[years[0]]
+    grid = common_grid([pred[y] for y in years], "predictions")
     for year in years:
         p, r = pred[year], ref[year]
-        if p.grid.shape != base.grid.shape or not _same_place(p.grid, base.grid):
-            raise InputError(
-                f"{p.path} and {base.path}: predictions of different years lie on different grids "
-                f"({p.grid.width} × {p.grid.height} vs {base.grid.width} × {base.grid.height}); "
-                "every year must share one grid"
-            )
         if r.grid.shape != p.grid.shape:
             raise InputError(
                 f"{r.path} ({r.grid.width} × {r.grid.height} px) does not match the grid of "
                 f"{p.path} ({p.grid.width} × {p.grid.height} px) for year {year}"
             )
-        if r.grid.crs is not None and p.grid.crs is not None and not _same_place(r.grid, p.grid):
+        if r.grid.crs is not None and p.grid.crs is not None and not same_place(r.grid, p.grid):
             raise InputError(
                 f"{r.path} and {p.path}: reference and prediction for year {year} have the same size "
                 f"but a different CRS or transform ({r.grid.crs} vs {p.grid.crs}); reproject one onto the other"
             )
-    return base.grid
-
-
-def read_masks(src, info: MaskInfo, window: Window) -> tuple[np.ndarray, np.ndarray]:
-    """(mining, valid) boolean masks of a window: declared nodata (and NaN) is invalid,
-    every other non-zero value is mining."""
-    data = src.read(1, window=window)
-    valid = np.ones(data.shape, bool) if info.nodata is None or math.isnan(info.nodata) else data != info.nodata
-    if data.dtype.kind == "f":
-        valid &= ~np.isnan(data)
-    return (data != 0) & valid, valid
-
-
-def window_rows(width: int, block_rows: int) -> int:
-    """Rows per window: whole blocks of the tallest block height, about WINDOW_PIXELS pixels per raster."""
-    blocks = max(1, WINDOW_PIXELS // max(1, width * block_rows))
-    return block_rows * blocks
+    return grid
 
 
 def evaluate_rasters(
@@ -174,7 +112,8 @@ def evaluate_rasters(
     ref_info = {y: inspect_mask(Path(references[y])) for y in years}
     grid = check_grids(pred_info, ref_info)
     height, width = grid.shape
-    rows = min(height, window_rows(width, max(i.block_rows for i in (*pred_info.values(), *ref_info.values()))))
+    rows = min(height, window_rows(width, max(i.block_rows for i in (*pred_info.values(), *ref_info.values())),
+                                   WINDOW_PIXELS))
     row_area = row_pixel_areas_m2(grid) / 10_000.0 if grid.crs is not None else np.ones(height)
     step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
     previews = {y: np.empty((len(range(0, height, step)), len(range(0, width, step))), np.uint8) for y in years}
@@ -187,18 +126,9 @@ def evaluate_rasters(
         reporter.check()
         h = min(rows, height - row0)
         window = Window(0, row0, width, h)
-        pred = np.empty((len(years), h, width), bool)
-        ref = np.empty_like(pred)
-        valid = np.empty_like(pred)
-        # Opened per window: closing a dataset frees its blocks from GDAL's cache, which would
-        # otherwise keep every block read (each is read once, so caching gains nothing).
-        with ExitStack() as stack:
-            for t, year in enumerate(years):
-                pred_src = stack.enter_context(_open(pred_info[year].path))
-                ref_src = stack.enter_context(_open(ref_info[year].path))
-                pred[t], pred_valid = read_masks(pred_src, pred_info[year], window)
-                ref[t], ref_valid = read_masks(ref_src, ref_info[year], window)
-                valid[t] = pred_valid & ref_valid
+        pred, pred_valid = read_stack([pred_info[y] for y in years], window)
+        ref, ref_valid = read_stack([ref_info[y] for y in years], window)
+        valid = pred_valid & ref_valid
         total += series_counts(pred, ref, valid, years, pairs)
         weights = row_area[row0:row0 + h]
         first = -row0 % step  # first row of this window on the preview's row lattice

@@ -68,7 +68,7 @@ def inspect_image(path: str | Path) -> ImageInfo:
 
 def footprint_profile(grid: Grid) -> dict:
     """GeoTIFF creation options for a uint8 mask (0/1, nodata 255) on ``grid``."""
-    return _single_band_profile(grid, "uint8", FOOTPRINT_NODATA)
+    return single_band_profile(grid, "uint8", FOOTPRINT_NODATA)
 
 
 def probability_profile(grid: Grid, dtype: str) -> dict:
@@ -77,7 +77,7 @@ def probability_profile(grid: Grid, dtype: str) -> dict:
     float32 holds the probability with NaN as nodata; uint8 holds round(255·p) over the full
     0–255 range, so its nodata is an internal mask band instead of a value.
     """
-    return _single_band_profile(grid, dtype, float("nan") if dtype == "float32" else None)
+    return single_band_profile(grid, dtype, float("nan") if dtype == "float32" else None)
 
 
 def write_probability(dst, probability: np.ndarray, valid: np.ndarray, window: Window) -> None:
@@ -91,7 +91,8 @@ def write_probability(dst, probability: np.ndarray, valid: np.ndarray, window: W
     dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
 
 
-def _single_band_profile(grid: Grid, dtype: str, nodata: float | None) -> dict:
+def single_band_profile(grid: Grid, dtype: str, nodata: float | None) -> dict:
+    """Deflate-compressed single-band GeoTIFF creation options on ``grid`` (tiled when large)."""
     profile = dict(
         driver="GTiff",
         dtype=dtype,
