@@ -32,3 +32,17 @@ def random_scene(height: int, width: int, seed: int = 0, bands: int = 10) -> np.
     for axis in (1, 2):
         base = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), axis, base)
     return np.clip(base, 1, 10000).astype(np.int16)
+
+
+def write_mask(path: Path, data: np.ndarray, nodata: float | None, crs: CRS | None = CRS.from_epsg(4326),
+               transform=TRANSFORM, blocks: int | None = None) -> Path:
+    """Write a 2-D array as a single-band mask GeoTIFF (tiled in ``blocks`` squares if given)."""
+    profile = dict(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype,
+                   nodata=nodata)
+    if crs is not None:
+        profile.update(crs=crs, transform=transform)
+    if blocks:
+        profile.update(tiled=True, blockxsize=blocks, blockysize=blocks)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    return path

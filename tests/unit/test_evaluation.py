@@ -18,22 +18,9 @@ from euromine_qgis.core.evaluation import FN, FP, NODATA, TN, TP, evaluate_raste
 from euromine_qgis.core.pairs import parse_pairs
 from euromine_qgis.core.raster import Grid
 from euromine_qgis.core.report import render_html, table_columns, write_report, write_table
-from tests.rasters import TRANSFORM
+from tests.rasters import TRANSFORM, write_mask
 
 YEARS = [2017, 2018, 2019, 2020]
-
-
-def write_mask(path: Path, data: np.ndarray, nodata: float | None, crs: CRS | None = CRS.from_epsg(4326),
-               transform=TRANSFORM, blocks: int | None = None) -> Path:
-    profile = dict(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype,
-                   nodata=nodata)
-    if crs is not None:
-        profile.update(crs=crs, transform=transform)
-    if blocks:
-        profile.update(tiled=True, blockxsize=blocks, blockysize=blocks)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data, 1)
-    return path
 
 
 def independent_counts(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> tuple[int, int, int, int]:

@@ -1,0 +1,196 @@
+"""Change layers from annual footprints: first/last year mined, years active, flicker, change
+rasters for year pairs and mined/gained/lost area, in one streaming pass over row windows.
+
+A pixel that is nodata in some years is summarised over its valid years only: FIRST_YEAR,
+LAST_YEAR and YEARS_ACTIVE ignore the nodata years, TRANSITIONS counts switches between
+consecutive valid observations; a pixel nodata in every year is nodata in all of them. A
+CHANGE pixel is nodata when either year of its pair is nodata, and areas count only pixels
+valid in the years they compare.
+"""
+from __future__ import annotations
+
+import csv
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from .area import row_pixel_areas_m2
+from .errors import InputError, YearsError
+from .masks import common_grid, inspect_mask, read_stack, window_rows
+from .progress import Reporter
+from .raster import atomic_outputs, check_output_folder, single_band_profile
+
+WINDOW_PIXELS = 1 << 20  # pixels per raster per window (rounded to whole blocks)
+UINT8_NODATA = 255
+YEAR_NODATA = 65535
+NO_CHANGE, GAIN, LOSS = 0, 1, 2
+SUMMARY_NAMES = ("first_year", "last_year", "years_active", "transitions")
+TABLE_COLUMNS = ("year", "mined_ha", "gain_ha", "loss_ha")
+
+
+@dataclass(frozen=True)
+class ChangeArea:
+    """Mining gained and lost between two years, in hectares, over pixels valid in both."""
+
+    gain_ha: float
+    loss_ha: float
+
+    @property
+    def net_ha(self) -> float:
+        return self.gain_ha - self.loss_ha
+
+
+@dataclass(frozen=True)
+class ChangeLayersResult:
+    """The change layers written and the areas they measure."""
+
+    years: list[int]
+    first_year: Path
+    last_year: Path
+    years_active: Path
+    transitions: Path
+    change: dict[tuple[int, int], Path]  # per requested pair
+    area_ha: dict[int, float]  # mined hectares per year
+    steps: dict[tuple[int, int], ChangeArea]  # each selected year with the next
+    pairs: dict[tuple[int, int], ChangeArea]  # per requested pair
+    table: Path
+
+
+def change_name(a: int, b: int) -> str:
+    """File name of the change raster from year ``a`` to year ``b``."""
+    return f"change_{a}_{b}.tif"
+
+
+def summarise_window(mined: np.ndarray, valid: np.ndarray, years: Sequence[int]) -> dict[str, np.ndarray]:
+    """FIRST_YEAR, LAST_YEAR (uint16), YEARS_ACTIVE and TRANSITIONS (uint8) of a (years, rows, cols)
+    stack; ``mined`` must be False wherever ``valid`` is."""
+    seen = valid.any(axis=0)
+    ever = mined.any(axis=0)
+    year_values = np.asarray(years, np.uint16)
+    first = np.where(ever, year_values[np.argmax(mined, axis=0)], 0)
+    last = np.where(ever, year_values[len(years) - 1 - np.argmax(mined[::-1], axis=0)], 0)
+    transitions = np.zeros(seen.shape, np.uint8)
+    previous = mined[0].copy()
+    has_previous = valid[0].copy()
+    for t in range(1, len(years)):
+        transitions += has_previous & valid[t] & (mined[t] != previous)
+        previous = np.where(valid[t], mined[t], previous)
+        has_previous |= valid[t]
+    return {
+        "first_year": np.where(seen, first, YEAR_NODATA).astype(np.uint16),
+        "last_year": np.where(seen, last, YEAR_NODATA).astype(np.uint16),
+        "years_active": np.where(seen, mined.sum(axis=0), UINT8_NODATA).astype(np.uint8),
+        "transitions": np.where(seen, transitions, UINT8_NODATA).astype(np.uint8),
+    }
+
+
+def change_codes(mined_a: np.ndarray, valid_a: np.ndarray, mined_b: np.ndarray, valid_b: np.ndarray) -> np.ndarray:
+    """CHANGE codes from year a to b: 0 no change, 1 gain, 2 loss, 255 where either year is nodata."""
+    codes = np.where(mined_b & ~mined_a, GAIN, np.where(mined_a & ~mined_b, LOSS, NO_CHANGE))
+    return np.where(valid_a & valid_b, codes, UINT8_NODATA).astype(np.uint8)
+
+
+def change_layers(
+    footprints: Sequence[tuple[int, Path]],
+    pairs: Sequence[tuple[int, int]],
+    out_dir: Path,
+    reporter: Reporter = Reporter(),
+    table: Path | None = None,
+) -> ChangeLayersResult:
+    """Write the change layers of annual ``footprints`` (year, path) into ``out_dir``.
+
+    ``first_year.tif``, ``last_year.tif``, ``years_active.tif``, ``transitions.tif``, one
+    ``change_A_B.tif`` per pair of ``pairs`` and the area table CSV (``table``, default
+    ``out_dir/area_table.csv``, with a ``.csvt`` type sidecar). Every footprint must lie on one
+    grid with a CRS; the outputs keep it exactly. Inputs are read in one pass of row windows
+    holding all years; outputs appear under their names only when complete.
+    """
+    footprints = sorted((int(y), Path(p)) for y, p in footprints)
+    pairs = list(dict.fromkeys((int(a), int(b)) for a, b in pairs))
+    years = [y for y, _ in footprints]
+    if not footprints:
+        raise YearsError("no footprint rasters were given")
+    if len(set(years)) != len(years):
+        raise YearsError(f"a year appears twice among the footprints ({', '.join(map(str, years))})")
+    if len(years) >= UINT8_NODATA:
+        raise YearsError(f"{len(years)} years do not fit the uint8 YEARS_ACTIVE raster (at most 254)")
+    index = {y: t for t, y in enumerate(years)}
+    for a, b in pairs:
+        if a not in index or b not in index:
+            raise YearsError(f"pair {a}-{b}: both years must be among the footprints ({', '.join(map(str, years))})")
+    infos = [inspect_mask(path) for _, path in footprints]
+    grid = common_grid(infos, "footprints")
+    if grid.crs is None:
+        raise InputError(f"{infos[0].path}: footprint has no CRS, so its pixel areas are unknown; assign its CRS first")
+    check_output_folder(out_dir)
+    table = Path(table) if table is not None else out_dir / "area_table.csv"
+    check_output_folder(table.parent)
+
+    height, width = grid.shape
+    rows = min(height, window_rows(width, max(i.block_rows for i in infos), WINDOW_PIXELS))
+    row_ha = row_pixel_areas_m2(grid) / 10_000.0
+    steps = list(zip(years, years[1:]))
+    gain_loss = {pair: np.zeros(2) for pair in {*steps, *pairs}}
+    mined_ha = np.zeros(len(years))
+    summary_paths = {name: out_dir / f"{name}.tif" for name in SUMMARY_NAMES}
+    change_paths = {(a, b): out_dir / change_name(a, b) for a, b in pairs}
+    rasters = [*summary_paths.values(), *change_paths.values()]
+    reporter.info(f"Change layers of {len(years)} year(s), {len(pairs)} pair(s), on a {width} × {height} grid "
+                  f"in windows of {rows} rows")
+
+    with atomic_outputs([*rasters, table, table.with_suffix(".csvt")]) as temps, ExitStack() as stack:
+        year_profile = single_band_profile(grid, "uint16", YEAR_NODATA)
+        byte_profile = single_band_profile(grid, "uint8", UINT8_NODATA)
+        dst = {}
+        for key, temp in zip([*SUMMARY_NAMES, *change_paths], temps):
+            profile = year_profile if key in ("first_year", "last_year") else byte_profile
+            dst[key] = stack.enter_context(rasterio.open(temp, "w", **profile))
+        for row0 in range(0, height, rows):
+            reporter.check()
+            h = min(rows, height - row0)
+            window = Window(0, row0, width, h)
+            mined, valid = read_stack(infos, window)
+            for name, data in summarise_window(mined, valid, years).items():
+                dst[name].write(data, 1, window=window)
+            weights = row_ha[row0:row0 + h]
+            mined_ha += np.count_nonzero(mined, axis=2) @ weights
+            for (a, b), sums in gain_loss.items():
+                codes = change_codes(mined[index[a]], valid[index[a]], mined[index[b]], valid[index[b]])
+                sums += [np.count_nonzero(codes == GAIN, axis=1) @ weights,
+                         np.count_nonzero(codes == LOSS, axis=1) @ weights]
+                if (a, b) in dst:
+                    dst[(a, b)].write(codes, 1, window=window)
+            reporter.progress(100.0 * (row0 + h) / height)
+        areas = {pair: ChangeArea(float(s[0]), float(s[1])) for pair, s in gain_loss.items()}
+        area_ha = {y: float(v) for y, v in zip(years, mined_ha)}
+        write_area_table(temps[-2], temps[-1], area_ha, {s: areas[s] for s in steps})
+
+    return ChangeLayersResult(
+        years=years,
+        change=change_paths,
+        area_ha=area_ha,
+        steps={s: areas[s] for s in steps},
+        pairs={p: areas[p] for p in change_paths},
+        table=table,
+        **summary_paths,
+    )
+
+
+def write_area_table(path: Path, types_path: Path, area_ha: dict[int, float],
+                     steps: dict[tuple[int, int], ChangeArea]) -> None:
+    """CSV of mined hectares per year and gain/loss from the previous year (empty for the first
+    year), and the ``.csvt`` column types GDAL/QGIS read beside it."""
+    gained = {b: area for (_a, b), area in steps.items()}
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(TABLE_COLUMNS)
+        for year, ha in area_ha.items():
+            step = gained.get(year)
+            writer.writerow([year, f"{ha:.6f}", "" if step is None else f"{step.gain_ha:.6f}",
+                             "" if step is None else f"{step.loss_ha:.6f}"])
+    types_path.write_text('"Integer","Real","Real","Real"\n', encoding="utf-8")
