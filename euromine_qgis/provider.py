@@ -6,6 +6,7 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .algorithms.change_layers import ChangeLayersAlgorithm
 from .algorithms.evaluate import EvaluateAlgorithm
 from .algorithms.map_footprints import MapFootprintsAlgorithm
 
@@ -33,3 +34,4 @@ class EuroMineProvider(QgsProcessingProvider):
     def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS API)
         self.addAlgorithm(MapFootprintsAlgorithm())
         self.addAlgorithm(EvaluateAlgorithm())
+        self.addAlgorithm(ChangeLayersAlgorithm())

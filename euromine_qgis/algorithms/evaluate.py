@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
-    QgsMapLayer,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
@@ -13,7 +12,6 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
-    QgsProcessingUtils,
 )
 
 from ..core.errors import EuroMineError
@@ -22,30 +20,10 @@ from ..core.pairs import parse_pairs
 from ..core.progress import Reporter
 from ..core.report import write_report, write_table
 from ..core.years import parse_years
+from .common import layer_files
 
 # Summary keys returned under these result names; the rest are upper-cased as they are.
 _RENAMED = {"pairs": "CHANGE_PAIRS", "lambda": None, "predictions": None, "references": None}
-
-
-def _layer_files(parameters: dict, name: str, context) -> list[Path]:
-    """File paths of a multiple-layers value without loading files given as paths as layers
-    (QGIS logs GDAL errors for every label without a geotransform it loads)."""
-    values = parameters.get(name)
-    values = values if isinstance(values, (list, tuple)) else [] if values is None else [values]
-    paths = []
-    for value in values:
-        layer = value if isinstance(value, QgsMapLayer) else None
-        if layer is None and not Path(str(value)).is_file():
-            layer = QgsProcessingUtils.mapLayerFromString(str(value), context)
-            if layer is None:
-                raise QgsProcessingException(f"{name}: {value} is neither a raster file nor a loaded layer")
-        source = Path(layer.source() if layer is not None else str(value))
-        if not source.is_file():
-            raise QgsProcessingException(f"{name}: {layer.name()} is not a file-based raster ({source})")
-        paths.append(source)
-    if not paths:
-        raise QgsProcessingException(f"{name}: give at least one raster")
-    return paths
 
 
 def results_of(summary: dict) -> dict:
@@ -120,8 +98,8 @@ class EvaluateAlgorithm(QgsProcessingAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, description))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
-        predictions = _layer_files(parameters, "PREDICTIONS", context)
-        references = _layer_files(parameters, "REFERENCES", context)
+        predictions = layer_files(parameters, "PREDICTIONS", context)
+        references = layer_files(parameters, "REFERENCES", context)
         lam = self.parameterAsDouble(parameters, "LAMBDA", context)
         table = Path(self.parameterAsFileOutput(parameters, "TABLE", context))
         report_path = self.parameterAsFileOutput(parameters, "REPORT", context)
