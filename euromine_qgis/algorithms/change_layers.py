@@ -5,7 +5,6 @@ from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingOutputRasterLayer,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
@@ -17,7 +16,7 @@ from ..core.change_layers import ChangeLayersResult, change_layers
 from ..core.errors import EuroMineError
 from ..core.pairs import parse_pairs
 from ..core.years import match_years, parse_years
-from .common import layer_files, load_on_completion, processing_error, reporter_for
+from .common import EuroMineAlgorithm, layer_files, load_on_completion, processing_error, reporter_for
 
 GROUP = "EuroMine change layers"
 SUMMARIES = (  # result name, layer name, style
@@ -50,23 +49,13 @@ def results_of(result: ChangeLayersResult, out_dir: Path) -> dict:
     }
 
 
-class ChangeLayersAlgorithm(QgsProcessingAlgorithm):
+class ChangeLayersAlgorithm(EuroMineAlgorithm):
     """Derives per-pixel histories, change rasters and mined areas from annual footprints."""
 
-    def name(self) -> str:
-        return "changelayers"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return "Change layers from annual footprints"
-
-    def group(self) -> str:
-        return "Change"
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "change"
-
-    def createInstance(self) -> "ChangeLayersAlgorithm":  # noqa: N802 (QGIS API)
-        return ChangeLayersAlgorithm()
+    ALG_ID = "changelayers"
+    DISPLAY_NAME = "Change layers from annual footprints"
+    GROUP = "Change"
+    GROUP_ID = "change"
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return (

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from qgis.PyQt import sip
 from qgis.core import (
+    QgsProcessingAlgorithm,
     Qgis,
     QgsColorRampShader,
     QgsGradientColorRamp,
@@ -32,6 +33,30 @@ from ..core.registry import bundled_models, resolve_bundled
 from ..core.errors import EuroMineError, ModelError
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
+
+
+class EuroMineAlgorithm(QgsProcessingAlgorithm):
+    """Base of the EuroMine algorithms: identity from class attributes, instances of the subclass."""
+
+    ALG_ID = ""
+    DISPLAY_NAME = ""
+    GROUP = ""
+    GROUP_ID = ""
+
+    def name(self) -> str:
+        return self.ALG_ID
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.DISPLAY_NAME
+
+    def group(self) -> str:
+        return self.GROUP
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+        return self.GROUP_ID
+
+    def createInstance(self) -> "EuroMineAlgorithm":  # noqa: N802 (QGIS API)
+        return type(self)()
 
 
 def reporter_for(feedback: QgsProcessingFeedback) -> Reporter:

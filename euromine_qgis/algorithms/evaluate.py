@@ -5,7 +5,6 @@ from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFileDestination,
@@ -20,7 +19,7 @@ from ..core.pairs import parse_pairs
 from ..core.progress import Reporter
 from ..core.report import write_report, write_table
 from ..core.years import parse_years
-from .common import layer_files
+from .common import EuroMineAlgorithm, layer_files
 
 # Summary keys returned under these result names; the rest are upper-cased as they are.
 _RENAMED = {"pairs": "CHANGE_PAIRS", "lambda": None, "predictions": None, "references": None}
@@ -36,23 +35,13 @@ def results_of(summary: dict) -> dict:
     return results
 
 
-class EvaluateAlgorithm(QgsProcessingAlgorithm):
+class EvaluateAlgorithm(EuroMineAlgorithm):
     """Scores annual footprint predictions against reference masks, per year, pooled and over time."""
 
-    def name(self) -> str:
-        return "evaluate"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return "Evaluate footprints (CA-TIoU, IoU, F1)"
-
-    def group(self) -> str:
-        return "Evaluation"
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "evaluation"
-
-    def createInstance(self) -> "EvaluateAlgorithm":  # noqa: N802 (QGIS API)
-        return EvaluateAlgorithm()
+    ALG_ID = "evaluate"
+    DISPLAY_NAME = "Evaluate footprints (CA-TIoU, IoU, F1)"
+    GROUP = "Evaluation"
+    GROUP_ID = "evaluation"
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return (

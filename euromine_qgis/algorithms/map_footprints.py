@@ -5,7 +5,6 @@ from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterDefinition,
@@ -20,29 +19,27 @@ from ..core.errors import EuroMineError
 from ..core.footprints import PROBABILITY_TYPES, map_footprints
 from ..core.inference import TileSettings
 from ..core.years import match_years, parse_years
-from .common import load_model, load_on_completion, model_help, model_parameters, processing_error, reporter_for
+from .common import (
+    EuroMineAlgorithm,
+    load_model,
+    load_on_completion,
+    model_help,
+    model_parameters,
+    processing_error,
+    reporter_for,
+)
 
 
 PROBABILITY_CHOICES = ("none", *PROBABILITY_TYPES)
 
 
-class MapFootprintsAlgorithm(QgsProcessingAlgorithm):
+class MapFootprintsAlgorithm(EuroMineAlgorithm):
     """Maps the mining footprint of each selected year with a footprint model."""
 
-    def name(self) -> str:
-        return "mapfootprints"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return "Map mining footprints"
-
-    def group(self) -> str:
-        return "Mapping"
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "mapping"
-
-    def createInstance(self) -> "MapFootprintsAlgorithm":  # noqa: N802 (QGIS API)
-        return MapFootprintsAlgorithm()
+    ALG_ID = "mapfootprints"
+    DISPLAY_NAME = "Map mining footprints"
+    GROUP = "Mapping"
+    GROUP_ID = "mapping"
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return (
