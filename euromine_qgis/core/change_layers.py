@@ -5,7 +5,8 @@ A pixel that is nodata in some years is summarised over its valid years only: FI
 LAST_YEAR and YEARS_ACTIVE ignore the nodata years, TRANSITIONS counts switches between
 consecutive valid observations; a pixel nodata in every year is nodata in all of them. A
 CHANGE pixel is nodata when either year of its pair is nodata, and areas count only pixels
-valid in the years they compare.
+valid in the years they compare. With a temporal filter (``core.temporal``) every layer and area
+is derived from the filtered masks.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .errors import InputError, YearsError
 from .masks import common_grid, inspect_mask, read_stack, window_rows
 from .progress import Reporter
 from .raster import atomic_outputs, check_output_folder, single_band_profile
+from .temporal import filter_masks, filter_width
 
 WINDOW_PIXELS = 1 << 20  # pixels per raster per window (rounded to whole blocks)
 UINT8_NODATA = 255
@@ -101,6 +103,7 @@ def change_layers(
     out_dir: Path,
     reporter: Reporter = Reporter(),
     table: Path | None = None,
+    temporal_filter: str = "none",
 ) -> ChangeLayersResult:
     """Write the change layers of annual ``footprints`` (year, path) into ``out_dir``.
 
@@ -108,7 +111,8 @@ def change_layers(
     ``change_A_B.tif`` per pair of ``pairs`` and the area table CSV (``table``, default
     ``out_dir/area_table.csv``, with a ``.csvt`` type sidecar). Every footprint must lie on one
     grid with a CRS; the outputs keep it exactly. Inputs are read in one pass of row windows
-    holding all years; outputs appear under their names only when complete.
+    holding all years; outputs appear under their names only when complete. ``temporal_filter``
+    (one of ``core.temporal.TEMPORAL_FILTERS``) is applied to the masks before anything is derived.
     """
     footprints = sorted((int(y), Path(p)) for y, p in footprints)
     pairs = list(dict.fromkeys((int(a), int(b)) for a, b in pairs))
@@ -119,6 +123,7 @@ def change_layers(
         raise YearsError(f"a year appears twice among the footprints ({', '.join(map(str, years))})")
     if len(years) >= UINT8_NODATA:
         raise YearsError(f"{len(years)} years do not fit the uint8 YEARS_ACTIVE raster (at most 254)")
+    filter_years = filter_width(temporal_filter)
     index = {y: t for t, y in enumerate(years)}
     for a, b in pairs:
         if a not in index or b not in index:
@@ -155,6 +160,8 @@ def change_layers(
             h = min(rows, height - row0)
             window = Window(0, row0, width, h)
             mined, valid = read_stack(infos, window)
+            if filter_years > 1:
+                mined = filter_masks(mined, valid, filter_years)
             for name, data in summarise_window(mined, valid, years).items():
                 dst[name].write(data, 1, window=window)
             weights = row_ha[row0:row0 + h]

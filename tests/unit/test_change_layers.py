@@ -16,6 +16,7 @@ from euromine_qgis.core import change_layers as change_module
 from euromine_qgis.core.change_layers import change_layers
 from euromine_qgis.core.errors import Cancelled, InputError, YearsError
 from euromine_qgis.core.progress import Reporter
+from euromine_qgis.core.temporal import filter_masks
 from tests.rasters import TRANSFORM, write_mask
 
 YEARS = list(range(2015, 2025))
@@ -164,3 +165,24 @@ def test_cancel_mid_run_leaves_no_file(series, tmp_path, monkeypatch):
         change_layers(inputs, [(2015, 2024)], tmp_path / "out", Reporter(is_canceled=lambda: next(checks)))
     assert list((tmp_path / "out").iterdir()) == []
     assert before == {p: sha(p) for _, p in inputs}
+
+
+def test_temporal_filter_derives_every_layer_from_the_filtered_masks(series, tmp_path, monkeypatch):
+    inputs, mined, valid = series
+    monkeypatch.setattr(change_module, "WINDOW_PIXELS", 16 * WIDTH)
+    plain = change_layers(inputs, [(2015, 2024)], tmp_path / "plain")
+    result = change_layers(inputs, [(2015, 2024)], tmp_path / "smooth", temporal_filter="smooth3")
+    smoothed = filter_masks(mined, valid, 3)
+    first, last, active, flicker = (read(p) for p in (result.first_year, result.last_year,
+                                                        result.years_active, result.transitions))
+    for r in range(HEIGHT):
+        for c in range(WIDTH):
+            truth = truth_of_pixel(list(smoothed[:, r, c]), list(valid[:, r, c]))
+            got = (int(first[r, c]), int(last[r, c]), int(active[r, c]), int(flicker[r, c]))
+            assert got == ((65535, 65535, 255, 255) if truth is None else truth), (r, c)
+    seen = valid.any(axis=0)
+    assert flicker[seen].sum() < read(plain.transitions)[seen].sum()
+    for t, year in enumerate(YEARS):
+        assert result.area_ha[year] == pytest.approx(geodesic_ha(smoothed[t]), rel=1e-3)
+    with pytest.raises(InputError, match="TEMPORAL_FILTER 'mode'"):
+        change_layers(inputs, [], tmp_path / "bad", temporal_filter="mode")

@@ -1,0 +1,61 @@
+"""Temporal filters that make annual maps consistent over the years, per pixel.
+
+Rule of ``smooth3`` and ``smooth5`` (window w = 3 or 5): for a pixel with valid years
+v_1 < … < v_n (nodata years are skipped, never counted as 0) and a valid year v_i, the window
+is the w consecutive valid years centred on v_i, shifted inward at the ends so that it always
+holds min(w, n) valid years: v_s … v_{s+w−1} with s = clamp(i − (w−1)/2, 1, n − w + 1), or all
+n years when n < w. Then
+
+- probabilities (mapfootprints): the mean probability over the window, thresholded as usual
+  (mining where mean ≥ THRESHOLD);
+- masks (changelayers): the majority of the window; a tie (possible only when n < w and n is
+  even) keeps the year's own value.
+
+A nodata year stays nodata. ``none`` leaves the maps as they are.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+
+FILTER_WIDTHS = {"none": 1, "smooth3": 3, "smooth5": 5}
+TEMPORAL_FILTERS = tuple(FILTER_WIDTHS)
+
+
+def filter_width(name: str) -> int:
+    """The window width of the filter called ``name``; InputError for an unknown name."""
+    if name not in FILTER_WIDTHS:
+        raise InputError(f"TEMPORAL_FILTER '{name}' is not one of {', '.join(TEMPORAL_FILTERS)}")
+    return FILTER_WIDTHS[name]
+
+
+def window_sums(values: np.ndarray, valid: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per year and pixel, the sum of ``values`` over the year's window of valid years (see the
+    module rule) and the number of years in it, for a (T, rows, cols) stack. Both are 0 where
+    the year is nodata."""
+    half = (width - 1) // 2
+    # Valid years first, in year order: a pixel's k-th valid value sits at index k.
+    order = np.argsort(~valid, axis=0, kind="stable")
+    packed = np.where(np.take_along_axis(valid, order, 0), np.take_along_axis(values, order, 0), 0)
+    cumulative = np.concatenate([np.zeros((1, *values.shape[1:]), np.float64), np.cumsum(packed, axis=0, dtype=np.float64)])
+    n = valid.sum(axis=0)
+    rank = np.cumsum(valid, axis=0) - 1
+    start = np.clip(rank - half, 0, np.maximum(n - width, 0))
+    stop = np.minimum(start + width, n)
+    sums = np.take_along_axis(cumulative, stop, 0) - np.take_along_axis(cumulative, start, 0)
+    counts = (stop - start).astype(np.int64)
+    return np.where(valid, sums, 0.0), np.where(valid, counts, 0)
+
+
+def smooth_probabilities(probability: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
+    """Mean probability over each valid year's window (float32, NaN where nodata)."""
+    sums, counts = window_sums(probability, valid, width)
+    return np.where(valid, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
+
+
+def filter_masks(mined: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
+    """Majority of each valid year's window (ties keep the year's own value); False where nodata."""
+    sums, counts = window_sums(mined, valid, width)
+    twice = 2 * np.rint(sums).astype(np.int64)
+    return valid & ((twice > counts) | ((twice == counts) & mined))
