@@ -7,6 +7,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputRasterLayer,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterString,
@@ -15,6 +16,7 @@ from qgis.core import (
 from ..core.change_layers import ChangeLayersResult, change_layers
 from ..core.errors import EuroMineError
 from ..core.pairs import parse_pairs
+from ..core.temporal import TEMPORAL_FILTERS
 from ..core.years import match_years, parse_years
 from .common import EuroMineAlgorithm, layer_files, load_on_completion, processing_error, reporter_for
 
@@ -73,7 +75,10 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             "for ten years), <code>first-last</code> or <code>2016-2019, 2015-2024</code>. "
             "<b>OUTPUT_FOLDER</b>: where the rasters go (<code>first_year.tif</code>, "
             "<code>change_2016_2017.tif</code>, …). <b>AREA_TABLE</b>: CSV (year, mined_ha, gain_ha, "
-            "loss_ha); empty = <code>area_table.csv</code> in OUTPUT_FOLDER.</p>"
+            "loss_ha); empty = <code>area_table.csv</code> in OUTPUT_FOLDER. <b>TEMPORAL_FILTER</b>: "
+            "<code>none</code>, or <code>smooth3</code>/<code>smooth5</code>: each year's mask becomes the "
+            "majority of a window of 3 or 5 valid years centred on it (shifted inward at the first and "
+            "last years, nodata years skipped, a tie keeps the year's value) before anything is derived.</p>"
             "<p>Nodata: a pixel nodata in some years is summarised over its valid years; nodata in "
             "every year gives nodata (65535 in FIRST/LAST_YEAR, 255 elsewhere). A CHANGE pixel is "
             "nodata when either year is; gain and loss areas count pixels valid in both years.</p>"
@@ -91,6 +96,9 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
         self.addParameter(QgsProcessingParameterString("YEARS", "Years (e.g. 2015-2024 or 2016,2019)", optional=True))
         self.addParameter(QgsProcessingParameterString(
             "PAIRS", "Change pairs (consecutive, all, first-last or 2016-2019, 2015-2024)", defaultValue="consecutive"))
+        self.addParameter(QgsProcessingParameterEnum(
+            "TEMPORAL_FILTER", "Temporal filter", options=list(TEMPORAL_FILTERS), defaultValue="none",
+            usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
         self.addParameter(QgsProcessingParameterFileDestination(
             "AREA_TABLE", "Area table", "CSV files (*.csv)", optional=True, createByDefault=True))
@@ -105,7 +113,8 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             dated = match_years(paths, parse_years(self.parameterAsString(parameters, "YEARS", context)))
             years = [y for y, _ in dated]
             pairs = parse_pairs(self.parameterAsString(parameters, "PAIRS", context), years)
-            result = change_layers(dated, pairs, out_dir, reporter_for(feedback), Path(table) if table else None)
+            result = change_layers(dated, pairs, out_dir, reporter_for(feedback), Path(table) if table else None,
+                                   self.parameterAsEnumString(parameters, "TEMPORAL_FILTER", context))
         except EuroMineError as exc:
             raise processing_error(exc) from exc
         feedback.pushInfo("\nYear   Mined (ha)   Gain (ha)   Loss (ha)")

@@ -16,8 +16,10 @@ from qgis.core import (
 )
 
 from ..core.errors import EuroMineError
-from ..core.footprints import PROBABILITY_TYPES, map_footprints
+from ..core.footprints import PROBABILITY_TYPES
 from ..core.inference import TileSettings
+from ..core.series import map_footprint_series
+from ..core.temporal import TEMPORAL_FILTERS
 from ..core.years import match_years, parse_years
 from .common import (
     EuroMineAlgorithm,
@@ -53,7 +55,11 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
             "<b>MODEL_FILE</b>: your own EuroMine ONNX model (overrides MODEL). <b>THRESHOLD</b>: "
             "mining probability above which a pixel is mapped. <b>OUTPUT_FOLDER</b>: where the "
             "rasters go. <b>PROBABILITIES</b>: also write <code>probability_YYYY.tif</code> "
-            "(uint8 0–255 with a mask band for nodata, or float32 0–1 with NaN nodata). Advanced: "
+            "(uint8 0–255 with a mask band for nodata, or float32 0–1 with NaN nodata). "
+            "<b>TEMPORAL_FILTER</b>: <code>none</code>, or <code>smooth3</code>/<code>smooth5</code>: "
+            "each year's probability becomes the mean over a window of 3 or 5 valid years centred on "
+            "it (shifted inward at the first and last years; nodata years skipped) before THRESHOLD "
+            "applies, which removes one-year flicker; every image must then share one grid. Advanced: "
             "DEVICE (auto takes TensorRT or CUDA when they load, else CPU; an explicit GPU device that "
             "cannot be used is an error), TILE_OVERLAP, BATCH_SIZE (0: automatic; halved automatically "
             "when the GPU runs out of memory), and BANDS/MEAN/STD for a model without EuroMine metadata.</p>"
@@ -95,6 +101,12 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
                 defaultValue="none", usesStaticStrings=True,
             )
         )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                "TEMPORAL_FILTER", "Temporal filter", options=list(TEMPORAL_FILTERS),
+                defaultValue="none", usesStaticStrings=True,
+            )
+        )
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
         self.addOutput(QgsProcessingOutputMultipleLayers("FOOTPRINTS", "Footprint rasters"))
 
@@ -119,10 +131,11 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
         )
         probabilities = self.parameterAsEnumString(parameters, "PROBABILITIES", context)
         try:
-            results = map_footprints(
+            results = map_footprint_series(
                 dated, model, out_dir, threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
                 settings=settings, reporter=reporter_for(feedback),
                 probabilities=None if probabilities == "none" else probabilities,
+                temporal_filter=self.parameterAsEnumString(parameters, "TEMPORAL_FILTER", context),
             )
         except EuroMineError as exc:
             raise processing_error(exc) from exc
