@@ -7,6 +7,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithms.change_layers import ChangeLayersAlgorithm
+from .algorithms.detect_change import DetectChangeAlgorithm
 from .algorithms.evaluate import EvaluateAlgorithm
 from .algorithms.map_footprints import MapFootprintsAlgorithm
 
@@ -35,3 +36,4 @@ class EuroMineProvider(QgsProcessingProvider):
         self.addAlgorithm(MapFootprintsAlgorithm())
         self.addAlgorithm(EvaluateAlgorithm())
         self.addAlgorithm(ChangeLayersAlgorithm())
+        self.addAlgorithm(DetectChangeAlgorithm())

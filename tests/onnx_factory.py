@@ -62,3 +62,40 @@ def conv_model(
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def change_model(path: Path, two_inputs: bool = True, in_channels: int = 10, seed: int = 1,
+                 meta: dict | None = None) -> Path:
+    """A bitemporal change model: (before, after) -> (N, 2, H, W) logits of [no_change, change].
+
+    Two inputs: a 3×3 convolution of (after − before). One input: the same convolution applied
+    to the difference of the two halves of a (N, 2C, H, W) stack.
+    """
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 0.5, (2, in_channels, 3, 3)).astype(np.float32)
+    b = np.array([0.5, -0.5], np.float32)
+    hw = ["N", in_channels, "H", "W"]
+    if two_inputs:
+        inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, hw) for n in ("before", "after")]
+        nodes = [helper.make_node("Sub", ["after", "before"], ["diff"])]
+        extra = []
+    else:
+        inputs = [helper.make_tensor_value_info("pair", TensorProto.FLOAT, ["N", 2 * in_channels, "H", "W"])]
+        nodes = [
+            helper.make_node("Split", ["pair", "halves"], ["before", "after"], axis=1),
+            helper.make_node("Sub", ["after", "before"], ["diff"]),
+        ]
+        extra = [numpy_helper.from_array(np.array([in_channels, in_channels], np.int64), "halves")]
+    nodes.append(helper.make_node("Conv", ["diff", "w", "b"], ["logits"], pads=[1, 1, 1, 1]))
+    graph = helper.make_graph(
+        nodes, "test_change", inputs,
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2, "H", "W"])],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b"), *extra],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    meta = metadata(name="test_change", task="change", classes=["no_change", "change"]) if meta is None else meta
+    helper.set_model_props(model, {"euromine": json.dumps(meta)})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

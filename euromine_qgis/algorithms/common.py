@@ -20,6 +20,7 @@ from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterString,
     QgsProcessingUtils,
@@ -27,6 +28,7 @@ from qgis.core import (
 )
 
 from ..core.devices import DEVICES
+from ..core.inference import TileSettings
 from ..core.model import Model, NormalizationOverride
 from ..core.progress import Reporter
 from ..core.registry import bundled_models, resolve_bundled
@@ -116,6 +118,32 @@ def model_parameters(task: str) -> list[QgsProcessingParameterDefinition]:
     for p in (device, bands, mean, std):
         p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
     return [model, model_file, device, bands, mean, std]
+
+
+def engine_parameters() -> list[QgsProcessingParameterDefinition]:
+    """THRESHOLD, and the advanced TILE_OVERLAP and BATCH_SIZE of the inference engine."""
+    threshold = QgsProcessingParameterNumber(
+        "THRESHOLD", "Probability threshold", QgsProcessingParameterNumber.Double,
+        defaultValue=0.5, minValue=0.0, maxValue=1.0,
+    )
+    overlap = QgsProcessingParameterNumber(
+        "TILE_OVERLAP", "Tile overlap (pixels)", QgsProcessingParameterNumber.Integer, defaultValue=32, minValue=0,
+    )
+    batch = QgsProcessingParameterNumber(
+        "BATCH_SIZE", "Tiles per batch (0 = automatic: 32 on a GPU, 4 on a CPU)",
+        QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
+    )
+    for p in (overlap, batch):
+        p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return [threshold, overlap, batch]
+
+
+def tile_settings(alg, parameters: dict, context: QgsProcessingContext) -> TileSettings:
+    """The engine's tiling from TILE_OVERLAP and BATCH_SIZE."""
+    return TileSettings(
+        overlap=alg.parameterAsInt(parameters, "TILE_OVERLAP", context),
+        batch_size=alg.parameterAsInt(parameters, "BATCH_SIZE", context),
+    )
 
 
 def model_help() -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -169,7 +169,8 @@ def _map_one_year(
             totals["mining"] += int(per_row.sum())
             totals["valid"] += int(block.valid.sum())
 
-        for block in predict_rows(model, src, settings, reporter):
+        blocks = stack.enter_context(closing(predict_rows(model, src, settings, reporter)))
+        for block in blocks:
             if pending is not None:
                 pending.result()  # one block in flight at most: memory stays bounded
             pending = writer.submit(write, block)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Iterator, TypeVar
+from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import rasterio
@@ -143,14 +143,19 @@ class _Plan:
         return blend_weights(self.th, self.overlap, taper_start=y0 > 0, taper_end=y0 + self.th < self.height)
 
 
-def _read_batches(src, model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
+def _read_batches(srcs: Sequence, model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
     for strip, y0 in enumerate(plan.ys):
         for start in range(0, len(plan.xs), batch_size):
             x0s = plan.xs[start:start + batch_size]
             x_start, x_stop = x0s[0], x0s[-1] + plan.tw
-            raw = src.read(window=Window(x_start, y0, x_stop - x_start, plan.th))
-            valid = valid_mask(raw, src.nodata)
-            block = model.normalize(raw[None])[0]
+            window = Window(x_start, y0, x_stop - x_start, plan.th)
+            blocks, valid = [], None
+            for src in srcs:  # a change model sees (before, after) stacked on the band axis
+                raw = src.read(window=window)
+                ok = valid_mask(raw, src.nodata)
+                valid = ok if valid is None else valid & ok
+                blocks.append(model.normalize(raw[None])[0])
+            block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
             block[:, ~valid] = 0.0  # nodata enters the model as the band mean
             tiles = np.stack([_pad_to(block[:, :, x0 - x_start:x0 - x_start + plan.tw], plan.tile) for x0 in x0s])
             yield _Batch(strip, x0s, tiles, valid, x_start)
@@ -167,7 +172,7 @@ class _Runner:
         while start < len(tiles):
             chunk = tiles[start:start + self.size]
             try:
-                out.append(self.model.mining_probability(chunk))
+                out.append(self.model.positive_probability(chunk))
             except OutOfMemory:
                 if self.size == 1:
                     raise
@@ -180,16 +185,21 @@ class _Runner:
 
 def predict_rows(
     model: Model,
-    src: rasterio.io.DatasetReader,
+    src: rasterio.io.DatasetReader | Sequence[rasterio.io.DatasetReader],
     settings: TileSettings = TileSettings(),
     reporter: Reporter = Reporter(),
 ) -> Iterator[RowBlock]:
-    """Yield the scene's mining probabilities as consecutive row blocks, top to bottom.
+    """Yield the scene's positive-class probabilities (mining; change for a change model) as
+    consecutive row blocks, top to bottom.
 
-    Pixels with nodata (or NaN) in any band are marked invalid and fed to the model as the band
-    mean (zero after normalization) so they do not disturb their neighbours.
+    ``src`` is one image, or for a change model the (before, after) images on one grid. Pixels
+    with nodata (or NaN) in any band of any image are marked invalid and fed to the model as the
+    band mean (zero after normalization) so they do not disturb their neighbours.
     """
-    plan = _Plan(src.height, src.width, settings.tile or model.info.patch_size, settings.overlap)
+    srcs = [src] if isinstance(src, rasterio.io.DatasetReader) else list(src)
+    if len(srcs) != model.info.images_per_sample:
+        raise ValueError(f"model '{model.info.name}' takes {model.info.images_per_sample} image(s) per sample, got {len(srcs)}")
+    plan = _Plan(srcs[0].height, srcs[0].width, settings.tile or model.info.patch_size, settings.overlap)
     batch_size = settings.batch_size or auto_batch_size(model)
     run = _Runner(model, batch_size, reporter)
     th, width = plan.th, plan.width
@@ -198,7 +208,7 @@ def predict_rows(
     valid = np.zeros((th, width), bool)
     batches_per_strip = -(-len(plan.xs) // batch_size)
     wy = plan.y_weights(plan.ys[0])
-    for n, batch in enumerate(_background(_read_batches(src, model, plan, batch_size), settings.prefetch)):
+    for n, batch in enumerate(_background(_read_batches(srcs, model, plan, batch_size), settings.prefetch)):
         reporter.check()
         y0 = plan.ys[batch.strip]
         if n % batches_per_strip == 0:

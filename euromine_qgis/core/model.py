@@ -39,9 +39,18 @@ class ModelInfo:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
-    def mining_class(self) -> int:
-        """Index of the mining class in the model's output channels."""
-        return self.classes.index("mining") if "mining" in self.classes else len(self.classes) - 1
+    def positive_class(self) -> int:
+        """Index of the class whose probability the engine maps: "mining" for footprint models,
+        "change" for change models, else the last class."""
+        for name in ("mining", "change"):
+            if name in self.classes:
+                return self.classes.index(name)
+        return len(self.classes) - 1
+
+    @property
+    def images_per_sample(self) -> int:
+        """How many co-registered images one sample stacks: 2 (before, after) for change models."""
+        return 2 if self.task == "change" else 1
 
     @property
     def synthetic(self) -> bool:
@@ -138,7 +147,7 @@ class Model:
         self.provider = self.session.get_providers()[0]
         self.device_name = device_name(self.provider)
         self._check_signature()
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
         # On a GPU, IO binding hands onnxruntime the input once and syncs once per batch.
         self._io_binding = self.provider in GPU_PROVIDERS
@@ -147,22 +156,27 @@ class Model:
 
     def _check_signature(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if self.info.task != "footprint":
-            return  # change and series models are checked by their own runners
-        if len(inputs) != 1 or len(outputs) < 1:
+        bands = len(self.info.bands)
+        if self.info.task == "footprint_series":
+            raise ModelError(f"{self.path}: footprint_series models are not supported by this algorithm yet")
+        if len(outputs) < 1:
+            raise ModelError(f"{self.path}: the model has no output")
+        # footprint: one (N, C, H, W) input; change: (before, after) as two inputs or one (N, 2C, H, W)
+        expected = [bands] if self.info.task == "footprint" else ([bands, bands] if len(inputs) == 2 else [2 * bands])
+        if len(inputs) != len(expected):
             raise ModelError(
-                f"{self.path}: a footprint model takes one input and gives one output, "
-                f"this one has {len(inputs)} input(s) and {len(outputs)} output(s)"
+                f"{self.path}: a {self.info.task} model takes {'one input' if self.info.task == 'footprint' else 'one or two inputs'}, "
+                f"this one has {len(inputs)}"
             )
-        shape = inputs[0].shape
-        if len(shape) != 4:
-            raise ModelError(f"{self.path}: input must be (N, C, H, W), the model declares {shape}")
-        channels = shape[1]
-        if isinstance(channels, int) and channels != len(self.info.bands):
-            raise ModelError(
-                f"{self.path}: the model takes {channels} channels but its metadata lists "
-                f"{len(self.info.bands)} bands ({', '.join(self.info.bands)})"
-            )
+        for put, channels in zip(inputs, expected):
+            shape = put.shape
+            if len(shape) != 4:
+                raise ModelError(f"{self.path}: input '{put.name}' must be (N, C, H, W), the model declares {shape}")
+            if isinstance(shape[1], int) and shape[1] != channels:
+                raise ModelError(
+                    f"{self.path}: input '{put.name}' takes {shape[1]} channels but the metadata's "
+                    f"{bands} bands ({', '.join(self.info.bands)}) make {channels}"
+                )
 
     @property
     def description(self) -> str:
@@ -180,12 +194,21 @@ class Model:
         x *= self._inv_std
         return x
 
+    def _feeds(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Input name -> array: a two-input change model gets the before and after halves."""
+        if len(self.input_names) == 1:
+            return {self.input_names[0]: batch}
+        half = batch.shape[1] // 2
+        return {self.input_names[0]: np.ascontiguousarray(batch[:, :half]),
+                self.input_names[1]: np.ascontiguousarray(batch[:, half:])}
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
         try:
             if not self._io_binding:
-                return self.session.run([self.output_name], {self.input_name: batch})[0]
+                return self.session.run([self.output_name], self._feeds(batch))[0]
             binding = self.session.io_binding()
-            binding.bind_cpu_input(self.input_name, batch)
+            for name, array in self._feeds(batch).items():
+                binding.bind_cpu_input(name, array)
             binding.bind_output(self.output_name, "cpu")
             self.session.run_with_iobinding(binding)
             return binding.copy_outputs_to_cpu()[0]
@@ -194,15 +217,16 @@ class Model:
                 raise OutOfMemory(f"{self.path}: out of memory on {self.provider} with a batch of {len(batch)} tiles") from exc
             raise ModelError(f"{self.path}: inference failed on {self.provider} ({_short(exc)})") from exc
 
-    def mining_probability(self, batch: np.ndarray) -> np.ndarray:
-        """Run a normalized (N, C, H, W) float32 batch; return (N, H, W) mining probabilities."""
+    def positive_probability(self, batch: np.ndarray) -> np.ndarray:
+        """Run a normalized (N, C·images_per_sample, H, W) float32 batch; return (N, H, W)
+        probabilities of the positive class (mining, or change for change models)."""
         out = self._run(batch)
         if out.ndim != 4 or out.shape[0] != batch.shape[0] or out.shape[2:] != batch.shape[2:]:
             raise ModelError(
                 f"{self.path}: output shape {out.shape} does not match input {batch.shape}; "
                 "expected (N, K, H, W)"
             )
-        k = self.info.mining_class
+        k = self.info.positive_class
         if self.info.output == "probabilities":
             return out[:, k]
         if out.shape[1] == 1:

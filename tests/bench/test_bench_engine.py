@@ -60,7 +60,7 @@ def raw_session_seconds(model: Model, images, batch: int) -> float:
         batches += [np.stack(tiles[i:i + batch]) for i in range(0, len(tiles), batch)]
     start = time.perf_counter()
     for b in batches:
-        model.session.run([model.output_name], {model.input_name: b})
+        model.session.run([model.output_name], {model.input_names[0]: b})
     return time.perf_counter() - start
 
 
@@ -128,7 +128,7 @@ def patch_pipeline_seconds(model: Model, images, work: Path) -> float:
                 data = src.read()
                 prof = dict(src.profile, count=1, dtype="uint8", nodata=255)
             x = _pad_to(model.normalize(data[None])[0], PATCH)[None]
-            prob = model.mining_probability(x)[0, :data.shape[1], :data.shape[2]]
+            prob = model.positive_probability(x)[0, :data.shape[1], :data.shape[2]]
             with rasterio.open(pred_dir / patch.name, "w", **prof) as dst:
                 dst.write((prob >= 0.5).astype(np.uint8), 1)
         stitched = np.full(shape, 255, np.uint8)

@@ -41,5 +41,5 @@ def test_cuda_runs_with_io_binding(conv_onnx):
     gpu, cpu = Model(conv_onnx, device="cuda"), Model(conv_onnx, device="cpu")
     assert gpu.provider == CUDA and gpu._io_binding and gpu.device_name
     x = np.random.default_rng(0).normal(size=(4, 10, 64, 64)).astype(np.float32)
-    np.testing.assert_allclose(gpu.mining_probability(x), cpu.mining_probability(x), atol=1e-4)
+    np.testing.assert_allclose(gpu.positive_probability(x), cpu.positive_probability(x), atol=1e-4)
     assert ort.get_device() == "GPU"

@@ -50,7 +50,7 @@ def test_outputs_keep_grid_values_and_area(tmp_path, conv_onnx, series):
         valid = fp != 255
         x = model.normalize(data[None])
         x[:, :, ~valid] = 0.0  # nodata pixels enter the model as the band mean
-        prob = model.mining_probability(x)[0]
+        prob = model.positive_probability(x)[0]
         # the stitched map equals thresholding whole-scene inference wherever the probability is not on the edge
         clear = valid & (np.abs(prob - 0.5) > 1e-4)
         np.testing.assert_array_equal(fp[clear] == 1, prob[clear] >= 0.5)

@@ -10,7 +10,7 @@ from tests.rasters import random_scene, write_image
 
 
 def whole_scene_probability(model: Model, data: np.ndarray) -> np.ndarray:
-    return model.mining_probability(model.normalize(data[None]))[0]
+    return model.positive_probability(model.normalize(data[None]))[0]
 
 
 def stitched(model, path, settings):

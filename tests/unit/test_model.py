@@ -16,12 +16,12 @@ def test_reads_metadata_contract(conv_onnx):
     assert "CPUExecutionProvider" in model.description
 
 
-def test_mining_probability_is_softmax_of_logits(conv_onnx):
+def test_positive_probability_is_softmax_of_logits(conv_onnx):
     model = Model(conv_onnx, device="cpu")
     x = np.random.default_rng(1).normal(size=(2, 10, 17, 23)).astype(np.float32)
     logits = model.session.run(None, {"image": x})[0]
     expected = 1 / (1 + np.exp(logits[:, 0] - logits[:, 1]))
-    np.testing.assert_allclose(model.mining_probability(x), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.positive_probability(x), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_normalize_uses_model_mean_std(conv_onnx):
@@ -60,7 +60,7 @@ def test_model_without_metadata_needs_parameters(tmp_path):
 
 def test_metadata_band_count_must_match_input_channels(tmp_path):
     path = conv_model(tmp_path / "four.onnx", meta=metadata(bands=["B2", "B3", "B4", "B8"], mean=MEAN[:4], std=STD[:4]))
-    with pytest.raises(ModelError, match=r"four.onnx: the model takes 10 channels but its metadata lists 4 bands"):
+    with pytest.raises(ModelError, match=r"four.onnx: input .image. takes 10 channels but the metadata.s 4 bands \(B2, B3, B4, B8\) make 4"):
         Model(path, device="cpu")
 
 

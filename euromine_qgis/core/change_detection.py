@@ -1,0 +1,165 @@
+"""Change between two dates as one raster: 0 no change, 1 new mining (gain), 2 mining ended
+(loss), 255 nodata, on the input grid, with the gained, lost and net area.
+
+Three ways to get it: a bitemporal change model (its binary change split into gain and loss by
+the footprint model's probabilities of the two dates), post-classification (a footprint model
+on both dates), or footprint rasters that already exist.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from .area import row_pixel_areas_m2
+from .change_layers import GAIN, LOSS, NO_CHANGE, change_codes
+from .errors import InputError, OutputError
+from .footprints import check_images
+from .inference import TileSettings, predict_rows
+from .masks import common_grid, inspect_mask, read_stack, window_rows
+from .model import Model
+from .progress import Reporter
+from .raster import FOOTPRINT_NODATA, Grid, atomic_outputs, check_output_folder, footprint_profile
+
+METHODS = ("change_model", "post_classification", "footprints")
+
+
+@dataclass(frozen=True)
+class ChangeDetection:
+    """A written change raster and the areas it measures (hectares)."""
+
+    change: Path
+    method: str
+    gain_ha: float
+    loss_ha: float
+
+    @property
+    def net_ha(self) -> float:
+        return self.gain_ha - self.loss_ha
+
+
+class _AreaTally:
+    """Gain and loss areas summed row by row with exact pixel areas."""
+
+    def __init__(self, grid: Grid) -> None:
+        self.row_m2 = row_pixel_areas_m2(grid)
+        self.gain_m2 = self.loss_m2 = 0.0
+
+    def add(self, row0: int, codes: np.ndarray) -> None:
+        rows = self.row_m2[row0:row0 + codes.shape[0]]
+        self.gain_m2 += float((codes == GAIN).sum(axis=1) @ rows)
+        self.loss_m2 += float((codes == LOSS).sum(axis=1) @ rows)
+
+
+def _check_target(target: Path, inputs: Sequence[Path]) -> None:
+    check_output_folder(target.parent)
+    if target.resolve() in {p.resolve() for p in inputs}:
+        raise OutputError(f"{target}: the CHANGE output would overwrite an input; choose another name")
+
+
+def _aligned(streams: Sequence[Iterator], height: int) -> Iterator[tuple[int, list[np.ndarray], np.ndarray]]:
+    """Rows that every stream of RowBlocks has finished, as (row0, probabilities, valid in all).
+
+    Models with different patch sizes finish rows in different blocks; this re-cuts them to the
+    rows all streams have delivered so far.
+    """
+    probs: list[np.ndarray | None] = [None] * len(streams)
+    valids: list[np.ndarray | None] = [None] * len(streams)
+    row = 0
+    while row < height:
+        for i, stream in enumerate(streams):
+            if probs[i] is None or len(probs[i]) == 0:
+                block = next(stream)
+                probs[i] = block.probability if probs[i] is None else np.concatenate([probs[i], block.probability])
+                valids[i] = block.valid if valids[i] is None else np.concatenate([valids[i], block.valid])
+        k = min(len(p) for p in probs)
+        valid = np.logical_and.reduce([v[:k] for v in valids])
+        yield row, [p[:k] for p in probs], valid
+        probs = [p[k:] for p in probs]
+        valids = [v[k:] for v in valids]
+        row += k
+
+
+def detect_change(
+    before: Path,
+    after: Path,
+    target: Path,
+    footprint_model: Model,
+    change_model: Model | None = None,
+    threshold: float = 0.5,
+    settings: TileSettings = TileSettings(),
+    reporter: Reporter = Reporter(),
+) -> ChangeDetection:
+    """Map change between the ``before`` and ``after`` images into ``target``.
+
+    With ``change_model`` its change probability decides where change happened and the footprint
+    model's probabilities of the two dates decide whether it is gain (after ≥ before) or loss;
+    without it, the footprint model maps both dates and change is where the thresholded maps differ.
+    """
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"THRESHOLD {threshold} must lie strictly between 0 and 1")
+    pair = [(0, Path(before)), (1, Path(after))]
+    infos = check_images(pair, footprint_model)
+    if change_model is not None:
+        if change_model.info.task != "change":
+            raise InputError(f"{change_model.path}: a change model is needed here, this one's task is '{change_model.info.task}'")
+        check_images(pair, change_model)
+    a, b = infos[0].grid, infos[1].grid
+    if (a.crs, a.transform, a.shape) != (b.crs, b.transform, b.shape):
+        raise InputError(f"{before} and {after}: the two images are not on the same grid (CRS, transform and size must match)")
+    _check_target(target, [p for _, p in pair])
+    method = "change_model" if change_model is not None else "post_classification"
+    reporter.info(f"Footprint model: {footprint_model.description}")
+    if change_model is not None:
+        reporter.info(f"Change model: {change_model.description}")
+    tally = _AreaTally(a)
+    quiet = Reporter(is_canceled=reporter.is_canceled)
+    with atomic_outputs([target]) as (temp,), ExitStack() as stack:
+        def opened(path: Path):  # one handle per stream: each stream reads from its own thread
+            return stack.enter_context(rasterio.open(path))
+
+        # the last stream reports progress for all (they advance together)
+        streams = [predict_rows(footprint_model, opened(before), settings, quiet),
+                   predict_rows(footprint_model, opened(after), settings, reporter if change_model is None else quiet)]
+        if change_model is not None:
+            streams.append(predict_rows(change_model, [opened(before), opened(after)], settings, reporter))
+        for stream in streams:  # closed before the datasets: their reader threads stop first
+            stack.enter_context(closing(stream))
+        dst = stack.enter_context(rasterio.open(temp, "w", **footprint_profile(a)))
+        for row0, probs, valid in _aligned(streams, a.height):
+            reporter.check()
+            if change_model is None:
+                codes = change_codes(probs[0] >= threshold, valid, probs[1] >= threshold, valid)
+            else:
+                changed = probs[2] >= threshold
+                codes = np.where(changed, np.where(probs[1] >= probs[0], GAIN, LOSS), NO_CHANGE).astype(np.uint8)
+                codes[~valid] = FOOTPRINT_NODATA
+            dst.write(codes, 1, window=Window(0, row0, a.width, codes.shape[0]))
+            tally.add(row0, codes)
+    return ChangeDetection(target, method, tally.gain_m2 / 1e4, tally.loss_m2 / 1e4)
+
+
+def change_from_footprints(before: Path, after: Path, target: Path, reporter: Reporter = Reporter()) -> ChangeDetection:
+    """Change between two footprint rasters already made (any mask rasters on one grid)."""
+    infos = [inspect_mask(Path(before)), inspect_mask(Path(after))]
+    grid = common_grid(infos, "footprints")
+    if grid.crs is None:
+        raise InputError(f"{before}: footprint has no CRS, so the changed area cannot be measured")
+    _check_target(target, [Path(before), Path(after)])
+    tally = _AreaTally(grid)
+    step = window_rows(grid.width, min(i.block_rows for i in infos), 1 << 20)
+    with atomic_outputs([target]) as (temp,), rasterio.open(temp, "w", **footprint_profile(grid)) as dst:
+        for row0 in range(0, grid.height, step):
+            reporter.check()
+            window = Window(0, row0, grid.width, min(step, grid.height - row0))
+            mined, valid = read_stack(infos, window)
+            codes = change_codes(mined[0], valid[0], mined[1], valid[1])
+            dst.write(codes, 1, window=window)
+            tally.add(row0, codes)
+            reporter.progress(100.0 * min(grid.height, row0 + step) / grid.height)
+    return ChangeDetection(target, "footprints", tally.gain_m2 / 1e4, tally.loss_m2 / 1e4)
