@@ -7,6 +7,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputRasterLayer,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
@@ -19,6 +20,7 @@ from ..core.pairs import parse_pairs
 from ..core.temporal import TEMPORAL_FILTERS
 from ..core.years import match_years, parse_years
 from .common import EuroMineAlgorithm, layer_files, load_on_completion, processing_error, reporter_for
+from .polygons import write_change_polygons
 
 GROUP = "EuroMine change layers"
 SUMMARIES = (  # result name, layer name, style
@@ -78,7 +80,11 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             "loss_ha); empty = <code>area_table.csv</code> in OUTPUT_FOLDER. <b>TEMPORAL_FILTER</b>: "
             "<code>none</code>, or <code>smooth3</code>/<code>smooth5</code>: each year's mask becomes the "
             "majority of a window of 3 or 5 valid years centred on it (shifted inward at the first and "
-            "last years, nodata years skipped, a tie keeps the year's value) before anything is derived.</p>"
+            "last years, nodata years skipped, a tie keeps the year's value) before anything is derived. "
+            "<b>VECTOR_OUTPUT</b>: also write <code>change_polygons.gpkg</code> in OUTPUT_FOLDER (QGIS's "
+            "gdal:polygonize): a layer <code>change_A_B</code> per pair (class gain/loss) and "
+            "<code>footprint_YYYY</code> per given footprint (class mining), each polygon with area_ha "
+            "(ellipsoidal for geographic CRS); no-change and nodata pixels make no polygons.</p>"
             "<p>Nodata: a pixel nodata in some years is summarised over its valid years; nodata in "
             "every year gives nodata (65535 in FIRST/LAST_YEAR, 255 elsewhere). A CHANGE pixel is "
             "nodata when either year is; gain and loss areas count pixels valid in both years.</p>"
@@ -102,6 +108,8 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
         self.addParameter(QgsProcessingParameterFileDestination(
             "AREA_TABLE", "Area table", "CSV files (*.csv)", optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterBoolean(
+            "VECTOR_OUTPUT", "Also write polygons (GeoPackage, area_ha per polygon)", defaultValue=False))
         for name, description, _ in SUMMARIES:
             self.addOutput(QgsProcessingOutputRasterLayer(name, description))
 
@@ -123,6 +131,10 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             gain_loss = "" if step is None else f"{step.gain_ha:11.2f} {step.loss_ha:11.2f}"
             feedback.pushInfo(f"{year} {result.area_ha[year]:12.2f} {gain_loss}")
         outputs = results_of(result, out_dir)
+        outputs["VECTOR_OUTPUT"] = None
+        if self.parameterAsBoolean(parameters, "VECTOR_OUTPUT", context):
+            gpkg = write_change_polygons(out_dir / "change_polygons.gpkg", result.change, dict(dated), context, feedback)
+            outputs["VECTOR_OUTPUT"] = str(gpkg)
         for name, layer_name, qml in SUMMARIES:
             load_on_completion(context, Path(outputs[name]), layer_name, qml, GROUP,
                                years=years if qml == "first_year.qml" else ())

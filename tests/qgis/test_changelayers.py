@@ -37,7 +37,7 @@ def test_algorithm_is_registered(euromine_provider):
     alg = QgsApplication.processingRegistry().algorithmById(ALG)
     assert alg.displayName() == "Change layers from annual footprints" and alg.groupId() == "change"
     assert [p.name() for p in alg.parameterDefinitions()] == [
-        "FOOTPRINTS", "YEARS", "PAIRS", "TEMPORAL_FILTER", "OUTPUT_FOLDER", "AREA_TABLE"]
+        "FOOTPRINTS", "YEARS", "PAIRS", "TEMPORAL_FILTER", "OUTPUT_FOLDER", "AREA_TABLE", "VECTOR_OUTPUT"]
     assert alg.parameterDefinition("PAIRS").defaultValue() == "consecutive"
     assert "processing.run('euromine:changelayers'" in alg.shortHelpString()
 

@@ -1,0 +1,108 @@
+"""Class rasters as GeoPackage polygons with their area, made with QGIS's gdal:polygonize."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+from qgis import processing
+from qgis.core import (
+    QgsDistanceArea,
+    QgsFeature,
+    QgsField,
+    QgsFields,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsUnitTypes,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+
+def area_measure(layer: QgsVectorLayer, context: QgsProcessingContext) -> QgsDistanceArea:
+    """Ellipsoidal area on the CRS's own ellipsoid for geographic CRS, planar otherwise."""
+    measure = QgsDistanceArea()
+    measure.setSourceCrs(layer.crs(), context.transformContext())
+    if layer.crs().isGeographic():
+        measure.setEllipsoid(layer.crs().ellipsoidAcronym())
+    return measure
+
+
+def write_class_polygons(
+    raster: Path,
+    gpkg: Path,
+    layer_name: str,
+    classes: Mapping[int, str],
+    context: QgsProcessingContext,
+    feedback: QgsProcessingFeedback,
+) -> int:
+    """Polygonize ``raster`` (its nodata left out) into layer ``layer_name`` of ``gpkg`` with a
+    ``class`` field (``classes[value]``; values not in ``classes`` are dropped) and ``area_ha``.
+    Returns the number of polygons written."""
+    polygons = processing.run(
+        "gdal:polygonize",
+        {"INPUT": str(raster), "BAND": 1, "FIELD": "DN", "EIGHT_CONNECTEDNESS": False, "OUTPUT": "TEMPORARY_OUTPUT"},
+        context=context, feedback=feedback, is_child_algorithm=True,
+    )["OUTPUT"]
+    source = QgsVectorLayer(polygons, layer_name, "ogr")
+    if not source.isValid():
+        raise QgsProcessingException(f"{raster}: gdal:polygonize produced no readable layer")
+    measure = area_measure(source, context)
+    fields = QgsFields()
+    fields.append(QgsField("class", QVariant.String))
+    fields.append(QgsField("area_ha", QVariant.Double))
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.layerName = layer_name
+    options.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteLayer if gpkg.exists()
+                                    else QgsVectorFileWriter.CreateOrOverwriteFile)
+    writer = QgsVectorFileWriter.create(str(gpkg), fields, QgsWkbTypes.MultiPolygon, source.crs(),
+                                        context.transformContext(), options)
+    if writer.hasError() != QgsVectorFileWriter.NoError:
+        raise QgsProcessingException(f"{gpkg}: cannot write layer {layer_name} ({writer.errorMessage()})")
+    count = 0
+    for polygon in source.getFeatures():
+        name = classes.get(int(polygon["DN"]))
+        if name is None:
+            continue
+        geometry = polygon.geometry()
+        geometry.convertToMultiType()
+        feature = QgsFeature(fields)
+        feature.setGeometry(geometry)
+        square_metres = measure.convertAreaMeasurement(measure.measureArea(geometry), QgsUnitTypes.AreaSquareMeters)
+        feature.setAttributes([name, square_metres / 10_000.0])
+        writer.addFeature(feature)
+        count += 1
+    del writer  # closes the layer
+    return count
+
+
+def write_change_polygons(
+    gpkg: Path,
+    change: Mapping[tuple[int, int], Path],
+    footprints: Mapping[int, Path],
+    context: QgsProcessingContext,
+    feedback: QgsProcessingFeedback,
+) -> Path:
+    """One GeoPackage: layer ``change_A_B`` per pair (class gain/loss) and ``footprint_YYYY`` per
+    year (class mining), each polygon with area_ha. Written under a temporary name and renamed
+    when complete."""
+    temp = gpkg.with_name(f".{gpkg.stem}.partial{gpkg.suffix}")
+    try:
+        for (a, b), raster in change.items():
+            if feedback.isCanceled():
+                raise QgsProcessingException("the run was cancelled; no partial output was kept")
+            feedback.pushInfo(f"Polygons of change {a}–{b}")
+            write_class_polygons(raster, temp, f"change_{a}_{b}", {1: "gain", 2: "loss"}, context, feedback)
+        for year, raster in footprints.items():
+            feedback.pushInfo(f"Polygons of footprint {year}")
+            mining = {value: "mining" for value in range(1, 256)}
+            write_class_polygons(raster, temp, f"footprint_{year}", mining, context, feedback)
+        os.replace(temp, gpkg)
+    finally:
+        if temp.exists():
+            temp.unlink()
+    return gpkg
