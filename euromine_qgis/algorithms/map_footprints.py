@@ -7,28 +7,27 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputMultipleLayers,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
 
 from ..core.errors import EuroMineError
 from ..core.footprints import PROBABILITY_TYPES
-from ..core.inference import TileSettings
 from ..core.series import map_footprint_series
 from ..core.temporal import TEMPORAL_FILTERS
 from ..core.years import match_years, parse_years
 from .common import (
     EuroMineAlgorithm,
+    engine_parameters,
     load_model,
     load_on_completion,
     model_help,
     model_parameters,
     processing_error,
     reporter_for,
+    tile_settings,
 )
 
 
@@ -76,24 +75,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
         self.addParameter(QgsProcessingParameterString("YEARS", "Years (e.g. 2015-2024 or 2016,2019)", optional=True))
         for p in model_parameters("footprint"):
             self.addParameter(p)
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "THRESHOLD", "Mining probability threshold", QgsProcessingParameterNumber.Double,
-                defaultValue=0.5, minValue=0.0, maxValue=1.0,
-            )
-        )
-        advanced = [
-            QgsProcessingParameterNumber(
-                "TILE_OVERLAP", "Tile overlap (pixels)", QgsProcessingParameterNumber.Integer,
-                defaultValue=32, minValue=0,
-            ),
-            QgsProcessingParameterNumber(
-                "BATCH_SIZE", "Tiles per batch (0 = automatic: 32 on a GPU, 4 on a CPU)",
-                QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
-            ),
-        ]
-        for p in advanced:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        for p in engine_parameters():
             self.addParameter(p)
         self.addParameter(
             QgsProcessingParameterEnum(
@@ -125,10 +107,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
         except EuroMineError as exc:
             raise processing_error(exc) from exc
         model = load_model(self, parameters, context, feedback)
-        settings = TileSettings(
-            overlap=self.parameterAsInt(parameters, "TILE_OVERLAP", context),
-            batch_size=self.parameterAsInt(parameters, "BATCH_SIZE", context),
-        )
+        settings = tile_settings(self, parameters, context)
         probabilities = self.parameterAsEnumString(parameters, "PROBABILITIES", context)
         try:
             results = map_footprint_series(
