@@ -21,7 +21,7 @@ from .change_layers import GAIN, LOSS, NO_CHANGE, change_codes
 from .errors import InputError, OutputError
 from .footprints import check_images
 from .inference import TileSettings, predict_rows
-from .masks import common_grid, inspect_mask, read_stack, window_rows
+from .masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
 from .model import Model
 from .progress import Reporter
 from .raster import FOOTPRINT_NODATA, Grid, atomic_outputs, check_output_folder, footprint_profile
@@ -152,7 +152,7 @@ def change_from_footprints(before: Path, after: Path, target: Path, reporter: Re
         raise InputError(f"{before}: footprint has no CRS, so the changed area cannot be measured")
     _check_target(target, [Path(before), Path(after)])
     tally = _AreaTally(grid)
-    step = window_rows(grid.width, min(i.block_rows for i in infos), 1 << 20)
+    step = window_rows(grid.width, min(i.block_rows for i in infos), WINDOW_PIXELS)
     with atomic_outputs([target]) as (temp,), rasterio.open(temp, "w", **footprint_profile(grid)) as dst:
         for row0 in range(0, grid.height, step):
             reporter.check()

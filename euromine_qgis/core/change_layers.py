@@ -22,12 +22,11 @@ from rasterio.windows import Window
 
 from .area import row_pixel_areas_m2
 from .errors import InputError, YearsError
-from .masks import common_grid, inspect_mask, read_stack, window_rows
+from .masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
 from .progress import Reporter
 from .raster import atomic_outputs, check_output_folder, single_band_profile
 from .temporal import filter_masks, filter_width
 
-WINDOW_PIXELS = 1 << 20  # pixels per raster per window (rounded to whole blocks)
 UINT8_NODATA = 255
 YEAR_NODATA = 65535
 NO_CHANGE, GAIN, LOSS = 0, 1, 2

@@ -16,13 +16,12 @@ from rasterio.windows import Window
 
 from .area import row_pixel_areas_m2
 from .errors import InputError, YearsError
-from .masks import MaskInfo, common_grid, inspect_mask, read_stack, same_place, window_rows
+from .masks import WINDOW_PIXELS, MaskInfo, common_grid, inspect_mask, read_stack, same_place, window_rows
 from .metrics import Counts, SeriesCounts, series_counts
 from .progress import Reporter
 from .raster import Grid
 from .years import match_years
 
-WINDOW_PIXELS = 1 << 20  # pixels per raster per window (rounded to whole blocks)
 PREVIEW_SIDE = 400  # longest side of the per-year map panels
 
 # Codes of the preview panels.

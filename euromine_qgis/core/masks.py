@@ -21,6 +21,9 @@ from .errors import InputError
 from .raster import Grid
 
 
+WINDOW_PIXELS = 1 << 20  # pixels per raster per window of the windowed mask passes (rounded to whole blocks)
+
+
 @dataclass(frozen=True)
 class MaskInfo:
     """Header facts of a mask raster needed to read it in windows."""

@@ -21,7 +21,7 @@ from .area import row_pixel_areas_m2
 from .errors import InputError, OutputError
 from .footprints import YearFootprint, check_images, footprint_name, map_footprints, probability_name
 from .inference import TileSettings
-from .masks import same_place, window_rows
+from .masks import WINDOW_PIXELS, same_place, window_rows
 from .model import Model
 from .progress import Reporter
 from .raster import (
@@ -35,7 +35,6 @@ from .raster import (
 )
 from .temporal import filter_width, smooth_probabilities
 
-WINDOW_PIXELS = 1 << 20  # pixels per raster per window (rounded to whole blocks)
 MAPPING_SHARE = 90.0  # percent of the progress bar spent mapping the years
 
 
