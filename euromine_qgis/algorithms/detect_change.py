@@ -18,6 +18,7 @@ from ..core.change_detection import METHODS, change_from_footprints, detect_chan
 from ..core.errors import EuroMineError
 from ..core.model import Model
 from ..core.years import match_years
+from .change_layers import GROUP as CHANGE_GROUP
 from .common import (
     EuroMineAlgorithm,
     engine_parameters,
@@ -126,6 +127,6 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
             raise processing_error(exc) from exc
         feedback.pushInfo(f"Gain {result.gain_ha:.2f} ha, loss {result.loss_ha:.2f} ha, net {result.net_ha:+.2f} ha "
                           f"({before.name} -> {after.name}, {result.method})")
-        load_on_completion(context, target, f"Change {before.stem} → {after.stem}", "change.qml")
+        load_on_completion(context, target, f"Change {before.stem} → {after.stem}", "change.qml", CHANGE_GROUP)
         return {"CHANGE": str(target), "METHOD": result.method, "GAIN_HA": result.gain_ha, "LOSS_HA": result.loss_ha,
                 "NET_HA": result.net_ha, "BEFORE": str(before), "AFTER": str(after)}

@@ -32,6 +32,8 @@ from .common import (
 
 
 PROBABILITY_CHOICES = ("none", *PROBABILITY_TYPES)
+FOOTPRINT_GROUP = "EuroMine footprints"
+PROBABILITY_GROUP = "EuroMine mining probabilities"
 
 
 class MapFootprintsAlgorithm(EuroMineAlgorithm):
@@ -121,9 +123,10 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
         feedback.pushInfo("\nYear   Mining area (ha)   Footprint")
         for r in results:
             feedback.pushInfo(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}")
-            load_on_completion(context, r.footprint, f"Footprint {r.year}", "footprint.qml")
+            load_on_completion(context, r.footprint, f"Footprint {r.year}", "footprint.qml", FOOTPRINT_GROUP)
             if r.probability:
-                load_on_completion(context, r.probability, f"Mining probability {r.year}", f"probability_{probabilities}.qml")
+                load_on_completion(context, r.probability, f"Mining probability {r.year}",
+                                   f"probability_{probabilities}.qml", PROBABILITY_GROUP)
         return {
             "OUTPUT_FOLDER": str(out_dir),
             "FOOTPRINTS": [str(r.footprint) for r in results],
