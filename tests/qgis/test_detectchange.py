@@ -23,7 +23,8 @@ def images(site: Path) -> list[str]:
 
 def test_series_post_classification_equals_core(euromine_provider, sites, tmp_path):
     context = QgsProcessingContext()
-    context.setProject(QgsProject())
+    project = QgsProject()  # kept alive: the context holds only a pointer to it
+    context.setProject(project)
     feedback = QgsProcessingFeedback()
     result = processing.run(ALG, {"SERIES": images(sites[1]), "BEFORE_YEAR": 2016, "AFTER_YEAR": 2022,
                                   "METHOD": "post_classification", "MODEL": "spectral_baseline",

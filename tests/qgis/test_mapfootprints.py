@@ -138,7 +138,8 @@ def test_layers_load_styled_on_completion(euromine_provider, sites, tmp_path):
 @pytest.mark.parametrize("dtype", ["uint8", "float32"])
 def test_probabilities_option_and_device_report(euromine_provider, sites, tmp_path, dtype):
     context = QgsProcessingContext()
-    context.setProject(QgsProject())
+    project = QgsProject()  # kept alive: the context holds only a pointer to it
+    context.setProject(project)
     feedback = QgsProcessingFeedback()
     result = processing.run(ALG, {"IMAGES": images_of(sites[0])[:2], "MODEL": "spectral_baseline", "DEVICE": "cpu",
                                   "PROBABILITIES": dtype, "BATCH_SIZE": 0, "OUTPUT_FOLDER": str(tmp_path)},
