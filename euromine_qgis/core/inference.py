@@ -134,13 +134,17 @@ class _Plan:
         self.ys = tile_starts(height, tile, self.overlap)
         self.xs = tile_starts(width, tile, self.overlap)
         self.th, self.tw = min(tile, height), min(tile, width)
-        self.x_weights = {
-            x0: blend_weights(self.tw, self.overlap, taper_start=x0 > 0, taper_end=x0 + self.tw < width)
-            for x0 in self.xs
-        }
+        self._weights: dict[tuple[bool, bool, bool, bool], np.ndarray] = {}
 
-    def y_weights(self, y0: int) -> np.ndarray:
-        return blend_weights(self.th, self.overlap, taper_start=y0 > 0, taper_end=y0 + self.th < self.height)
+    def weights(self, y0: int, x0: int) -> np.ndarray:
+        """2-D blending weights of the tile at (y0, x0). Only whether each side lies on the scene
+        border matters, so all tiles share at most nine arrays."""
+        key = (y0 > 0, y0 + self.th < self.height, x0 > 0, x0 + self.tw < self.width)
+        if key not in self._weights:
+            wy = blend_weights(self.th, self.overlap, taper_start=key[0], taper_end=key[1])
+            wx = blend_weights(self.tw, self.overlap, taper_start=key[2], taper_end=key[3])
+            self._weights[key] = wy[:, None] * wx[None, :]
+        return self._weights[key]
 
 
 def _read_batches(srcs: Sequence, model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
@@ -207,15 +211,12 @@ def predict_rows(
     wsum = np.zeros((th, width), np.float32)
     valid = np.zeros((th, width), bool)
     batches_per_strip = -(-len(plan.xs) // batch_size)
-    wy = plan.y_weights(plan.ys[0])
     for n, batch in enumerate(_background(_read_batches(srcs, model, plan, batch_size), settings.prefetch)):
         reporter.check()
         y0 = plan.ys[batch.strip]
-        if n % batches_per_strip == 0:
-            wy = plan.y_weights(y0)
         valid[:, batch.x_start:batch.x_start + batch.valid.shape[1]] = batch.valid
         for p, x0 in zip(run(batch.tiles), batch.x0s):
-            w = wy[:, None] * plan.x_weights[x0][None, :]
+            w = plan.weights(y0, x0)
             acc[:, x0:x0 + plan.tw] += p[:th, :plan.tw] * w
             wsum[:, x0:x0 + plan.tw] += w
         if (n + 1) % batches_per_strip:

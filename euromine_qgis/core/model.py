@@ -66,9 +66,6 @@ class NormalizationOverride:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
 
-    def is_empty(self) -> bool:
-        return self.bands is None and self.mean is None and self.std is None
-
 
 def _parse_metadata(path: Path, raw: str | None, override: NormalizationOverride) -> ModelInfo:
     meta: dict[str, Any] = {}
