@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export import release
+from euromine_qgis.core import release
 from export.onnx import EXPORTERS, export_onnx, register_model
 
 NAME = "spectral_baseline"

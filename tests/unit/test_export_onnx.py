@@ -12,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from export import release  # noqa: E402
+from euromine_qgis.core import release  # noqa: E402
 from export.onnx import (  # noqa: E402
     METADATA_KEY,
     ExportError,
