@@ -1,0 +1,1 @@
+"""Change architectures: (before, after), each (N, C, H, W) -> (N, K, H, W) change logits."""
