@@ -148,7 +148,8 @@ def _panel(preview: np.ndarray, title: str) -> str:
     return _png(fig)
 
 
-def _fmt(value, digits: int = 4) -> str:
+def format_value(value, digits: int = 4) -> str:
+    """A figure for HTML: "n/a" for an undefined ratio, 4 decimals for floats, thousands for counts."""
     if value is None:
         return '<span class="na" title="undefined: zero denominator">n/a</span>'
     if isinstance(value, float):
@@ -160,7 +161,7 @@ def _img(data: str, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
-_STYLE = """
+STYLE = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em auto;max-width:1150px;color:#222;padding:0 1em}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 .meta{color:#555} .cards{display:flex;flex-wrap:wrap;gap:.8em}
@@ -188,22 +189,22 @@ def render_html(evaluation: RasterEvaluation, lam: float = 0.5, title: str = "Eu
     cards += [(f"Change F1 {k}", change[k]["f1"], f"{change[k]['pairs']} pair(s)", False)
               for k in INTERVAL_CLASSES if k in change]
     card_html = "".join(
-        f'<div class="card{" main" if main else ""}"><div>{name}</div><div class="v">{_fmt(v)}</div>'
+        f'<div class="card{" main" if main else ""}"><div>{name}</div><div class="v">{format_value(v)}</div>'
         f'<div class="meta">{html.escape(note)}</div></div>' for name, v, note, main in cards)
 
     unit = s["area_unit"]
     year_rows = "".join(
-        f"<tr><td>{y}</td>" + "".join(f"<td>{_fmt(f[c])}</td>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
-        + f"<td>{_fmt(f['mapped_area'], 2)}</td><td>{_fmt(f['reference_area'], 2)}</td></tr>"
+        f"<tr><td>{y}</td>" + "".join(f"<td>{format_value(f[c])}</td>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
+        + f"<td>{format_value(f['mapped_area'], 2)}</td><td>{format_value(f['reference_area'], 2)}</td></tr>"
         for y, f in s["per_year"].items())
-    pooled_row = ("<tr><th>pooled</th>" + "".join(f"<th>{_fmt(pooled[c])}</th>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
+    pooled_row = ("<tr><th>pooled</th>" + "".join(f"<th>{format_value(pooled[c])}</th>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
                   + "<th></th><th></th></tr>")
     header = "".join(f"<th>{HEADINGS.get(c, c)}</th>"
                      for c in ("year", *COUNT_COLUMNS, *SCORE_COLUMNS, f"mapped ({unit})", f"reference ({unit})"))
     change_rows = "".join(
-        f"<tr><td>{k}</td><td>{f['pairs']}</td>" + "".join(f"<td>{_fmt(f[c])}</td>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
-        + f"<td>{_fmt(f['reference_gain'])} / {_fmt(f['reference_loss'])}</td>"
-        f"<td>{_fmt(f['predicted_gain'])} / {_fmt(f['predicted_loss'])}</td></tr>"
+        f"<tr><td>{k}</td><td>{f['pairs']}</td>" + "".join(f"<td>{format_value(f[c])}</td>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
+        + f"<td>{format_value(f['reference_gain'])} / {format_value(f['reference_loss'])}</td>"
+        f"<td>{format_value(f['predicted_gain'])} / {format_value(f['predicted_loss'])}</td></tr>"
         for k, f in change.items())
     change_html = (
         "<table><tr><th>interval</th><th>pairs</th>" + "".join(f"<th>{HEADINGS[c]}</th>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
@@ -227,7 +228,7 @@ def render_html(evaluation: RasterEvaluation, lam: float = 0.5, title: str = "Eu
                      f"<td><code>{html.escape(str(evaluation.references[y]))}</code></td></tr>" for y in evaluation.years)
     years = evaluation.years
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_STYLE}</style></head>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 <p class="meta">{len(years)} year(s) {years[0]}–{years[-1]} · grid {width} × {height} px · λ = {lam:g} ·

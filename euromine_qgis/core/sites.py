@@ -1,0 +1,195 @@
+"""Many sites in one run: per site footprints, change layers and (where labelled) evaluation,
+then one summary table and page.
+
+Resumable: a site's outputs are made in a hidden staging folder beside the output folder, the
+manifest (core/manifest.py) is written last, and only then is the folder renamed to the site's
+name. A later run skips a site whose folder verifies against its manifest and the same inputs
+and parameters, and redoes any other; leftovers of an interrupted run are removed. One run at a
+time per output folder.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+from .change_layers import change_layers
+from .clip import clip_mosaic
+from .errors import OutputError
+from .evaluation import evaluate_rasters
+from .footprints import check_images
+from .inference import TileSettings
+from .manifest import has_manifest, verified_result, write_manifest
+from .model import Model
+from .pairs import parse_pairs
+from .progress import Reporter
+from .raster import check_output_folder
+from .registry import sha256_of
+from .report import write_report, write_table
+from .series import map_footprint_series
+from .site_inputs import SiteInput, split_of
+from .summary import aggregate, site_row, write_summary_report, write_summary_table
+
+SUMMARY_TABLE = "summary.csv"
+SUMMARY_REPORT = "summary.html"
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    """How every site is mapped and scored."""
+
+    threshold: float = 0.5
+    settings: TileSettings = TileSettings()
+    temporal_filter: str = "none"
+    pairs: str = "consecutive"
+    lam: float = 0.5
+    site_reports: bool = True  # an HTML report per labelled site (plots take about a second a site)
+
+
+@dataclass(frozen=True)
+class SiteOutcome:
+    """One site's folder, whether it was mapped now or reused, and its recorded figures."""
+
+    name: str
+    folder: Path
+    status: str  # "mapped" or "reused"
+    record: dict
+
+    def path(self, relative: str | None) -> Path | None:
+        return None if relative is None else self.folder / relative
+
+
+@dataclass(frozen=True)
+class SitesResult:
+    """Every site's outcome, the summary files and the pooled scores."""
+
+    sites: list[SiteOutcome]
+    table: Path
+    report: Path
+    pooled: dict
+
+
+def map_sites(sites: Sequence[SiteInput], model: Model, out_dir: Path, options: SiteOptions = SiteOptions(),
+              reporter: Reporter = Reporter()) -> SitesResult:
+    """Map, derive and score every site into ``out_dir/{site}``, reusing verified sites, then
+    write ``summary.csv`` and ``summary.html`` in ``out_dir``."""
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir)
+    _check_inputs(sites, model, options)
+    parameters = {"model": model.info.name, "model_sha256": sha256_of(model.path), "threshold": options.threshold,
+                  "tile_overlap": options.settings.overlap, "temporal_filter": options.temporal_filter,
+                  "pairs": options.pairs, "lambda": options.lam, "site_reports": options.site_reports}
+    outcomes = []
+    for n, site in enumerate(sites):
+        reporter.check()
+        step = Reporter(progress=lambda p, n=n: reporter.progress((n + p / 100.0) * 100.0 / len(sites)),
+                        info=reporter.info, is_canceled=reporter.is_canceled)
+        target = out_dir / site.name
+        _remove_leftovers(target)
+        made_from = {"parameters": parameters, "inputs": site.signature()}
+        record, reason = verified_result(target, made_from)
+        if record is not None:
+            reporter.info(f"Site {n + 1}/{len(sites)} {site.name}: {reason}, skipped")
+            outcomes.append(SiteOutcome(site.name, target, "reused", record))
+            continue
+        reporter.info(f"Site {n + 1}/{len(sites)} {site.name}: mapping ({reason})")
+        outcomes.append(SiteOutcome(site.name, target, "mapped",
+                                    _map_site_atomically(site, model, target, made_from, options, step)))
+        step.progress(100.0)
+    records = [o.record for o in outcomes]
+    pooled = aggregate(records, options.lam)
+    rows = [site_row(o.record, o.status) for o in outcomes]
+    reports = {o.name: f"{o.name}/{o.record['evaluation']['report']}" for o in outcomes
+               if o.record.get("evaluation") and o.record["evaluation"]["report"]}
+    table = write_summary_table(rows, pooled, out_dir / SUMMARY_TABLE)
+    note = f"model {model.info.name} ({model.info.trained_on}), λ = {options.lam:g}"
+    report = write_summary_report(rows, pooled, reports, out_dir / SUMMARY_REPORT, note)
+    return SitesResult(outcomes, table, report, pooled)
+
+
+def _check_inputs(sites: Sequence[SiteInput], model: Model, options: SiteOptions) -> None:
+    """Every image header and the PAIRS of every site, before any site is mapped."""
+    mosaics = {p for s in sites if s.clip for p in s.clip.mosaics.items()}
+    check_images(sorted(mosaics), model)
+    for site in sites:
+        check_images(sorted(site.images.items()), model)
+        parse_pairs(options.pairs, site.years)
+
+
+def _map_site_atomically(site: SiteInput, model: Model, target: Path, made_from: dict, options: SiteOptions,
+                         reporter: Reporter) -> dict:
+    """Make the site's outputs in a staging folder and move it onto ``target`` once its manifest is written."""
+    if target.exists() and not has_manifest(target):
+        raise OutputError(f"{target}: folder exists and was not written by a many-site run; "
+                          "choose another OUTPUT_FOLDER or move it away")
+    staging = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        staging.mkdir()
+        record = _map_site(site, model, staging, target, options, reporter)
+        write_manifest(staging, made_from, record)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+            os.replace(target, old)
+            shutil.rmtree(old)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return record
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Staging and replaced folders of this site left by an interrupted run."""
+    for pattern in (f".{target.name}.partial-*", f".{target.name}.old-*"):
+        for leftover in target.parent.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _map_site(site: SiteInput, model: Model, folder: Path, final: Path, options: SiteOptions,
+              reporter: Reporter) -> dict:
+    """Footprints, change layers and, where labelled, evaluation of one site into ``folder``
+    (renamed to ``final`` afterwards); returns the site's figures with paths relative to it."""
+    images = dict(site.images)
+    if site.clip is not None:
+        (folder / "image").mkdir()
+        for year, mosaic in sorted(site.clip.mosaics.items()):
+            reporter.check()
+            images[year] = clip_mosaic(mosaic, site.clip.geometry, site.clip.crs, folder / "image" / f"Year{year}.tif")
+    years = sorted(images)
+    mapped = map_footprint_series(sorted(images.items()), model, folder / "footprints", options.threshold,
+                                  options.settings, reporter, temporal_filter=options.temporal_filter)
+    footprints = {m.year: m.footprint for m in mapped}
+    first_last = (years[0], years[-1]) if len(years) > 1 else None
+    pairs = sorted(set(parse_pairs(options.pairs, years)) | ({first_last} if first_last else set()))
+    change = change_layers(sorted(footprints.items()), pairs, folder / "change", Reporter(is_canceled=reporter.is_canceled))
+    record = {
+        "site": site.name, "split": split_of(site.name), "years": years,
+        "area_ha": {str(m.year): m.mining_ha for m in mapped},
+        "gain_ha": change.pairs[first_last].gain_ha if first_last else None,
+        "loss_ha": change.pairs[first_last].loss_ha if first_last else None,
+        "footprints": {str(y): _relative(p, folder) for y, p in footprints.items()},
+        "change": {f"{a}-{b}": _relative(p, folder) for (a, b), p in change.change.items()},
+        "area_table": _relative(change.table, folder),
+        "evaluation": None,
+    }
+    labelled = [y for y in years if y in site.labels]
+    if labelled:
+        reporter.info(f"{site.name}: evaluating {len(labelled)} labelled year(s)")
+        evaluation = evaluate_rasters({y: footprints[y] for y in labelled}, {y: site.labels[y] for y in labelled},
+                                      parse_pairs(options.pairs, labelled), Reporter(is_canceled=reporter.is_canceled))
+        write_table(evaluation.summary(options.lam), folder / "evaluation.csv")
+        record["evaluation"] = {"table": "evaluation.csv", "report": None,
+                                "summary": evaluation.counts.summary(options.lam)}
+        if options.site_reports:
+            # the report lists the predictions where they will be once the folder is in place
+            finals = {y: final / _relative(p, folder) for y, p in evaluation.predictions.items()}
+            write_report(replace(evaluation, predictions=finals), folder / "report.html", options.lam,
+                         title=f"EuroMine evaluation — {site.name}")
+            record["evaluation"]["report"] = "report.html"
+    return record
+
+
+def _relative(path: Path, folder: Path) -> str:
+    return Path(path).relative_to(folder).as_posix()
