@@ -10,6 +10,7 @@ from .algorithms.change_layers import ChangeLayersAlgorithm
 from .algorithms.detect_change import DetectChangeAlgorithm
 from .algorithms.evaluate import EvaluateAlgorithm
 from .algorithms.map_footprints import MapFootprintsAlgorithm
+from .algorithms.map_sites import MapSitesAlgorithm
 
 ICON = str(Path(__file__).with_name("icon.svg"))
 
@@ -37,3 +38,4 @@ class EuroMineProvider(QgsProcessingProvider):
         self.addAlgorithm(EvaluateAlgorithm())
         self.addAlgorithm(ChangeLayersAlgorithm())
         self.addAlgorithm(DetectChangeAlgorithm())
+        self.addAlgorithm(MapSitesAlgorithm())

@@ -71,12 +71,18 @@ def processing_error(exc: EuroMineError) -> QgsProcessingException:
     return QgsProcessingException(str(exc))
 
 
-def layer_files(parameters: dict, name: str, context) -> list[Path]:
-    """File paths of a multiple-layers value without loading files given as paths as layers
-    (QGIS logs GDAL errors for every label without a geotransform it loads)."""
+def layer_sources(parameters: dict, name: str, context) -> list[tuple[Path, str]]:
+    """(file, layer name) of each raster of a multiple-layers value, without loading files given as
+    paths as layers (QGIS logs GDAL errors for every label without a geotransform it loads).
+
+    The value may be layers, paths, layer ids or names, or one text of them separated by ``;``:
+    the batch dialog passes several files chosen for one row that way.
+    """
     values = parameters.get(name)
     values = values if isinstance(values, (list, tuple)) else [] if values is None else [values]
-    paths = []
+    if len(values) == 1 and isinstance(values[0], str) and ";" in values[0] and not Path(values[0]).is_file():
+        values = [v for v in values[0].split(";") if v.strip()]
+    sources = []
     for value in values:
         layer = value if isinstance(value, QgsMapLayer) else None
         if layer is None and not Path(str(value)).is_file():
@@ -86,10 +92,15 @@ def layer_files(parameters: dict, name: str, context) -> list[Path]:
         source = Path(layer.source() if layer is not None else str(value))
         if not source.is_file():
             raise QgsProcessingException(f"{name}: {layer.name()} is not a file-based raster ({source})")
-        paths.append(source)
-    if not paths:
+        sources.append((source, layer.name() if layer is not None else source.stem))
+    if not sources:
         raise QgsProcessingException(f"{name}: give at least one raster")
-    return paths
+    return sources
+
+
+def layer_files(parameters: dict, name: str, context) -> list[Path]:
+    """The files of a multiple-layers value (see layer_sources)."""
+    return [path for path, _ in layer_sources(parameters, name, context)]
 
 
 def model_parameters(task: str) -> list[QgsProcessingParameterDefinition]:

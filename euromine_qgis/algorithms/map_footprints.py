@@ -5,7 +5,6 @@ from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingException,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
@@ -21,6 +20,7 @@ from ..core.years import match_years, parse_years
 from .common import (
     EuroMineAlgorithm,
     engine_parameters,
+    layer_sources,
     load_model,
     load_on_completion,
     model_help,
@@ -95,17 +95,12 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
         self.addOutput(QgsProcessingOutputMultipleLayers("FOOTPRINTS", "Footprint rasters"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API)
-        layers = self.parameterAsLayerList(parameters, "IMAGES", context)
-        paths = []
-        for layer in layers:
-            source = layer.source()
-            if not Path(source).is_file():
-                raise QgsProcessingException(f"{layer.name()}: not a file-based raster ({source})")
-            paths.append(Path(source))
+        sources = layer_sources(parameters, "IMAGES", context)
         out_dir = Path(self.parameterAsString(parameters, "OUTPUT_FOLDER", context))
         try:
-            dated = match_years(paths, parse_years(self.parameterAsString(parameters, "YEARS", context)),
-                                names=[layer.name() for layer in layers])
+            dated = match_years([path for path, _ in sources],
+                                parse_years(self.parameterAsString(parameters, "YEARS", context)),
+                                names=[layer_name for _, layer_name in sources])
         except EuroMineError as exc:
             raise processing_error(exc) from exc
         model = load_model(self, parameters, context, feedback)
