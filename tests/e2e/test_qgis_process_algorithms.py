@@ -1,0 +1,83 @@
+"""Every EuroMine algorithm through `qgis_process run euromine:… --json --` with the installed plugin,
+as a server script would call them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from tests.e2e.test_qgis_process import run_qgis_process
+
+YEARS = (2015, 2016, 2017)
+
+
+def run_json(home, alg: str, *values: str) -> dict:
+    out = run_qgis_process(home, "run", f"euromine:{alg}", "--json", "--", *values)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return json.loads(out.stdout)["results"]
+
+
+def repeated(name: str, paths) -> list[str]:
+    return [f"{name}={p}" for p in paths]
+
+
+@pytest.fixture(scope="module")
+def footprints(installed_profile, sites, tmp_path_factory) -> list[str]:
+    out = tmp_path_factory.mktemp("qp_footprints")
+    images = [sites[1] / "image" / f"Year{y}.tif" for y in YEARS]
+    results = run_json(installed_profile, "mapfootprints", *repeated("IMAGES", images), "MODEL=spectral_baseline",
+                       f"OUTPUT_FOLDER={out}")
+    assert results["YEARS"] == list(YEARS) and results["PROVIDER"] == "CPUExecutionProvider"
+    return results["FOOTPRINTS"]
+
+
+def test_changelayers(installed_profile, footprints, tmp_path):
+    results = run_json(installed_profile, "changelayers", *repeated("FOOTPRINTS", footprints), "PAIRS=all",
+                       f"OUTPUT_FOLDER={tmp_path}")
+    assert set(results["CHANGE"]) == {"2015-2016", "2015-2017", "2016-2017"}
+    assert results["NET_HA"]["2015-2017"] == pytest.approx(results["GAIN_HA"]["2015-2017"] - results["LOSS_HA"]["2015-2017"])
+    with rasterio.open(results["FIRST_YEAR"]) as src:
+        assert src.dtypes[0] == "uint16"
+
+
+def test_evaluate(installed_profile, footprints, sites, tmp_path):
+    labels = [sites[1] / "label" / f"Year{y}.tif" for y in YEARS]
+    results = run_json(installed_profile, "evaluate", *repeated("PREDICTIONS", footprints),
+                       *repeated("REFERENCES", labels), "PAIRS=consecutive", f"TABLE={tmp_path / 'm.csv'}",
+                       f"REPORT={tmp_path / 'r.html'}")
+    assert results["YEARS"] == list(YEARS) and 0 <= results["CA_TIOU"] <= 1
+    assert Path(results["REPORT"]).is_file() and Path(results["TABLE"]).is_file()
+
+
+def test_detectchange(installed_profile, footprints, tmp_path):
+    results = run_json(installed_profile, "detectchange", "METHOD=footprints", f"BEFORE={footprints[0]}",
+                       f"AFTER={footprints[-1]}", f"CHANGE={tmp_path / 'change.tif'}")
+    assert results["METHOD"] == "footprints" and Path(results["CHANGE"]).is_file()
+    assert results["NET_HA"] == pytest.approx(results["GAIN_HA"] - results["LOSS_HA"])
+
+
+def test_mapsites_over_a_sites_folder(installed_profile, sites, tmp_path):
+    results = run_json(installed_profile, "mapsites", f"SITES_FOLDER={sites[0].parent}",
+                       "SITES=Synthetic_1,Synthetic_3", "YEARS=2015-2016",
+                       "MODEL=spectral_baseline", "SITE_REPORTS=false", f"OUTPUT_FOLDER={tmp_path}")
+    assert results["MAPPED"] == ["Synthetic_1", "Synthetic_3"] and results["MICRO"]["sites"] == 2
+    assert Path(results["SUMMARY_TABLE"]).is_file() and Path(results["SUMMARY_REPORT"]).is_file()
+
+
+def test_mapsites_over_outlines_and_mosaics(installed_profile, sites, tmp_path):
+    mosaics = [sites[2] / "image" / f"Year{y}.tif" for y in (2015, 2016)]
+    with rasterio.open(mosaics[0]) as src:
+        left, top = src.transform * (5, 5)
+        right, bottom = src.transform * (45, 35)
+    ring = [[left, top], [right, top], [right, bottom], [left, top]]
+    outlines = tmp_path / "outlines.geojson"
+    outlines.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Quarry A"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    results = run_json(installed_profile, "mapsites", f"SITES_LAYER={outlines}", "NAME_FIELD=name",
+                       *repeated("MOSAICS", mosaics), "MODEL=spectral_baseline", f"OUTPUT_FOLDER={tmp_path / 'out'}")
+    entry = results["SITE_RESULTS"]["Quarry_A"]
+    assert entry["years"] == [2015, 2016] and entry["ca_tiou"] is None
+    with rasterio.open(entry["footprints"][0]) as src:
+        assert src.shape == (30, 40)
