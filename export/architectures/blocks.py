@@ -1,5 +1,6 @@
-"""Building blocks shared by the architectures: conv-norm-activation, residual stages and a
-ResNet-style encoder that returns features at strides 2, 4, 8, 16 and 32."""
+"""Building blocks shared by the architectures: conv-norm-activation, residual stages, a
+ResNet-style encoder that returns features at strides 2, 4, 8, 16 and 32, and the pooling
+modules of the segmentation heads."""
 from __future__ import annotations
 
 import torch
@@ -7,35 +8,45 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1, groups: int = 1) -> nn.Sequential:
-    """Conv (no bias) + BatchNorm + ReLU, 'same' padding for odd kernels."""
+def conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1, groups: int = 1) -> nn.Sequential:
+    """Conv (no bias) + BatchNorm, no activation, 'same' padding for odd kernels."""
     pad = dilation * (kernel // 2)
     return nn.Sequential(
         nn.Conv2d(cin, cout, kernel, stride, pad, dilation=dilation, groups=groups, bias=False),
         nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
     )
 
 
-class BasicBlock(nn.Module):
-    """The ResNet-18/34 residual block (He et al. 2016)."""
+def conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1, groups: int = 1) -> nn.Sequential:
+    """Conv (no bias) + BatchNorm + ReLU, 'same' padding for odd kernels."""
+    return nn.Sequential(*conv_bn(cin, cout, kernel, stride, dilation, groups), nn.ReLU(inplace=True))
 
-    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+
+def separable_conv_bn_relu(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
+    """Atrous depthwise-separable 3x3 conv as in DeepLabV3+ (Chen et al. 2018): depthwise
+    3x3 + BN + ReLU, then pointwise 1x1 + BN + ReLU."""
+    return nn.Sequential(conv_bn_relu(cin, cin, 3, dilation=dilation, groups=cin), conv_bn_relu(cin, cout, 1))
+
+
+class BasicBlock(nn.Module):
+    """The ResNet-18/34 residual block (He et al. 2016); ``dilation`` > 1 gives the atrous
+    variant of dilated ResNets (Yu & Koltun 2016)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, dilation: int = 1) -> None:
         super().__init__()
-        self.conv1 = conv_bn_relu(cin, cout, 3, stride)
-        self.conv2 = nn.Sequential(nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
-        self.skip = (
-            nn.Identity() if stride == 1 and cin == cout
-            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-        )
+        self.conv1 = conv_bn_relu(cin, cout, 3, stride, dilation)
+        self.conv2 = conv_bn(cout, cout, 3, dilation=dilation)
+        self.skip = nn.Identity() if stride == 1 and cin == cout else conv_bn(cin, cout, 1, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.conv2(self.conv1(x)) + self.skip(x))
 
 
-def stage(cin: int, cout: int, blocks: int, stride: int) -> nn.Sequential:
+def stage(cin: int, cout: int, blocks: int, stride: int, dilation: int = 1) -> nn.Sequential:
     """``blocks`` BasicBlocks, the first one changing width and stride."""
-    return nn.Sequential(BasicBlock(cin, cout, stride), *[BasicBlock(cout, cout) for _ in range(blocks - 1)])
+    return nn.Sequential(
+        BasicBlock(cin, cout, stride, dilation), *[BasicBlock(cout, cout, 1, dilation) for _ in range(blocks - 1)]
+    )
 
 
 class ResNetEncoder(nn.Module):
@@ -65,3 +76,46 @@ class ResNetEncoder(nn.Module):
 def upsample_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """Bilinear resize of ``x`` to ``ref``'s height and width."""
     return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _bin_matrix(length: int, bins: int, like: torch.Tensor) -> torch.Tensor:
+    """(bins, length) averaging weights of PyTorch's adaptive pooling: bin i spans
+    [floor(i·L/bins), ceil((i+1)·L/bins))."""
+    i = torch.arange(bins, device=like.device).unsqueeze(1)
+    j = torch.arange(length, device=like.device).unsqueeze(0)
+    start = i * length // bins
+    end = ((i + 1) * length + bins - 1) // bins
+    inside = (j >= start) & (j < end)
+    return inside.to(like.dtype) / (end - start).to(like.dtype)
+
+
+def adaptive_avg_pool2d(x: torch.Tensor, bins: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, bins)`` written as two matrix products.
+
+    The exporter bakes the sample's H and W into ``AdaptiveAvgPool2d``: for bins that divide
+    the sample it writes an AveragePool with a fixed kernel (silently wrong at other sizes), for
+    other bins index gathers that fail in onnxruntime at other sizes. The bin weights computed
+    here from the run-time H and W export as Shape/Range/MatMul and hold for any size.
+    """
+    rows = _bin_matrix(x.shape[-2], bins, x)
+    cols = _bin_matrix(x.shape[-1], bins, x)
+    return rows @ x @ cols.transpose(0, 1)
+
+
+class PyramidPooling(nn.Module):
+    """Pyramid pooling module of PSPNet (Zhao et al. 2017).
+
+    Average-pools the input into each of ``bins`` x ``bins`` grids, reduces each with a 1x1
+    conv, upsamples bilinearly back and concatenates them with the input:
+    ``out_channels`` = ``cin`` + len(bins) · ``branch_channels``.
+    """
+
+    def __init__(self, cin: int, branch_channels: int, bins: tuple[int, ...] = (1, 2, 3, 6)) -> None:
+        super().__init__()
+        self.bins = bins
+        self.branches = nn.ModuleList(conv_bn_relu(cin, branch_channels, 1) for _ in bins)
+        self.out_channels = cin + len(bins) * branch_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = [upsample_like(branch(adaptive_avg_pool2d(x, b)), x) for b, branch in zip(self.bins, self.branches)]
+        return torch.cat([x, *pooled], dim=1)
