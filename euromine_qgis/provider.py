@@ -1,22 +1,34 @@
 """The "euromine" Processing provider."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from .algorithms.change_layers import ChangeLayersAlgorithm
-from .algorithms.detect_change import DetectChangeAlgorithm
-from .algorithms.evaluate import EvaluateAlgorithm
-from .algorithms.map_footprints import MapFootprintsAlgorithm
-from .algorithms.map_sites import MapSitesAlgorithm
+from .core.environment import GPU, Problem, check_environment
 
 ICON = str(Path(__file__).with_name("icon.svg"))
+# (module of algorithms/, class): imported one by one, so a missing dependency (onnxruntime, say)
+# takes away only the algorithms that need it.
+ALGORITHMS = (
+    ("map_footprints", "MapFootprintsAlgorithm"),
+    ("detect_change", "DetectChangeAlgorithm"),
+    ("change_layers", "ChangeLayersAlgorithm"),
+    ("evaluate", "EvaluateAlgorithm"),
+    ("map_sites", "MapSitesAlgorithm"),
+)
 
 
 class EuroMineProvider(QgsProcessingProvider):
-    """Holds the EuroMine algorithms under the id ``euromine``."""
+    """Holds the EuroMine algorithms under the id ``euromine``; those whose dependencies are
+    missing are left out and ``warningMessage`` says why and how to fix it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: tuple[Problem, ...] = check_environment()
+        self.unavailable: dict[str, str] = {}
 
     def id(self) -> str:
         return "euromine"
@@ -34,8 +46,18 @@ class EuroMineProvider(QgsProcessingProvider):
         return ICON
 
     def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS API)
-        self.addAlgorithm(MapFootprintsAlgorithm())
-        self.addAlgorithm(EvaluateAlgorithm())
-        self.addAlgorithm(ChangeLayersAlgorithm())
-        self.addAlgorithm(DetectChangeAlgorithm())
-        self.addAlgorithm(MapSitesAlgorithm())
+        self.unavailable = {}
+        for module, name in ALGORITHMS:
+            try:
+                algorithm = getattr(importlib.import_module(f".algorithms.{module}", __package__), name)()
+            except Exception as exc:  # numpy 2 under GDAL fails in several ways; report, never crash QGIS
+                self.unavailable[module] = f"{type(exc).__name__}: {exc}"
+                continue
+            self.addAlgorithm(algorithm)
+
+    def warningMessage(self) -> str:  # noqa: N802 (QGIS API)
+        """Each dependency problem with its fix, and any algorithm that failed to load for another reason."""
+        lines = [p.message() for p in self.problems]
+        if self.unavailable and all(p.affects == GPU for p in self.problems):
+            lines += [f"The {m} algorithm could not be loaded ({e})." for m, e in self.unavailable.items()]
+        return "\n".join(lines)

@@ -3,7 +3,7 @@ and styled loading of outputs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from qgis.PyQt import sip
 from qgis.core import (
@@ -27,14 +27,18 @@ from qgis.core import (
     QgsProject,
 )
 
-from ..core.devices import DEVICES
-from ..core.inference import TileSettings
-from ..core.model import Model, NormalizationOverride
+from ..core.environment import GPU, check_environment
 from ..core.progress import Reporter
 from ..core.registry import bundled_models, resolve_bundled
 from ..core.errors import EuroMineError, ModelError
 
+if TYPE_CHECKING:
+    from ..core.inference import TileSettings
+    from ..core.model import Model
+
 STYLES = Path(__file__).resolve().parent.parent / "styles"
+# core.devices, core.inference and core.model need onnxruntime: they are imported where a model is
+# used, so that the algorithms without a model load without it (see provider.py).
 
 
 class EuroMineAlgorithm(QgsProcessingAlgorithm):
@@ -105,6 +109,8 @@ def layer_files(parameters: dict, name: str, context) -> list[Path]:
 
 def model_parameters(task: str) -> list[QgsProcessingParameterDefinition]:
     """MODEL, MODEL_FILE, DEVICE and the normalization overrides (BANDS, MEAN, STD)."""
+    from ..core.devices import DEVICES
+
     try:
         names = [m.name for m in bundled_models(task=task)]
     except ModelError as exc:  # a damaged install: own model files (MODEL_FILE) still work
@@ -151,6 +157,8 @@ def engine_parameters() -> list[QgsProcessingParameterDefinition]:
 
 def tile_settings(alg, parameters: dict, context: QgsProcessingContext) -> TileSettings:
     """The engine's tiling from TILE_OVERLAP and BATCH_SIZE."""
+    from ..core.inference import TileSettings
+
     return TileSettings(
         overlap=alg.parameterAsInt(parameters, "TILE_OVERLAP", context),
         batch_size=alg.parameterAsInt(parameters, "BATCH_SIZE", context),
@@ -174,8 +182,12 @@ def _float_list(text: str, name: str) -> tuple[float, ...] | None:
         raise QgsProcessingException(f"{name} '{text}': expected comma-separated numbers") from exc
 
 
-def load_model(alg, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Model:
-    """The model chosen by MODEL_FILE (if given) or MODEL, on DEVICE, with any overrides."""
+def load_model(alg, parameters: dict, context: QgsProcessingContext,
+               feedback: QgsProcessingFeedback) -> Model:
+    """The model chosen by MODEL_FILE (if given) or MODEL, on DEVICE, with any overrides; the log
+    says which execution provider and device run it, and how to use an idle NVIDIA GPU."""
+    from ..core.model import Model, NormalizationOverride
+
     model_file = alg.parameterAsFile(parameters, "MODEL_FILE", context)
     try:
         if model_file:
@@ -194,6 +206,10 @@ def load_model(alg, parameters: dict, context: QgsProcessingContext, feedback: Q
         model = Model(path, device=alg.parameterAsEnumString(parameters, "DEVICE", context), override=override)
     except EuroMineError as exc:
         raise processing_error(exc) from exc
+    feedback.pushInfo(f"Execution provider: {model.provider} on {model.device_name}")
+    for problem in check_environment():
+        if problem.affects == GPU and model.provider == "CPUExecutionProvider":
+            feedback.reportError(problem.message(), fatalError=False)
     if model.info.synthetic:
         feedback.reportError(
             f"Model '{model.info.name}' was trained on synthetic sites — retrain on EuroMineNet "

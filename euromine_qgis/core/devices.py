@@ -22,22 +22,27 @@ _PROVIDER_LIBRARY = {CUDA: "libonnxruntime_providers_cuda.so", TENSORRT: "libonn
 
 
 @lru_cache(maxsize=None)
-def provider_loads(provider: str) -> bool:
-    """Whether onnxruntime lists ``provider`` and its shared library (with CUDA, cuDNN or
-    TensorRT behind it) actually loads.
+def provider_load_error(provider: str) -> str | None:
+    """Why onnxruntime cannot use ``provider`` here (not in this build, or its shared library with
+    CUDA, cuDNN or TensorRT behind it does not load), or None when it can.
 
     Asking onnxruntime for a GPU provider whose libraries are missing makes it log errors before
     falling back; loading the provider library first keeps CPU-only users free of that noise.
     """
     if provider == CPU:
-        return True
+        return None
     if provider not in ort.get_available_providers():
-        return False
+        return f"this onnxruntime build has no {provider}"
     try:
         ctypes.CDLL(str(Path(ort.__file__).parent / "capi" / _PROVIDER_LIBRARY[provider]))
-    except OSError:
-        return False
-    return True
+    except OSError as exc:
+        return str(exc)
+    return None
+
+
+def provider_loads(provider: str) -> bool:
+    """Whether onnxruntime can use ``provider`` here (see provider_load_error)."""
+    return provider_load_error(provider) is None
 
 
 def execution_providers(device: str) -> list[str]:
