@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from onnx.external_data_helper import convert_model_to_external_data
 
 BANDS = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"]
 MEAN = [1089.744, 1004.044, 912.912, 1157.544, 1956.372, 2314.408, 2249.625, 2551.816, 1920.890, 1185.545]
@@ -31,27 +32,37 @@ def conv_model(
     seed: int = 0,
     meta: dict | None = None,
     static_hw: int | None = None,
+    out_channels: int = 2,
+    kernel: int = 3,
+    stride: int = 1,
+    spatial_dims: int = 2,
 ) -> Path:
-    """Two 3×3 zero-padded convolutions with a ReLU between: (N, C, H, W) -> (N, 2, H, W).
+    """Two k×k zero-padded convolutions with a ReLU between: (N, C, H, W) -> (N, 2, H, W).
 
-    Its receptive field is 5×5, so tiling with an overlap of 8 or more reproduces whole-scene
-    inference exactly. ``meta=None`` embeds the default metadata; ``meta={}`` embeds none.
+    With the default 3×3 kernels its receptive field is 5×5, so tiling with an overlap of 8 or
+    more reproduces whole-scene inference exactly; with ``kernel=1`` it is pixelwise. The other
+    arguments make models that break the contract on purpose: ``out_channels`` output classes,
+    a second convolution of ``stride`` (a smaller output), ``spatial_dims=1`` a (N, C, L) input.
+    ``meta=None`` embeds the default metadata; ``meta={}`` embeds none.
     """
     rng = np.random.default_rng(seed)
-    w1 = rng.normal(0, 0.4, (hidden, in_channels, 3, 3)).astype(np.float32)
+    window = [kernel] * spatial_dims
+    pads = [kernel // 2] * (2 * spatial_dims)
+    w1 = rng.normal(0, 0.4, (hidden, in_channels, *window)).astype(np.float32)
     b1 = rng.normal(0, 0.1, hidden).astype(np.float32)
-    w2 = rng.normal(0, 0.4, (2, hidden, 3, 3)).astype(np.float32)
-    b2 = rng.normal(0, 0.1, 2).astype(np.float32)
-    hw = [static_hw, static_hw] if static_hw else ["H", "W"]
+    w2 = rng.normal(0, 0.4, (out_channels, hidden, *window)).astype(np.float32)
+    b2 = rng.normal(0, 0.1, out_channels).astype(np.float32)
+    in_dims = [static_hw] * spatial_dims if static_hw else ["H", "W"][:spatial_dims]
+    out_dims = in_dims if stride == 1 else [None] * spatial_dims  # a strided output is smaller
     graph = helper.make_graph(
         [
-            helper.make_node("Conv", ["image", "w1", "b1"], ["h1"], pads=[1, 1, 1, 1]),
+            helper.make_node("Conv", ["image", "w1", "b1"], ["h1"], pads=pads),
             helper.make_node("Relu", ["h1"], ["h2"]),
-            helper.make_node("Conv", ["h2", "w2", "b2"], ["logits"], pads=[1, 1, 1, 1]),
+            helper.make_node("Conv", ["h2", "w2", "b2"], ["logits"], pads=pads, strides=[stride] * spatial_dims),
         ],
         "test_conv",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", in_channels, *hw])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2, *hw])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", in_channels, *in_dims])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", out_channels, *out_dims])],
         initializer=[numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -97,5 +108,50 @@ def change_model(path: Path, two_inputs: bool = True, in_channels: int = 10, see
     meta = metadata(name="test_change", task="change", classes=["no_change", "change"]) if meta is None else meta
     helper.set_model_props(model, {"euromine": json.dumps(meta)})
     onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def series_model(path: Path, in_channels: int = 10, seed: int = 2, meta: dict | None = None) -> Path:
+    """A footprint_series model: (N, T, C, H, W) -> (N, T, 2, H, W) logits, one 3x3x3 convolution
+    over (year, row, column). Each year's map sees its neighbouring years, and the receptive
+    field is 3 px, so tiling with any overlap >= 4 reproduces whole-scene inference."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 0.3, (2, in_channels, 3, 3, 3)).astype(np.float32)
+    b = np.array([0.3, -0.3], np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Transpose", ["image"], ["ncthw"], perm=[0, 2, 1, 3, 4]),
+            helper.make_node("Conv", ["ncthw", "w", "b"], ["nkthw"], pads=[1] * 6),
+            helper.make_node("Transpose", ["nkthw"], ["logits"], perm=[0, 2, 1, 3, 4]),
+        ],
+        "test_series",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", "T", in_channels, "H", "W"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", "T", 2, "H", "W"])],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    meta = metadata(name="test_series", task="footprint_series") if meta is None else meta
+    helper.set_model_props(model, {"euromine": json.dumps(meta)})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def with_external_data(path: Path, data_file: Path, location: str) -> Path:
+    """Move the weights of the model at ``path`` into ``data_file`` (ONNX external data) and
+    record them in the model as ``location``: a name beside the model, a relative path out of
+    its folder, an absolute path or a link, as a model file found in the wild may carry."""
+    model = onnx.load(str(path))
+    convert_model_to_external_data(model, all_tensors_to_one_file=True, location=data_file.name, size_threshold=0)
+    onnx.save(model, str(path))  # writes the weights beside the model
+    if path.parent / data_file.name != data_file:
+        (path.parent / data_file.name).replace(data_file)
+    model = onnx.load(str(path), load_external_data=False)
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
     onnx.save(model, str(path))
     return path

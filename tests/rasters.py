@@ -37,6 +37,7 @@ def random_scene(height: int, width: int, seed: int = 0, bands: int = 10) -> np.
 def write_mask(path: Path, data: np.ndarray, nodata: float | None, crs: CRS | None = CRS.from_epsg(4326),
                transform=TRANSFORM, blocks: int | None = None) -> Path:
     """Write a 2-D array as a single-band mask GeoTIFF (tiled in ``blocks`` squares if given)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     profile = dict(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype,
                    nodata=nodata)
     if crs is not None:

@@ -29,8 +29,9 @@ from qgis.core import (
 
 from ..core.environment import GPU, check_environment
 from ..core.progress import Reporter
+from ..core.raster import inspect_image
 from ..core.registry import bundled_models, resolve_bundled
-from ..core.errors import EuroMineError, ModelError
+from ..core.errors import EuroMineError, InputError, ModelError
 
 if TYPE_CHECKING:
     from ..core.inference import TileSettings
@@ -64,10 +65,39 @@ class EuroMineAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self) -> "EuroMineAlgorithm":  # noqa: N802 (QGIS API)
         return type(self)()
 
+    def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802 (QGIS API)
+        """QGIS's own check; where it refuses a raster input, the message names the file and its
+        problem instead of QGIS's "Incorrect parameter value for IMAGES"."""
+        ok, message = super().checkParameterValues(parameters, context)
+        if ok:
+            return ok, message
+        return False, raster_input_problem(self, parameters, context) or message
+
+
 
 def reporter_for(feedback: QgsProcessingFeedback) -> Reporter:
     """Route engine progress, log lines and cancellation through a Processing feedback."""
     return Reporter(progress=feedback.setProgress, info=feedback.pushInfo, is_canceled=feedback.isCanceled)
+
+
+def raster_input_problem(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> str | None:
+    """What is wrong with the first raster input value QGIS cannot load, in the engine's words
+    (missing, empty, not a raster, truncated), or None when every value is a usable raster."""
+    for definition in alg.parameterDefinitions():
+        if definition.type() not in ("raster", "multilayer"):
+            continue
+        values = parameters.get(definition.name())
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            if not isinstance(value, str) or not value:
+                continue
+            path = Path(value)
+            if not path.exists() and QgsProcessingUtils.mapLayerFromString(value, context) is not None:
+                continue  # a layer of the project, by id or name
+            try:
+                inspect_image(path)
+            except InputError as exc:
+                return f"{definition.name()}: {exc}"
+    return None
 
 
 def processing_error(exc: EuroMineError) -> QgsProcessingException:

@@ -17,6 +17,7 @@ from ..core.errors import EuroMineError
 from ..core.evaluation import evaluate_rasters, match_inputs
 from ..core.pairs import parse_pairs
 from ..core.progress import Reporter
+from ..core.raster import check_not_inputs
 from ..core.report import write_report, write_table
 from ..core.years import parse_years
 from .common import EuroMineAlgorithm, layer_files
@@ -94,6 +95,8 @@ class EvaluateAlgorithm(EuroMineAlgorithm):
         report_path = self.parameterAsFileOutput(parameters, "REPORT", context)
         reporter = Reporter(progress=feedback.setProgress, info=feedback.pushInfo, is_canceled=feedback.isCanceled)
         try:
+            check_not_inputs([table, Path(report_path) if report_path else None], [*predictions, *references],
+                             "choose another TABLE or REPORT")
             pred, ref = match_inputs(predictions, references,
                                      parse_years(self.parameterAsString(parameters, "YEARS", context)))
             pairs = parse_pairs(self.parameterAsString(parameters, "PAIRS", context), list(pred))

@@ -18,13 +18,22 @@ from rasterio.windows import Window
 
 from .area import row_pixel_areas_m2
 from .change_layers import GAIN, LOSS, NO_CHANGE, change_codes
-from .errors import InputError, OutputError
+from .errors import InputError
 from .footprints import check_images
 from .inference import TileSettings, predict_rows
 from .masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
 from .model import Model
 from .progress import Reporter
-from .raster import FOOTPRINT_NODATA, Grid, atomic_outputs, check_output_folder, footprint_profile
+from .raster import (
+    FOOTPRINT_NODATA,
+    Grid,
+    align_hint,
+    atomic_outputs,
+    check_not_inputs,
+    check_output_folder,
+    footprint_profile,
+    grid_differences,
+)
 
 METHODS = ("change_model", "post_classification", "footprints")
 
@@ -58,8 +67,7 @@ class _AreaTally:
 
 def _check_target(target: Path, inputs: Sequence[Path]) -> None:
     check_output_folder(target.parent)
-    if target.resolve() in {p.resolve() for p in inputs}:
-        raise OutputError(f"{target}: the CHANGE output would overwrite an input; choose another name")
+    check_not_inputs([target], inputs, "choose another name for CHANGE")
 
 
 def _aligned(streams: Sequence[Iterator], height: int) -> Iterator[tuple[int, list[np.ndarray], np.ndarray]]:
@@ -111,7 +119,8 @@ def detect_change(
         check_images(pair, change_model)
     a, b = infos[0].grid, infos[1].grid
     if (a.crs, a.transform, a.shape) != (b.crs, b.transform, b.shape):
-        raise InputError(f"{before} and {after}: the two images are not on the same grid (CRS, transform and size must match)")
+        raise InputError(f"{before} and {after}: the two images are not on the same grid ({grid_differences(b, a)}); "
+                         + align_hint(Path(after), b, Path(before), a, resampling="bilinear"))
     _check_target(target, [p for _, p in pair])
     method = "change_model" if change_model is not None else "post_classification"
     reporter.info(f"Footprint model: {footprint_model.description}")

@@ -24,7 +24,7 @@ from .area import row_pixel_areas_m2
 from .errors import InputError, YearsError
 from .masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
 from .progress import Reporter
-from .raster import atomic_outputs, check_output_folder, single_band_profile
+from .raster import atomic_outputs, check_not_inputs, check_output_folder, single_band_profile
 from .temporal import filter_masks, filter_width
 
 UINT8_NODATA = 255
@@ -144,6 +144,8 @@ def change_layers(
     summary_paths = {name: out_dir / f"{name}.tif" for name in SUMMARY_NAMES}
     change_paths = {(a, b): out_dir / change_name(a, b) for a, b in pairs}
     rasters = [*summary_paths.values(), *change_paths.values()]
+    check_not_inputs([*rasters, table, table.with_suffix(".csvt")], [path for _, path in footprints],
+                     "choose another OUTPUT_FOLDER or AREA_TABLE")
     reporter.info(f"Change layers of {len(years)} year(s), {len(pairs)} pair(s), on a {width} × {height} grid "
                   f"in windows of {rows} rows")
 

@@ -19,7 +19,7 @@ from .errors import InputError, YearsError
 from .masks import WINDOW_PIXELS, MaskInfo, common_grid, inspect_mask, read_stack, same_place, window_rows
 from .metrics import Counts, SeriesCounts, series_counts
 from .progress import Reporter
-from .raster import Grid
+from .raster import Grid, align_hint, grid_differences
 from .years import match_years
 
 PREVIEW_SIDE = 400  # longest side of the per-year map panels
@@ -83,12 +83,14 @@ def check_grids(pred: dict[int, MaskInfo], ref: dict[int, MaskInfo]) -> Grid:
         if r.grid.shape != p.grid.shape:
             raise InputError(
                 f"{r.path} ({r.grid.width} × {r.grid.height} px) does not match the grid of "
-                f"{p.path} ({p.grid.width} × {p.grid.height} px) for year {year}"
+                f"{p.path} ({p.grid.width} × {p.grid.height} px) for year {year}; "
+                + align_hint(r.path, r.grid, p.path, p.grid)
             )
         if r.grid.crs is not None and p.grid.crs is not None and not same_place(r.grid, p.grid):
             raise InputError(
                 f"{r.path} and {p.path}: reference and prediction for year {year} have the same size "
-                f"but a different CRS or transform ({r.grid.crs} vs {p.grid.crs}); reproject one onto the other"
+                f"but a different CRS or transform ({grid_differences(r.grid, p.grid)}); "
+                + align_hint(r.path, r.grid, p.path, p.grid)
             )
     return grid
 

@@ -14,10 +14,12 @@ from rasterio.windows import Window
 from .area import row_pixel_areas_m2
 from .errors import InputError, OutputError
 from .inference import RowBlock, TileSettings, predict_rows
+from .masks import same_place
 from .model import Model
 from .progress import Reporter
 from .raster import (
     FOOTPRINT_NODATA,
+    Grid,
     ImageInfo,
     atomic_outputs,
     check_output_folder,
@@ -119,6 +121,8 @@ def map_footprints(
 
     reporter.info(f"Model: {model.description}")
     reporter.info(f"Execution provider: {model.provider} on {model.device_name}")
+    if model.info.series:
+        return _map_jointly(images, common_image_grid(infos), targets, model, threshold, settings, reporter)
     results = []
     for n, ((year, path), info, target) in enumerate(zip(images, infos, targets)):
         reporter.check()
@@ -131,6 +135,70 @@ def map_footprints(
     return results
 
 
+def common_image_grid(infos: Sequence[ImageInfo]) -> Grid:
+    """The grid every image lies on; InputError naming two images that differ."""
+    base = infos[0]
+    for info in infos[1:]:
+        if info.grid.shape != base.grid.shape or not same_place(info.grid, base.grid):
+            raise InputError(f"{info.path} and {base.path}: images of different years lie on different grids; "
+                             "a series model or temporal filter needs every year on one grid "
+                             "(warp them onto one grid first, e.g. Raster > Projections > Warp)")
+    return base.grid
+
+
+class _YearWriter:
+    """Writes one year's row blocks (footprint, optional probability) and sums its mapped area."""
+
+    def __init__(self, stack: ExitStack, temps: Sequence[Path], grid: Grid, targets: YearTargets, threshold: float) -> None:
+        self.grid, self.threshold = grid, threshold
+        self.dst = stack.enter_context(rasterio.open(temps[0], "w", **footprint_profile(grid)))
+        self.prob_dst = None
+        if targets.probability:
+            self.prob_dst = stack.enter_context(
+                rasterio.open(temps[1], "w", **probability_profile(grid, targets.probability_dtype)))
+        self.row_areas = row_pixel_areas_m2(grid)
+        self.m2, self.mining, self.valid = 0.0, 0, 0
+
+    def __call__(self, row0: int, probability: np.ndarray, valid: np.ndarray) -> None:
+        mask = (probability >= self.threshold).astype(np.uint8)
+        mask[~valid] = FOOTPRINT_NODATA
+        window = Window(0, row0, self.grid.width, mask.shape[0])
+        self.dst.write(mask, 1, window=window)
+        if self.prob_dst is not None:
+            write_probability(self.prob_dst, probability, valid, window)
+        per_row = (mask == 1).sum(axis=1)
+        self.m2 += float(per_row @ self.row_areas[row0:row0 + mask.shape[0]])
+        self.mining += int(per_row.sum())
+        self.valid += int(valid.sum())
+
+    def result(self, year: int, image: Path, targets: YearTargets) -> YearFootprint:
+        return YearFootprint(year, image, targets.footprint, self.m2 / 10_000.0, self.mining, self.valid,
+                             targets.probability)
+
+
+def _outputs(targets: YearTargets) -> list[Path]:
+    return [targets.footprint] + ([targets.probability] if targets.probability else [])
+
+
+def _write_behind(stack: ExitStack, blocks, write) -> None:
+    """Hand every block to ``write`` in a writer thread (compression overlaps the next strip's
+    inference), with at most one block in flight so memory stays bounded."""
+    writer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="euromine-writer"))
+    pending: Future | None = None
+    for block in stack.enter_context(closing(blocks)):
+        if pending is not None:
+            pending.result()
+        pending = writer.submit(write, block)
+    if pending is not None:
+        pending.result()
+
+
+def _gdal_env(stack: ExitStack) -> None:
+    # Mask bands stay inside the GeoTIFF (a .msk sidecar would not follow the final rename).
+    # GDAL's block cache defaults to 5 % of RAM; strips revisit only about two block rows.
+    stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB))
+
+
 def _map_one_year(
     year: int,
     path: Path,
@@ -141,40 +209,41 @@ def _map_one_year(
     settings: TileSettings,
     reporter: Reporter,
 ) -> YearFootprint:
-    row_areas = row_pixel_areas_m2(info.grid)
-    totals = {"m2": 0.0, "mining": 0, "valid": 0}
-    outputs = [targets.footprint] + ([targets.probability] if targets.probability else [])
-    with atomic_outputs(outputs) as temps, ExitStack() as stack:
-        # Mask bands stay inside the GeoTIFF (a .msk sidecar would not follow the final rename).
-        # GDAL's block cache defaults to 5 % of RAM; strips revisit only about two block rows.
-        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB))
+    with atomic_outputs(_outputs(targets)) as temps, ExitStack() as stack:
+        _gdal_env(stack)
         src = stack.enter_context(rasterio.open(path))
-        dst = stack.enter_context(rasterio.open(temps[0], "w", **footprint_profile(info.grid)))
-        prob_dst = None
-        if targets.probability:
-            prob_dst = stack.enter_context(rasterio.open(temps[1], "w", **probability_profile(info.grid, targets.probability_dtype)))
-        # Writing (compression) runs in its own thread, overlapping the next strip's inference.
-        writer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="euromine-writer"))
-        pending: Future | None = None
+        year_writer = _YearWriter(stack, temps, info.grid, targets, threshold)
 
         def write(block: RowBlock) -> None:
-            mask = (block.probability >= threshold).astype(np.uint8)
-            mask[~block.valid] = FOOTPRINT_NODATA
-            window = Window(0, block.row0, info.grid.width, mask.shape[0])
-            dst.write(mask, 1, window=window)
-            if prob_dst is not None:
-                write_probability(prob_dst, block.probability, block.valid, window)
-            per_row = (mask == 1).sum(axis=1)
-            totals["m2"] += float(per_row @ row_areas[block.row0:block.row0 + mask.shape[0]])
-            totals["mining"] += int(per_row.sum())
-            totals["valid"] += int(block.valid.sum())
+            year_writer(block.row0, block.probability, block.valid)
 
-        blocks = stack.enter_context(closing(predict_rows(model, src, settings, reporter)))
-        for block in blocks:
-            if pending is not None:
-                pending.result()  # one block in flight at most: memory stays bounded
-            pending = writer.submit(write, block)
-        if pending is not None:
-            pending.result()
-    return YearFootprint(year, path, targets.footprint, totals["m2"] / 10_000.0, totals["mining"], totals["valid"],
-                         targets.probability)
+        _write_behind(stack, predict_rows(model, src, settings, reporter), write)
+    return year_writer.result(year, path, targets)
+
+
+def _map_jointly(
+    images: Sequence[tuple[int, Path]],
+    grid: Grid,
+    targets: Sequence[YearTargets],
+    model: Model,
+    threshold: float,
+    settings: TileSettings,
+    reporter: Reporter,
+) -> list[YearFootprint]:
+    """A series model maps every year in one pass: each tile holds all years' images."""
+    reporter.info(f"Series model: {len(images)} years mapped together")
+    outputs = [_outputs(t) for t in targets]
+    with atomic_outputs([p for group in outputs for p in group]) as temps, ExitStack() as stack:
+        _gdal_env(stack)
+        srcs = [stack.enter_context(rasterio.open(path)) for _, path in images]
+        writers, used = [], 0
+        for target, group in zip(targets, outputs):
+            writers.append(_YearWriter(stack, temps[used:used + len(group)], grid, target, threshold))
+            used += len(group)
+
+        def write(block: RowBlock) -> None:
+            for t, year_writer in enumerate(writers):
+                year_writer(block.row0, block.probability[t], block.valid[t])
+
+        _write_behind(stack, predict_rows(model, srcs, settings, reporter), write)
+    return [w.result(year, path, t) for w, (year, path), t in zip(writers, images, targets)]

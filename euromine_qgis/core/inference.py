@@ -46,11 +46,12 @@ def auto_batch_size(model: Model) -> int:
 
 @dataclass(frozen=True)
 class RowBlock:
-    """Finished rows ``row0 .. row0 + height`` of a scene."""
+    """Finished rows ``row0 .. row0 + height`` of a scene: (h, W) arrays, or (T, h, W) - one
+    map per year - from a series model."""
 
     row0: int
-    probability: np.ndarray  # (h, W) float32 mining probability; undefined where not valid
-    valid: np.ndarray  # (h, W) bool: no band is nodata (or NaN)
+    probability: np.ndarray  # float32 positive-class probability; undefined where not valid
+    valid: np.ndarray  # bool: no band is nodata (or NaN)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class _Batch:
     strip: int
     x0s: list[int]
     tiles: np.ndarray  # (n, C, tile, tile) normalized, padded
-    valid: np.ndarray  # (th, x_stop - x_start) bool
+    valid: np.ndarray  # (maps, th, x_stop - x_start) bool
     x_start: int
 
 
@@ -153,14 +154,20 @@ def _read_batches(srcs: Sequence, model: Model, plan: _Plan, batch_size: int) ->
             x0s = plan.xs[start:start + batch_size]
             x_start, x_stop = x0s[0], x0s[-1] + plan.tw
             window = Window(x_start, y0, x_stop - x_start, plan.th)
-            blocks, valid = [], None
-            for src in srcs:  # a change model sees (before, after) stacked on the band axis
+            blocks, valids = [], []
+            for src in srcs:  # change and series models see their images stacked on the band axis
                 raw = src.read(window=window)
-                ok = valid_mask(raw, src.nodata)
-                valid = ok if valid is None else valid & ok
+                valids.append(valid_mask(raw, src.nodata))
                 blocks.append(model.normalize(raw[None])[0])
+            if model.info.series:  # one map per year, each valid where its own year is
+                for block, ok in zip(blocks, valids):
+                    block[:, ~ok] = 0.0  # nodata enters the model as the band mean
+                valid = np.stack(valids)
+            else:
+                valid = np.logical_and.reduce(valids)[None]
+                for block in blocks:
+                    block[:, ~valid[0]] = 0.0
             block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-            block[:, ~valid] = 0.0  # nodata enters the model as the band mean
             tiles = np.stack([_pad_to(block[:, :, x0 - x_start:x0 - x_start + plan.tw], plan.tile) for x0 in x0s])
             yield _Batch(strip, x0s, tiles, valid, x_start)
 
@@ -196,37 +203,44 @@ def predict_rows(
     """Yield the scene's positive-class probabilities (mining; change for a change model) as
     consecutive row blocks, top to bottom.
 
-    ``src`` is one image, or for a change model the (before, after) images on one grid. Pixels
-    with nodata (or NaN) in any band of any image are marked invalid and fed to the model as the
-    band mean (zero after normalization) so they do not disturb their neighbours.
+    ``src`` is one image, for a change model the (before, after) images on one grid, and for a
+    series model every year's image on one grid (blocks then hold one map per year). Pixels
+    with nodata (or NaN) in any band are marked invalid - for footprint and change models in
+    any image, for a series model in that year's image - and fed to the model as the band mean
+    (zero after normalization) so they do not disturb their neighbours.
     """
     srcs = [src] if isinstance(src, rasterio.io.DatasetReader) else list(src)
-    if len(srcs) != model.info.images_per_sample:
+    if model.info.series and len(srcs) < 2:
+        raise ValueError(f"series model '{model.info.name}' needs at least two years, got {len(srcs)}")
+    if not model.info.series and len(srcs) != model.info.images_per_sample:
         raise ValueError(f"model '{model.info.name}' takes {model.info.images_per_sample} image(s) per sample, got {len(srcs)}")
     plan = _Plan(srcs[0].height, srcs[0].width, settings.tile or model.info.patch_size, settings.overlap)
     batch_size = settings.batch_size or auto_batch_size(model)
     run = _Runner(model, batch_size, reporter)
     th, width = plan.th, plan.width
-    acc = np.zeros((th, width), np.float32)
+    maps = len(srcs) if model.info.series else 1
+    acc = np.zeros((maps, th, width), np.float32)
     wsum = np.zeros((th, width), np.float32)
-    valid = np.zeros((th, width), bool)
+    valid = np.zeros((maps, th, width), bool)
     batches_per_strip = -(-len(plan.xs) // batch_size)
     for n, batch in enumerate(_background(_read_batches(srcs, model, plan, batch_size), settings.prefetch)):
         reporter.check()
         y0 = plan.ys[batch.strip]
-        valid[:, batch.x_start:batch.x_start + batch.valid.shape[1]] = batch.valid
-        for p, x0 in zip(run(batch.tiles), batch.x0s):
+        valid[:, :, batch.x_start:batch.x_start + batch.valid.shape[-1]] = batch.valid
+        probabilities = run(batch.tiles).reshape(len(batch.x0s), maps, plan.tile, plan.tile)
+        for p, x0 in zip(probabilities, batch.x0s):
             w = plan.weights(y0, x0)
-            acc[:, x0:x0 + plan.tw] += p[:th, :plan.tw] * w
+            acc[:, :, x0:x0 + plan.tw] += p[:, :th, :plan.tw] * w
             wsum[:, x0:x0 + plan.tw] += w
         if (n + 1) % batches_per_strip:
             continue
         last = batch.strip + 1 == len(plan.ys)
         done = th if last else plan.ys[batch.strip + 1] - y0
-        yield RowBlock(y0, acc[:done] / wsum[:done], valid[:done].copy())
+        probability, finished = acc[:, :done] / wsum[:done], valid[:, :done].copy()
+        yield RowBlock(y0, probability, finished) if model.info.series else RowBlock(y0, probability[0], finished[0])
         # rows from the next strip's start on were partly predicted by this strip: carry them over
-        acc[:th - done] = acc[done:]
+        acc[:, :th - done] = acc[:, done:]
         wsum[:th - done] = wsum[done:]
-        acc[th - done:] = 0.0
+        acc[:, th - done:] = 0.0
         wsum[th - done:] = 0.0
         reporter.progress(100.0 * (batch.strip + 1) / len(plan.ys))

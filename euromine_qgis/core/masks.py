@@ -18,7 +18,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from .errors import InputError
-from .raster import Grid
+from .raster import Grid, align_hint, first_line, grid_differences, missing_pixel_data
 
 
 WINDOW_PIXELS = 1 << 20  # pixels per raster per window of the windowed mask passes (rounded to whole blocks)
@@ -42,6 +42,9 @@ def inspect_mask(path: Path) -> MaskInfo:
         with open_mask(path) as src:
             if src.count != 1:
                 raise InputError(f"{path}: mask raster has {src.count} bands; expected one band")
+            truncated = missing_pixel_data(src, path)
+            if truncated:
+                raise InputError(f"{path}: {truncated}; copy or export the file again")
             return MaskInfo(path, Grid(src.crs, src.transform, src.width, src.height), src.nodata,
                             src.block_shapes[0][0])
     except InputError:
@@ -69,9 +72,8 @@ def common_grid(infos: Sequence[MaskInfo], what: str = "rasters") -> Grid:
         if info.grid.shape != base.grid.shape or not same_place(info.grid, base.grid):
             raise InputError(
                 f"{info.path} and {base.path}: {what} of different years lie on different grids "
-                f"({info.grid.width} × {info.grid.height} vs {base.grid.width} × {base.grid.height}"
-                f"{'' if info.grid.shape != base.grid.shape else ', different CRS or transform'}); "
-                "every year must share one grid"
+                f"({grid_differences(info.grid, base.grid)}); every year must share one grid: "
+                + align_hint(info.path, info.grid, base.path, base.grid)
             )
     return base.grid
 
@@ -94,7 +96,14 @@ def read_stack(infos: Sequence[MaskInfo], window: Window) -> tuple[np.ndarray, n
     # otherwise keep every block read (each is read once, so caching gains nothing).
     with ExitStack() as stack:
         for t, info in enumerate(infos):
-            mining[t], valid[t] = read_masks(stack.enter_context(open_mask(info.path)), info, window)
+            try:
+                mining[t], valid[t] = read_masks(stack.enter_context(open_mask(info.path)), info, window)
+            except OSError as exc:  # rasterio's read errors (RasterioIOError) are OSErrors
+                raise InputError(
+                    f"{info.path}: cannot read rows {window.row_off}–{window.row_off + window.height - 1}; "
+                    f"the file is damaged ({first_line(exc)}) — "
+                    "copy or export it again"
+                ) from exc
     return mining, valid
 
 

@@ -49,8 +49,14 @@ class ModelInfo:
 
     @property
     def images_per_sample(self) -> int:
-        """How many co-registered images one sample stacks: 2 (before, after) for change models."""
-        return 2 if self.task == "change" else 1
+        """How many co-registered images one sample stacks: 2 (before, after) for change models,
+        1 for footprint models, 0 for series models (they take every year they are given)."""
+        return {"change": 2, "footprint": 1}.get(self.task, 0)
+
+    @property
+    def series(self) -> bool:
+        """True for footprint_series models: (N, T, C, H, W) in, one map per year out."""
+        return self.task == "footprint_series"
 
     @property
     def synthetic(self) -> bool:
@@ -154,10 +160,17 @@ class Model:
     def _check_signature(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         bands = len(self.info.bands)
-        if self.info.task == "footprint_series":
-            raise ModelError(f"{self.path}: footprint_series models are not supported by this algorithm yet")
         if len(outputs) < 1:
             raise ModelError(f"{self.path}: the model has no output")
+        if self.info.series:
+            shape = inputs[0].shape
+            if len(inputs) != 1 or len(shape) != 5:
+                raise ModelError(f"{self.path}: a footprint_series model takes one (N, T, C, H, W) input, "
+                                 f"this one has {len(inputs)} input(s) of shape {shape}")
+            if isinstance(shape[2], int) and shape[2] != bands:
+                raise ModelError(f"{self.path}: input '{inputs[0].name}' takes {shape[2]} bands per year but the "
+                                 f"metadata lists {bands} ({', '.join(self.info.bands)})")
+            return
         # footprint: one (N, C, H, W) input; change: (before, after) as two inputs or one (N, 2C, H, W)
         expected = [bands] if self.info.task == "footprint" else ([bands, bands] if len(inputs) == 2 else [2 * bands])
         if len(inputs) != len(expected):
@@ -192,7 +205,11 @@ class Model:
         return x
 
     def _feeds(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Input name -> array: a two-input change model gets the before and after halves."""
+        """Input name -> array: a two-input change model gets the before and after halves; a
+        series model gets the (N, T·C, H, W) stack as (N, T, C, H, W)."""
+        if self.info.series:
+            n, tc, h, w = batch.shape
+            return {self.input_names[0]: batch.reshape(n, tc // len(self.info.bands), -1, h, w)}
         if len(self.input_names) == 1:
             return {self.input_names[0]: batch}
         half = batch.shape[1] // 2
@@ -215,15 +232,29 @@ class Model:
             raise ModelError(f"{self.path}: inference failed on {self.provider} ({_short(exc)})") from exc
 
     def positive_probability(self, batch: np.ndarray) -> np.ndarray:
-        """Run a normalized (N, C·images_per_sample, H, W) float32 batch; return (N, H, W)
-        probabilities of the positive class (mining, or change for change models)."""
+        """Run a normalized (N, C·images, H, W) float32 batch; return (N, H, W) probabilities of
+        the positive class (mining, or change for change models), or (N, T, H, W) for a series
+        model given T images per sample."""
         out = self._run(batch)
-        if out.ndim != 4 or out.shape[0] != batch.shape[0] or out.shape[2:] != batch.shape[2:]:
+        if self.info.series:
+            steps = batch.shape[1] // len(self.info.bands)
+            if out.ndim != 5 or out.shape[:2] != (batch.shape[0], steps):
+                raise ModelError(f"{self.path}: output shape {out.shape} does not match input "
+                                 f"({batch.shape[0]}, {steps}, ...); expected (N, T, K, H, W)")
+            per_year = self._positive(out.reshape(-1, *out.shape[2:]), batch.shape[0] * steps, batch.shape[2:])
+            return per_year.reshape(batch.shape[0], steps, *per_year.shape[1:])
+        return self._positive(out, batch.shape[0], batch.shape[2:])
+
+    def _positive(self, out: np.ndarray, n: int, size: tuple[int, ...]) -> np.ndarray:
+        """(n, H, W) positive-class probabilities from a (n, K, H, W) model output."""
+        classes = len(self.info.classes)
+        # K = 1: one channel holding the positive class alone (a logit or a probability)
+        if out.ndim != 4 or out.shape[0] != n or out.shape[2:] != size or out.shape[1] not in (1, classes):
             raise ModelError(
-                f"{self.path}: output shape {out.shape} does not match input {batch.shape}; "
-                "expected (N, K, H, W)"
+                f"{self.path}: output shape {out.shape} does not match {n} input tile(s) of {size}; "
+                f"expected (N, K, H, W) with K = {classes} (classes {', '.join(self.info.classes)}) or 1"
             )
-        k = self.info.positive_class
+        k = self.info.positive_class if out.shape[1] > 1 else 0
         if self.info.output == "probabilities":
             return out[:, k]
         if out.shape[1] == 1:

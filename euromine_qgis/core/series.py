@@ -19,9 +19,11 @@ from rasterio.windows import Window
 
 from .area import row_pixel_areas_m2
 from .errors import InputError, OutputError
-from .footprints import YearFootprint, check_images, footprint_name, map_footprints, probability_name
+from .footprints import (
+    YearFootprint, check_images, common_image_grid, footprint_name, map_footprints, probability_name,
+)
 from .inference import TileSettings
-from .masks import WINDOW_PIXELS, same_place, window_rows
+from .masks import WINDOW_PIXELS, window_rows
 from .model import Model
 from .progress import Reporter
 from .raster import (
@@ -55,7 +57,7 @@ def map_footprint_series(
     if width == 1:
         return map_footprints(images, model, out_dir, threshold, settings, reporter, probabilities)
     images = sorted((int(y), Path(p)) for y, p in images)
-    grid = _common_image_grid(images, model)
+    grid = common_image_grid(check_images(images, model))
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
     footprints = [out_dir / footprint_name(y) for y, _ in images]
@@ -79,16 +81,6 @@ def map_footprint_series(
         YearFootprint(year, image, footprint, ha, mining, valid, probability_files[t] if probabilities else None)
         for t, ((year, image), footprint, (ha, mining, valid)) in enumerate(zip(images, footprints, areas))
     ]
-
-
-def _common_image_grid(images: Sequence[tuple[int, Path]], model: Model) -> Grid:
-    infos = check_images(images, model)
-    base = infos[0]
-    for info in infos[1:]:
-        if info.grid.shape != base.grid.shape or not same_place(info.grid, base.grid):
-            raise InputError(f"{info.path} and {base.path}: images of different years lie on different grids; "
-                             "a temporal filter needs every year on one grid")
-    return base.grid
 
 
 def _filter_years(
