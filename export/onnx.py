@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,10 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from euromine_qgis.core import release
+from euromine_qgis.core.registry import SYNTHETIC_LABEL
+
 METADATA_KEY = "euromine"
-INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
 # How each exporter choice is named in models.json provenance.
 EXPORTERS = {"dynamo": "torch.onnx.export(dynamo=True)", "torchscript": "torch.onnx.export(dynamo=False)"}
@@ -77,6 +79,24 @@ def validate_metadata(metadata: dict[str, Any], in_channels: int) -> str:
     return json.dumps(metadata, sort_keys=True, allow_nan=False)
 
 
+def contract_metadata(name: str, task: str, trained_on: str, version: str, license: str = "MIT",
+                      classes: Sequence[str] | None = None) -> dict[str, Any]:
+    """Model-contract metadata for a model on the release's bands, normalization and patch size."""
+    return {
+        "name": name,
+        "task": task,
+        "bands": list(release.BANDS),
+        "mean": list(release.MEAN),
+        "std": list(release.STD),
+        "patch_size": release.PATCH_SIZE,
+        "classes": list(classes or (("no_change", "change") if task == "change" else ("background", "mining"))),
+        "output": "logits",
+        "trained_on": trained_on,
+        "license": license,
+        "version": version,
+    }
+
+
 @contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Silence the exporter's progress prints and known-harmless warnings; errors still raise."""
@@ -89,29 +109,53 @@ def _quiet_exporter() -> Iterator[None]:
             warnings.simplefilter("ignore", category=FutureWarning)
             warnings.simplefilter("ignore", category=DeprecationWarning)
             warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+            warnings.filterwarnings("ignore", message=".*axis name.*will not be used.*")
             yield
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
 
 
+# Graph inputs by task and the axes of each input that stay symbolic (DESIGN.md model contract).
+INPUTS = {"footprint": ("image",), "change": ("before", "after"), "footprint_series": ("image",)}
+_IMAGE_AXES = {0: "N", 2: "H", 3: "W"}
+_SERIES_AXES = {0: "N", 1: "T", 3: "H", 4: "W"}
+
+
+def dynamic_axes(task: str) -> dict[int, str]:
+    """Symbolic axes of every input (and of the output) for ``task``."""
+    return _SERIES_AXES if task == "footprint_series" else _IMAGE_AXES
+
+
+def example_inputs(
+    task: str, n: int, channels: int, height: int, width: int, steps: int = 10, seed: int = PARITY_SEED
+) -> tuple[torch.Tensor, ...]:
+    """Seeded random inputs of the contract's shapes: (N, C, H, W) per image, (N, T, C, H, W)
+    for a series model."""
+    generator = torch.Generator().manual_seed(seed)
+    shape = (n, steps, channels, height, width) if task == "footprint_series" else (n, channels, height, width)
+    return tuple(torch.randn(*shape, generator=generator) for _ in INPUTS[task])
+
+
 def _to_proto(
-    model: torch.nn.Module, sample: torch.Tensor, dynamic: bool, opset: int, exporter: str
+    model: torch.nn.Module, sample: tuple[torch.Tensor, ...], task: str, dynamic: bool, opset: int, exporter: str
 ) -> onnx.ModelProto:
-    axes = {0: "N", 2: "H", 3: "W"}
+    names = list(INPUTS[task])
+    axes = dynamic_axes(task)
     with _quiet_exporter(), torch.no_grad():
         if exporter == "dynamo":
             program = torch.onnx.export(
                 model,
-                (sample,),
+                sample,
                 None,
                 dynamo=True,
-                input_names=[INPUT_NAME],
+                input_names=names,
                 output_names=[OUTPUT_NAME],
                 opset_version=opset,
                 # String names map to Dim.DYNAMIC and are renamed in the graph afterwards, so
-                # torch.export may infer constraints (e.g. divisibility) instead of failing.
-                dynamic_shapes=(axes,) if dynamic else None,
+                # torch.export may infer constraints (divisibility, before/after equality)
+                # instead of failing.
+                dynamic_shapes=tuple(axes for _ in names) if dynamic else None,
                 external_data=False,
                 verbose=False,
             )
@@ -119,13 +163,13 @@ def _to_proto(
         buffer = io.BytesIO()
         torch.onnx.export(
             model,
-            (sample,),
+            sample,
             buffer,
             dynamo=False,
-            input_names=[INPUT_NAME],
+            input_names=names,
             output_names=[OUTPUT_NAME],
             opset_version=opset,
-            dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes} if dynamic else None,
+            dynamic_axes={name: axes for name in [*names, OUTPUT_NAME]} if dynamic else None,
         )
         return onnx.load_from_string(buffer.getvalue())
 
@@ -138,50 +182,55 @@ def _embed_metadata(proto: onnx.ModelProto, text: str) -> None:
     entry.key, entry.value = METADATA_KEY, text
 
 
-def _check_graph(proto: onnx.ModelProto, opset: int, dynamic: bool) -> None:
+def _check_graph(proto: onnx.ModelProto, task: str, opset: int, dynamic: bool) -> None:
     onnx.checker.check_model(proto, full_check=True)
     written = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if written != opset:
         raise ExportError(f"asked for opset {opset}, the exporter wrote opset {written}")
-    if [i.name for i in proto.graph.input] != [INPUT_NAME] or proto.graph.output[0].name != OUTPUT_NAME:
+    names = [i.name for i in proto.graph.input]
+    if names != list(INPUTS[task]) or proto.graph.output[0].name != OUTPUT_NAME:
         raise ExportError(
-            f"graph inputs {[i.name for i in proto.graph.input]} / first output "
-            f"'{proto.graph.output[0].name}': expected one input '{INPUT_NAME}' and output '{OUTPUT_NAME}'"
+            f"graph inputs {names} / first output '{proto.graph.output[0].name}': a {task} model "
+            f"needs inputs {list(INPUTS[task])} and output '{OUTPUT_NAME}'"
         )
     if dynamic:
-        for value in (proto.graph.input[0], proto.graph.output[0]):
+        for value in (*proto.graph.input, proto.graph.output[0]):
             dims = value.type.tensor_type.shape.dim
-            fixed = [i for i in (0, 2, 3) if i >= len(dims) or not dims[i].dim_param]
+            fixed = [i for i in dynamic_axes(task) if i >= len(dims) or not dims[i].dim_param]
             if fixed:
-                raise ExportError(f"'{value.name}' axes {fixed} are not symbolic; N, H, W must be dynamic")
+                raise ExportError(
+                    f"'{value.name}' axes {fixed} are not symbolic; "
+                    f"{', '.join(dynamic_axes(task).values())} must be dynamic"
+                )
 
 
 def check_parity(
     model: torch.nn.Module,
     onnx_path: Path,
-    shape: tuple[int, ...],
+    inputs: tuple[torch.Tensor, ...],
+    task: str = "footprint",
     n_classes: int | None = None,
-    seed: int = PARITY_SEED,
 ) -> tuple[float, float]:
-    """Run onnxruntime (CPU) and PyTorch eval on one random input of ``shape``.
+    """Run onnxruntime (CPU) and PyTorch eval on the same ``inputs``.
 
     Returns (max abs logit difference, fraction of pixels with the same argmax); raises
     ExportError when either misses the tolerances or the output shape is wrong.
     """
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(*shape, generator=generator, dtype=torch.float32)
     with torch.no_grad():
-        expected = model(x).detach().cpu().numpy()
+        expected = model(*inputs).detach().cpu().numpy()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+    got = session.run([OUTPUT_NAME], {name: x.numpy() for name, x in zip(INPUTS[task], inputs)})[0]
+    shape = tuple(inputs[0].shape)
     if got.shape != expected.shape:
         raise ExportError(f"onnxruntime output {got.shape} != PyTorch output {expected.shape} for input {shape}")
-    if got.ndim != 4 or got.shape[0] != shape[0] or got.shape[2:] != tuple(shape[2:]):
-        raise ExportError(f"output {got.shape} is not (N, K, H, W) for input {shape}")
-    if n_classes is not None and got.shape[1] != n_classes:
-        raise ExportError(f"output has {got.shape[1]} channels, metadata lists {n_classes} classes")
+    class_axis = 2 if task == "footprint_series" else 1
+    if got.ndim != len(shape) or got.shape[:class_axis] != shape[:class_axis] or got.shape[-2:] != shape[-2:]:
+        layout = "(N, T, K, H, W)" if task == "footprint_series" else "(N, K, H, W)"
+        raise ExportError(f"output {got.shape} is not {layout} for input {shape}")
+    if n_classes is not None and got.shape[class_axis] != n_classes:
+        raise ExportError(f"output has {got.shape[class_axis]} classes, metadata lists {n_classes}")
     diff = float(np.max(np.abs(got.astype(np.float64) - expected)))
-    agree = float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
+    agree = float(np.mean(got.argmax(axis=class_axis) == expected.argmax(axis=class_axis)))
     if not diff <= MAX_ABS_DIFF or agree < MIN_ARGMAX_AGREEMENT:  # "not <=" also catches NaN
         raise ExportError(
             f"parity failed at input {shape}: max |onnxruntime - torch| = {diff:.3g} "
@@ -200,36 +249,41 @@ def export_onnx(
     dynamic: bool = True,
     opset: int = 17,
     check_shape: tuple[int, int, int] = (3, 97, 131),
+    steps: tuple[int, int] = (10, 7),
     exporter: str = "dynamo",
 ) -> Path:
-    """Export ``model`` ((N, C, H, W) -> (N, K, H, W)) to a single self-contained .onnx file.
+    """Export ``model`` to a single self-contained .onnx file for ``metadata["task"]``.
 
-    Embeds ``metadata`` (the model contract) as JSON under metadata_props["euromine"], runs the
-    ONNX checker and proves parity with PyTorch at ``(1, C, *sample_hw)`` and, when dynamic, at
-    ``(check_shape[0], C, check_shape[1], check_shape[2])``. Pass a check_shape the
-    architecture accepts (e.g. multiples of 32 for a deep U-Net). The file is written under a
-    temporary name in the same folder and renamed only after every check passed.
+    Footprint models take one (N, C, H, W) input "image", change models two ("before",
+    "after"), series models one (N, T, C, H, W) "image"; the output "logits" is (N, K, H, W),
+    or (N, T, K, H, W) for series. Embeds ``metadata`` (the model contract) as JSON under
+    metadata_props["euromine"], runs the ONNX checker and proves parity with PyTorch at
+    N = 1, ``sample_hw`` (T = ``steps[0]``) and, when dynamic, at ``check_shape`` = (N, H, W)
+    with T = ``steps[1]``. Pass a check_shape the architecture accepts (e.g. multiples of 32
+    for a deep U-Net). The file is written under a temporary name in the same folder and
+    renamed only after every check passed.
     """
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter must be one of {', '.join(EXPORTERS)}, got '{exporter}'")
     text = validate_metadata(metadata, in_channels)
+    task = metadata["task"]
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    sample = torch.randn(1, in_channels, *sample_hw, generator=torch.Generator().manual_seed(PARITY_SEED))
+    sample = example_inputs(task, 1, in_channels, *sample_hw, steps=steps[0])
 
-    proto = _to_proto(model, sample, dynamic, opset, exporter)
+    proto = _to_proto(model, sample, task, dynamic, opset, exporter)
     _embed_metadata(proto, text)
-    _check_graph(proto, opset, dynamic)
+    _check_graph(proto, task, opset, dynamic)
 
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
         onnx.save_model(proto, str(tmp), save_as_external_data=False)
         n_classes = len(metadata["classes"])
-        check_parity(model, tmp, (1, in_channels, *sample_hw), n_classes)
+        check_parity(model, tmp, sample, task, n_classes)
         if dynamic:
             n, h, w = check_shape
-            check_parity(model, tmp, (n, in_channels, h, w), n_classes)
+            check_parity(model, tmp, example_inputs(task, n, in_channels, h, w, steps[1], seed=1), task, n_classes)
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -278,26 +332,79 @@ def register_model(models_dir: Path, entry: dict) -> None:
     os.replace(tmp, index)
 
 
+def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The module of a checkpoint written by ``python -m export.train``, and the checkpoint."""
+    from export import architectures
+
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    arch = architectures.get(checkpoint["arch"])
+    model = arch.build(checkpoint["in_channels"], len(checkpoint["classes"]), checkpoint["width"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), checkpoint
+
+
+def trained_on_text(checkpoint: dict[str, Any]) -> str:
+    """What a checkpoint was trained on, with the synthetic-training label where it applies."""
+    return f"{checkpoint['trained_on']} — {SYNTHETIC_LABEL}" if checkpoint["synthetic"] else checkpoint["trained_on"]
+
+
+def export_checkpoint(path: Path, out: Path, name: str | None = None, version: str = "1.0.0") -> Path:
+    """Export a training checkpoint with its contract metadata (parity-checked, see export_onnx)."""
+    model, checkpoint = load_checkpoint(path)
+    metadata = contract_metadata(name or out.stem, checkpoint["task"], trained_on_text(checkpoint), version,
+                                 classes=checkpoint["classes"])
+    metadata["patch_size"] = max(release.PATCH_SIZE, checkpoint["patch_size"])
+    return export_onnx(model, out, metadata, in_channels=checkpoint["in_channels"], check_shape=(2, 96, 128))
+
+
+def export_random(arch_name: str, out: Path, width: int | None = None, seed: int = 0) -> Path:
+    """Smoke export of a freshly initialised (untrained, seeded) architecture."""
+    from export import architectures
+
+    arch = architectures.get(arch_name)
+    torch.manual_seed(seed)
+    model = arch.build(len(release.BANDS), 2, width)
+    metadata = contract_metadata(out.stem, arch.task, f"untrained: random weights (seed {seed})", "0.0.0")
+    return export_onnx(model, out, metadata, check_shape=(2, 96, 128))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: inspect exported models (export commands live with each model's module)."""
+    """Command line: export a checkpoint or a random architecture, or inspect exported models."""
     parser = argparse.ArgumentParser(
         prog="python -m export.onnx",
         description=(
-            "EuroMine ONNX export step shared by every model: export_onnx() writes a single "
-            ".onnx file with the 'euromine' model-contract metadata, after the ONNX checker and "
-            "an onnxruntime-vs-PyTorch parity check at two input sizes; register_model() "
-            "records it in models_onnx/models.json with sha256 and provenance. Each model "
-            "module has its own export command, e.g. 'python -m export.spectral --out "
-            "models_onnx'. This command prints the metadata of .onnx files and checks them "
-            "against a models.json."
+            "EuroMine ONNX export: writes a single .onnx file with the 'euromine' model-contract "
+            "metadata, after the ONNX checker and an onnxruntime-vs-PyTorch parity check at two "
+            "input sizes (max |difference| <= 1e-4 on logits, argmax agreement >= 99.9 %%). "
+            "Export a training checkpoint (--checkpoint) or an untrained architecture "
+            "(--arch NAME --random); print the metadata of .onnx files; or check the files of "
+            "a models.json (--verify)."
         ),
     )
     parser.add_argument("models", nargs="*", type=Path, help=".onnx files whose 'euromine' metadata to print")
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint written by python -m export.train")
+    parser.add_argument("--arch", help="architecture name, with --random")
+    parser.add_argument("--random", action="store_true", help="export --arch with random (seeded) weights")
+    parser.add_argument("--width", type=int, help="channel width for --random (default: the architecture's)")
+    parser.add_argument("--name", help="model name in the metadata (default: the output file's stem)")
+    parser.add_argument("--out", type=Path, help="output .onnx file for --checkpoint or --random")
     parser.add_argument(
         "--verify", type=Path, metavar="MODELS_DIR",
         help="check every file listed in MODELS_DIR/models.json against its sha256 and size",
     )
     args = parser.parse_args(argv)
+    if (args.checkpoint or args.random) and not args.out:
+        parser.error("--checkpoint and --random need --out FILE.onnx")
+    if args.random != bool(args.arch):
+        parser.error("--random and --arch go together")
+    try:
+        if args.checkpoint:
+            print(export_checkpoint(args.checkpoint, args.out, args.name))
+        elif args.random:
+            print(export_random(args.arch, args.out, args.width))
+    except (ExportError, KeyError, ValueError, FileNotFoundError) as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return 1
     for path in args.models:
         print(f"{path}: {json.dumps(read_metadata(path), sort_keys=True)}")
     status = 0
@@ -307,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             ok = file.is_file() and file.stat().st_size == m["size_bytes"] and sha256_of(file) == m["sha256"]
             print(f"{'ok  ' if ok else 'FAIL'} {m['name']} ({m['file']})")
             status |= 0 if ok else 1
-    if not args.models and args.verify is None:
+    if not (args.models or args.verify or args.checkpoint or args.random):
         parser.print_help()
     return status
 

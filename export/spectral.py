@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from euromine_qgis.core import release
-from export.onnx import EXPORTERS, export_onnx, register_model
+from export.onnx import EXPORTERS, contract_metadata, export_onnx, register_model
 
 NAME = "spectral_baseline"
 VERSION = "1.0.0"
@@ -132,19 +132,7 @@ class SpectralBaseline(nn.Module):
 
 def metadata() -> dict:
     """The ``euromine`` model-contract metadata of the spectral baseline."""
-    return {
-        "name": NAME,
-        "task": "footprint",
-        "bands": list(release.BANDS),
-        "mean": list(release.MEAN),
-        "std": list(release.STD),
-        "patch_size": release.PATCH_SIZE,
-        "classes": ["background", "mining"],
-        "output": "logits",
-        "trained_on": "not trained: weights set from spectral-index physics",
-        "license": "MIT",
-        "version": VERSION,
-    }
+    return contract_metadata(NAME, "footprint", "not trained: weights set from spectral-index physics", VERSION)
 
 
 def export(out_dir: Path, command: str) -> Path:

@@ -44,6 +44,8 @@ BANDS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
 WAVELENGTHS_NM = np.array([490, 560, 665, 705, 740, 783, 842, 865, 1610, 2190], dtype=np.float32)
 PATCH_SIZE = 160
 IMAGE_NODATA = 0
+# GeoTIFF metadata item that marks an image as generated here (training tools label models by it)
+SYNTHETIC_TAG = "EUROMINE_SYNTHETIC"
 LABEL_MINING = 255
 
 _NEVER = np.int16(32767)  # "year" of an event that never happens
@@ -611,6 +613,7 @@ def write_site(site: SyntheticSite, out_dir: str | Path, name: str) -> Path:
     for year in site.years:
         with rasterio.open(folder / "image" / f"Year{year}.tif", "w", **image_profile) as dst:
             dst.write(site.images[year])
+            dst.update_tags(**{SYNTHETIC_TAG: f"export.synthetic site seed {site.seed}"})
             for index, band in enumerate(BANDS, start=1):
                 dst.set_band_description(index, band)
         # The release's labels carry no georeferencing; rasterio warns about that.

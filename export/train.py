@@ -1,0 +1,328 @@
+"""Train any registered architecture on EuroMineNet-layout sites.
+
+``python -m export.train --arch NAME --data DIR [--val-data DIR] [--epochs N] [--device cuda|cpu]``
+
+- Reproducible: torch, numpy and the sample order are seeded by ``--seed``; on the CPU the run
+  uses deterministic kernels, so the same command gives the same checkpoint.
+- AMP (float16 autocast with gradient scaling) on CUDA.
+- Loss: cross-entropy plus soft Dice on the positive class, skipping IGNORE pixels (nodata,
+  padding of sites smaller than a patch).
+- Validation after every epoch on whole validation sites with the benchmark metrics of
+  ../shared/METRICS.md (per-year pooled OA/P/R/F1/IoU, TIoU, CIoU and CA-TIoU for footprint and
+  series models; change F1/IoU per interval class for change models). The checkpoint keeps the
+  epoch with the best validation F1 of the positive class.
+- Validation sites: ``--val-data``, else the release's val split when ``--data`` is the release,
+  else every fifth site by name (site-disjoint either way).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+
+from euromine_qgis.core import release
+from euromine_qgis.core.metrics import (
+    Counts, SeriesCounts, aggregate_sites, confusion, interval_class, series_counts,
+)
+from euromine_qgis.core.tiling import tile_starts
+from export import architectures
+from export.data import (
+    IGNORE, ChangePairs, DataError, FootprintPatches, SeriesStacks, Site, discover_sites, holdout_split,
+    load_site, normalize,
+)
+
+log = logging.getLogger("export.train")
+
+CLASSES = {
+    "footprint": ("background", "mining"),
+    "footprint_series": ("background", "mining"),
+    "change": ("no_change", "change"),
+}
+DATASETS = {"footprint": FootprintPatches, "change": ChangePairs, "footprint_series": SeriesStacks}
+
+
+def seed_everything(seed: int, device: torch.device) -> None:
+    """Seed torch and numpy; deterministic kernels on the CPU."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+
+
+def _augment(tensors: list[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
+    """The same random flip and quarter turn for every tensor of a batch (last two axes)."""
+    k = int(torch.randint(4, (1,), generator=generator))
+    flip = bool(torch.randint(2, (1,), generator=generator))
+    out = []
+    for t in tensors:
+        t = torch.rot90(t, k, dims=(-2, -1))
+        out.append(torch.flip(t, dims=(-1,)) if flip else t)
+    return out
+
+
+def _forward(model: nn.Module, task: str, batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits (B, K, H, W), targets (B, H, W)); series frames are folded into the batch."""
+    if task == "change":
+        before, after, target = batch
+        return model(before, after), target
+    images, target = batch
+    logits = model(images)
+    if task == "footprint_series":
+        n, t, k, h, w = logits.shape
+        return logits.reshape(n * t, k, h, w), target.reshape(n * t, h, w)
+    return logits, target
+
+
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy + soft Dice of class 1 over pixels whose target is not IGNORE."""
+    ce = F.cross_entropy(logits.float(), target, ignore_index=IGNORE)
+    keep = (target != IGNORE).float()
+    p = torch.softmax(logits.float(), dim=1)[:, 1] * keep
+    y = (target == 1).float()
+    dice = 1 - (2 * (p * y).sum() + 1) / (p.sum() + y.sum() + 1)
+    return ce + dice
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _site_probabilities(model: nn.Module, task: str, arrays, patch: int, device: torch.device) -> np.ndarray:
+    """(T, H, W) mining probabilities of one loaded site, patch by patch (flush last patch)."""
+    t_count, _, height, width = arrays.images.shape
+    out = np.zeros((t_count, height, width), np.float32)
+    for y in tile_starts(height, patch, 0):
+        for x in tile_starts(width, patch, 0):
+            window = arrays.images[:, :, y:y + patch, x:x + patch]
+            valid = arrays.valid[:, y:y + patch, x:x + patch]
+            h, w = valid.shape[1:]
+            pad = ((0, 0), (0, 0), (0, patch - h), (0, patch - w))
+            x_in = torch.from_numpy(np.pad(normalize(window, valid), pad, mode="edge")).to(device)
+            with torch.no_grad():
+                logits = model(x_in[None])[0] if task == "footprint_series" else model(x_in)
+            out[:, y:y + h, x:x + w] = torch.softmax(logits.float(), 1)[:, 1, :h, :w].cpu().numpy()
+    return out
+
+
+def _change_counts(model: nn.Module, arrays, patch: int, device: torch.device) -> dict[str, Counts]:
+    """Change confusion counts per interval class (and 'all') over every pair a < b of a site."""
+    years = arrays.site.years
+    t_count, _, height, width = arrays.images.shape
+    counts: dict[str, Counts] = {}
+    for i in range(t_count):
+        for j in range(i + 1, t_count):
+            pred = np.zeros((height, width), bool)
+            for y in tile_starts(height, patch, 0):
+                for x in tile_starts(width, patch, 0):
+                    sl = np.s_[y:y + patch, x:x + patch]
+                    valid = arrays.valid[:, sl[0], sl[1]]
+                    h, w = valid.shape[1:]
+                    pad = ((0, 0), (0, 0), (0, patch - h), (0, patch - w))
+                    pair = np.pad(normalize(arrays.images[[i, j], :, sl[0], sl[1]], valid[[i, j]]), pad, mode="edge")
+                    tensor = torch.from_numpy(pair).to(device)
+                    with torch.no_grad():
+                        logits = model(tensor[0:1], tensor[1:2])
+                    pred[sl] = (logits.float().argmax(1)[0, :h, :w] == 1).cpu().numpy()
+            ref = arrays.labels[i].astype(bool) ^ arrays.labels[j].astype(bool)
+            c = confusion(pred, ref, arrays.valid[i] & arrays.valid[j])
+            for key in (interval_class(years[i], years[j]), "all"):
+                counts[key] = counts.get(key, Counts()) + c
+    return counts
+
+
+def validate(model: nn.Module, task: str, sites: Sequence[Site], patch: int, device: torch.device) -> dict[str, Any]:
+    """The benchmark metrics on whole validation sites; ``f1`` is the checkpoint criterion."""
+    model.eval()
+    if task == "change":
+        pooled: dict[str, Counts] = {}
+        for site in sites:
+            for key, c in _change_counts(model, load_site(site), patch, device).items():
+                pooled[key] = pooled.get(key, Counts()) + c
+        scores = {f"change_{m}_{k}": getattr(c, m) for k, c in pooled.items() for m in ("f1", "iou")}
+        return {"f1": pooled["all"].f1, "iou": pooled["all"].iou, **scores}
+    per_site: dict[str, SeriesCounts] = {}
+    for site in sites:
+        arrays = load_site(site)
+        pred = _site_probabilities(model, task, arrays, patch, device) >= 0.5
+        per_site[site.name] = series_counts(pred, arrays.labels.astype(bool), arrays.valid, site.years)
+    micro = aggregate_sites(per_site)["micro"]
+    return {k: micro[k] for k in ("f1", "iou", "precision", "recall", "oa", "tiou", "ciou", "ca_tiou")}
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _validation_sites(args: argparse.Namespace, sites: list[Site]) -> tuple[list[Site], list[Site]]:
+    if args.val_data:
+        return sites, discover_sites(args.val_data)
+    names = {s.name for s in sites}
+    if names & set(release.split_sites("train")):
+        return discover_sites(args.data, split="train"), discover_sites(args.data, split="val")
+    return holdout_split(sites)
+
+
+def _data_description(train_sites: Sequence[Site], data_dir: Path) -> tuple[str, bool]:
+    tags = [s.synthetic for s in train_sites]
+    if all(tags):
+        return f"{len(train_sites)} synthetic sites generated by export.synthetic ({data_dir.name})", True
+    if any(tags):
+        raise DataError(f"{data_dir}: mixes generated and real sites; train on one kind")
+    return f"{len(train_sites)} EuroMineNet sites ({data_dir.name})", False
+
+
+def warm_start(model: nn.Module, checkpoint: Path) -> None:
+    """Copy every tensor of ``checkpoint`` whose name and shape match into ``model`` (e.g. a
+    series model starting from the per-year model that shares its encoder and decoder)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    own = model.state_dict()
+    shared = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not shared:
+        raise DataError(f"{checkpoint}: no tensor matches the model's by name and shape")
+    model.load_state_dict(shared, strict=False)
+    log.info("initialised %d of %d tensors from %s", len(shared), len(own), checkpoint)
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one training job; returns the checkpoint dict (also saved to ``args.out``)."""
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this torch build or machine has no CUDA")
+    seed_everything(args.seed, device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    arch = architectures.get(args.arch)
+    task = arch.task
+    all_sites = discover_sites(args.data)
+    train_sites, val_sites = _validation_sites(args, all_sites)
+    data_text, synthetic = _data_description(train_sites, Path(args.data))
+    dataset = DATASETS[task](train_sites, patch=args.patch, stride=args.stride)
+    model = arch.build(len(release.BANDS), len(CLASSES[task]), args.width)
+    if args.init:
+        warm_start(model, args.init)
+    model = model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    per_epoch = min(len(dataset), args.samples_per_epoch or len(dataset))
+    steps = args.epochs * -(-per_epoch // args.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=max(steps, 1), pct_start=0.1)
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    generator = torch.Generator().manual_seed(args.seed)
+
+    log.info("%s (%s, %.2f M parameters) on %s: %d training samples from %d sites, %d validation sites",
+             arch.name, task, sum(p.numel() for p in model.parameters()) / 1e6, device, len(dataset),
+             len(train_sites), len(val_sites))
+    best: dict[str, Any] | None = None
+    history = []
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        order = torch.randperm(len(dataset), generator=generator)[:per_epoch].tolist()
+        loader = DataLoader(Subset(dataset, order), batch_size=args.batch_size, shuffle=False, num_workers=0)
+        started, total = time.time(), 0.0
+        for batch in loader:
+            batch = [t.to(device) for t in _augment(list(batch), generator)]
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                logits, target = _forward(model, task, batch)
+                loss = segmentation_loss(logits, target)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            total += loss.item() * len(batch[0])
+        metrics = validate(model, task, val_sites, args.patch, device)
+        record = {"epoch": epoch, "loss": total / per_epoch, "seconds": round(time.time() - started, 1), **metrics}
+        history.append(record)
+        log.info("epoch %d: %s", epoch, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
+        f1 = metrics["f1"] if metrics["f1"] is not None else -1.0
+        if best is None or f1 > best["validation"]["f1_for_selection"]:
+            best = {
+                "epoch": epoch,
+                "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                "validation": dict(metrics, f1_for_selection=f1),
+            }
+    assert best is not None  # epochs >= 1 is enforced by the parser
+    checkpoint = {
+        "arch": arch.name,
+        "task": task,
+        "width": args.width or arch.width,
+        "in_channels": len(release.BANDS),
+        "classes": list(CLASSES[task]),
+        "patch_size": args.patch,
+        "state_dict": best["state_dict"],
+        "epoch": best["epoch"],
+        "validation": {k: v for k, v in best["validation"].items() if k != "f1_for_selection"},
+        "history": history,
+        "trained_on": data_text,
+        "synthetic": synthetic,
+        "train_sites": [s.name for s in train_sites],
+        "val_sites": [s.name for s in val_sites],
+        "seed": args.seed,
+        "init": str(args.init) if args.init else None,
+        "command": "python -m export.train " + shlex.join(args.argv),
+        "torch": torch.__version__,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, out)
+    log.info("best epoch %d (validation F1 %s) saved to %s", best["epoch"], best["validation"]["f1"], out)
+    return checkpoint
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line (kept on the namespace as ``argv`` for provenance)."""
+    parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arch", required=True, choices=sorted(architectures.ARCHITECTURES))
+    parser.add_argument("--data", required=True, type=Path, help="folder of sites in the EuroMineNet layout")
+    parser.add_argument("--val-data", type=Path, help="folder of validation sites (default: see above)")
+    parser.add_argument("--out", type=Path, help="checkpoint file (default runs/ARCH.pt)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--samples-per-epoch", type=int, default=0, help="random subset per epoch (0: all)")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--width", type=int, default=0, help="channel width (0: the architecture's default)")
+    parser.add_argument("--patch", type=int, default=release.PATCH_SIZE)
+    parser.add_argument("--stride", type=int, default=0, help="patch stride on training sites (0: the patch size)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", type=Path, help="checkpoint whose matching tensors initialise the model")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1:
+        parser.error("--epochs and --batch-size must be >= 1")
+    if args.patch % architectures.get(args.arch).multiple:
+        parser.error(f"--patch must be a multiple of {architectures.get(args.arch).multiple} for {args.arch}")
+    args.out = args.out or Path("runs") / f"{args.arch}.pt"
+    args.stride = args.stride or None
+    args.width = args.width or None
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    args = parse_args(argv)
+    try:
+        train(args)
+    except DataError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
