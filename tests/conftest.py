@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository on sys.path, generated sites and small real ONNX models."""
+"""Shared fixtures: the repository on sys.path, generated sites, small real ONNX models and the
+EuroMine Processing provider."""
 from __future__ import annotations
 
 import os
@@ -28,3 +29,17 @@ def sites(tmp_path_factory) -> list[Path]:
     from export.synthetic import generate_sites
 
     return generate_sites(tmp_path_factory.mktemp("sites"), 3, seed=7)
+
+
+@pytest.fixture(scope="session")
+def euromine_provider(qgis_processing):
+    """The EuroMine provider registered in pytest-qgis's QgsApplication, with Processing initialised."""
+    from qgis.core import QgsApplication
+
+    from euromine_qgis.provider import EuroMineProvider
+
+    registry = QgsApplication.processingRegistry()
+    provider = EuroMineProvider()
+    assert registry.addProvider(provider)
+    yield provider
+    registry.removeProvider(provider)

@@ -1,5 +1,5 @@
 """The robustness matrix's fixtures: real small and read-only filesystems (tmpfs mounts, always
-unmounted) and the Processing provider."""
+unmounted)."""
 from __future__ import annotations
 
 import subprocess
@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
-from tests.qgis.conftest import euromine_provider  # noqa: F401 (the provider fixture, for processing tests)
 
 
 @contextmanager
