@@ -17,7 +17,7 @@ export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 VENV_SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
 
-.PHONY: help env demo test bench zip models clean
+.PHONY: help env demo test bench zip models screenshot clean
 
 help:
 	@echo "make demo   set everything up and map the bundled sample site through QGIS Processing"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench  performance benchmarks (not part of make test)"
 	@echo "make zip    build the installable plugin zip into $(DIST)/"
 	@echo "make models re-export the bundled ONNX models (needs torch, installed by make env)"
+	@echo "make screenshot  QGIS under Xvfb: toolbox and Map mining footprints dialog -> docs/qgis_toolbox.png"
 
 env: $(STAMP)
 
@@ -72,6 +73,10 @@ demo: zip
 	  PAIRS=all TABLE=$(abspath $(DEMO_DIR)/evaluation.csv) REPORT=$(abspath $(DEMO_DIR)/report.html)
 	@echo "evaluation table: $(abspath $(DEMO_DIR)/evaluation.csv)"
 	@echo "evaluation report (open in a browser): $(abspath $(DEMO_DIR)/report.html)"
+
+# The real-window check by hand: QGIS desktop under Xvfb with the zip installed in a fresh profile.
+screenshot: zip
+	PYTHONPATH=$(VENV_SITE) scripts/screenshot.sh docs/qgis_toolbox.png $(BUILD)/screenshot.json $(DIST)/$(PLUGIN).zip
 
 test: env
 	$(PY) -m pytest -p no:cacheprovider tests

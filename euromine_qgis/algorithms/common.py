@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from qgis.PyQt import sip
+from qgis.PyQt.QtGui import QIcon
 from qgis.core import (
     QgsProcessingAlgorithm,
     Qgis,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from ..core.model import Model
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
+ICONS = Path(__file__).resolve().parent.parent / "icons"  # one <ALG_ID>.svg per algorithm
 # core.devices, core.inference and core.model need onnxruntime: they are imported where a model is
 # used, so that the algorithms without a model load without it (see provider.py).
 
@@ -64,6 +66,12 @@ class EuroMineAlgorithm(QgsProcessingAlgorithm):
 
     def createInstance(self) -> "EuroMineAlgorithm":  # noqa: N802 (QGIS API)
         return type(self)()
+
+    def svgIconPath(self) -> str:  # noqa: N802 (QGIS API)
+        return str(ICONS / f"{self.ALG_ID}.svg")
+
+    def icon(self) -> QIcon:
+        return QIcon(self.svgIconPath())
 
     def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802 (QGIS API)
         """QGIS's own check; where it refuses a raster input, the message names the file and its
