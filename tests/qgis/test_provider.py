@@ -1,0 +1,48 @@
+"""What a person sees of every EuroMine algorithm in the toolbox: display name, group, icon and a
+help text that explains every parameter and the results and shows a processing.run example."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from qgis import processing
+from qgis.core import QgsApplication, QgsProcessingFeedback
+
+from euromine_qgis.core.environment import check_environment
+
+ALGORITHMS = {  # id: (display name, group)
+    "euromine:mapfootprints": ("Map mining footprints", "Mapping"),
+    "euromine:detectchange": ("Detect change between two dates", "Change"),
+    "euromine:changelayers": ("Change layers from annual footprints", "Change"),
+    "euromine:evaluate": ("Evaluate footprints (CA-TIoU, IoU, F1)", "Evaluation"),
+    "euromine:mapsites": ("Map and score many sites", "Site workflows"),
+}
+
+
+@pytest.mark.parametrize("alg_id", sorted(ALGORITHMS))
+def test_name_group_icon_and_help(euromine_provider, alg_id):
+    alg = QgsApplication.processingRegistry().algorithmById(alg_id)
+    assert (alg.displayName(), alg.group()) == ALGORITHMS[alg_id]
+    assert Path(alg.svgIconPath()).is_file() and not alg.icon().isNull()
+    assert alg.svgIconPath() != euromine_provider.svgIconPath()
+    help_text = alg.shortHelpString()
+    for parameter in alg.parameterDefinitions():
+        assert parameter.name() in help_text, f"{alg_id}: help does not explain {parameter.name()}"
+    assert "Results:" in help_text and f"processing.run('{alg_id}'" in help_text
+    if alg.parameterDefinition("MODEL") is not None:
+        assert "spectral_baseline" in help_text  # the bundled models, labelled as the model list labels them
+
+
+def test_provider_loads_everything_here(euromine_provider):
+    assert {a.id() for a in euromine_provider.algorithms()} == set(ALGORITHMS)
+    assert euromine_provider.unavailable == {}
+    assert euromine_provider.warningMessage() == "\n".join(p.message() for p in check_environment())
+
+
+def test_model_runs_state_provider_and_device_first(euromine_provider, sites, tmp_path):
+    feedback = QgsProcessingFeedback()
+    images = [str(sites[0] / "image" / f"Year{y}.tif") for y in (2015, 2016)]
+    processing.run("euromine:detectchange", {"BEFORE": images[0], "AFTER": images[1], "MODEL": "spectral_baseline",
+                                             "CHANGE": str(tmp_path / "change.tif")}, feedback=feedback)
+    lines = [line for line in feedback.textLog().splitlines() if line.strip()]
+    assert any(line.startswith("Execution provider: CPUExecutionProvider on ") for line in lines[:3]), lines[:5]
