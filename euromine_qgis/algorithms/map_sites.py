@@ -23,7 +23,7 @@ from qgis.core import (
 
 from ..core.errors import EuroMineError
 from ..core.site_inputs import SiteInput, discover_sites, folder_site, polygon_sites, select_sites
-from ..core.sites import SiteOptions, SitesResult, map_sites
+from ..core.sites import SiteOptions, SiteOutcome, SitesResult, map_sites
 from ..core.temporal import TEMPORAL_FILTERS
 from ..core.years import parse_years
 from .common import (
@@ -187,7 +187,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         }
 
 
-def _site_results(outcome) -> dict:
+def _site_results(outcome: SiteOutcome) -> dict:
     """One site's entry of SITE_RESULTS, with absolute paths."""
     record = outcome.record
     evaluation = record.get("evaluation") or {}
@@ -212,7 +212,7 @@ def _log_table(result: SitesResult, feedback) -> None:
         years = r["years"]
         figures = [r["area_ha"][str(years[0])], r["area_ha"][str(years[-1])], r["gain_ha"], r["loss_ha"]]
         cells = " ".join("        n/a" if v is None else f"{v:11.2f}" for v in figures)
-        score = "unlabelled" if r["ca_tiou"] is None and o.record.get("evaluation") is None else _score(r["ca_tiou"])
+        score = _score(r["ca_tiou"]) if o.record.get("evaluation") else "unlabelled"
         feedback.pushInfo(f"{o.name:20} {o.status:8} {cells}   {score}")
     micro = result.pooled["micro"]
     feedback.pushInfo(f"CA-TIoU over {micro['sites']} labelled site(s): micro {_score(micro['ca_tiou'])}, "

@@ -27,7 +27,7 @@ from .model import Model
 from .pairs import parse_pairs
 from .progress import Reporter
 from .raster import check_output_folder
-from .registry import sha256_of
+from .registry import SYNTHETIC_LABEL, sha256_of
 from .report import write_report, write_table
 from .series import map_footprint_series
 from .site_inputs import SiteInput, split_of
@@ -105,7 +105,8 @@ def map_sites(sites: Sequence[SiteInput], model: Model, out_dir: Path, options: 
     reports = {o.name: f"{o.name}/{o.record['evaluation']['report']}" for o in outcomes
                if o.record.get("evaluation") and o.record["evaluation"]["report"]}
     table = write_summary_table(rows, pooled, out_dir / SUMMARY_TABLE)
-    note = f"model {model.info.name} ({model.info.trained_on}), λ = {options.lam:g}"
+    trained = SYNTHETIC_LABEL if model.info.synthetic else f"trained on {model.info.trained_on}"
+    note = f"model {model.info.name} ({trained}), λ = {options.lam:g}"
     report = write_summary_report(rows, pooled, reports, out_dir / SUMMARY_REPORT, note)
     return SitesResult(outcomes, table, report, pooled)
 
