@@ -35,8 +35,9 @@ def random_scene(height: int, width: int, seed: int = 0, bands: int = 10) -> np.
 
 
 def write_mask(path: Path, data: np.ndarray, nodata: float | None, crs: CRS | None = CRS.from_epsg(4326),
-               transform=TRANSFORM, blocks: int | None = None) -> Path:
-    """Write a 2-D array as a single-band mask GeoTIFF (tiled in ``blocks`` squares if given)."""
+               transform=TRANSFORM, blocks: int | None = None, compress: str | None = None) -> Path:
+    """Write a 2-D array as a single-band mask GeoTIFF (tiled in ``blocks`` squares if given,
+    compressed with ``compress`` if given)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = dict(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype,
                    nodata=nodata)
@@ -44,6 +45,8 @@ def write_mask(path: Path, data: np.ndarray, nodata: float | None, crs: CRS | No
         profile.update(crs=crs, transform=transform)
     if blocks:
         profile.update(tiled=True, blockxsize=blocks, blockysize=blocks)
+    if compress:
+        profile["compress"] = compress
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
     return path

@@ -121,6 +121,22 @@ def test_scene_all_nodata_maps_to_nodata_with_zero_area(tmp_path, model):
     assert (result.mining_ha, result.mining_pixels, result.valid_pixels) == (0.0, 0, 0)
 
 
+def test_mask_damaged_inside_the_file_is_named_with_the_rows(tmp_path):
+    """Not truncated, so the header check passes: a compressed block in the middle is garbage."""
+    footprints = footprint_years(tmp_path / "in", [2015])
+    damaged = write_mask(tmp_path / "in" / "footprint_2016.tif", np.ones((40, 50), np.uint8), 255, blocks=16,
+                         compress="deflate")
+    with rasterio.open(damaged) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+    data = bytearray(damaged.read_bytes())
+    data[offset:offset + 8] = b"\xff" * 8
+    damaged.write_bytes(bytes(data))
+    inputs = [footprints[0][1], damaged]
+    with refused(InputError, r"footprint_2016.tif: cannot read rows 0–39; the file is damaged \(.*\) — copy or "
+                 r"export it again", inputs, [tmp_path / "out"]):
+        change_layers([*footprints, (2016, damaged)], [(2015, 2016)], tmp_path / "out")
+
+
 # --- grids -------------------------------------------------------------------------------------
 
 GRIDS = {
