@@ -78,28 +78,31 @@ def upsample_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def _bin_matrix(length: int, bins: int, like: torch.Tensor) -> torch.Tensor:
-    """(bins, length) averaging weights of PyTorch's adaptive pooling: bin i spans
-    [floor(i·L/bins), ceil((i+1)·L/bins))."""
-    i = torch.arange(bins, device=like.device).unsqueeze(1)
+def _bin_weights(length: int, bins: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """(sum(bins), length) averaging weights of PyTorch's adaptive pooling, the rows of every
+    grid in ``bins`` stacked: row i of a b-bin grid spans [floor(i·L/b), ceil((i+1)·L/b))."""
+    i = torch.tensor([k for b in bins for k in range(b)], device=like.device).unsqueeze(1)
+    n = torch.tensor([b for b in bins for _ in range(b)], device=like.device).unsqueeze(1)
     j = torch.arange(length, device=like.device).unsqueeze(0)
-    start = i * length // bins
-    end = ((i + 1) * length + bins - 1) // bins
+    start = i * length // n
+    end = ((i + 1) * length + n - 1) // n
     inside = (j >= start) & (j < end)
     return inside.to(like.dtype) / (end - start).to(like.dtype)
 
 
-def adaptive_avg_pool2d(x: torch.Tensor, bins: int) -> torch.Tensor:
-    """``F.adaptive_avg_pool2d(x, bins)`` written as two matrix products.
+def adaptive_avg_pools(x: torch.Tensor, bins: tuple[int, ...]) -> list[torch.Tensor]:
+    """``[F.adaptive_avg_pool2d(x, b) for b in bins]``, written as two matrix products.
 
     The exporter bakes the sample's H and W into ``AdaptiveAvgPool2d``: for bins that divide
     the sample it writes an AveragePool with a fixed kernel (silently wrong at other sizes), for
-    other bins index gathers that fail in onnxruntime at other sizes. The bin weights computed
-    here from the run-time H and W export as Shape/Range/MatMul and hold for any size.
+    other bins index gathers that fail in onnxruntime at other sizes. Bin weights computed from
+    the run-time H and W export as Range/compare/MatMul and hold for any size. All grids come
+    from one product (the diagonal blocks of a sum(bins)² grid) because every symbolic-shape op
+    costs export time.
     """
-    rows = _bin_matrix(x.shape[-2], bins, x)
-    cols = _bin_matrix(x.shape[-1], bins, x)
-    return rows @ x @ cols.transpose(0, 1)
+    grid = _bin_weights(x.shape[-2], bins, x) @ x @ _bin_weights(x.shape[-1], bins, x).transpose(0, 1)
+    offsets = [sum(bins[:k]) for k in range(len(bins))]
+    return [grid[..., o:o + b, o:o + b] for o, b in zip(offsets, bins)]
 
 
 class PyramidPooling(nn.Module):
@@ -117,5 +120,5 @@ class PyramidPooling(nn.Module):
         self.out_channels = cin + len(bins) * branch_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = [upsample_like(branch(adaptive_avg_pool2d(x, b)), x) for b, branch in zip(self.bins, self.branches)]
-        return torch.cat([x, *pooled], dim=1)
+        pooled = adaptive_avg_pools(x, self.bins)
+        return torch.cat([x, *(upsample_like(branch(p), x) for branch, p in zip(self.branches, pooled))], dim=1)

@@ -13,6 +13,16 @@ from torch import nn
 
 from export.architectures.blocks import ResNetEncoder, conv_bn, stage
 
+
+def _stage_outputs(stages: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:
+    """The output of every stage, each stage fed the previous one's."""
+    features = []
+    for s in stages:
+        x = s(x)
+        features.append(x)
+    return features
+
+
 class DilatedResNetEncoder(ResNetEncoder):
     """``ResNetEncoder`` whose last stages trade stride for dilation (Yu & Koltun 2016), as in
     PSPNet (Zhao et al. 2017) and DeepLab (Chen et al. 2017, 2018).
@@ -39,7 +49,8 @@ class DilatedResNetEncoder(ResNetEncoder):
 
 def conv_bn_relu6(cin: int, cout: int, kernel: int = 1, stride: int = 1, dilation: int = 1, groups: int = 1) -> nn.Sequential:
     """Conv + BatchNorm + ReLU6, MobileNetV2's activation."""
-    return nn.Sequential(*conv_bn(cin, cout, kernel, stride, dilation, groups), nn.ReLU6(inplace=True))
+    # Not in-place: an in-place ReLU6 (hardtanh_) doubles MobileNetV2's ONNX export time.
+    return nn.Sequential(*conv_bn(cin, cout, kernel, stride, dilation, groups), nn.ReLU6())
 
 
 class InvertedResidual(nn.Module):
@@ -104,32 +115,28 @@ class MobileNetV2Encoder(nn.Module):
         self.channels = tuple(channels)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = []
-        x = self.stem(x)
-        for s in self.stages:
-            x = s(x)
-            features.append(x)
-        return features
+        return _stage_outputs(self.stages, self.stem(x))
 
 
-class ChannelNorm(nn.LayerNorm):
-    """LayerNorm over the channels of an (N, C, H, W) map: each pixel is one token."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+def _tokens(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) map -> (N, H·W, C) tokens."""
+    return x.flatten(2).transpose(1, 2)
 
 
-def patch_embed(cin: int, cout: int, kernel: int, stride: int) -> nn.Sequential:
-    """Strided conv + LayerNorm over channels: SegFormer's overlapping patch embedding when
-    ``kernel`` > ``stride`` (padded by kernel // 2), its spatial reduction when they are equal."""
-    padding = kernel // 2 if kernel > stride else 0
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, padding), ChannelNorm(cout))
+def _map(tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(N, H·W, C) tokens -> (N, C, H, W) map.
+
+    Explicit sizes rather than ``unflatten``: exported from an N = 1 sample, ``unflatten``
+    leaves N = 1 baked into the ONNX Reshape.
+    """
+    n, _, c = tokens.shape
+    return tokens.transpose(1, 2).reshape(n, c, h, w)
 
 
 class EfficientSelfAttention(nn.Module):
     """Multi-head self-attention whose keys and values come from the map shrunk by a strided
-    ``reduction`` x ``reduction`` conv (Xie et al. 2021, after PVT), cutting the cost by
-    ``reduction``²."""
+    ``reduction`` x ``reduction`` conv and LayerNorm (Xie et al. 2021, after PVT), cutting the
+    cost by ``reduction``²."""
 
     def __init__(self, channels: int, heads: int, reduction: int) -> None:
         super().__init__()
@@ -137,36 +144,36 @@ class EfficientSelfAttention(nn.Module):
         self.query = nn.Linear(channels, channels)
         self.key_value = nn.Linear(channels, 2 * channels)
         self.proj = nn.Linear(channels, channels)
-        self.reduce = patch_embed(channels, channels, reduction, reduction) if reduction > 1 else nn.Identity()
+        self.reduce = nn.Conv2d(channels, channels, reduction, reduction) if reduction > 1 else None
+        self.reduce_norm = nn.LayerNorm(channels) if reduction > 1 else None
 
-    def _heads(self, tokens: torch.Tensor) -> torch.Tensor:
+    def _split_heads(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, L, C) -> (N, heads, L, C / heads)."""
-        n, length, c = tokens.shape
-        return tokens.reshape(n, length, self.heads, c // self.heads).transpose(1, 2)
+        return tokens.unflatten(2, (self.heads, -1)).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        q = self._heads(self.query(x.flatten(2).transpose(1, 2)))
-        k, v = self.key_value(self.reduce(x).flatten(2).transpose(1, 2)).chunk(2, dim=-1)
-        out = F.scaled_dot_product_attention(q, self._heads(k), self._heads(v))
-        out = self.proj(out.transpose(1, 2).reshape(n, h * w, c))
-        return out.transpose(1, 2).reshape(n, c, h, w)
+    def forward(self, tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        context = tokens
+        if self.reduce is not None:
+            context = self.reduce_norm(_tokens(self.reduce(_map(tokens, h, w))))
+        k, v = self.key_value(context).chunk(2, dim=-1)
+        q, k, v = (self._split_heads(t) for t in (self.query(tokens), k, v))
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).flatten(2))
 
 
 class MixFFN(nn.Module):
-    """Mix-FFN (Xie et al. 2021): a 3x3 depthwise conv between the two position-wise linear
-    layers (1x1 convs here) gives the positional information that replaces positional
-    encodings."""
+    """Mix-FFN (Xie et al. 2021): a 3x3 depthwise conv between the two linear layers gives the
+    positional information that replaces positional encodings."""
 
     def __init__(self, channels: int, expansion: int) -> None:
         super().__init__()
         hidden = channels * expansion
-        self.fc1 = nn.Conv2d(channels, hidden, 1)
+        self.fc1 = nn.Linear(channels, hidden)
         self.depthwise = nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden)
-        self.fc2 = nn.Conv2d(hidden, channels, 1)
+        self.fc2 = nn.Linear(hidden, channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.depthwise(self.fc1(x))))
+    def forward(self, tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        return self.fc2(F.gelu(_tokens(self.depthwise(_map(self.fc1(tokens), h, w)))))
 
 
 class MiTBlock(nn.Module):
@@ -174,22 +181,43 @@ class MiTBlock(nn.Module):
 
     def __init__(self, channels: int, heads: int, reduction: int, expansion: int = 4) -> None:
         super().__init__()
-        self.norm1 = ChannelNorm(channels)
+        self.norm1 = nn.LayerNorm(channels)
         self.attention = EfficientSelfAttention(channels, heads, reduction)
-        self.norm2 = ChannelNorm(channels)
+        self.norm2 = nn.LayerNorm(channels)
         self.ffn = MixFFN(channels, expansion)
 
+    def forward(self, tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        tokens = tokens + self.attention(self.norm1(tokens), h, w)
+        return tokens + self.ffn(self.norm2(tokens), h, w)
+
+
+class MiTStage(nn.Module):
+    """One Mix Transformer stage: overlapping patch embedding (a strided conv whose kernel is
+    larger than its stride, then LayerNorm), transformer blocks, LayerNorm."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, depth: int, heads: int, reduction: int) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(cin, cout, kernel, stride, kernel // 2)
+        self.embed_norm = nn.LayerNorm(cout)
+        self.blocks = nn.ModuleList(MiTBlock(cout, heads, reduction) for _ in range(depth))
+        self.norm = nn.LayerNorm(cout)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attention(self.norm1(x))
-        return x + self.ffn(self.norm2(x))
+        x = self.embed(x)
+        h, w = x.shape[2], x.shape[3]
+        tokens = self.embed_norm(_tokens(x))
+        for block in self.blocks:
+            tokens = block(tokens, h, w)
+        return _map(self.norm(tokens), h, w)
 
 
 class MixTransformer(nn.Module):
     """Mix Transformer encoder of SegFormer (Xie et al. 2021), MiT-B0 layout.
 
     Channels (w, 2w, 5w, 8w) with ``width`` w (32 gives MiT-B0's 32, 64, 160, 256), heads
-    (1, 2, 5, 8), spatial reduction (8, 4, 2, 1), two blocks per stage, MLP expansion 4.
-    ``forward`` returns four features at strides 4, 8, 16, 32 (widths ``self.channels``).
+    (1, 2, 5, 8), spatial reduction (8, 4, 2, 1), two blocks per stage, MLP expansion 4;
+    patch embeddings 7x7 stride 4, then 3x3 stride 2. ``forward`` returns four features at
+    strides 4, 8, 16, 32 (widths ``self.channels``).
     """
 
     def __init__(
@@ -202,20 +230,12 @@ class MixTransformer(nn.Module):
     ) -> None:
         super().__init__()
         self.channels = tuple(m * width for m in (1, 2, 5, 8))
-        self.stages = nn.ModuleList()
-        cin = in_channels
-        for i, (cout, depth, h, r) in enumerate(zip(self.channels, depths, heads, reductions)):
-            kernel, stride = (7, 4) if i == 0 else (3, 2)
-            self.stages.append(nn.Sequential(
-                patch_embed(cin, cout, kernel, stride),
-                *[MiTBlock(cout, h, r) for _ in range(depth)],
-                ChannelNorm(cout),
-            ))
-            cin = cout
+        cins = (in_channels, *self.channels[:-1])
+        patches = ((7, 4), (3, 2), (3, 2), (3, 2))
+        self.stages = nn.ModuleList(
+            MiTStage(cin, cout, kernel, stride, depth, h, r)
+            for cin, cout, (kernel, stride), depth, h, r in zip(cins, self.channels, patches, depths, heads, reductions)
+        )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = []
-        for s in self.stages:
-            x = s(x)
-            features.append(x)
-        return features
+        return _stage_outputs(self.stages, x)

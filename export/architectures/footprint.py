@@ -72,8 +72,9 @@ class LinkNet(nn.Module):
     """LinkNet (Chaurasia & Culurciello 2017) on a ResNet-18-layout encoder.
 
     Each decoder block doubles the resolution and its output is added to the encoder feature
-    of that stride. The encoder's stem is at stride 2, so the decoder ends there and the
-    paper's final block (3x3 conv, 2x2 transposed conv to the classes) takes it to full size.
+    of that stride. The encoder's stem is at stride 2 (the paper's is at 4), so the decoder
+    ends at stride 2 and the paper's final block without its first upsampling (3x3 conv, 2x2
+    transposed conv to the classes) takes it to full size.
     """
 
     def __init__(self, in_channels: int, num_classes: int, width: int) -> None:
@@ -107,7 +108,9 @@ class PSPNet(nn.Module):
         self.encoder = DilatedResNetEncoder(in_channels, width, output_stride=8)
         deepest = self.encoder.channels[-1]
         self.pool = PyramidPooling(deepest, deepest // 4)
-        self.head = nn.Sequential(conv_bn_relu(self.pool.out_channels, deepest // 4), nn.Conv2d(deepest // 4, num_classes, 1))
+        self.head = nn.Sequential(
+            conv_bn_relu(self.pool.out_channels, deepest // 4), nn.Conv2d(deepest // 4, num_classes, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return upsample_like(self.head(self.pool(self.encoder(x)[-1])), x)
@@ -159,9 +162,9 @@ class DeepLabV3Plus(nn.Module):
 class UPerNet(nn.Module):
     """UPerNet (Xiao et al. 2018) on a ResNet-18-layout encoder.
 
-    Pyramid pooling on the stride-32 feature heads an FPN top-down path over strides 32 to 4;
-    the four FPN maps are upsampled to stride 4, concatenated, fused by a 3x3 conv and
-    classified, then upsampled bilinearly to the input.
+    Pyramid pooling on the stride-32 feature heads an FPN top-down path over strides 32 to 4
+    (``4 * width`` channels); the four FPN maps are upsampled to stride 4, concatenated, fused
+    by a 3x3 conv and classified, then upsampled bilinearly to the input.
     """
 
     def __init__(self, in_channels: int, num_classes: int, width: int) -> None:
