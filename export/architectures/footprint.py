@@ -50,7 +50,8 @@ class UNet(nn.Module):
 
 
 @register("unet", "footprint", "U-Net, ResNet-18-layout encoder",
-          "Ronneberger, Fischer & Brox 2015, U-Net: Convolutional Networks for Biomedical Image Segmentation")
+          "Ronneberger, Fischer & Brox 2015, U-Net: Convolutional Networks for Biomedical Image Segmentation",
+          width=16)
 def build_unet(in_channels: int, num_classes: int, width: int) -> nn.Module:
     return UNet(in_channels, num_classes, width)
 
