@@ -259,6 +259,16 @@ class ChangePairs(_SitePatches):
     def __len__(self) -> int:
         return len(self.items)
 
+    def changed(self) -> np.ndarray:
+        """Per sample: does its label change between the two years anywhere in the patch? Change
+        is rare (most pairs of most patches have none), so training draws these more often."""
+        flags = np.zeros(len(self.items), bool)
+        for n, (k, a, b) in enumerate(self.items):
+            i, y, x = self.index[k]
+            labels = self._load(i).labels[:, y:y + self.patch, x:x + self.patch]
+            flags[n] = bool(np.any(labels[a] != labels[b]))
+        return flags
+
     def __getitem__(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k, a, b = self.items[n]
         images, targets = self._window(*self.index[k], [a, b])

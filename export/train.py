@@ -37,7 +37,9 @@ from euromine_qgis.core import release
 from euromine_qgis.core.metrics import (
     Counts, SeriesCounts, aggregate_sites, confusion, interval_class, series_counts,
 )
+from euromine_qgis.core.errors import YearsError
 from euromine_qgis.core.tiling import tile_starts
+from euromine_qgis.core.years import parse_years
 from export import architectures
 from export.data import (
     IGNORE, ChangePairs, DataError, FootprintPatches, SeriesStacks, Site, discover_sites, holdout_split,
@@ -166,10 +168,11 @@ def validate(model: nn.Module, task: str, sites: Sequence[Site], patch: int, dev
 
 def _validation_sites(args: argparse.Namespace, sites: list[Site]) -> tuple[list[Site], list[Site]]:
     if args.val_data:
-        return sites, discover_sites(args.val_data)
+        return sites, discover_sites(args.val_data, years=args.years)
     names = {s.name for s in sites}
     if names & set(release.split_sites("train")):
-        return discover_sites(args.data, split="train"), discover_sites(args.data, split="val")
+        return (discover_sites(args.data, split="train", years=args.years),
+                discover_sites(args.data, split="val", years=args.years))
     return holdout_split(sites)
 
 
@@ -204,7 +207,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     arch = architectures.get(args.arch)
     task = arch.task
-    all_sites = discover_sites(args.data)
+    all_sites = discover_sites(args.data, years=args.years)
     train_sites, val_sites = _validation_sites(args, all_sites)
     data_text, synthetic = _data_description(train_sites, Path(args.data))
     dataset = DATASETS[task](train_sites, patch=args.patch, stride=args.stride)
@@ -214,6 +217,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     per_epoch = min(len(dataset), args.samples_per_epoch or len(dataset))
+    weights = torch.ones(len(dataset), dtype=torch.float64)
+    if task == "change":  # half of the draws from the (rare) samples whose label changes
+        changed = torch.from_numpy(dataset.changed())
+        if changed.any() and not changed.all():
+            weights[changed] = float((~changed).sum()) / float(changed.sum())
+        log.info("%d of %d pair samples hold change", int(changed.sum()), len(dataset))
     steps = args.epochs * -(-per_epoch // args.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=max(steps, 1), pct_start=0.1)
     use_amp = device.type == "cuda"
@@ -227,7 +236,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     history = []
     for epoch in range(1, args.epochs + 1):
         model.train()
-        order = torch.randperm(len(dataset), generator=generator)[:per_epoch].tolist()
+        order = torch.multinomial(weights, per_epoch, replacement=False, generator=generator).tolist()
         loader = DataLoader(Subset(dataset, order), batch_size=args.batch_size, shuffle=False, num_workers=0)
         started, total = time.time(), 0.0
         for batch in loader:
@@ -241,7 +250,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             scaler.update()
             scheduler.step()
             total += loss.item() * len(batch[0])
-        metrics = validate(model, task, val_sites, args.patch, device)
+        # whole sites in benchmark-size patches (fewer calls; the models are fully convolutional)
+        metrics = validate(model, task, val_sites, max(args.patch, release.PATCH_SIZE), device)
         record = {"epoch": epoch, "loss": total / per_epoch, "seconds": round(time.time() - started, 1), **metrics}
         history.append(record)
         log.info("epoch %d: %s", epoch, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
@@ -271,7 +281,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "init": str(args.init) if args.init else None,
         "command": "python -m export.train " + shlex.join(args.argv),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -299,12 +309,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--years", help="train and validate on these years only, e.g. 2015-2019 (default: all)")
     parser.add_argument("--init", type=Path, help="checkpoint whose matching tensors initialise the model")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be >= 1")
     if args.patch % architectures.get(args.arch).multiple:
         parser.error(f"--patch must be a multiple of {architectures.get(args.arch).multiple} for {args.arch}")
+    try:
+        args.years = parse_years(args.years)
+    except YearsError as exc:
+        parser.error(str(exc))
     args.out = args.out or Path("runs") / f"{args.arch}.pt"
     args.stride = args.stride or None
     args.width = args.width or None
