@@ -17,14 +17,15 @@ export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 VENV_SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
 
-.PHONY: help env demo test bench zip models screenshot clean
+.PHONY: help env demo test bench zip models zoo screenshot clean
 
 help:
 	@echo "make demo   set everything up and map the bundled sample site through QGIS Processing"
 	@echo "make test   set everything up and run the whole test suite"
 	@echo "make bench  performance benchmarks (not part of make test)"
 	@echo "make zip    build the installable plugin zip into $(DIST)/"
-	@echo "make models re-export the bundled ONNX models (needs torch, installed by make env)"
+	@echo "make models re-export the spectral baseline (needs torch, installed by make env)"
+	@echo "make zoo    retrain, re-measure and re-register the bundled trained models (long)"
 	@echo "make screenshot  QGIS under Xvfb: toolbox and Map mining footprints dialog -> docs/qgis_toolbox.png"
 
 env: $(STAMP)
@@ -56,6 +57,28 @@ zip: env
 
 models: env
 	$(PY) -m export.spectral --out models_onnx
+
+# Retrain and re-measure the bundled trained models from scratch (about 1.5 h on 2 CPU cores;
+# add DEVICE=cuda on a GPU). Generated sites: training seed 1000, validation 2000, held-out 3000.
+ZOO    := $(BUILD)/zoo
+DEVICE ?= cpu
+zoo: env
+	rm -rf $(ZOO) && mkdir -p $(ZOO)/runs $(ZOO)/val_change
+	$(PY) -m export.synthetic $(ZOO)/train --sites 20 --seed 1000 > /dev/null
+	$(PY) -m export.synthetic $(ZOO)/val --sites 6 --seed 2000 > /dev/null
+	$(PY) -m export.synthetic $(ZOO)/test --sites 8 --seed 3000 > /dev/null
+	ln -s ../val/Synthetic_2 ../val/Synthetic_3 $(ZOO)/val_change/
+	$(PY) -m export.train --arch unet --width 16 --data $(ZOO)/train --val-data $(ZOO)/val --epochs 4 \
+	  --samples-per-epoch 512 --batch-size 8 --patch 96 --stride 64 --seed 1 --device $(DEVICE) --out $(ZOO)/runs/unet.pt
+	$(PY) -m export.train --arch utae --width 16 --init $(ZOO)/runs/unet.pt --data $(ZOO)/train --val-data $(ZOO)/val \
+	  --epochs 2 --samples-per-epoch 96 --batch-size 2 --patch 96 --stride 64 --lr 5e-4 --seed 1 --device $(DEVICE) \
+	  --out $(ZOO)/runs/utae.pt
+	$(PY) -m export.train --arch fc_siam_diff --data $(ZOO)/train --val-data $(ZOO)/val_change --epochs 3 \
+	  --samples-per-epoch 384 --batch-size 8 --patch 96 --stride 64 --seed 1 --device $(DEVICE) --out $(ZOO)/runs/fc_siam_diff.pt
+	$(PY) -m export.zoo measure spectral_baseline --test-data $(ZOO)/test
+	$(PY) -m export.zoo add $(ZOO)/runs/unet.pt --name unet_footprint --display-name "U-Net footprint model" --test-data $(ZOO)/test
+	$(PY) -m export.zoo add $(ZOO)/runs/utae.pt --name utae_series --display-name "U-TAE series model (all years at once)" --test-data $(ZOO)/test
+	$(PY) -m export.zoo add $(ZOO)/runs/fc_siam_diff.pt --name fc_siam_diff_change --display-name "FC-Siam-diff change model" --test-data $(ZOO)/test
 
 demo: zip
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)/home
