@@ -82,7 +82,6 @@ class EuroMineAlgorithm(QgsProcessingAlgorithm):
         return False, raster_input_problem(self, parameters, context) or message
 
 
-
 def reporter_for(feedback: QgsProcessingFeedback) -> Reporter:
     """Route engine progress, log lines and cancellation through a Processing feedback."""
     return Reporter(progress=feedback.setProgress, info=feedback.pushInfo, is_canceled=feedback.isCanceled)
@@ -145,19 +144,31 @@ def layer_files(parameters: dict, name: str, context) -> list[Path]:
     return [path for path, _ in layer_sources(parameters, name, context)]
 
 
-def model_parameters(task: str) -> list[QgsProcessingParameterDefinition]:
-    """MODEL, MODEL_FILE, DEVICE and the normalization overrides (BANDS, MEAN, STD)."""
-    from ..core.devices import DEVICES
+# Tasks whose models map annual footprints: per-year models and series models (all years at once).
+FOOTPRINT_TASKS = ("footprint", "footprint_series")
 
+
+def bundled_model_parameter(name: str, description: str, tasks: tuple[str, ...], default: str | None = None
+                            ) -> QgsProcessingParameterEnum:
+    """An optional enum of the bundled models of ``tasks`` (names as static strings)."""
     try:
-        names = [m.name for m in bundled_models(task=task)]
+        names = [m.name for m in bundled_models() if m.task in tasks]
     except ModelError as exc:  # a damaged install: own model files (MODEL_FILE) still work
         QgsMessageLog.logMessage(str(exc), "EuroMine", Qgis.Warning)
         names = []
-    model = QgsProcessingParameterEnum(
-        "MODEL", "Bundled model", options=names, defaultValue=names[0] if names else None,
-        optional=True, usesStaticStrings=True,
+    if default not in names:
+        default = names[0] if names else None
+    return QgsProcessingParameterEnum(
+        name, description, options=names, defaultValue=default, optional=True, usesStaticStrings=True,
     )
+
+
+def model_parameters(tasks: tuple[str, ...] = FOOTPRINT_TASKS) -> list[QgsProcessingParameterDefinition]:
+    """MODEL (bundled models of ``tasks``), MODEL_FILE, DEVICE and the normalization overrides
+    (BANDS, MEAN, STD)."""
+    from ..core.devices import DEVICES
+
+    model = bundled_model_parameter("MODEL", "Bundled model", tasks, default="spectral_baseline")
     model_file = QgsProcessingParameterFile(
         "MODEL_FILE", "Own ONNX model file (overrides MODEL)",
         behavior=QgsProcessingParameterFile.File, extension="onnx", optional=True,

@@ -17,10 +17,12 @@ from qgis.core import (
 from ..core.change_detection import METHODS, change_from_footprints, detect_change
 from ..core.errors import EuroMineError
 from ..core.model import Model
+from ..core.registry import SYNTHETIC_LABEL, resolve_bundled
 from ..core.years import match_years
 from .change_layers import GROUP as CHANGE_GROUP
 from .common import (
     EuroMineAlgorithm,
+    bundled_model_parameter,
     engine_parameters,
     layer_files,
     load_model,
@@ -48,7 +50,8 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
             "(exact for the CRS).</p>"
             "<p><b>METHOD</b>: <code>post_classification</code> maps both dates with the footprint "
             "<b>MODEL</b> (or <b>MODEL_FILE</b>) and compares the maps; <code>change_model</code> runs the "
-            "bitemporal <b>CHANGE_MODEL_FILE</b> (EuroMine ONNX model with task \"change\": two inputs "
+            "bundled bitemporal <b>CHANGE_MODEL</b>, or your own <b>CHANGE_MODEL_FILE</b> (EuroMine ONNX model "
+            "with task \"change\": two inputs "
             "(before, after) or one stacked input) and splits its change into gain or loss by whether the "
             "footprint model's mining probability rose or fell; <code>footprints</code> compares two "
             "footprint rasters you already have (BEFORE and AFTER are then footprints).</p>"
@@ -56,7 +59,7 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
             "<b>SERIES</b> of annual images with <b>BEFORE_YEAR</b> and <b>AFTER_YEAR</b> (years read from "
             "the file names). Both dates must share one grid. THRESHOLD applies to the footprint and change "
             "probabilities. Advanced: DEVICE, TILE_OVERLAP, BATCH_SIZE, BANDS/MEAN/STD.</p>"
-            f"<p>Bundled footprint models:</p><ul>{model_help()}</ul>"
+            f"<p>Bundled models:</p><ul>{model_help()}</ul>"
             "<p>Results: CHANGE, METHOD, GAIN_HA, LOSS_HA, NET_HA, BEFORE, AFTER.</p>"
             "<p>Example: <code>processing.run('euromine:detectchange', {'SERIES': [...], "
             "'BEFORE_YEAR': 2016, 'AFTER_YEAR': 2021, 'METHOD': 'post_classification', "
@@ -73,10 +76,12 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
         for name, label in (("BEFORE_YEAR", "Before year (with SERIES)"), ("AFTER_YEAR", "After year (with SERIES)")):
             self.addParameter(QgsProcessingParameterNumber(
                 name, label, QgsProcessingParameterNumber.Integer, optional=True, minValue=1980, maxValue=2099))
-        for p in model_parameters("footprint"):
+        for p in model_parameters(("footprint",)):
             self.addParameter(p)
+        self.addParameter(bundled_model_parameter("CHANGE_MODEL", "Bundled change model (METHOD change_model)",
+                                                  ("change",)))
         self.addParameter(QgsProcessingParameterFile(
-            "CHANGE_MODEL_FILE", "Change model (ONNX, for METHOD change_model)",
+            "CHANGE_MODEL_FILE", "Own change model file (ONNX, overrides CHANGE_MODEL)",
             behavior=QgsProcessingParameterFile.File, extension="onnx", optional=True))
         for p in engine_parameters():
             self.addParameter(p)
@@ -115,9 +120,13 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
                 change_model = None
                 if method == "change_model":
                     path = self.parameterAsFile(parameters, "CHANGE_MODEL_FILE", context)
-                    if not path:
-                        raise QgsProcessingException("METHOD change_model needs a CHANGE_MODEL_FILE")
-                    change_model = Model(Path(path), device=self.parameterAsEnumString(parameters, "DEVICE", context))
+                    name = self.parameterAsEnumString(parameters, "CHANGE_MODEL", context)
+                    if not path and not name:
+                        raise QgsProcessingException("METHOD change_model needs a CHANGE_MODEL or CHANGE_MODEL_FILE")
+                    change_model = Model(Path(path) if path else resolve_bundled(name),
+                                         device=self.parameterAsEnumString(parameters, "DEVICE", context))
+                    if change_model.info.synthetic:
+                        feedback.reportError(f"Change model '{change_model.info.name}': {SYNTHETIC_LABEL}", fatalError=False)
                 result = detect_change(
                     before, after, target, footprint_model, change_model,
                     threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),

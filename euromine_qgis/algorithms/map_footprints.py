@@ -75,7 +75,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterMultipleLayers("IMAGES", "Annual images", QgsProcessing.TypeRaster))
         self.addParameter(QgsProcessingParameterString("YEARS", "Years (e.g. 2015-2024 or 2016,2019)", optional=True))
-        for p in model_parameters("footprint"):
+        for p in model_parameters():
             self.addParameter(p)
         for p in engine_parameters():
             self.addParameter(p)

@@ -101,7 +101,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             "SITES", "Sites (all, train, val, test, or names separated by commas)", defaultValue="all"))
         self.addParameter(QgsProcessingParameterString("YEARS", "Years (e.g. 2015-2024 or 2016,2019)", optional=True))
-        for p in model_parameters("footprint"):
+        for p in model_parameters():
             self.addParameter(p)
         for p in engine_parameters():
             self.addParameter(p)

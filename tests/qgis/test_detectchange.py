@@ -60,9 +60,11 @@ def test_change_model_and_footprints_methods(euromine_provider, sites, tmp_path)
 def test_clear_errors(euromine_provider, sites, tmp_path):
     with pytest.raises(QgsProcessingException, match="give BEFORE and AFTER, or a SERIES"):
         processing.run(ALG, {"BEFORE": images(sites[0])[0], "CHANGE": str(tmp_path / "c.tif")})
-    with pytest.raises(QgsProcessingException, match="needs a CHANGE_MODEL_FILE"):
+    with pytest.raises(QgsProcessingException, match="a change model is needed here, this one's task is 'footprint'"):
         processing.run(ALG, {"SERIES": images(sites[0]), "BEFORE_YEAR": 2015, "AFTER_YEAR": 2016,
-                             "METHOD": "change_model", "MODEL": "spectral_baseline", "CHANGE": str(tmp_path / "c.tif")})
+                             "METHOD": "change_model", "MODEL": "spectral_baseline",
+                             "CHANGE_MODEL_FILE": str(resolve_bundled("spectral_baseline")),
+                             "CHANGE": str(tmp_path / "c.tif")})
     with pytest.raises(QgsProcessingException, match=r"no image for year\(s\) 2030"):
         processing.run(ALG, {"SERIES": images(sites[0]), "BEFORE_YEAR": 2015, "AFTER_YEAR": 2030,
                              "MODEL": "spectral_baseline", "CHANGE": str(tmp_path / "c.tif")})
