@@ -26,7 +26,6 @@ from euromine_qgis.core.inference import TileSettings, _Plan, _pad_to, auto_batc
 from euromine_qgis.core.model import Model
 from euromine_qgis.core.registry import bundled_models
 from export.synthetic import generate_site
-from tests.onnx_factory import conv_model, metadata
 
 REPO = Path(__file__).resolve().parents[2]
 SIDE = 2000
@@ -40,13 +39,10 @@ def scene(tmp_path_factory) -> list[tuple[int, Path]]:
     return [(y, site / "image" / f"Year{y}.tif") for y in YEARS]
 
 
-def footprint_models(tmp_path: Path) -> list[tuple[str, Path]]:
-    """Every bundled footprint model, plus a compute-bound stand-in (a two-layer 3×3 CNN with 96
-    hidden channels, random weights) until trained CNNs are bundled: the engine's overhead is
-    judged best where the model, not the disk, sets the pace."""
-    models = [(m.name, m.file) for m in bundled_models(task="footprint")]
-    cnn = conv_model(tmp_path / "cnn.onnx", hidden=96, meta=metadata(name="test_cnn96", patch_size=PATCH))
-    return models + [("cnn96 (stand-in)", cnn)]
+def footprint_models() -> list[tuple[str, Path]]:
+    """Every bundled per-year footprint model: the spectral baseline (cheap, so reading and
+    decoding the GeoTIFF set the pace) and the trained U-Net (compute-bound)."""
+    return [(m.name, m.file) for m in bundled_models(task="footprint")]
 
 
 def raw_session_seconds(model: Model, images, batch: int) -> float:
@@ -87,7 +83,7 @@ def test_throughput_against_raw_session(scene, tmp_path, device):
         report(f"throughput on {device}", [f"skipped: {provider} does not load here (run make bench on the GPU machine)"])
         pytest.skip(f"{provider} not available")
     rows = []
-    for name, file in footprint_models(tmp_path):
+    for name, file in footprint_models():
         model = Model(file, device=device)
         batch = auto_batch_size(model)
         engine_seconds(model, scene[:1], tmp_path / "warm", batch)  # warm-up (TensorRT builds its engine here)
@@ -143,7 +139,7 @@ def patch_pipeline_seconds(model: Model, images, work: Path) -> float:
 
 def test_against_patch_pipeline(scene, tmp_path):
     rows = []
-    for name, file in footprint_models(tmp_path):
+    for name, file in footprint_models():
         model = Model(file, device="cpu")
         ours = engine_seconds(model, scene, tmp_path / f"ours_{model.info.name}", auto_batch_size(model))
         theirs = patch_pipeline_seconds(model, scene, tmp_path / f"patches_{model.info.name}")
