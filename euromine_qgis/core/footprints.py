@@ -120,7 +120,6 @@ def map_footprints(
                 raise OutputError(f"{path}: output would overwrite an input image; choose another OUTPUT_FOLDER")
 
     reporter.info(f"Model: {model.description}")
-    reporter.info(f"Execution provider: {model.provider} on {model.device_name}")
     if model.info.series:
         return _map_jointly(images, common_image_grid(infos), targets, model, threshold, settings, reporter)
     results = []

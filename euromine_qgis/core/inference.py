@@ -19,9 +19,10 @@ import rasterio
 from rasterio.windows import Window
 
 from .devices import GPU_PROVIDERS
-from .errors import OutOfMemory
+from .errors import InputError, OutOfMemory
 from .model import Model
 from .progress import Reporter
+from .raster import first_line
 from .tiling import blend_weights, tile_starts
 
 T = TypeVar("T")
@@ -148,6 +149,16 @@ class _Plan:
         return self._weights[key]
 
 
+def _read_window(src: rasterio.io.DatasetReader, window: Window) -> np.ndarray:
+    try:
+        return src.read(window=window)
+    except OSError as exc:  # rasterio's read errors (RasterioIOError) are OSErrors
+        raise InputError(
+            f"{src.name}: cannot read rows {window.row_off}–{window.row_off + window.height - 1}; "
+            f"the file is damaged ({first_line(exc)}) — copy or export it again"
+        ) from exc
+
+
 def _read_batches(srcs: Sequence, model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
     for strip, y0 in enumerate(plan.ys):
         for start in range(0, len(plan.xs), batch_size):
@@ -156,7 +167,7 @@ def _read_batches(srcs: Sequence, model: Model, plan: _Plan, batch_size: int) ->
             window = Window(x_start, y0, x_stop - x_start, plan.th)
             blocks, valids = [], []
             for src in srcs:  # change and series models see their images stacked on the band axis
-                raw = src.read(window=window)
+                raw = _read_window(src, window)
                 valids.append(valid_mask(raw, src.nodata))
                 blocks.append(model.normalize(raw[None])[0])
             if model.info.series:  # one map per year, each valid where its own year is

@@ -137,6 +137,25 @@ def test_mask_damaged_inside_the_file_is_named_with_the_rows(tmp_path):
         change_layers([*footprints, (2016, damaged)], [(2015, 2016)], tmp_path / "out")
 
 
+def test_image_damaged_inside_the_file_is_named_with_the_rows(tmp_path, model):
+    """An image whose header is whole but one compressed block is garbage: the read fails in
+    the engine's reader thread and comes out as an InputError naming the file and rows."""
+    image = tmp_path / "in" / "Year2016.tif"
+    image.parent.mkdir()
+    with rasterio.open(image, "w", driver="GTiff", width=50, height=40, count=10, dtype="int16", nodata=0,
+                       crs="EPSG:4326", transform=TRANSFORM, tiled=True, blockxsize=16, blockysize=16,
+                       compress="deflate") as dst:
+        dst.write(random_scene(40, 50))
+    with rasterio.open(image) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+    data = bytearray(image.read_bytes())
+    data[offset:offset + 8] = b"\xff" * 8
+    image.write_bytes(bytes(data))
+    with refused(InputError, r"Year2016.tif: cannot read rows 0–39; the file is damaged \(.*\) — copy or "
+                 r"export it again", [image], [tmp_path / "out"]):
+        map_footprints([(2016, image)], model, tmp_path / "out", settings=TILES)
+
+
 # --- grids -------------------------------------------------------------------------------------
 
 GRIDS = {
