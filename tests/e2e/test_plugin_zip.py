@@ -5,6 +5,7 @@ import configparser
 import json
 import subprocess
 import zipfile
+from pathlib import Path
 
 from tests.e2e.conftest import plugins_dir, qgis_env
 
@@ -51,7 +52,10 @@ def test_zip_holds_a_complete_plugin(plugin_zip):
     assert not any(n.startswith("euromine_qgis/export") or "torch" in n for n in names)
     assert meta["general"]["hasProcessingProvider"] == "yes"
     assert meta["general"]["qgisMinimumVersion"] == "3.22"
-    assert [m["name"] for m in models["models"]][0] == "spectral_baseline"
+    bundled = json.loads((Path(__file__).resolve().parents[2] / "models_onnx" / "models.json").read_text())
+    assert models == bundled and "spectral_baseline" in {m["name"] for m in models["models"]}
+    for m in models["models"]:  # every bundled model travels with the plugin
+        assert f"euromine_qgis/models_onnx/{m['file']}" in names, m["file"]
 
 
 def test_fresh_profile_loads_plugin_like_qgis(installed_profile, python, tmp_path):
