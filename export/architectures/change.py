@@ -170,8 +170,8 @@ class SNUNet(nn.Module):
                 dense = [node[(i, k)] for k in range(1, j)]
                 node[(i, j)] = self.nodes[f"{i}_{j}"](torch.cat([xa[i], xb[i], *dense, up], dim=1))
         outs = [node[(0, j)] for j in range(1, self.depth)]
-        # ECAM: intra-group attention on the sum of the outputs refines each of them, inter-group
-        # attention weighs the concatenation.
+        # ECAM: the channel attention of the outputs' sum (intra) is added to every output, and
+        # the channel attention of their concatenation (inter) weighs the result.
         ensemble = torch.cat(outs, dim=1)
         intra = self.intra(torch.stack(outs).sum(0)).repeat(1, len(outs), 1, 1)
         return self.head(self.inter(ensemble) * (ensemble + intra))
@@ -269,11 +269,12 @@ class MixingBlock(nn.Module):
         return self.mix(_interleave(a, b))
 
 
-def _pixelwise_mlp(channels: tuple[int, ...]) -> nn.Sequential:
-    """TinyCD's PW-MLP: 1x1 convs with PReLU between them."""
+def _pixelwise_mlp(cin: int, cout: int) -> nn.Sequential:
+    """TinyCD's PW-MLP: three 1x1 convs, halving the width twice, with PReLU between them."""
+    widths = (cin, max(cin // 2, 1), max(cin // 4, 1), cout)
     layers: list[nn.Module] = []
-    for cin, cout in zip(channels[:-1], channels[1:]):
-        layers += [nn.Conv2d(cin, cout, 1), nn.PReLU()]
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [nn.Conv2d(a, b, 1), nn.PReLU()]
     return nn.Sequential(*layers[:-1])
 
 
@@ -284,7 +285,7 @@ class MixAttentionMask(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.mixing = MixingBlock(channels)
-        self.mlp = _pixelwise_mlp((channels, max(channels // 2, 1), max(channels // 4, 1), 1))
+        self.mlp = _pixelwise_mlp(channels, 1)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.mlp(self.mixing(a, b)))
@@ -323,8 +324,7 @@ class TinyCD(nn.Module):
         self.masks = nn.ModuleList(MixAttentionMask(c) for c in (in_channels, *channels[:-1]))
         self.mix = MixingBlock(channels[-1])
         self.up = nn.ModuleList(UpMask(cin, cout) for cin, cout in zip((channels[-1], *decoder[:-1]), decoder))
-        c = decoder[-1]
-        self.classify = _pixelwise_mlp((c, c // 2, c // 4, num_classes))
+        self.classify = _pixelwise_mlp(decoder[-1], num_classes)
 
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         fa, fb = siamese(lambda x: [x, *self.encoder(x)], before, after)
@@ -357,24 +357,36 @@ class MixFFN(nn.Module):
         return self.fc2(F.gelu(to_tokens(self.dwconv(to_map(self.fc1(x), like)))))
 
 
+class SpatialReduction(nn.Module):
+    """Keys and values of efficient self-attention: the token map shrunk ``reduction`` times by
+    a strided conv, then LayerNorm."""
+
+    def __init__(self, dim: int, reduction: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(dim, dim, reduction, stride=reduction)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return self.norm(to_tokens(self.conv(to_map(x, like))))
+
+
 class MiTBlock(nn.Module):
     """A mix-transformer block (Xie et al. 2021, SegFormer) on (N, HW, C) tokens: efficient
-    self-attention, whose keys and values come from the token map shrunk ``reduction`` times by
-    a strided conv, and Mix-FFN. ``like`` is a map with the tokens' height and width."""
+    self-attention (spatially reduced keys and values, except at ``reduction`` 1) and Mix-FFN.
+    ``like`` is a map with the tokens' height and width."""
 
     def __init__(self, dim: int, heads: int, reduction: int, mlp_ratio: int = 4) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attention = Attention(dim, heads, dim // heads)
-        reduces = reduction > 1
-        self.reduce = nn.Conv2d(dim, dim, reduction, stride=reduction) if reduces else nn.Identity()
-        self.reduce_norm = nn.LayerNorm(dim) if reduces else nn.Identity()
+        self.reduce = SpatialReduction(dim, reduction) if reduction > 1 else None
         self.norm2 = nn.LayerNorm(dim)
         self.ffn = MixFFN(dim, mlp_ratio * dim)
 
     def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         q = self.norm1(x)
-        x = x + self.attention(q, self.reduce_norm(to_tokens(self.reduce(to_map(q, like)))))
+        context = q if self.reduce is None else self.reduce(q, like)
+        x = x + self.attention(q, context)
         return x + self.ffn(self.norm2(x), like)
 
 
@@ -495,14 +507,16 @@ class ProgressiveChangeIdentification(nn.Module):
 
 class SupervisedAttention(nn.Module):
     """A2Net's supervised attention module (SAM): a 1x1 conv predicts a change map from the
-    features, its change / no-change probabilities are turned into per-channel weights that
-    re-weight the features, and a 3x3 conv refines them. (A2Net supervises these side maps;
-    here they are learnt end to end through the final output.)"""
+    features, a 1x1 conv and a sigmoid turn its change / no-change probabilities into
+    per-channel weights that re-weight the features, and a 3x3 conv refines them. (A2Net
+    supervises these side maps; here they are learnt end to end through the final output.)"""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.predict = nn.Conv2d(channels, 1, 1)
-        self.context = conv_bn_relu(2, channels, 1)
+        # No BatchNorm here: early in training p is nearly constant, and normalising its tiny
+        # variance would amplify rounding noise (float32 vs float64 logits differed by 5e-4).
+        self.context = nn.Sequential(nn.Conv2d(2, channels, 1), nn.Sigmoid())
         self.refine = conv_bn_relu(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -523,7 +537,8 @@ class A2Net(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, width: int) -> None:
         super().__init__()
         w = width
-        # MobileNetV2's 16, 24, 32, 96, 160 at width 16; the default width 8 halves them.
+        # MobileNetV2's stage widths 16, 24, 32, 96, 160 at width 16 (its last, 320-wide stage is
+        # left out); the default width 8 halves them.
         channels = (w, 3 * w // 2, 2 * w, 6 * w, 10 * w)
         mid = 4 * w
         self.encoder = MobileEncoder(in_channels, 2 * w, channels, repeats=(1, 2, 3, 4, 3))

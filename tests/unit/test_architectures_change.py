@@ -29,6 +29,16 @@ BANDS, CLASSES = 10, 2
 MAX_DEFAULT_PARAMS = 1_500_000  # trained on 2 CPU cores; about 6 MB of fp32 weights
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: these tensors are tiny, and on a busy 2-core machine two OpenMP
+    threads wait on each other (a fwd+bwd step measured 100x slower with two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _dates(n: int, h: int, w: int, seed: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(n, BANDS, h, w, generator=generator), torch.randn(n, BANDS, h, w, generator=generator)
@@ -129,7 +139,9 @@ def test_default_width_fits_the_cpu_budget(name: str) -> None:
 @pytest.mark.parametrize("name", CHANGE)
 def test_onnx_export_matches_pytorch_at_any_size(name: str) -> None:
     model = _calibrated(name)
-    session = ort.InferenceSession(_export(model, _dates(1, 64, 64)), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(_export(model, _dates(1, 64, 64)), options, providers=["CPUExecutionProvider"])
     inputs = session.get_inputs()
     assert [i.name for i in inputs] == ["before", "after"]
     for i in inputs:
