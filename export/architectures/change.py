@@ -58,8 +58,9 @@ class FCEncoder(nn.Module):
 
 
 class FCDecoder(nn.Module):
-    """The mirrored decoder: transposed-conv upsampling, concatenation with the (fused) skip of
-    ``skip_factor`` x the level's width, then the level's convs, down to class logits."""
+    """The mirrored decoder of Daudt et al.'s FC networks: transposed-conv upsampling,
+    concatenation with the (fused) skip of ``skip_factor`` x the level's width, then the
+    level's convs, down to class logits."""
 
     def __init__(self, channels: tuple[int, ...], skip_factor: int, num_classes: int) -> None:
         super().__init__()
@@ -256,8 +257,8 @@ def _interleave(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class MixingBlock(nn.Module):
-    """TinyCD's mixing: a grouped 3x3 conv over the interleaved channels of both dates, PReLU,
-    instance norm."""
+    """TinyCD's mixing block (Codegoni et al. 2022): a grouped 3x3 conv over the interleaved
+    channels of both dates, PReLU, instance norm."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -345,7 +346,8 @@ def build_tinycd(in_channels: int, num_classes: int, width: int) -> nn.Module:
 # --- ChangeFormer ----------------------------------------------------------------------------------
 
 class MixFFN(nn.Module):
-    """SegFormer's Mix-FFN: linear, 3x3 depthwise conv on the token map, GELU, linear."""
+    """SegFormer's Mix-FFN (Xie et al. 2021): linear, 3x3 depthwise conv on the token map, GELU,
+    linear."""
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
@@ -358,8 +360,8 @@ class MixFFN(nn.Module):
 
 
 class SpatialReduction(nn.Module):
-    """Keys and values of efficient self-attention: the token map shrunk ``reduction`` times by
-    a strided conv, then LayerNorm."""
+    """Keys and values of SegFormer's efficient self-attention (Xie et al. 2021): the token map
+    shrunk ``reduction`` times by a strided conv, then LayerNorm."""
 
     def __init__(self, dim: int, reduction: int) -> None:
         super().__init__()
@@ -391,8 +393,8 @@ class MiTBlock(nn.Module):
 
 
 class MiTStage(nn.Module):
-    """Overlapping patch embedding (a strided conv wider than its stride) with LayerNorm, MiT
-    blocks, LayerNorm; map in, map out."""
+    """A MiT stage (Xie et al. 2021): overlapping patch embedding (a strided conv wider than
+    its stride) with LayerNorm, MiT blocks, LayerNorm; map in, map out."""
 
     def __init__(self, cin: int, dim: int, patch: int, stride: int, depth: int, heads: int, reduction: int) -> None:
         super().__init__()
@@ -436,7 +438,9 @@ class ChangeFormer(nn.Module):
         )
         self.project = nn.ModuleList(nn.Conv2d(d, embed, 1) for d in dims)
         self.fuse = conv_bn_relu(len(dims) * embed, embed, 1)
-        self.up = nn.Sequential(nn.ConvTranspose2d(embed, embed, 4, stride=4), nn.BatchNorm2d(embed), nn.ReLU(inplace=True))
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(embed, embed, 4, stride=4), nn.BatchNorm2d(embed), nn.ReLU(inplace=True)
+        )
         self.classify = nn.Conv2d(embed, num_classes, 1)
 
     def _encode(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -1,6 +1,6 @@
 """Blocks the change architectures share beyond ``blocks.py``: a MobileNetV2-style encoder,
-multi-head attention with a pre-norm transformer layer, token/map reshapes and channel
-attention."""
+both dates through one shared encoder as one batch, multi-head attention with a pre-norm
+transformer layer, token/map reshapes and channel attention."""
 from __future__ import annotations
 
 from collections.abc import Callable
