@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -101,46 +102,48 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 # --------------------------------------------------------------------------- validation
 
 
-def _site_probabilities(model: nn.Module, task: str, arrays, patch: int, device: torch.device) -> np.ndarray:
-    """(T, H, W) mining probabilities of one loaded site, patch by patch (flush last patch)."""
-    t_count, _, height, width = arrays.images.shape
-    out = np.zeros((t_count, height, width), np.float32)
+def _site_patches(arrays, patch: int):
+    """Normalize a loaded site once, then yield each patch of a flush, non-overlapping tiling as
+    ((row slice, column slice), (T, C, patch, patch) tensor edge-padded where the site ends)."""
+    stack = normalize(arrays.images, arrays.valid)
+    _, _, height, width = stack.shape
     for y in tile_starts(height, patch, 0):
         for x in tile_starts(width, patch, 0):
-            window = arrays.images[:, :, y:y + patch, x:x + patch]
-            valid = arrays.valid[:, y:y + patch, x:x + patch]
-            h, w = valid.shape[1:]
-            pad = ((0, 0), (0, 0), (0, patch - h), (0, patch - w))
-            x_in = torch.from_numpy(np.pad(normalize(window, valid), pad, mode="edge")).to(device)
-            with torch.no_grad():
-                logits = model(x_in[None])[0] if task == "footprint_series" else model(x_in)
-            out[:, y:y + h, x:x + w] = torch.softmax(logits.float(), 1)[:, 1, :h, :w].cpu().numpy()
+            block = stack[:, :, y:y + patch, x:x + patch]
+            h, w = block.shape[-2:]
+            padded = np.pad(block, ((0, 0), (0, 0), (0, patch - h), (0, patch - w)), mode="edge")
+            yield (slice(y, y + h), slice(x, x + w)), torch.from_numpy(padded)
+
+
+def _site_probabilities(model: nn.Module, task: str, arrays, patch: int, device: torch.device) -> np.ndarray:
+    """(T, H, W) mining probabilities of one loaded site, patch by patch."""
+    out = np.zeros(arrays.valid.shape, np.float32)
+    for (rows, cols), x in _site_patches(arrays, patch):
+        x = x.to(device)
+        with torch.no_grad():
+            logits = model(x[None])[0] if task == "footprint_series" else model(x)
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        out[:, rows, cols] = torch.softmax(logits.float(), 1)[:, 1, :h, :w].cpu().numpy()
     return out
 
 
 def _change_counts(model: nn.Module, arrays, patch: int, device: torch.device) -> dict[str, Counts]:
     """Change confusion counts per interval class (and 'all') over every pair a < b of a site."""
     years = arrays.site.years
-    t_count, _, height, width = arrays.images.shape
+    pairs = list(itertools.combinations(range(len(years)), 2))
+    before, after = (torch.tensor([pair[k] for pair in pairs]) for k in (0, 1))
+    predicted = np.zeros((len(pairs), *arrays.valid.shape[1:]), bool)
+    for (rows, cols), x in _site_patches(arrays, patch):
+        x = x.to(device)
+        with torch.no_grad():  # every pair of this patch in one batch
+            change = model(x[before], x[after]).float().argmax(1) == 1
+        predicted[:, rows, cols] = change[:, :rows.stop - rows.start, :cols.stop - cols.start].cpu().numpy()
     counts: dict[str, Counts] = {}
-    for i in range(t_count):
-        for j in range(i + 1, t_count):
-            pred = np.zeros((height, width), bool)
-            for y in tile_starts(height, patch, 0):
-                for x in tile_starts(width, patch, 0):
-                    sl = np.s_[y:y + patch, x:x + patch]
-                    valid = arrays.valid[:, sl[0], sl[1]]
-                    h, w = valid.shape[1:]
-                    pad = ((0, 0), (0, 0), (0, patch - h), (0, patch - w))
-                    pair = np.pad(normalize(arrays.images[[i, j], :, sl[0], sl[1]], valid[[i, j]]), pad, mode="edge")
-                    tensor = torch.from_numpy(pair).to(device)
-                    with torch.no_grad():
-                        logits = model(tensor[0:1], tensor[1:2])
-                    pred[sl] = (logits.float().argmax(1)[0, :h, :w] == 1).cpu().numpy()
-            ref = arrays.labels[i].astype(bool) ^ arrays.labels[j].astype(bool)
-            c = confusion(pred, ref, arrays.valid[i] & arrays.valid[j])
-            for key in (interval_class(years[i], years[j]), "all"):
-                counts[key] = counts.get(key, Counts()) + c
+    labels = arrays.labels.astype(bool)
+    for k, (i, j) in enumerate(pairs):
+        c = confusion(predicted[k], labels[i] ^ labels[j], arrays.valid[i] & arrays.valid[j])
+        for key in (interval_class(years[i], years[j]), "all"):
+            counts[key] = counts.get(key, Counts()) + c
     return counts
 
 
