@@ -7,10 +7,7 @@ import contextlib
 import functools
 import io
 import logging
-import multiprocessing
 import warnings
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -30,11 +27,10 @@ SYMMETRIC = {"a2net"}
 WIDTH = 8
 BANDS, CLASSES = 10, 2
 MAX_DEFAULT_PARAMS = 1_500_000  # trained on 2 CPU cores; about 6 MB of fp32 weights
-PARITY_TEST = "test_onnx_export_matches_pytorch_at_any_size"
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
+def _one_thread():
     """One intra-op thread: these tensors are tiny, and on a busy 2-core machine two OpenMP
     threads wait on each other (a fwd+bwd step measured 100x slower with two)."""
     threads = torch.get_num_threads()
@@ -73,22 +69,6 @@ def _calibrated(name: str) -> torch.nn.Module:
     with torch.no_grad():
         model(*_dates(2, 160, 160, seed=1))
     return model.eval()
-
-
-def _one_thread_worker() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def exports(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[bytes]]]:
-    """The ONNX exports of the change models whose parity test is selected, all started at
-    once in two worker processes: exporting (torch.export's symbolic-shape tracing, tens of ms
-    per ONNX node) is ~95 % of this file's time, and the models are independent."""
-    selected = [item for item in request.session.items if item.originalname == PARITY_TEST]
-    names = sorted({item.callspec.params["name"] for item in selected})
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(2, mp_context=context, initializer=_one_thread_worker) as pool:
-        yield {name: pool.submit(_export, _calibrated(name), _dates(1, 64, 64)) for name in names}
 
 
 def _export(model: torch.nn.Module, sample: tuple[torch.Tensor, torch.Tensor]) -> bytes:
@@ -157,11 +137,11 @@ def test_default_width_fits_the_cpu_budget(name: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CHANGE)
-def test_onnx_export_matches_pytorch_at_any_size(name: str, exports: dict[str, Future[bytes]]) -> None:
-    model = _calibrated(name)  # the model the worker exported, pickled there
+def test_onnx_export_matches_pytorch_at_any_size(name: str) -> None:
+    model = _calibrated(name)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(exports[name].result(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(_export(model, _dates(1, 64, 64)), options, providers=["CPUExecutionProvider"])
     inputs = session.get_inputs()
     assert [i.name for i in inputs] == ["before", "after"]
     for i in inputs:
