@@ -12,11 +12,12 @@ TRANSFORM = from_origin(15.0, 50.0, 10 / (111320 * np.cos(np.radians(50))), 10 /
 
 
 def write_image(path: Path, data: np.ndarray, nodata: float | None = 0, crs: CRS | None = CRS.from_epsg(4326),
-                transform=TRANSFORM) -> Path:
-    """Write a (C, H, W) array as a GeoTIFF with the given nodata, CRS and transform."""
+                transform=TRANSFORM, **creation) -> Path:
+    """Write a (C, H, W) array as a GeoTIFF with the given nodata, CRS, transform and GeoTIFF
+    creation options (``tiled``, ``blockysize``, ``compress`` ...)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = dict(driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
-                   dtype=data.dtype, nodata=nodata, transform=transform)
+                   dtype=data.dtype, nodata=nodata, transform=transform, **creation)
     if crs is not None:
         profile["crs"] = crs
     with rasterio.open(path, "w", **profile) as dst:

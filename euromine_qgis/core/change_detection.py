@@ -20,7 +20,7 @@ from .area import row_pixel_areas_m2
 from .change_layers import GAIN, LOSS, NO_CHANGE, change_codes
 from .errors import InputError
 from .footprints import check_images
-from .inference import TileSettings, predict_rows
+from .inference import TileSettings, engine_env, predict_rows
 from .masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
 from .model import Model
 from .progress import Reporter
@@ -129,6 +129,8 @@ def detect_change(
     tally = _AreaTally(a)
     quiet = Reporter(is_canceled=reporter.is_canceled)
     with atomic_outputs([target]) as (temp,), ExitStack() as stack:
+        stack.enter_context(engine_env())
+
         def opened(path: Path):  # one handle per stream: each stream reads from its own thread
             return stack.enter_context(rasterio.open(path))
 

@@ -21,7 +21,7 @@ from rasterio.windows import Window, from_bounds
 from rasterio.windows import transform as window_transform
 
 from .errors import InputError
-from .raster import atomic_outputs
+from .raster import STRICT_READS, atomic_outputs, read_window
 
 STRIP_ROWS = 512
 EDGE_TOLERANCE = 1e-6  # pixels
@@ -43,7 +43,7 @@ def clip_mosaic(mosaic: Path, geometry: Mapping, crs: str, target: Path) -> Path
         src = rasterio.open(mosaic)
     except Exception as exc:  # rasterio and GDAL errors: not a raster
         raise InputError(f"{mosaic}: not a readable raster ({exc})") from exc
-    with src:
+    with src, rasterio.Env(**STRICT_READS):
         if src.crs is None:
             raise InputError(f"{mosaic}: mosaic has no CRS, so site outlines cannot be placed on it")
         shape = transform_geom(src_crs, src.crs, geometry) if src_crs != src.crs else dict(geometry)
@@ -64,7 +64,7 @@ def clip_mosaic(mosaic: Path, geometry: Mapping, crs: str, target: Path) -> Path
             for row0 in range(0, window.height, STRIP_ROWS):
                 strip = Window(window.col_off, window.row_off + row0, window.width,
                                min(STRIP_ROWS, window.height - row0))
-                data = src.read(window=strip)
+                data = read_window(src, strip)
                 outside = geometry_mask([shape], out_shape=data.shape[1:],
                                         transform=window_transform(strip, src.transform))
                 data[:, outside] = np.asarray(nodata).astype(data.dtype)

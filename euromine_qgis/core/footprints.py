@@ -13,7 +13,7 @@ from rasterio.windows import Window
 
 from .area import row_pixel_areas_m2
 from .errors import InputError, OutputError
-from .inference import RowBlock, TileSettings, predict_rows
+from .inference import RowBlock, TileSettings, engine_env, predict_rows
 from .masks import same_place
 from .model import Model
 from .progress import Reporter
@@ -31,7 +31,6 @@ from .raster import (
 
 
 PROBABILITY_TYPES = ("uint8", "float32")
-GDAL_CACHE_MB = 256
 
 
 @dataclass(frozen=True)
@@ -192,12 +191,6 @@ def _write_behind(stack: ExitStack, blocks, write) -> None:
         pending.result()
 
 
-def _gdal_env(stack: ExitStack) -> None:
-    # Mask bands stay inside the GeoTIFF (a .msk sidecar would not follow the final rename).
-    # GDAL's block cache defaults to 5 % of RAM; strips revisit only about two block rows.
-    stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB))
-
-
 def _map_one_year(
     year: int,
     path: Path,
@@ -209,7 +202,7 @@ def _map_one_year(
     reporter: Reporter,
 ) -> YearFootprint:
     with atomic_outputs(_outputs(targets)) as temps, ExitStack() as stack:
-        _gdal_env(stack)
+        stack.enter_context(engine_env())
         src = stack.enter_context(rasterio.open(path))
         year_writer = _YearWriter(stack, temps, info.grid, targets, threshold)
 
@@ -233,7 +226,7 @@ def _map_jointly(
     reporter.info(f"Series model: {len(images)} years mapped together")
     outputs = [_outputs(t) for t in targets]
     with atomic_outputs([p for group in outputs for p in group]) as temps, ExitStack() as stack:
-        _gdal_env(stack)
+        stack.enter_context(engine_env())
         srcs = [stack.enter_context(rasterio.open(path)) for _, path in images]
         writers, used = [], 0
         for target, group in zip(targets, outputs):

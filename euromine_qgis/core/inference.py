@@ -1,11 +1,13 @@
 """Sliding-window inference of a footprint model over a raster of any size.
 
-The scene is walked one tile row (strip) at a time and each strip in batches of tiles; every
-batch reads only the columns its tiles cover. Memory is bounded by batch × tile plus two
-strip-wide float rows of accumulators, never by the scene's size. Tiles overlap and are blended
-with smooth weights so no seams appear; tiles sticking out of a small scene are padded by
-reflection and cropped back. Reading and normalising the next batches runs in a background
-thread while the model runs (GDAL and onnxruntime both release the GIL).
+The scene is walked one tile row (strip) at a time and each strip in batches of tiles. Images
+are read top to bottom in whole GeoTIFF block rows, each decoded once (row_reader), and only
+the rows later strips still need are kept. Memory is bounded by those few block rows of the
+scene's width, batch × tile and two strip-wide float rows of accumulators, never by the scene's
+height. Tiles overlap and are blended with smooth weights so no seams appear; tiles sticking
+out of a small scene are padded by reflection and cropped back. Reading and normalising the
+next batches runs in a background thread while the model runs (GDAL and onnxruntime both
+release the GIL).
 """
 from __future__ import annotations
 
@@ -19,13 +21,23 @@ import rasterio
 from rasterio.windows import Window
 
 from .devices import GPU_PROVIDERS
-from .errors import InputError, OutOfMemory
+from .errors import OutOfMemory
 from .model import Model
 from .progress import Reporter
-from .raster import first_line
+from .raster import STRICT_READS
+from .row_reader import ROW_BUFFER_BUDGET, RowReader, buffer_bytes
 from .tiling import blend_weights, tile_starts
 
 T = TypeVar("T")
+
+
+GDAL_CACHE_MB = 256
+
+
+def engine_env() -> rasterio.Env:
+    """GDAL settings of a mapping run: mask bands stay inside the GeoTIFF (a .msk sidecar would
+    not follow the final rename), the block cache is bounded and damaged blocks fail the read."""
+    return rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB, **STRICT_READS)
 
 
 @dataclass(frozen=True)
@@ -149,37 +161,32 @@ class _Plan:
         return self._weights[key]
 
 
-def _read_window(src: rasterio.io.DatasetReader, window: Window) -> np.ndarray:
-    try:
-        return src.read(window=window)
-    except OSError as exc:  # rasterio's read errors (RasterioIOError) are OSErrors
-        raise InputError(
-            f"{src.name}: cannot read rows {window.row_off}–{window.row_off + window.height - 1}; "
-            f"the file is damaged ({first_line(exc)}) — copy or export it again"
-        ) from exc
-
-
 def _read_batches(srcs: Sequence, model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
+    keep_rows = buffer_bytes(srcs, plan.th) <= ROW_BUFFER_BUDGET
+    readers = [RowReader(src, plan.th, keep_rows) for src in srcs]
+    bands = len(model.info.bands)
     for strip, y0 in enumerate(plan.ys):
         for start in range(0, len(plan.xs), batch_size):
             x0s = plan.xs[start:start + batch_size]
             x_start, x_stop = x0s[0], x0s[-1] + plan.tw
             window = Window(x_start, y0, x_stop - x_start, plan.th)
-            blocks, valids = [], []
-            for src in srcs:  # change and series models see their images stacked on the band axis
-                raw = _read_window(src, window)
-                valids.append(valid_mask(raw, src.nodata))
-                blocks.append(model.normalize(raw[None])[0])
-            if model.info.series:  # one map per year, each valid where its own year is
-                for block, ok in zip(blocks, valids):
-                    block[:, ~ok] = 0.0  # nodata enters the model as the band mean
-                valid = np.stack(valids)
-            else:
-                valid = np.logical_and.reduce(valids)[None]
-                for block in blocks:
-                    block[:, ~valid[0]] = 0.0
-            block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-            tiles = np.stack([_pad_to(block[:, :, x0 - x_start:x0 - x_start + plan.tw], plan.tile) for x0 in x0s])
+            raws = [reader.read(window) for reader in readers]
+            valids = [valid_mask(raw, src.nodata) for raw, src in zip(raws, srcs)]
+            # series: one map per year, each valid where its own year is; otherwise valid where all images are
+            valid = np.stack(valids) if model.info.series else np.logical_and.reduce(valids)[None]
+            tiles = np.empty((len(x0s), bands * len(srcs), plan.tile, plan.tile), np.float32)
+            for i, x0 in enumerate(x0s):
+                columns = slice(x0 - x_start, x0 - x_start + plan.tw)
+                for j, raw in enumerate(raws):
+                    tiles[i, j * bands:(j + 1) * bands] = _pad_to(raw[:, :, columns], plan.tile)
+            model.normalize_in_place(tiles)
+            for i, x0 in enumerate(x0s):  # nodata enters the model as the band mean (zero once normalized)
+                columns = slice(x0 - x_start, x0 - x_start + plan.tw)
+                for j in range(len(srcs)):
+                    ok = valid[j if model.info.series else 0, :, columns]
+                    if not ok.all():
+                        channels = slice(j * bands, (j + 1) * bands)
+                        tiles[i, channels][:, ~_pad_to(ok[None], plan.tile)[0]] = 0.0
             yield _Batch(strip, x0s, tiles, valid, x_start)
 
 

@@ -18,7 +18,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from .errors import InputError
-from .raster import Grid, align_hint, first_line, grid_differences, missing_pixel_data
+from .raster import STRICT_READS, Grid, align_hint, grid_differences, missing_pixel_data, read_window
 
 
 WINDOW_PIXELS = 1 << 20  # pixels per raster per window of the windowed mask passes (rounded to whole blocks)
@@ -80,7 +80,7 @@ def common_grid(infos: Sequence[MaskInfo], what: str = "rasters") -> Grid:
 
 def read_masks(src, info: MaskInfo, window: Window) -> tuple[np.ndarray, np.ndarray]:
     """(mining, valid) boolean masks of a window of one open mask raster."""
-    data = src.read(1, window=window)
+    data = read_window(src, window, 1)
     valid = np.ones(data.shape, bool) if info.nodata is None or math.isnan(info.nodata) else data != info.nodata
     if data.dtype.kind == "f":
         valid &= ~np.isnan(data)
@@ -95,15 +95,9 @@ def read_stack(infos: Sequence[MaskInfo], window: Window) -> tuple[np.ndarray, n
     # Opened per window: closing a dataset frees its blocks from GDAL's cache, which would
     # otherwise keep every block read (each is read once, so caching gains nothing).
     with ExitStack() as stack:
+        stack.enter_context(rasterio.Env(**STRICT_READS))
         for t, info in enumerate(infos):
-            try:
-                mining[t], valid[t] = read_masks(stack.enter_context(open_mask(info.path)), info, window)
-            except OSError as exc:  # rasterio's read errors (RasterioIOError) are OSErrors
-                raise InputError(
-                    f"{info.path}: cannot read rows {window.row_off}–{window.row_off + window.height - 1}; "
-                    f"the file is damaged ({first_line(exc)}) — "
-                    "copy or export it again"
-                ) from exc
+            mining[t], valid[t] = read_masks(stack.enter_context(open_mask(info.path)), info, window)
     return mining, valid
 
 

@@ -199,9 +199,16 @@ class Model:
 
     def normalize(self, raw: np.ndarray) -> np.ndarray:
         """Z-score a (N, C, H, W) batch of raw band values with the model's mean and std."""
-        x = raw.astype(np.float32)  # one copy, then in place: this runs on every pixel of every band
-        x -= self._mean
-        x *= self._inv_std
+        return self.normalize_in_place(raw.astype(np.float32))
+
+    def normalize_in_place(self, x: np.ndarray) -> np.ndarray:
+        """Z-score a float32 (N, C·images, H, W) batch in place (images stacked on the band axis
+        each use the model's per-band mean and std); return it."""
+        if x.dtype != np.float32 or not x.flags.c_contiguous:
+            raise ValueError("normalize_in_place needs a C-contiguous float32 array")
+        per_image = x.reshape(-1, len(self.info.bands), *x.shape[2:])  # a view: x is contiguous
+        per_image -= self._mean
+        per_image *= self._inv_std
         return x
 
     def _feeds(self, batch: np.ndarray) -> dict[str, np.ndarray]:

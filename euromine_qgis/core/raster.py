@@ -287,6 +287,12 @@ def _disk_full(folder: Path) -> str | None:
     return f"the disk holding {folder} is full ({free // 1024} KiB free); free space there or choose another folder"
 
 
+# GDAL 3.6's multi-threaded GeoTIFF decoding (GDAL_NUM_THREADS, which users set for QGIS) only
+# logs a damaged block and hands back garbage instead of failing the read, so every read of the
+# plugin runs inside rasterio.Env(**STRICT_READS).
+STRICT_READS = {"GDAL_NUM_THREADS": "1"}
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (GDAL's can run long), for error messages."""
     lines = str(exc).strip().splitlines()
@@ -299,3 +305,15 @@ def _remove_quietly(path: Path) -> None:
             p.unlink()
         except FileNotFoundError:
             pass
+
+
+def read_window(src: rasterio.io.DatasetReader, window: Window, indexes: int | None = None) -> np.ndarray:
+    """``src.read(indexes, window=...)``, with a damaged block reported as an InputError naming
+    the file and rows. Call it inside ``rasterio.Env(**STRICT_READS)``."""
+    try:
+        return src.read(indexes, window=window)
+    except OSError as exc:  # rasterio's read errors (RasterioIOError) are OSErrors
+        raise InputError(
+            f"{src.name}: cannot read rows {window.row_off}–{window.row_off + window.height - 1}; "
+            f"the file is damaged ({first_line(exc)}) — copy or export it again"
+        ) from exc

@@ -27,6 +27,7 @@ from .masks import WINDOW_PIXELS, window_rows
 from .model import Model
 from .progress import Reporter
 from .raster import (
+    STRICT_READS,
     FOOTPRINT_NODATA,
     Grid,
     atomic_outputs,
@@ -101,7 +102,7 @@ def _filter_years(
     row_ha = row_pixel_areas_m2(grid) / 10_000.0
     totals = np.zeros((len(sources), 3))
     with atomic_outputs([*footprints, *probability_files]) as temps, ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
+        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, **STRICT_READS))
         srcs = [stack.enter_context(rasterio.open(p)) for p in sources]
         masks_out = [stack.enter_context(rasterio.open(t, "w", **footprint_profile(grid))) for t in temps[:len(footprints)]]
         probs_out = [stack.enter_context(rasterio.open(t, "w", **probability_profile(grid, probabilities)))

@@ -121,7 +121,15 @@ def test_scene_all_nodata_maps_to_nodata_with_zero_area(tmp_path, model):
     assert (result.mining_ha, result.mining_pixels, result.valid_pixels) == (0.0, 0, 0)
 
 
-def test_mask_damaged_inside_the_file_is_named_with_the_rows(tmp_path):
+@pytest.fixture(params=[None, "ALL_CPUS"], ids=["default", "GDAL_NUM_THREADS=ALL_CPUS"])
+def gdal_threads(request, monkeypatch):
+    """GDAL's multi-threaded decoding, which users switch on for QGIS, only logs a damaged block:
+    the plugin's reads must fail all the same."""
+    if request.param:
+        monkeypatch.setenv("GDAL_NUM_THREADS", request.param)
+
+
+def test_mask_damaged_inside_the_file_is_named_with_the_rows(tmp_path, gdal_threads):
     """Not truncated, so the header check passes: a compressed block in the middle is garbage."""
     footprints = footprint_years(tmp_path / "in", [2015])
     damaged = write_mask(tmp_path / "in" / "footprint_2016.tif", np.ones((40, 50), np.uint8), 255, blocks=16,
@@ -137,7 +145,7 @@ def test_mask_damaged_inside_the_file_is_named_with_the_rows(tmp_path):
         change_layers([*footprints, (2016, damaged)], [(2015, 2016)], tmp_path / "out")
 
 
-def test_image_damaged_inside_the_file_is_named_with_the_rows(tmp_path, model):
+def test_image_damaged_inside_the_file_is_named_with_the_rows(tmp_path, model, gdal_threads):
     """An image whose header is whole but one compressed block is garbage: the read fails in
     the engine's reader thread and comes out as an InputError naming the file and rows."""
     image = tmp_path / "in" / "Year2016.tif"

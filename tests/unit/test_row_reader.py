@@ -1,0 +1,104 @@
+"""The engine's block-row reader: same pixels as direct windowed reads, each block row read once."""
+import numpy as np
+import pytest
+import rasterio
+from rasterio.windows import Window
+
+from euromine_qgis.core import inference
+from euromine_qgis.core.inference import TileSettings, _Plan, predict_rows
+from euromine_qgis.core.model import Model
+from euromine_qgis.core.row_reader import RowReader, buffer_bytes, rows_per_read
+from tests.rasters import random_scene, write_image
+
+LAYOUTS = {
+    "tiled 32, deflate": dict(tiled=True, blockxsize=32, blockysize=32, compress="deflate", predictor=2),
+    "strips of 7 rows": dict(blockysize=7),
+    "tiled 256 (taller than a strip)": dict(tiled=True, blockxsize=256, blockysize=256),
+}
+
+
+class CountingReads:
+    """A dataset that records every window read from it."""
+
+    def __init__(self, src):
+        self.src, self.windows = src, []
+
+    def __getattr__(self, name):
+        return getattr(self.src, name)
+
+    def read(self, indexes=None, window=None):
+        self.windows.append(window)
+        return self.src.read(indexes, window=window)
+
+
+def strip_windows(height: int, width: int, tile: int, overlap: int, batch: int):
+    """The windows the engine asks for: strips top to bottom, batches of tiles left to right."""
+    plan = _Plan(height, width, tile, overlap)
+    for y0 in plan.ys:
+        for start in range(0, len(plan.xs), batch):
+            x0s = plan.xs[start:start + batch]
+            yield Window(x0s[0], y0, x0s[-1] + plan.tw - x0s[0], plan.th)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("keep_rows", [True, False])
+def test_windows_equal_direct_reads(tmp_path, layout, keep_rows):
+    path = write_image(tmp_path / "scene.tif", random_scene(203, 171, seed=4), **LAYOUTS[layout])
+    with rasterio.open(path) as src:
+        reader = RowReader(src, 48, keep_rows)
+        for window in strip_windows(203, 171, 48, 12, 2):
+            np.testing.assert_array_equal(reader.read(window), src.read(window=window))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_each_block_row_is_read_once(tmp_path, layout):
+    path = write_image(tmp_path / "scene.tif", random_scene(203, 171, seed=4), **LAYOUTS[layout])
+    with rasterio.open(path) as opened:
+        src = CountingReads(opened)
+        block_height = opened.block_shapes[0][0]
+        step = rows_per_read(opened, 48)
+        assert step % block_height == 0 and step >= 48 and step - block_height < 48
+        reader = RowReader(src, 48)
+        for window in strip_windows(203, 171, 48, 12, 2):
+            reader.read(window)
+    expected = [Window(0, y, 171, min(step, 203 - y)) for y in range(0, 203, step)]
+    assert src.windows == expected
+
+
+def test_rows_must_be_read_top_to_bottom(tmp_path):
+    path = write_image(tmp_path / "scene.tif", random_scene(100, 60, seed=1), blockysize=12)  # reads of 36 rows
+    with rasterio.open(path) as src:
+        reader = RowReader(src, 32)
+        reader.read(Window(0, 40, 60, 32))
+        reader.read(Window(0, 80, 60, 20))  # rows above 72 are no longer held
+        with pytest.raises(ValueError, match="top to bottom"):
+            reader.read(Window(0, 10, 60, 32))
+
+
+def test_buffer_bytes_counts_every_image(tmp_path):
+    path = write_image(tmp_path / "scene.tif", random_scene(100, 60, seed=1), tiled=True, blockxsize=16, blockysize=16)
+    with rasterio.open(path) as src:
+        one = buffer_bytes([src], 40)  # 40 rows plus a 48-row read, 60 columns, 10 int16 bands
+        assert one == (40 + 48) * 60 * 10 * 2
+        assert buffer_bytes([src, src, src], 40) == 3 * one
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_engine_output_does_not_depend_on_keeping_rows(tmp_path, conv_onnx, monkeypatch, layout):
+    data = random_scene(157, 133, seed=8)
+    data[:, 60:62, 10:90] = 0  # nodata rows crossing tile and block borders
+    path = write_image(tmp_path / "scene.tif", data, **LAYOUTS[layout])
+    model = Model(conv_onnx, device="cpu")
+    settings = TileSettings(tile=64, overlap=16, batch_size=3)
+
+    def run():
+        with rasterio.open(path) as src:
+            blocks = list(predict_rows(model, src, settings))
+        return np.concatenate([b.probability for b in blocks]), np.concatenate([b.valid for b in blocks])
+
+    kept_prob, kept_valid = run()
+    monkeypatch.setattr(inference, "ROW_BUFFER_BUDGET", 0)  # every window read on its own
+    direct_prob, direct_valid = run()
+    np.testing.assert_array_equal(kept_valid, direct_valid)
+    assert not kept_valid[60:62, 10:90].any()
+    np.testing.assert_array_equal(kept_prob[kept_valid], direct_prob[direct_valid])
