@@ -88,7 +88,7 @@ demo: zip
 	HOME=$(abspath $(DEMO_DIR)/home) QGIS_PLUGINPATH=$(abspath $(BUILD)/plugins) PYTHONPATH=$(VENV_SITE) \
 	  /usr/bin/qgis_process.bin run euromine:mapfootprints -- \
 	  $$(for f in $(DEMO_DIR)/sites/*/image/Year*.tif; do printf ' IMAGES=%s' "$(abspath .)/$$f"; done) \
-	  MODEL=spectral_baseline OUTPUT_FOLDER=$(abspath $(DEMO_DIR)/footprints)
+	  MODEL=unet_footprint OUTPUT_FOLDER=$(abspath $(DEMO_DIR)/footprints)
 	HOME=$(abspath $(DEMO_DIR)/home) QGIS_PLUGINPATH=$(abspath $(BUILD)/plugins) PYTHONPATH=$(VENV_SITE) \
 	  /usr/bin/qgis_process.bin run euromine:evaluate -- \
 	  $$(for f in $(DEMO_DIR)/footprints/footprint_*.tif; do printf ' PREDICTIONS=%s' "$(abspath .)/$$f"; done) \
