@@ -259,10 +259,9 @@ def load_model(alg, parameters: dict, context: QgsProcessingContext,
     for problem in check_environment():
         if problem.affects == GPU and model.provider == "CPUExecutionProvider":
             feedback.reportError(problem.message(), fatalError=False)
-    if model.info.synthetic:
-        feedback.reportError(
-            f"Model '{model.info.name}' was trained on synthetic sites — retrain on EuroMineNet "
-            "for real analysis.", fatalError=False,
+    if model.info.synthetic:  # a warning: orange in the dialog, WARNING in qgis_process, not a failure
+        feedback.pushWarning(
+            f"Model '{model.info.name}' was trained on synthetic sites — retrain on EuroMineNet for real analysis."
         )
     return model
 

@@ -18,9 +18,13 @@ class Log(QgsProcessingFeedback):
     def __init__(self) -> None:
         super().__init__()
         self.lines: list[str] = []
+        self.warnings: list[str] = []
 
     def pushInfo(self, info: str) -> None:  # noqa: N802 (QGIS API)
         self.lines.append(info)
+
+    def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
+        self.warnings.append(warning)
 
     def reportError(self, error: str, fatalError: bool = False) -> None:  # noqa: N802,N803 (QGIS API)
         self.lines.append(error)
@@ -52,7 +56,7 @@ def test_series_model_maps_every_year_in_one_run(euromine_provider, sites, tmp_p
                                                        "OUTPUT_FOLDER": str(tmp_path / "qgis")},
                             context=context, feedback=log)
     assert len(result["FOOTPRINTS"]) == 10
-    assert any("trained on synthetic sites" in line for line in log.lines)
+    assert any("trained on synthetic sites" in line for line in log.warnings)
     assert any("10 years mapped together" in line for line in log.lines)
     core = map_footprints([(2015 + t, Path(p)) for t, p in enumerate(images(site))],
                           Model(resolve_bundled(series), device="cpu"), tmp_path / "core")
