@@ -14,16 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from export.architectures.blocks import BasicBlock, conv_bn_relu, stage, upsample_like
-from export.architectures.change_blocks import (
-    Attention,
-    ChannelAttention,
-    MobileEncoder,
-    TransformerLayer,
-    halves,
-    siamese,
-    to_map,
-    to_tokens,
-)
+from export.architectures.change_blocks import ChannelAttention, TransformerLayer, halves, siamese
+from export.architectures.encoders import MOBILENET_V2, MixTransformer, MobileNetV2Encoder, to_map, to_tokens
 from export.architectures.registry import register
 
 # --- FC-EF, FC-Siam-conc, FC-Siam-diff -----------------------------------------------------------
@@ -231,7 +223,7 @@ class BIT(nn.Module):
         x = to_tokens(f + upsample_like(self.pixel_position, f))
         for layer in self.decoder:
             x = layer(x, tokens)
-        return to_map(x, f)
+        return to_map(x, f.shape[2], f.shape[3])
 
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         # Both dates run as one batch of 2N wherever they are processed alike.
@@ -307,6 +299,12 @@ class UpMask(nn.Module):
         return self.conv(upsample_like(x, mask) * mask)
 
 
+# The first stages of EfficientNet-B4 (Tan & Le 2019, B0 scaled by width 1.4 and depth 1.8) as
+# MobileNetV2 rows (expansion, channels at stem width 48, repeats, stride), with 3x3 depthwise
+# convs throughout and no squeeze-excitation.
+EFFICIENTNET_B4_STAGES = (((1, 24, 2, 1),), ((6, 32, 4, 2),), ((6, 56, 4, 2),))
+
+
 class TinyCD(nn.Module):
     """TinyCD (Codegoni, Lombardi & Ferrari 2022).
 
@@ -319,9 +317,9 @@ class TinyCD(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, width: int) -> None:
         super().__init__()
         # EfficientNet-B4's stem 48 and stages 24, 32, 56 at width 24.
-        channels = (width, width * 4 // 3, width * 7 // 3)
+        self.encoder = MobileNetV2Encoder(in_channels, 2 * width, layout=EFFICIENTNET_B4_STAGES, layout_width=48)
+        channels = self.encoder.channels
         decoder = (width * 8 // 3, width * 8 // 3, width * 4 // 3)
-        self.encoder = MobileEncoder(in_channels, 2 * width, channels, repeats=(2, 4, 4))
         self.masks = nn.ModuleList(MixAttentionMask(c) for c in (in_channels, *channels[:-1]))
         self.mix = MixingBlock(channels[-1])
         self.up = nn.ModuleList(UpMask(cin, cout) for cin, cout in zip((channels[-1], *decoder[:-1]), decoder))
@@ -345,72 +343,6 @@ def build_tinycd(in_channels: int, num_classes: int, width: int) -> nn.Module:
 
 # --- ChangeFormer ----------------------------------------------------------------------------------
 
-class MixFFN(nn.Module):
-    """SegFormer's Mix-FFN (Xie et al. 2021): linear, 3x3 depthwise conv on the token map, GELU,
-    linear."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.dwconv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(to_tokens(self.dwconv(to_map(self.fc1(x), like)))))
-
-
-class SpatialReduction(nn.Module):
-    """Keys and values of SegFormer's efficient self-attention (Xie et al. 2021): the token map
-    shrunk ``reduction`` times by a strided conv, then LayerNorm."""
-
-    def __init__(self, dim: int, reduction: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(dim, dim, reduction, stride=reduction)
-        self.norm = nn.LayerNorm(dim)
-
-    def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        return self.norm(to_tokens(self.conv(to_map(x, like))))
-
-
-class MiTBlock(nn.Module):
-    """A mix-transformer block (Xie et al. 2021, SegFormer) on (N, HW, C) tokens: efficient
-    self-attention (spatially reduced keys and values, except at ``reduction`` 1) and Mix-FFN.
-    ``like`` is a map with the tokens' height and width."""
-
-    def __init__(self, dim: int, heads: int, reduction: int, mlp_ratio: int = 4) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.attention = Attention(dim, heads, dim // heads)
-        self.reduce = SpatialReduction(dim, reduction) if reduction > 1 else None
-        self.norm2 = nn.LayerNorm(dim)
-        self.ffn = MixFFN(dim, mlp_ratio * dim)
-
-    def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        q = self.norm1(x)
-        context = q if self.reduce is None else self.reduce(q, like)
-        x = x + self.attention(q, context)
-        return x + self.ffn(self.norm2(x), like)
-
-
-class MiTStage(nn.Module):
-    """A MiT stage (Xie et al. 2021): overlapping patch embedding (a strided conv wider than
-    its stride) with LayerNorm, MiT blocks, LayerNorm; map in, map out."""
-
-    def __init__(self, cin: int, dim: int, patch: int, stride: int, depth: int, heads: int, reduction: int) -> None:
-        super().__init__()
-        self.embed = nn.Conv2d(cin, dim, patch, stride, patch // 2)
-        self.embed_norm = nn.LayerNorm(dim)
-        self.blocks = nn.ModuleList(MiTBlock(dim, heads, reduction) for _ in range(depth))
-        self.norm = nn.LayerNorm(dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        like = self.embed(x)
-        t = self.embed_norm(to_tokens(like))
-        for block in self.blocks:
-            t = block(t, like)
-        return to_map(self.norm(t), like)
-
-
 class ChangeFormer(nn.Module):
     """ChangeFormer (Bandara & Patel 2022).
 
@@ -425,14 +357,9 @@ class ChangeFormer(nn.Module):
         self, in_channels: int, num_classes: int, width: int, depths: tuple[int, ...] = (2, 2, 2, 2)
     ) -> None:
         super().__init__()
-        dims = tuple(width * 2**i for i in range(4))
+        self.encoder = MixTransformer(in_channels, width, depths, heads=(1, 2, 4, 8), multipliers=(1, 2, 4, 8))
+        dims = self.encoder.channels
         embed = 4 * width
-        self.stages = nn.ModuleList(
-            MiTStage(cin, dim, patch, stride, depth, heads, reduction)
-            for cin, dim, patch, stride, depth, heads, reduction in zip(
-                (in_channels, *dims[:-1]), dims, (7, 3, 3, 3), (4, 2, 2, 2), depths, (1, 2, 4, 8), (8, 4, 2, 1)
-            )
-        )
         self.differences = nn.ModuleList(
             nn.Sequential(nn.Conv2d(2 * d, d, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(d)) for d in dims
         )
@@ -443,17 +370,10 @@ class ChangeFormer(nn.Module):
         )
         self.classify = nn.Conv2d(embed, num_classes, 1)
 
-    def _encode(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = []
-        for s in self.stages:
-            x = s(x)
-            features.append(x)
-        return features
-
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         diffs = [
             difference(torch.cat([a, b], dim=1))
-            for difference, a, b in zip(self.differences, *siamese(self._encode, before, after))
+            for difference, a, b in zip(self.differences, *siamese(self.encoder, before, after))
         ]
         x = torch.cat([upsample_like(project(d), diffs[0]) for project, d in zip(self.project, diffs)], dim=1)
         return self.classify(self.up(self.fuse(x)))
@@ -528,6 +448,11 @@ class SupervisedAttention(nn.Module):
         return self.refine(x * self.context(torch.cat([p, 1 - p], dim=1)))
 
 
+# A2Net's backbone: MobileNetV2 without its last, 320-channel row (torchvision's features[:17]),
+# so the stride-32 stage ends at 160 channels.
+A2NET_MOBILENET = (*MOBILENET_V2[:-1], MOBILENET_V2[-1][:1])
+
+
 class A2Net(nn.Module):
     """A2Net (Li et al. 2023).
 
@@ -540,12 +465,11 @@ class A2Net(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, width: int) -> None:
         super().__init__()
-        w = width
-        # MobileNetV2's stage widths 16, 24, 32, 96, 160 at width 16 (its last, 320-wide stage is
-        # left out); the default width 8 halves them.
-        channels = (w, 3 * w // 2, 2 * w, 6 * w, 10 * w)
-        mid = 4 * w
-        self.encoder = MobileEncoder(in_channels, 2 * w, channels, repeats=(1, 2, 3, 4, 3))
+        # Width 16 is MobileNetV2's multiplier 1.0 (stem 32, stages 16, 24, 32, 96, 160); the default
+        # width 8 halves them.
+        self.encoder = MobileNetV2Encoder(in_channels, 2 * width, layout=A2NET_MOBILENET)
+        channels = self.encoder.channels
+        mid = 4 * width
         self.aggregate = nn.ModuleList(
             NeighborAggregation(channels[i - 1], channels[i], channels[i + 1] if i + 1 < len(channels) else None, mid)
             for i in range(1, len(channels))

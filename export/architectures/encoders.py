@@ -1,9 +1,11 @@
-"""Encoders beyond the plain ResNet: a dilated ResNet (PSPNet, DeepLab), MobileNetV2 and the
-Mix Transformer of SegFormer.
+"""Encoders beyond the plain ResNet: a dilated ResNet (PSPNet, DeepLab), MobileNetV2 (also in
+the layouts of TinyCD and A2Net) and the Mix Transformer of SegFormer and ChangeFormer, with
+their blocks, multi-head attention and the token/map reshapes of the transformers.
 
 Each returns a list of feature maps from ``forward`` and lists their widths in
-``self.channels``: the CNNs five maps as ``ResNetEncoder`` (strides 2 to 32, or less where
-dilated), the Mix Transformer four (strides 4 to 32).
+``self.channels``: the ResNets five maps as ``ResNetEncoder`` (strides 2 to 32, or less where
+dilated), MobileNetV2 one per stage of its layout (strides 2 to 32 in its own), the Mix
+Transformer four (strides 4 to 32).
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ class InvertedResidual(nn.Module):
 
 # MobileNetV2's body (Sandler et al. 2018, Table 2): expansion t, channels c at width 32
 # (multiplier 1.0), repeats n, stride s. Each tuple of rows ends at one output stride.
-_MOBILENET_V2 = (
+MOBILENET_V2 = (
     ((1, 16, 1, 1),),                                  # stride 2
     ((6, 24, 2, 2),),                                  # stride 4
     ((6, 32, 3, 2),),                                  # stride 8
@@ -85,14 +87,26 @@ _MOBILENET_V2 = (
 
 
 class MobileNetV2Encoder(nn.Module):
-    """MobileNetV2 (Sandler et al. 2018) without its 1280-channel head and classifier.
+    """MobileNetV2 (Sandler et al. 2018) without its 1280-channel head and classifier: a
+    stride-2 3x3 stem conv, then stages of inverted residuals.
 
-    ``width`` is the stem's channel count: 32 is the paper's multiplier 1.0, and every channel
-    count scales with it. ``forward`` returns five features at strides 2, 4, 8, 16 and
-    ``output_stride`` (16 or 32; 16 replaces the last stride by dilation 2, as DeepLabV3+ does).
+    ``layout`` lists the stages, each a tuple of rows (expansion t, channels c, repeats n,
+    stride s) with channels at stem width ``layout_width``; the default is the paper's body
+    (``MOBILENET_V2``, multiplier 1.0 at 32). ``width`` is the stem's channel count, and every
+    channel count scales by ``width`` / ``layout_width``. ``forward`` returns every stage's
+    output (widths ``self.channels``): in the paper's layout five features at strides 2, 4, 8,
+    16 and ``output_stride`` (16 or 32; 16 replaces the last stride by dilation 2, as
+    DeepLabV3+ does).
     """
 
-    def __init__(self, in_channels: int, width: int, output_stride: int = 32) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        width: int,
+        output_stride: int = 32,
+        layout: tuple[tuple[tuple[int, int, int, int], ...], ...] = MOBILENET_V2,
+        layout_width: int = 32,
+    ) -> None:
         super().__init__()
         if output_stride not in (16, 32):
             raise ValueError(f"output_stride must be 16 or 32, got {output_stride}")
@@ -100,10 +114,10 @@ class MobileNetV2Encoder(nn.Module):
         self.stages = nn.ModuleList()
         channels = []
         cin, stride, dilation = width, 2, 1
-        for rows in _MOBILENET_V2:
+        for rows in layout:
             blocks = []
             for t, c, n, s in rows:
-                cout = c * width // 32
+                cout = c * width // layout_width
                 if s == 2 and stride * 2 > output_stride:
                     s, dilation = 1, dilation * 2
                 stride *= s
@@ -118,47 +132,64 @@ class MobileNetV2Encoder(nn.Module):
         return _stage_outputs(self.stages, self.stem(x))
 
 
-def _tokens(x: torch.Tensor) -> torch.Tensor:
+def to_tokens(x: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) map -> (N, H·W, C) tokens."""
     return x.flatten(2).transpose(1, 2)
 
 
-def _map(tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
+def to_map(tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """(N, H·W, C) tokens -> (N, C, H, W) map.
 
     Explicit sizes rather than ``unflatten``: exported from an N = 1 sample, ``unflatten``
-    leaves N = 1 baked into the ONNX Reshape.
+    leaves N = 1 baked into the ONNX Reshape. Contiguous: the reshape alone is a channels-last
+    view, and a view of its batch axis (``halves`` of a Siamese batch) makes torch.export
+    specialise the batch size.
     """
     n, _, c = tokens.shape
-    return tokens.transpose(1, 2).reshape(n, c, h, w)
+    return tokens.transpose(1, 2).contiguous().reshape(n, c, h, w)
 
 
-class EfficientSelfAttention(nn.Module):
-    """Multi-head self-attention whose keys and values come from the map shrunk by a strided
-    ``reduction`` x ``reduction`` conv and LayerNorm (Xie et al. 2021, after PVT), cutting the
-    cost by ``reduction``²."""
+class Attention(nn.Module):
+    """Multi-head scaled dot-product attention (Vaswani et al. 2017) of (N, L, C) query tokens
+    over (N, L', C) context tokens, in ``heads`` heads of ``head_channels`` each (C / ``heads``
+    unless given); self-attention when the context is the queries themselves."""
 
-    def __init__(self, channels: int, heads: int, reduction: int) -> None:
+    def __init__(self, channels: int, heads: int, head_channels: int | None = None) -> None:
         super().__init__()
         self.heads = heads
-        self.query = nn.Linear(channels, channels)
-        self.key_value = nn.Linear(channels, 2 * channels)
-        self.proj = nn.Linear(channels, channels)
-        self.reduce = nn.Conv2d(channels, channels, reduction, reduction) if reduction > 1 else None
-        self.reduce_norm = nn.LayerNorm(channels) if reduction > 1 else None
+        inner = channels if head_channels is None else heads * head_channels
+        self.query = nn.Linear(channels, inner)
+        self.key_value = nn.Linear(channels, 2 * inner)
+        self.proj = nn.Linear(inner, channels)
 
     def _split_heads(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(N, L, C) -> (N, heads, L, C / heads)."""
+        """(N, L, inner) -> (N, heads, L, head_channels)."""
         return tokens.unflatten(2, (self.heads, -1)).transpose(1, 2)
+
+    def forward(self, tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        k, v = self.key_value(context).chunk(2, dim=-1)
+        q, k, v = (self._split_heads(t) for t in (self.query(tokens), k, v))
+        # The fused op also exports faster than spelled-out matmuls (fewer symbolic views to prove).
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).flatten(2))
+
+
+class EfficientSelfAttention(Attention):
+    """Multi-head self-attention whose keys and values come from the map shrunk by a strided
+    ``reduction`` x ``reduction`` conv and LayerNorm (Xie et al. 2021, after PVT), cutting the
+    cost by ``reduction``². ``forward`` takes the tokens' map height and width in place of a
+    context."""
+
+    def __init__(self, channels: int, heads: int, reduction: int) -> None:
+        super().__init__(channels, heads)
+        self.reduce = nn.Conv2d(channels, channels, reduction, reduction) if reduction > 1 else None
+        self.reduce_norm = nn.LayerNorm(channels) if reduction > 1 else None
 
     def forward(self, tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
         context = tokens
         if self.reduce is not None:
-            context = self.reduce_norm(_tokens(self.reduce(_map(tokens, h, w))))
-        k, v = self.key_value(context).chunk(2, dim=-1)
-        q, k, v = (self._split_heads(t) for t in (self.query(tokens), k, v))
-        out = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(out.transpose(1, 2).flatten(2))
+            context = self.reduce_norm(to_tokens(self.reduce(to_map(tokens, h, w))))
+        return super().forward(tokens, context)
 
 
 class MixFFN(nn.Module):
@@ -173,7 +204,7 @@ class MixFFN(nn.Module):
         self.fc2 = nn.Linear(hidden, channels)
 
     def forward(self, tokens: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        return self.fc2(F.gelu(_tokens(self.depthwise(_map(self.fc1(tokens), h, w)))))
+        return self.fc2(F.gelu(to_tokens(self.depthwise(to_map(self.fc1(tokens), h, w)))))
 
 
 class MiTBlock(nn.Module):
@@ -205,19 +236,19 @@ class MiTStage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.embed(x)
         h, w = x.shape[2], x.shape[3]
-        tokens = self.embed_norm(_tokens(x))
+        tokens = self.embed_norm(to_tokens(x))
         for block in self.blocks:
             tokens = block(tokens, h, w)
-        return _map(self.norm(tokens), h, w)
+        return to_map(self.norm(tokens), h, w)
 
 
 class MixTransformer(nn.Module):
-    """Mix Transformer encoder of SegFormer (Xie et al. 2021), MiT-B0 layout.
+    """Mix Transformer encoder of SegFormer (Xie et al. 2021), by default in the MiT-B0 layout.
 
-    Channels (w, 2w, 5w, 8w) with ``width`` w (32 gives MiT-B0's 32, 64, 160, 256), heads
-    (1, 2, 5, 8), spatial reduction (8, 4, 2, 1), two blocks per stage, MLP expansion 4;
-    patch embeddings 7x7 stride 4, then 3x3 stride 2. ``forward`` returns four features at
-    strides 4, 8, 16, 32 (widths ``self.channels``).
+    Channels ``multipliers`` x ``width`` (by default (w, 2w, 5w, 8w): 32 gives MiT-B0's 32, 64,
+    160, 256), heads (1, 2, 5, 8), spatial reduction (8, 4, 2, 1), two blocks per stage, MLP
+    expansion 4; patch embeddings 7x7 stride 4, then 3x3 stride 2. ``forward`` returns four
+    features at strides 4, 8, 16, 32 (widths ``self.channels``).
     """
 
     def __init__(
@@ -227,9 +258,10 @@ class MixTransformer(nn.Module):
         depths: tuple[int, ...] = (2, 2, 2, 2),
         heads: tuple[int, ...] = (1, 2, 5, 8),
         reductions: tuple[int, ...] = (8, 4, 2, 1),
+        multipliers: tuple[int, ...] = (1, 2, 5, 8),
     ) -> None:
         super().__init__()
-        self.channels = tuple(m * width for m in (1, 2, 5, 8))
+        self.channels = tuple(m * width for m in multipliers)
         cins = (in_channels, *self.channels[:-1])
         patches = ((7, 4), (3, 2), (3, 2), (3, 2))
         self.stages = nn.ModuleList(
