@@ -2,9 +2,9 @@
 
 The scene is walked one tile row (strip) at a time and each strip in batches of tiles. Images
 are read top to bottom in whole GeoTIFF block rows, each decoded once (row_reader), and only
-the rows later strips still need are kept. Memory is bounded by those few block rows of the
-scene's width, batch × tile and two strip-wide float rows of accumulators, never by the scene's
-height. Tiles overlap and are blended with smooth weights so no seams appear; tiles sticking
+the rows later strips still need are kept. Memory is bounded by that row buffer (at most
+ROW_BUFFER_BUDGET; scenes too wide for it are read window by window), batch × tile and two
+strip-wide float rows of accumulators, never by the scene's height. Tiles overlap and are blended with smooth weights so no seams appear; tiles sticking
 out of a small scene are padded by reflection and cropped back. Reading and normalising the
 next batches runs in a background thread while the model runs (GDAL and onnxruntime both
 release the GIL).

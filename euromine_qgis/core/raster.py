@@ -307,11 +307,12 @@ def _remove_quietly(path: Path) -> None:
             pass
 
 
-def read_window(src: rasterio.io.DatasetReader, window: Window, indexes: int | None = None) -> np.ndarray:
-    """``src.read(indexes, window=...)``, with a damaged block reported as an InputError naming
-    the file and rows. Call it inside ``rasterio.Env(**STRICT_READS)``."""
+def read_window(src: rasterio.io.DatasetReader, window: Window, indexes: int | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """``src.read(indexes, window=..., out=...)``, with a damaged block reported as an InputError
+    naming the file and rows. Call it inside ``rasterio.Env(**STRICT_READS)``."""
     try:
-        return src.read(indexes, window=window)
+        return src.read(indexes, window=window, out=out)
     except OSError as exc:  # rasterio's read errors (RasterioIOError) are OSErrors
         raise InputError(
             f"{src.name}: cannot read rows {window.row_off}–{window.row_off + window.height - 1}; "

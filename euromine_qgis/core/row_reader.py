@@ -15,7 +15,7 @@ from rasterio.windows import Window
 from .raster import read_window
 
 # Above this many bytes of kept rows (very wide scenes, long series) each window is read directly.
-ROW_BUFFER_BUDGET = 512 * 2**20
+ROW_BUFFER_BUDGET = 256 * 2**20
 
 
 def rows_per_read(src: rasterio.io.DatasetReader, min_rows: int) -> int:
@@ -25,40 +25,56 @@ def rows_per_read(src: rasterio.io.DatasetReader, min_rows: int) -> int:
 
 
 def buffer_bytes(srcs, min_rows: int) -> int:
-    """Bytes the row buffers of ``srcs`` hold at most when strips of ``min_rows`` rows are read."""
-    return sum((min_rows + rows_per_read(s, min_rows)) * s.width * s.count * np.dtype(s.dtypes[0]).itemsize
-               for s in srcs)
+    """Bytes of the row buffers RowReader allocates for ``srcs`` and windows of up to ``min_rows`` rows."""
+    return sum(_buffer_rows(s, min_rows) * s.width * s.count * np.dtype(s.dtypes[0]).itemsize for s in srcs)
+
+
+def _buffer_rows(src: rasterio.io.DatasetReader, min_rows: int) -> int:
+    # rows a window can still need, one read past them, and up to a block row above a window's
+    # first row when reading restarts at a block boundary
+    return min_rows + rows_per_read(src, min_rows) + src.block_shapes[0][0]
 
 
 class RowReader:
-    """Windows of one image, requested with non-decreasing first rows.
+    """Windows of one image, requested with non-decreasing first rows and at most ``min_rows`` rows.
 
-    With ``keep_rows`` the image is read in whole block rows across its full width and the rows
-    a later request can still need are kept; without it each window is read on its own (for
-    scenes so wide that the kept rows would not fit the memory budget).
+    With ``keep_rows`` the image is read in whole block rows across its full width into one
+    buffer allocated up front, and the rows a later window can still need are kept; without it
+    each window is read on its own (for scenes so wide that the buffer would not fit the memory
+    budget).
     """
 
     def __init__(self, src: rasterio.io.DatasetReader, min_rows: int, keep_rows: bool = True) -> None:
-        self.src, self.keep_rows = src, keep_rows
+        self.src, self.keep_rows, self.min_rows = src, keep_rows, min_rows
         self.step = rows_per_read(src, min_rows)
-        self.rows = np.empty((src.count, 0, src.width), src.dtypes[0])
-        self.start = 0  # first image row held in self.rows
+        self.block_height = max(1, src.block_shapes[0][0])
+        rows = _buffer_rows(src, min_rows) if keep_rows else 0
+        self.rows = np.empty((src.count, rows, src.width), src.dtypes[0])
+        self.start, self.held = 0, 0  # self.rows[:, :held] holds image rows start .. start + held
 
     def read(self, window: Window) -> np.ndarray:
-        """The (bands, height, width) block of ``window``; a view into the kept rows when kept."""
+        """The (bands, height, width) block of ``window``; a view into the buffer when rows are kept."""
         if not self.keep_rows:
             return read_window(self.src, window)
         y0, y1 = window.row_off, window.row_off + window.height
         if y0 < self.start:
             raise ValueError(f"rows must be read top to bottom: row {y0} requested after row {self.start}")
-        stop = self.start + self.rows.shape[1]
+        if window.height > self.min_rows:
+            raise ValueError(f"windows of this reader hold at most {self.min_rows} rows, not {window.height}")
+        stop = self.start + self.held
         if y1 > stop:
-            parts = [self.rows[:, y0 - self.start:]] if y0 < stop else []
-            while stop < y1:
-                height = min(self.step, self.src.height - stop)
-                parts.append(read_window(self.src, Window(0, stop, self.src.width, height)))
-                stop += height
-            self.rows = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-            self.start = stop - self.rows.shape[1]
+            keep = max(0, stop - y0)
+            if keep:  # move the rows still needed to the top of the buffer
+                self.rows[:, :keep] = self.rows[:, self.held - keep:self.held]
+                self.start = y0
+            else:  # nothing held is needed: restart at the block row holding y0
+                self.start = y0 // self.block_height * self.block_height
+            self.held = keep
+            while self.start + self.held < y1:
+                top = self.start + self.held
+                height = min(self.step, self.src.height - top)
+                read_window(self.src, Window(0, top, self.src.width, height),
+                            out=self.rows[:, self.held:self.held + height])
+                self.held += height
         rows = self.rows[:, y0 - self.start:y1 - self.start]
         return rows[:, :, window.col_off:window.col_off + window.width]

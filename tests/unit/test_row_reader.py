@@ -26,9 +26,9 @@ class CountingReads:
     def __getattr__(self, name):
         return getattr(self.src, name)
 
-    def read(self, indexes=None, window=None):
+    def read(self, indexes=None, window=None, out=None):
         self.windows.append(window)
-        return self.src.read(indexes, window=window)
+        return self.src.read(indexes, window=window, out=out)
 
 
 def strip_windows(height: int, width: int, tile: int, overlap: int, batch: int):
@@ -75,11 +75,24 @@ def test_rows_must_be_read_top_to_bottom(tmp_path):
             reader.read(Window(0, 10, 60, 32))
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_windows_that_skip_rows(tmp_path, layout):
+    """A window far below the rows held restarts reading at its block row."""
+    path = write_image(tmp_path / "scene.tif", random_scene(203, 171, seed=4), **LAYOUTS[layout])
+    with rasterio.open(path) as src:
+        reader = RowReader(src, 48)
+        for window in (Window(3, 0, 50, 48), Window(0, 101, 171, 48), Window(9, 149, 70, 48), Window(0, 190, 171, 13)):
+            np.testing.assert_array_equal(reader.read(window), src.read(window=window))
+        with pytest.raises(ValueError, match="at most 48 rows"):
+            reader.read(Window(0, 190, 171, 49))
+
+
 def test_buffer_bytes_counts_every_image(tmp_path):
     path = write_image(tmp_path / "scene.tif", random_scene(100, 60, seed=1), tiled=True, blockxsize=16, blockysize=16)
     with rasterio.open(path) as src:
-        one = buffer_bytes([src], 40)  # 40 rows plus a 48-row read, 60 columns, 10 int16 bands
-        assert one == (40 + 48) * 60 * 10 * 2
+        # 40 rows, a 48-row read and a 16-row block row; 60 columns of 10 int16 bands
+        one = buffer_bytes([src], 40)
+        assert one == (40 + 48 + 16) * 60 * 10 * 2
         assert buffer_bytes([src, src, src], 40) == 3 * one
 
 
