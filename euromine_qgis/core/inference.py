@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence, TypeVar
 
@@ -25,7 +27,7 @@ from .errors import OutOfMemory
 from .model import Model
 from .progress import Reporter
 from .raster import STRICT_READS
-from .row_reader import ROW_BUFFER_BUDGET, RowReader, buffer_bytes
+from .row_reader import ROW_BUFFER_BUDGET, RowReader, buffer_bytes, decode_threads
 from .tiling import blend_weights, tile_starts
 
 T = TypeVar("T")
@@ -123,6 +125,10 @@ def _background(items: Iterable[T], depth: int) -> Iterator[T]:
             put((done, None))
         except BaseException as exc:  # handed to the consumer
             put((done, exc))
+        finally:
+            close = getattr(items, "close", None)  # a generator left early releases what it holds now
+            if close is not None:
+                close()
 
     worker = threading.Thread(target=work, name="euromine-reader", daemon=True)
     worker.start()
@@ -163,7 +169,16 @@ class _Plan:
 
 def _read_batches(srcs: Sequence, model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
     keep_rows = buffer_bytes(srcs, plan.th) <= ROW_BUFFER_BUDGET
-    readers = [RowReader(src, plan.th, keep_rows) for src in srcs]
+    threads = decode_threads() if keep_rows else 1
+    with ExitStack() as stack:
+        pool = None
+        if threads > 1:  # one pool for every image: they are read one after another
+            pool = stack.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="euromine-decode"))
+        readers = [stack.enter_context(closing(RowReader(src, plan.th, keep_rows, pool, threads))) for src in srcs]
+        yield from _batches(srcs, readers, model, plan, batch_size)
+
+
+def _batches(srcs: Sequence, readers: Sequence[RowReader], model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
     bands = len(model.info.bands)
     for strip, y0 in enumerate(plan.ys):
         for start in range(0, len(plan.xs), batch_size):

@@ -5,17 +5,48 @@ blocks. GDAL does not keep decoded blocks of a multi-band, pixel-interleaved rea
 cache, so every windowed read decodes every block it touches again: a 160-row strip every
 128 rows over 256-row blocks decodes each block about three times. Reading whole block rows
 once and keeping the few rows the next strip still needs removes that repetition.
+
+A block row is decoded by several threads at once, each with its own dataset handle, on pieces
+split at block boundaries. GDAL's own multi-threaded decoding would do this, but in GDAL 3.6 it
+hides damaged blocks (see raster.STRICT_READS), so the threads are ours.
 """
 from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from .raster import read_window
+from .raster import STRICT_READS, read_window
 
 # Above this many bytes of kept rows (very wide scenes, long series) each window is read directly.
 ROW_BUFFER_BUDGET = 256 * 2**20
+MAX_DECODE_THREADS = 8
+
+
+def decode_threads() -> int:
+    """Threads that decode one image's block rows: one per core, at most MAX_DECODE_THREADS."""
+    return max(1, min(MAX_DECODE_THREADS, os.cpu_count() or 1))
+
+
+def split_at_blocks(src: rasterio.io.DatasetReader, window: Window, parts: int) -> list[Window]:
+    """``window`` (whole block rows, full width) cut into at most ``parts`` pieces along block
+    boundaries: across block columns when the file is tiled, else across block rows."""
+    block_height, block_width = src.block_shapes[0]
+    if block_width < window.width:
+        edges = _edges(-(-window.width // block_width), parts, block_width, window.width)
+        return [Window(a, window.row_off, b - a, window.height) for a, b in zip(edges, edges[1:])]
+    edges = _edges(-(-window.height // block_height), parts, block_height, window.height)
+    return [Window(window.col_off, window.row_off + a, window.width, b - a) for a, b in zip(edges, edges[1:])]
+
+
+def _edges(blocks: int, parts: int, block: int, length: int) -> list[int]:
+    """Piece boundaries (in pixels) splitting ``blocks`` blocks as evenly as possible."""
+    parts = max(1, min(parts, blocks))
+    return [min(length, (blocks * k // parts) * block) for k in range(parts + 1)]
 
 
 def rows_per_read(src: rasterio.io.DatasetReader, min_rows: int) -> int:
@@ -41,16 +72,22 @@ class RowReader:
     With ``keep_rows`` the image is read in whole block rows across its full width into one
     buffer allocated up front, and the rows a later window can still need are kept; without it
     each window is read on its own (for scenes so wide that the buffer would not fit the memory
-    budget).
+    budget). With a ``pool``, each block row is read as ``pieces`` pieces on its threads, each
+    thread through its own handle. Close the reader to close those handles.
     """
 
-    def __init__(self, src: rasterio.io.DatasetReader, min_rows: int, keep_rows: bool = True) -> None:
+    def __init__(self, src: rasterio.io.DatasetReader, min_rows: int, keep_rows: bool = True,
+                 pool: ThreadPoolExecutor | None = None, pieces: int = 1) -> None:
         self.src, self.keep_rows, self.min_rows = src, keep_rows, min_rows
         self.step = rows_per_read(src, min_rows)
         self.block_height = max(1, src.block_shapes[0][0])
         rows = _buffer_rows(src, min_rows) if keep_rows else 0
         self.rows = np.empty((src.count, rows, src.width), src.dtypes[0])
         self.start, self.held = 0, 0  # self.rows[:, :held] holds image rows start .. start + held
+        self._pool, self.pieces = (pool, pieces) if keep_rows and pieces > 1 else (None, 1)
+        self._local = threading.local()
+        self._handles: list[rasterio.io.DatasetReader] = []
+        self._lock = threading.Lock()
 
     def read(self, window: Window) -> np.ndarray:
         """The (bands, height, width) block of ``window``; a view into the buffer when rows are kept."""
@@ -73,8 +110,37 @@ class RowReader:
             while self.start + self.held < y1:
                 top = self.start + self.held
                 height = min(self.step, self.src.height - top)
-                read_window(self.src, Window(0, top, self.src.width, height),
-                            out=self.rows[:, self.held:self.held + height])
+                self._read_rows(Window(0, top, self.src.width, height), self.held)
                 self.held += height
         rows = self.rows[:, y0 - self.start:y1 - self.start]
         return rows[:, :, window.col_off:window.col_off + window.width]
+
+    def _read_rows(self, window: Window, at: int) -> None:
+        """Read full-width ``window`` into the buffer from row ``at`` on, in pieces on the pool."""
+        if self._pool is None:
+            read_window(self.src, window, out=self.rows[:, at:at + window.height])
+            return
+
+        def read_piece(piece: Window) -> None:
+            rows = slice(at + piece.row_off - window.row_off, at + piece.row_off - window.row_off + piece.height)
+            with rasterio.Env(**STRICT_READS):  # GDAL config options may be per thread
+                read_window(self._handle(), piece,
+                            out=self.rows[:, rows, piece.col_off:piece.col_off + piece.width])
+
+        for done in [self._pool.submit(read_piece, p) for p in split_at_blocks(self.src, window, self.pieces)]:
+            done.result()
+
+    def _handle(self) -> rasterio.io.DatasetReader:
+        """This thread's own handle on the image (GDAL handles must not be shared between threads)."""
+        handle = getattr(self._local, "src", None)
+        if handle is None:
+            handle = self._local.src = rasterio.open(self.src.name)
+            with self._lock:
+                self._handles.append(handle)
+        return handle
+
+    def close(self) -> None:
+        """Close the decoding threads' handles (the pool belongs to the caller)."""
+        for handle in self._handles:
+            handle.close()
+        self._handles.clear()

@@ -1,4 +1,6 @@
 """The engine's block-row reader: same pixels as direct windowed reads, each block row read once."""
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import rasterio
@@ -7,7 +9,7 @@ from rasterio.windows import Window
 from euromine_qgis.core import inference
 from euromine_qgis.core.inference import TileSettings, _Plan, predict_rows
 from euromine_qgis.core.model import Model
-from euromine_qgis.core.row_reader import RowReader, buffer_bytes, rows_per_read
+from euromine_qgis.core.row_reader import RowReader, buffer_bytes, rows_per_read, split_at_blocks
 from tests.rasters import random_scene, write_image
 
 LAYOUTS = {
@@ -48,6 +50,37 @@ def test_windows_equal_direct_reads(tmp_path, layout, keep_rows):
         reader = RowReader(src, 48, keep_rows)
         for window in strip_windows(203, 171, 48, 12, 2):
             np.testing.assert_array_equal(reader.read(window), src.read(window=window))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("pieces", [2, 3, 5])
+def test_block_rows_decoded_in_pieces_on_threads(tmp_path, layout, pieces):
+    path = write_image(tmp_path / "scene.tif", random_scene(203, 171, seed=4), **LAYOUTS[layout])
+    with rasterio.open(path) as src, ThreadPoolExecutor(pieces) as pool:
+        reader = RowReader(src, 48, pool=pool, pieces=pieces)
+        try:
+            for window in strip_windows(203, 171, 48, 12, 2):
+                np.testing.assert_array_equal(reader.read(window), src.read(window=window))
+        finally:
+            reader.close()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("pieces", [1, 2, 4, 50])
+def test_pieces_tile_the_window_along_block_boundaries(tmp_path, layout, pieces):
+    path = write_image(tmp_path / "scene.tif", random_scene(203, 171, seed=4), **LAYOUTS[layout])
+    with rasterio.open(path) as src:
+        block_height, block_width = src.block_shapes[0]
+        step = rows_per_read(src, 48)
+        height = min(step, 203)  # the first read: whole block rows, or all the image's rows
+        window = Window(0, 0, 171, height)
+        parts = split_at_blocks(src, window, pieces)
+    assert 1 <= len(parts) <= pieces and all(p.width > 0 and p.height > 0 for p in parts)
+    covered = np.zeros((height, 171), int)
+    for p in parts:
+        covered[p.row_off:p.row_off + p.height, p.col_off:p.col_off + p.width] += 1
+        assert p.col_off % block_width == 0 and p.row_off % block_height == 0
+    assert (covered == 1).all()
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
