@@ -21,9 +21,11 @@ from .raster import (
     FOOTPRINT_NODATA,
     Grid,
     ImageInfo,
+    align_hint,
     atomic_outputs,
     check_output_folder,
     footprint_profile,
+    grid_differences,
     inspect_image,
     probability_profile,
     write_probability,
@@ -138,9 +140,10 @@ def common_image_grid(infos: Sequence[ImageInfo]) -> Grid:
     base = infos[0]
     for info in infos[1:]:
         if info.grid.shape != base.grid.shape or not same_place(info.grid, base.grid):
-            raise InputError(f"{info.path} and {base.path}: images of different years lie on different grids; "
-                             "a series model or temporal filter needs every year on one grid "
-                             "(warp them onto one grid first, e.g. Raster > Projections > Warp)")
+            raise InputError(f"{info.path} and {base.path}: images of different years lie on different grids "
+                             f"({grid_differences(info.grid, base.grid)}); a series model or temporal filter "
+                             "needs every year on one grid: "
+                             + align_hint(info.path, info.grid, base.path, base.grid, resampling="bilinear"))
     return base.grid
 
 

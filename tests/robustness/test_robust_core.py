@@ -228,13 +228,20 @@ def test_detectchange_refuses_dates_on_different_grids_and_says_how_to_align(tmp
         detect_change(before, after, tmp_path / "out" / "change.tif", model, settings=TILES)
 
 
-def test_temporal_filter_refuses_years_on_different_grids(tmp_path, model):
+@pytest.mark.parametrize("differs", GRIDS)
+def test_temporal_filter_refuses_years_on_different_grids_and_says_how_to_align(tmp_path, model, differs):
     first = write_image(tmp_path / "in" / "Year2015.tif", random_scene(40, 48, seed=1))
-    second = write_image(tmp_path / "in" / "Year2016.tif", random_scene(40, 48, seed=2), **GRIDS["extent"])
-    with refused(InputError, r"Year2016.tif and .*Year2015.tif: images of different years lie on different grids; "
-                 r".*temporal filter needs every year on one grid", [first, second], [tmp_path / "out"]):
+    second = write_image(tmp_path / "in" / "Year2016.tif", random_scene(40, 48, seed=2), **GRIDS[differs])
+    with refused(InputError, rf"Year2016.tif and .*Year2015.tif: images of different years lie on different grids "
+                 rf"\(.*{DIFFERENCE[differs]}.*\); a series model or temporal filter needs every year on one grid: "
+                 r"align Year2016.tif to the grid of Year2015.tif with GDAL \(gdalwarp .*-r bilinear",
+                 [first, second], [tmp_path / "out"]) as caught:
         map_footprint_series([(2015, first), (2016, second)], model, tmp_path / "out", settings=TILES,
                              temporal_filter="smooth3")
+    aligned = run_hint(str(caught.value))
+    results = map_footprint_series([(2015, first), (2016, aligned)], model, tmp_path / "out", settings=TILES,
+                                   temporal_filter="smooth3")
+    assert [r.year for r in results] == [2015, 2016]
 
 
 def test_mapping_without_filter_keeps_each_years_own_grid(tmp_path, model):
