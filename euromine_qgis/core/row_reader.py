@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 import rasterio
@@ -127,8 +127,10 @@ class RowReader:
                 read_window(self._handle(), piece,
                             out=self.rows[:, rows, piece.col_off:piece.col_off + piece.width])
 
-        for done in [self._pool.submit(read_piece, p) for p in split_at_blocks(self.src, window, self.pieces)]:
-            done.result()
+        pieces = [self._pool.submit(read_piece, p) for p in split_at_blocks(self.src, window, self.pieces)]
+        wait(pieces)  # every piece ends before an error leaves: handles are closed right after one
+        for piece in pieces:
+            piece.result()
 
     def _handle(self) -> rasterio.io.DatasetReader:
         """This thread's own handle on the image (GDAL handles must not be shared between threads)."""

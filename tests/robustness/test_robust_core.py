@@ -7,6 +7,7 @@ import random
 import shlex
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
+from rasterio.windows import Window
 
 from euromine_qgis.core.change_detection import change_from_footprints, detect_change
 from euromine_qgis.core.change_layers import change_layers
@@ -24,6 +26,7 @@ from euromine_qgis.core.inference import TileSettings
 from euromine_qgis.core.model import Model
 from euromine_qgis.core.progress import Reporter
 from euromine_qgis.core.registry import MODELS_DIR, resolve_bundled
+from euromine_qgis.core.row_reader import RowReader
 from euromine_qgis.core.series import map_footprint_series
 from tests.onnx_factory import conv_model, metadata, with_external_data
 from tests.rasters import TRANSFORM, random_scene, write_image, write_mask
@@ -145,23 +148,41 @@ def test_mask_damaged_inside_the_file_is_named_with_the_rows(tmp_path, gdal_thre
         change_layers([*footprints, (2016, damaged)], [(2015, 2016)], tmp_path / "out")
 
 
-def test_image_damaged_inside_the_file_is_named_with_the_rows(tmp_path, model, gdal_threads):
-    """An image whose header is whole but one compressed block is garbage: the read fails in
-    the engine's reader thread and comes out as an InputError naming the file and rows."""
-    image = tmp_path / "in" / "Year2016.tif"
-    image.parent.mkdir()
-    with rasterio.open(image, "w", driver="GTiff", width=50, height=40, count=10, dtype="int16", nodata=0,
+def damaged_image(path: Path) -> Path:
+    """A 50 × 40 tiled, deflate-compressed image whose header is whole but whose first block is garbage."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=50, height=40, count=10, dtype="int16", nodata=0,
                        crs="EPSG:4326", transform=TRANSFORM, tiled=True, blockxsize=16, blockysize=16,
                        compress="deflate") as dst:
         dst.write(random_scene(40, 50))
-    with rasterio.open(image) as src:
+    with rasterio.open(path) as src:
         offset = int(src.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
-    data = bytearray(image.read_bytes())
+    data = bytearray(path.read_bytes())
     data[offset:offset + 8] = b"\xff" * 8
-    image.write_bytes(bytes(data))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_image_damaged_inside_the_file_is_named_with_the_rows(tmp_path, model, gdal_threads):
+    """The read fails in the engine's reader thread and comes out as an InputError naming the file and rows."""
+    image = damaged_image(tmp_path / "in" / "Year2016.tif")
     with refused(InputError, r"Year2016.tif: cannot read rows 0–39; the file is damaged \(.*\) — copy or "
                  r"export it again", [image], [tmp_path / "out"]):
         map_footprints([(2016, image)], model, tmp_path / "out", settings=TILES)
+
+
+def test_damaged_block_while_other_pieces_decode(tmp_path):
+    """One decoding thread fails while the others still read: the error waits for them, so no
+    handle is closed under a read in flight (that crashed the process within a few hundred runs)."""
+    image = damaged_image(tmp_path / "Year2016.tif")
+    with rasterio.open(image) as src, ThreadPoolExecutor(4) as pool:
+        for _ in range(300):
+            reader = RowReader(src, 40, pool=pool, pieces=4)
+            try:
+                with pytest.raises(InputError, match="cannot read rows 0–39"):
+                    reader.read(Window(0, 0, 50, 40))
+            finally:
+                reader.close()
 
 
 # --- grids -------------------------------------------------------------------------------------
