@@ -139,8 +139,7 @@ class Model:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         # The engine's reader, decoding and writer threads share the cores with onnxruntime; its
-        # idle pool threads spinning between runs would starve them (make bench: spectral model
-        # about 1.4x faster end to end on 2 cores, the U-Net unchanged).
+        # idle pool threads spinning between runs would starve them.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
