@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog
 
-from .core.environment import GPU
+from .environment import GPU
 from .provider import EuroMineProvider
 
 

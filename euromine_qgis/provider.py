@@ -7,17 +7,17 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from .core.environment import GPU, Problem, check_environment
+from .environment import GPU, Problem, check_environment
 
 ICON = str(Path(__file__).with_name("icon.svg"))
 # (module of algorithms/, class): imported one by one, so a missing dependency (onnxruntime, say)
 # takes away only the algorithms that need it.
 ALGORITHMS = (
-    ("map_footprints", "MapFootprintsAlgorithm"),
-    ("detect_change", "DetectChangeAlgorithm"),
-    ("change_layers", "ChangeLayersAlgorithm"),
+    ("mapfootprints", "MapFootprintsAlgorithm"),
+    ("detectchange", "DetectChangeAlgorithm"),
+    ("changelayers", "ChangeLayersAlgorithm"),
     ("evaluate", "EvaluateAlgorithm"),
-    ("map_sites", "MapSitesAlgorithm"),
+    ("mapsites", "MapSitesAlgorithm"),
 )
 
 

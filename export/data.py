@@ -37,8 +37,8 @@ from rasterio.errors import NotGeoreferencedWarning
 from torch.utils.data import Dataset
 
 from euromine_qgis.core import release
-from euromine_qgis.core.inference import valid_mask
-from euromine_qgis.core.tiling import tile_starts
+from euromine_qgis.core.engine.tiling import tile_starts
+from euromine_qgis.core.io.valid import valid_pixels
 from euromine_qgis.core.years import year_from_name
 from export.synthetic import SYNTHETIC_TAG
 
@@ -167,7 +167,7 @@ def load_site(site: Site, bands: int = len(release.BANDS)) -> SiteArrays:
             shape = (src.height, src.width)
             data = src.read()
             nodata = src.nodata
-        ok = valid_mask(data, nodata) & np.any(data != 0, axis=0)
+        ok = valid_pixels(data, nodata)
         images.append(data)
         valid.append(ok)
         labels.append(_read_label(site.label(year), shape))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -32,7 +31,8 @@ import onnxruntime as ort
 import torch
 
 from euromine_qgis.core import release
-from euromine_qgis.core.registry import SYNTHETIC_LABEL
+from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL
+from euromine_qgis.core.io.checksum import sha256_of
 
 METADATA_KEY = "euromine"
 OUTPUT_NAME = "logits"
@@ -297,12 +297,6 @@ def read_metadata(path: Path) -> dict[str, Any]:
         if prop.key == METADATA_KEY:
             return json.loads(prop.value)
     raise KeyError(f"{path}: no '{METADATA_KEY}' metadata")
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def register_model(models_dir: Path, entry: dict) -> None:

@@ -35,16 +35,29 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from euromine_qgis.core import release
-from euromine_qgis.core.metrics import (
-    Counts, SeriesCounts, aggregate_sites, confusion, interval_class, series_counts,
-)
+from euromine_qgis.core.engine.tiling import tile_starts
 from euromine_qgis.core.errors import YearsError
-from euromine_qgis.core.tiling import tile_starts
+from euromine_qgis.core.scoring.metrics import (
+    Counts,
+    SeriesCounts,
+    aggregate_sites,
+    confusion,
+    interval_class,
+    series_counts,
+)
 from euromine_qgis.core.years import parse_years
 from export import architectures
 from export.data import (
-    IGNORE, ChangePairs, DataError, FootprintPatches, SeriesStacks, Site, discover_sites, holdout_split,
-    load_site, normalize,
+    IGNORE,
+    ChangePairs,
+    DataError,
+    FootprintPatches,
+    SeriesStacks,
+    Site,
+    discover_sites,
+    holdout_split,
+    load_site,
+    normalize,
 )
 
 log = logging.getLogger("export.train")

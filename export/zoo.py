@@ -26,11 +26,11 @@ from typing import Any, Sequence
 import numpy as np
 import rasterio
 
-from euromine_qgis.core.evaluation import evaluate_rasters
-from euromine_qgis.core.footprints import map_footprints
-from euromine_qgis.core.inference import TileSettings, predict_rows
-from euromine_qgis.core.metrics import Counts, aggregate_sites, confusion, interval_class
-from euromine_qgis.core.model import Model
+from euromine_qgis.core.engine.inference import TileSettings, predict_rows
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.maps.footprints import map_footprints
+from euromine_qgis.core.scoring.evaluation import evaluate_rasters
+from euromine_qgis.core.scoring.metrics import Counts, aggregate_sites, confusion, interval_class
 from export import architectures
 from export.data import Site, discover_sites, load_site
 from export.onnx import EXPORTERS, export_checkpoint, load_checkpoint, register_model

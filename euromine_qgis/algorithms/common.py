@@ -5,38 +5,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from qgis.PyQt import sip
-from qgis.PyQt.QtGui import QIcon
 from qgis.core import (
-    QgsProcessingAlgorithm,
     Qgis,
     QgsColorRampShader,
     QgsGradientColorRamp,
     QgsGradientStop,
     QgsMapLayer,
     QgsMessageLog,
+    QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterString,
     QgsProcessingUtils,
     QgsProject,
 )
+from qgis.PyQt import sip
+from qgis.PyQt.QtGui import QIcon
 
-from ..core.environment import GPU, check_environment
-from ..core.progress import Reporter
-from ..core.raster import inspect_image
-from ..core.registry import bundled_models, resolve_bundled
+from ..core.engine.bundled import bundled_models, resolve_bundled
 from ..core.errors import EuroMineError, InputError, ModelError
+from ..core.io.raster import inspect_image
+from ..core.progress import Reporter
+from ..environment import GPU, check_environment
 
 if TYPE_CHECKING:
-    from ..core.inference import TileSettings
-    from ..core.model import Model
+    from ..core.engine.inference import TileSettings
+    from ..core.engine.model import Model
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 ICONS = Path(__file__).resolve().parent.parent / "icons"  # one <ALG_ID>.svg per algorithm
@@ -166,7 +166,7 @@ def bundled_model_parameter(name: str, description: str, tasks: tuple[str, ...],
 def model_parameters(tasks: tuple[str, ...] = FOOTPRINT_TASKS) -> list[QgsProcessingParameterDefinition]:
     """MODEL (bundled models of ``tasks``), MODEL_FILE, DEVICE and the normalization overrides
     (BANDS, MEAN, STD)."""
-    from ..core.devices import DEVICES
+    from ..core.engine.devices import DEVICES
 
     model = bundled_model_parameter("MODEL", "Bundled model", tasks, default="spectral_baseline")
     model_file = QgsProcessingParameterFile(
@@ -206,7 +206,7 @@ def engine_parameters() -> list[QgsProcessingParameterDefinition]:
 
 def tile_settings(alg, parameters: dict, context: QgsProcessingContext) -> TileSettings:
     """The engine's tiling from TILE_OVERLAP and BATCH_SIZE."""
-    from ..core.inference import TileSettings
+    from ..core.engine.inference import TileSettings
 
     return TileSettings(
         overlap=alg.parameterAsInt(parameters, "TILE_OVERLAP", context),
@@ -235,7 +235,7 @@ def load_model(alg, parameters: dict, context: QgsProcessingContext,
                feedback: QgsProcessingFeedback) -> Model:
     """The model chosen by MODEL_FILE (if given) or MODEL, on DEVICE, with any overrides; the log
     says which execution provider and device run it, and how to use an idle NVIDIA GPU."""
-    from ..core.model import Model, NormalizationOverride
+    from ..core.engine.model import Model, NormalizationOverride
 
     model_file = alg.parameterAsFile(parameters, "MODEL_FILE", context)
     try:

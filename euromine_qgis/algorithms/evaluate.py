@@ -14,11 +14,11 @@ from qgis.core import (
 )
 
 from ..core.errors import EuroMineError
-from ..core.evaluation import evaluate_rasters, match_inputs
+from ..core.io.outputs import check_not_inputs
 from ..core.pairs import parse_pairs
 from ..core.progress import Reporter
-from ..core.raster import check_not_inputs
-from ..core.report import write_report, write_table
+from ..core.scoring.evaluation import evaluate_rasters, match_inputs
+from ..core.scoring.report import write_report, write_table
 from ..core.years import parse_years
 from .common import EuroMineAlgorithm, layer_files
 

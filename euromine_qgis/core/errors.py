@@ -28,3 +28,9 @@ class OutputError(EuroMineError):
 
 class Cancelled(EuroMineError):
     """The caller asked the run to stop; nothing partial was left behind."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (GDAL's can run long), for error messages."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__

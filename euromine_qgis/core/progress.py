@@ -23,3 +23,10 @@ class Reporter:
         """Raise Cancelled when the caller asked to stop."""
         if self.is_canceled():
             raise Cancelled("the run was cancelled; no partial output was kept")
+
+    def sub_range(self, start: float, stop: float) -> "Reporter":
+        """A reporter for one part of a job: its 0–100 % fill ``start``–``stop`` % of this one's
+        bar; log lines and cancellation pass through."""
+        span = stop - start
+        return Reporter(progress=lambda p: self.progress(start + span * p / 100.0), info=self.info,
+                        is_canceled=self.is_canceled)

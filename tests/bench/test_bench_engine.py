@@ -20,11 +20,11 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from euromine_qgis.core.devices import CUDA, TENSORRT, provider_loads
-from euromine_qgis.core.footprints import map_footprints
-from euromine_qgis.core.inference import TileSettings, _Plan, _pad_to, _read_batches, auto_batch_size, engine_env
-from euromine_qgis.core.model import Model
-from euromine_qgis.core.registry import bundled_models
+from euromine_qgis.core.engine.bundled import bundled_models
+from euromine_qgis.core.engine.devices import CUDA, TENSORRT, provider_loads
+from euromine_qgis.core.engine.inference import TileSettings, _pad_to, _Plan, _read_batches, auto_batch_size, engine_env
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.maps.footprints import map_footprints
 from export.synthetic import generate_site
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,9 +165,9 @@ MEMORY_SCRIPT = r"""
 import json, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
-from euromine_qgis.core.footprints import map_footprints
-from euromine_qgis.core.model import Model
-from euromine_qgis.core.registry import resolve_bundled
+from euromine_qgis.core.maps.footprints import map_footprints
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.engine.bundled import resolve_bundled
 model = Model(resolve_bundled("spectral_baseline"), device="cpu")
 start = time.perf_counter()
 map_footprints([(2020, Path(sys.argv[1]))], model, Path(sys.argv[2]))

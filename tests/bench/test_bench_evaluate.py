@@ -26,7 +26,7 @@ CHILD = """
 import json, sys, time
 from pathlib import Path
 import psutil
-from euromine_qgis.core.evaluation import evaluate_rasters, match_inputs
+from euromine_qgis.core.scoring.evaluation import evaluate_rasters, match_inputs
 from euromine_qgis.core.pairs import parse_pairs
 folder = Path(sys.argv[1])
 pred, ref = match_inputs(sorted((folder / "pred").glob("*.tif")), sorted((folder / "ref").glob("*.tif")), None)

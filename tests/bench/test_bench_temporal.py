@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from rasterio.windows import Window
 
-from euromine_qgis.core.change_layers import summarise_window
-from euromine_qgis.core.evaluation import evaluate_rasters, match_inputs
-from euromine_qgis.core.masks import inspect_mask, read_stack
-from euromine_qgis.core.metrics import aggregate_sites
-from euromine_qgis.core.model import Model
-from euromine_qgis.core.registry import resolve_bundled
-from euromine_qgis.core.series import map_footprint_series
-from euromine_qgis.core.temporal import TEMPORAL_FILTERS
+from euromine_qgis.core.engine.bundled import resolve_bundled
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.io.masks import inspect_mask, read_stack
+from euromine_qgis.core.maps.change_layers import summarise_window
+from euromine_qgis.core.maps.footprints import map_footprints
+from euromine_qgis.core.maps.temporal_filter import TEMPORAL_FILTERS
+from euromine_qgis.core.scoring.evaluation import evaluate_rasters, match_inputs
+from euromine_qgis.core.scoring.metrics import aggregate_sites
 from euromine_qgis.core.years import match_years
 from export.synthetic import generate_sites
 
@@ -37,7 +37,7 @@ def measure(sites: list[Path], out: Path, model: Model, temporal_filter: str) ->
     counts, per_pixel, per_mined = {}, [], []
     for site in sites:
         images = match_years(sorted((site / "image").glob("Year*.tif")), None)
-        mapped = map_footprint_series(images, model, out / temporal_filter / site.name, temporal_filter=temporal_filter)
+        mapped = map_footprints(images, model, out / temporal_filter / site.name, temporal_filter=temporal_filter)
         predictions, references = match_inputs([m.footprint for m in mapped],
                                                sorted((site / "label").glob("Year*.tif")), None)
         counts[site.name] = evaluate_rasters(predictions, references).counts

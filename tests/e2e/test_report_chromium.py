@@ -15,9 +15,9 @@ import rasterio
 from PIL import Image
 from scipy import ndimage
 
-from euromine_qgis.core.evaluation import evaluate_rasters, match_inputs
 from euromine_qgis.core.pairs import parse_pairs
-from euromine_qgis.core.report import write_report
+from euromine_qgis.core.scoring.evaluation import evaluate_rasters, match_inputs
+from euromine_qgis.core.scoring.report import write_report
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make env installs it)")

@@ -9,9 +9,9 @@ import rasterio
 from qgis import processing
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProject
 
-from euromine_qgis.core.footprints import map_footprints
-from euromine_qgis.core.model import Model
-from euromine_qgis.core.registry import SYNTHETIC_LABEL, bundled_models, resolve_bundled
+from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL, bundled_models, resolve_bundled
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.maps.footprints import map_footprints
 
 
 class Log(QgsProcessingFeedback):

@@ -18,8 +18,8 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from euromine_qgis.algorithms.change_layers import GROUP
-from euromine_qgis.core.change_layers import change_layers
+from euromine_qgis.algorithms.changelayers import GROUP
+from euromine_qgis.core.maps.change_layers import change_layers
 
 ALG = "euromine:changelayers"
 YEARS = list(range(2015, 2025))

@@ -9,9 +9,9 @@ import rasterio
 from qgis import processing
 from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsProject, QgsRasterLayer
 
-from euromine_qgis.core.change_detection import change_from_footprints, detect_change
-from euromine_qgis.core.model import Model
-from euromine_qgis.core.registry import resolve_bundled
+from euromine_qgis.core.engine.bundled import resolve_bundled
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.maps.bitemporal import change_from_footprints, detect_change
 from tests.onnx_factory import change_model
 
 ALG = "euromine:detectchange"

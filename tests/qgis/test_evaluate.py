@@ -8,8 +8,8 @@ import pytest
 from qgis import processing
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProject, QgsRasterLayer
 
-from euromine_qgis.core.evaluation import evaluate_rasters, match_inputs
 from euromine_qgis.core.pairs import parse_pairs
+from euromine_qgis.core.scoring.evaluation import evaluate_rasters, match_inputs
 
 ALG = "euromine:evaluate"
 

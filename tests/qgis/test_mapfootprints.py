@@ -9,10 +9,10 @@ import pytest
 import rasterio
 from qgis import processing
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsDistanceArea,
     QgsGeometry,
     QgsPointXY,
-    QgsCoordinateReferenceSystem,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
@@ -158,7 +158,7 @@ def test_probabilities_option_and_device_report(euromine_provider, sites, tmp_pa
 
 
 def test_explicit_cuda_without_gpu_is_a_clear_error(euromine_provider, sites, tmp_path):
-    from euromine_qgis.core.devices import CUDA, provider_loads
+    from euromine_qgis.core.engine.devices import CUDA, provider_loads
 
     if provider_loads(CUDA):
         pytest.skip("this machine has a usable GPU")

@@ -8,7 +8,7 @@ import pytest
 from qgis import processing
 from qgis.core import QgsApplication, QgsProcessingFeedback
 
-from euromine_qgis.core.environment import check_environment
+from euromine_qgis.environment import check_environment
 
 ALGORITHMS = {  # id: (display name, group)
     "euromine:mapfootprints": ("Map mining footprints", "Mapping"),

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from qgis import processing
-
-from euromine_qgis.core.change_layers import summarise_window
-from euromine_qgis.core.masks import inspect_mask, read_stack
 from rasterio.windows import Window
+
+from euromine_qgis.core.io.masks import inspect_mask, read_stack
+from euromine_qgis.core.maps.change_layers import summarise_window
 
 YEARS = list(range(2015, 2025))
 

@@ -17,17 +17,16 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from euromine_qgis.core.change_detection import change_from_footprints, detect_change
-from euromine_qgis.core.change_layers import change_layers
+from euromine_qgis.core.engine.bundled import MODELS_DIR, resolve_bundled
+from euromine_qgis.core.engine.inference import TileSettings
+from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled, InputError, ModelError, OutputError
-from euromine_qgis.core.evaluation import evaluate_rasters
-from euromine_qgis.core.footprints import map_footprints
-from euromine_qgis.core.inference import TileSettings
-from euromine_qgis.core.model import Model
+from euromine_qgis.core.io.row_reader import RowReader
+from euromine_qgis.core.maps.bitemporal import change_from_footprints, detect_change
+from euromine_qgis.core.maps.change_layers import change_layers
+from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.progress import Reporter
-from euromine_qgis.core.registry import MODELS_DIR, resolve_bundled
-from euromine_qgis.core.row_reader import RowReader
-from euromine_qgis.core.series import map_footprint_series
+from euromine_qgis.core.scoring.evaluation import evaluate_rasters
 from tests.onnx_factory import conv_model, metadata, with_external_data
 from tests.rasters import TRANSFORM, random_scene, write_image, write_mask
 from tests.robustness.outcome import refused
@@ -257,10 +256,10 @@ def test_temporal_filter_refuses_years_on_different_grids_and_says_how_to_align(
                  rf"\(.*{DIFFERENCE[differs]}.*\); a series model or temporal filter needs every year on one grid: "
                  r"align Year2016.tif to the grid of Year2015.tif with GDAL \(gdalwarp .*-r bilinear",
                  [first, second], [tmp_path / "out"]) as caught:
-        map_footprint_series([(2015, first), (2016, second)], model, tmp_path / "out", settings=TILES,
+        map_footprints([(2015, first), (2016, second)], model, tmp_path / "out", settings=TILES,
                              temporal_filter="smooth3")
     aligned = run_hint(str(caught.value))
-    results = map_footprint_series([(2015, first), (2016, aligned)], model, tmp_path / "out", settings=TILES,
+    results = map_footprints([(2015, first), (2016, aligned)], model, tmp_path / "out", settings=TILES,
                                    temporal_filter="smooth3")
     assert [r.year for r in results] == [2015, 2016]
 

@@ -9,10 +9,10 @@ import onnxruntime as ort
 import pytest
 import rasterio
 
-from euromine_qgis.core.devices import CUDA, provider_loads
+from euromine_qgis.core.engine.devices import CUDA, provider_loads
+from euromine_qgis.core.engine.inference import TileSettings, predict_rows
+from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import OutOfMemory
-from euromine_qgis.core.inference import TileSettings, predict_rows
-from euromine_qgis.core.model import Model
 from euromine_qgis.core.progress import Reporter
 from tests.onnx_factory import conv_model
 from tests.rasters import random_scene, write_image

@@ -15,7 +15,7 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from euromine_qgis.core.devices import execution_providers
+from euromine_qgis.core.engine.devices import execution_providers
 from tests.onnx_factory import BANDS, MEAN, STD, conv_model, with_external_data
 from tests.rasters import random_scene, write_image, write_mask
 from tests.robustness.outcome import refused

@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from euromine_qgis.core import evaluation as evaluation_module
-from euromine_qgis.core.evaluation import evaluate_rasters
-from euromine_qgis.core.inference import TileSettings, predict_rows
-from euromine_qgis.core.metrics import series_counts
-from euromine_qgis.core.model import Model
-from euromine_qgis.core.tiling import blend_weights, tile_starts
+from euromine_qgis.core.engine.inference import TileSettings, predict_rows
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.engine.tiling import blend_weights, tile_starts
+from euromine_qgis.core.scoring import evaluation as evaluation_module
+from euromine_qgis.core.scoring.evaluation import evaluate_rasters
+from euromine_qgis.core.scoring.metrics import series_counts
 from tests.onnx_factory import conv_model
 from tests.rasters import write_image, write_mask
 

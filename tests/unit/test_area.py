@@ -3,9 +3,9 @@ import pytest
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from euromine_qgis.core.area import row_pixel_areas_m2
 from euromine_qgis.core.errors import InputError
-from euromine_qgis.core.raster import Grid
+from euromine_qgis.core.io.area import row_pixel_areas_m2
+from euromine_qgis.core.io.raster import Grid
 
 pyproj = pytest.importorskip("pyproj")
 

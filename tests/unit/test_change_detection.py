@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import rasterio
 
-from euromine_qgis.core.area import row_pixel_areas_m2
-from euromine_qgis.core.change_detection import change_from_footprints, detect_change
+from euromine_qgis.core.engine.inference import TileSettings
+from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled, InputError, OutputError
-from euromine_qgis.core.inference import TileSettings
-from euromine_qgis.core.model import Model
+from euromine_qgis.core.io.area import row_pixel_areas_m2
+from euromine_qgis.core.io.raster import Grid
+from euromine_qgis.core.maps.bitemporal import change_from_footprints, detect_change
 from euromine_qgis.core.progress import Reporter
-from euromine_qgis.core.raster import Grid
 from tests.onnx_factory import change_model, metadata
 from tests.rasters import random_scene, write_image, write_mask
 

@@ -12,11 +12,11 @@ import rasterio
 from pyproj import Geod
 from rasterio.transform import from_origin
 
-from euromine_qgis.core import change_layers as change_module
-from euromine_qgis.core.change_layers import change_layers
 from euromine_qgis.core.errors import Cancelled, InputError, YearsError
+from euromine_qgis.core.maps import change_layers as change_module
+from euromine_qgis.core.maps.change_layers import change_layers
+from euromine_qgis.core.maps.temporal_filter import filter_masks
 from euromine_qgis.core.progress import Reporter
-from euromine_qgis.core.temporal import filter_masks
 from tests.rasters import TRANSFORM, write_mask
 
 YEARS = list(range(2015, 2025))

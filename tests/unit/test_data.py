@@ -11,7 +11,14 @@ pytest.importorskip("torch")
 
 from euromine_qgis.core import release  # noqa: E402
 from export.data import (  # noqa: E402
-    IGNORE, ChangePairs, DataError, FootprintPatches, SeriesStacks, discover_sites, holdout_split, load_site,
+    IGNORE,
+    ChangePairs,
+    DataError,
+    FootprintPatches,
+    SeriesStacks,
+    discover_sites,
+    holdout_split,
+    load_site,
 )
 from export.synthetic import generate_site  # noqa: E402
 

@@ -1,7 +1,7 @@
 import onnxruntime as ort
 import pytest
 
-from euromine_qgis.core.devices import CPU, CUDA, TENSORRT, device_name, execution_providers, provider_loads
+from euromine_qgis.core.engine.devices import CPU, CUDA, TENSORRT, device_name, execution_providers, provider_loads
 from euromine_qgis.core.errors import ModelError
 
 HAS_GPU = provider_loads(CUDA)
@@ -36,7 +36,7 @@ def test_cpu_device_name():
 def test_cuda_runs_with_io_binding(conv_onnx):
     import numpy as np
 
-    from euromine_qgis.core.model import Model
+    from euromine_qgis.core.engine.model import Model
 
     gpu, cpu = Model(conv_onnx, device="cuda"), Model(conv_onnx, device="cpu")
     assert gpu.provider == CUDA and gpu._io_binding and gpu.device_name

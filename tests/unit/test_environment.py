@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from euromine_qgis.core.environment import (
+from euromine_qgis.environment import (
     GPU,
     NUMPY,
     ONNXRUNTIME,
     ONNXRUNTIME_GPU,
     check_environment,
-    nvidia_gpu,
+    nvidia_gpu_name,
     pip_install,
     python_command,
 )
@@ -30,7 +30,7 @@ def test_commands_name_this_interpreter():
 
 def test_this_environment():
     problems = check_environment()
-    gpu = nvidia_gpu()
+    gpu = nvidia_gpu_name()
     if gpu is None:
         assert problems == ()
     else:  # the venv carries the CPU build of onnxruntime

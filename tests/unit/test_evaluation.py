@@ -10,13 +10,13 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from euromine_qgis.core import evaluation as evaluation_module
-from euromine_qgis.core.area import row_pixel_areas_m2
 from euromine_qgis.core.errors import InputError, OutputError, YearsError
-from euromine_qgis.core.evaluation import FN, FP, NODATA, TN, TP, evaluate_rasters, match_inputs
+from euromine_qgis.core.io.area import row_pixel_areas_m2
+from euromine_qgis.core.io.raster import Grid
 from euromine_qgis.core.pairs import parse_pairs
-from euromine_qgis.core.raster import Grid
-from euromine_qgis.core.report import render_html, table_columns, write_report, write_table
+from euromine_qgis.core.scoring import evaluation as evaluation_module
+from euromine_qgis.core.scoring.evaluation import FN, FP, NODATA, TN, TP, evaluate_rasters, match_inputs
+from euromine_qgis.core.scoring.report import render_html, table_columns, write_report, write_table
 from tests.rasters import TRANSFORM, write_mask
 
 YEARS = [2017, 2018, 2019, 2020]

@@ -6,13 +6,13 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from euromine_qgis.core.area import row_pixel_areas_m2
+from euromine_qgis.core.engine.inference import TileSettings
+from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled, InputError, OutputError
-from euromine_qgis.core.footprints import map_footprints
-from euromine_qgis.core.inference import TileSettings
-from euromine_qgis.core.model import Model
+from euromine_qgis.core.io.area import row_pixel_areas_m2
+from euromine_qgis.core.io.raster import Grid
+from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.progress import Reporter
-from euromine_qgis.core.raster import Grid
 from tests.rasters import random_scene, write_image
 
 SETTINGS = TileSettings(tile=64, overlap=16, batch_size=4)

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from euromine_qgis.core.inference import TileSettings, predict_rows, valid_mask
-from euromine_qgis.core.model import Model
-from euromine_qgis.core.progress import Reporter
+from euromine_qgis.core.engine.inference import TileSettings, predict_rows
+from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled
+from euromine_qgis.core.progress import Reporter
 from tests.rasters import random_scene, write_image
 
 
@@ -55,14 +55,6 @@ def test_one_pixel_nodata_stripe_stays_nodata(tmp_path, conv_onnx):
     expected[:, 77] = False
     expected[90, :] = False
     np.testing.assert_array_equal(valid, expected)
-
-
-def test_valid_mask_nan_and_negative_values():
-    data = np.full((3, 2, 2), -50.0, np.float32)
-    data[1, 0, 1] = np.nan
-    np.testing.assert_array_equal(valid_mask(data, None), [[True, False], [True, True]])
-    ints = np.array([[[-3, 0], [5, -32768]]], np.int16)
-    np.testing.assert_array_equal(valid_mask(ints, -32768), [[True, True], [True, False]])
 
 
 def test_cancellation_stops_between_tiles(tmp_path, conv_onnx):

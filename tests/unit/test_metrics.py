@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from euromine_qgis.core.errors import YearsError
-from euromine_qgis.core.metrics import (
+from euromine_qgis.core.pairs import parse_pairs
+from euromine_qgis.core.scoring.metrics import (
     Counts,
     SeriesCounts,
     TransitionCounts,
@@ -16,7 +18,6 @@ from euromine_qgis.core.metrics import (
     interval_class,
     series_counts,
 )
-from euromine_qgis.core.pairs import parse_pairs
 
 YEARS3 = [2015, 2016, 2017]
 

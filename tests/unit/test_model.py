@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from euromine_qgis.core.engine.model import Model, NormalizationOverride
 from euromine_qgis.core.errors import ModelError
-from euromine_qgis.core.model import Model, NormalizationOverride
 from tests.onnx_factory import MEAN, STD, conv_model, metadata
 
 

@@ -6,10 +6,10 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from euromine_qgis.core import inference
-from euromine_qgis.core.inference import TileSettings, _Plan, predict_rows
-from euromine_qgis.core.model import Model
-from euromine_qgis.core.row_reader import RowReader, buffer_bytes, rows_per_read, split_at_blocks
+from euromine_qgis.core.engine import inference
+from euromine_qgis.core.engine.inference import TileSettings, _Plan, predict_rows
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.io.row_reader import RowReader, buffer_bytes, rows_per_read, split_at_blocks
 from tests.rasters import random_scene, write_image
 
 LAYOUTS = {

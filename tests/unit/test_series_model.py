@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import rasterio
 
+from euromine_qgis.core.engine.inference import TileSettings, predict_rows
+from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import InputError, ModelError
-from euromine_qgis.core.footprints import map_footprints
-from euromine_qgis.core.inference import TileSettings, predict_rows
-from euromine_qgis.core.model import Model
+from euromine_qgis.core.maps.footprints import map_footprints
 from tests.onnx_factory import conv_model, metadata, series_model
 from tests.rasters import random_scene, write_image
 

@@ -13,17 +13,23 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 
-from euromine_qgis.core.clip import clip_mosaic
+from euromine_qgis.core.batch.manifest import MANIFEST_NAME
+from euromine_qgis.core.batch.site_sources import (
+    discover_sites,
+    folder_site,
+    polygon_sites,
+    safe_site_name,
+    select_sites,
+)
+from euromine_qgis.core.batch.sites import SiteOptions, map_sites
+from euromine_qgis.core.engine.bundled import resolve_bundled
+from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled, InputError, OutputError, YearsError
-from euromine_qgis.core.evaluation import evaluate_rasters
-from euromine_qgis.core.manifest import MANIFEST_NAME
-from euromine_qgis.core.metrics import aggregate_sites
-from euromine_qgis.core.model import Model
+from euromine_qgis.core.io.clip import clip_mosaic
 from euromine_qgis.core.progress import Reporter
-from euromine_qgis.core.registry import resolve_bundled
 from euromine_qgis.core.release import SPLITS
-from euromine_qgis.core.site_inputs import discover_sites, folder_site, polygon_sites, safe_site_name, select_sites
-from euromine_qgis.core.sites import SiteOptions, map_sites
+from euromine_qgis.core.scoring.evaluation import evaluate_rasters
+from euromine_qgis.core.scoring.metrics import aggregate_sites
 
 YEARS = [2015, 2016, 2017]
 QUICK = SiteOptions(site_reports=False)

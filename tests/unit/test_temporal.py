@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from euromine_qgis.core.errors import InputError
-from euromine_qgis.core.temporal import filter_masks, filter_width, smooth_probabilities
+from euromine_qgis.core.maps.temporal_filter import filter_masks, filter_width, smooth_probabilities
 
 
 def column(values, valid=None):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from euromine_qgis.core.tiling import blend_weights, tile_starts
+from euromine_qgis.core.engine.tiling import blend_weights, tile_starts
 
 
 @pytest.mark.parametrize("length", [1, 37, 64, 65, 100, 159, 160, 161, 500, 1001])

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from euromine_qgis.core.model import Model  # noqa: E402
-from euromine_qgis.core.registry import SYNTHETIC_LABEL  # noqa: E402
+from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL  # noqa: E402
+from euromine_qgis.core.engine.model import Model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from euromine_qgis.core.model import Model
-from euromine_qgis.core.registry import SYNTHETIC_LABEL
+from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL
+from euromine_qgis.core.engine.model import Model
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models_onnx"

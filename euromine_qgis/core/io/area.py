@@ -6,7 +6,7 @@ import math
 import numpy as np
 from osgeo import osr
 
-from .errors import InputError
+from ..errors import InputError
 from .raster import Grid
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .errors import InputError, YearsError
-from .release import EXCLUDED, SPLITS
-from .years import match_years
+from ..errors import InputError, YearsError
+from ..release import EXCLUDED, SPLITS
+from ..years import match_years
 
 IMAGE_GLOB = "Year*.tif"
 _UNSAFE = re.compile(r"[^\w.-]+")

@@ -14,10 +14,10 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..core.change_detection import METHODS, change_from_footprints, detect_change
+from ..core.engine.bundled import SYNTHETIC_LABEL, resolve_bundled
+from ..core.engine.model import Model
 from ..core.errors import EuroMineError
-from ..core.model import Model
-from ..core.registry import SYNTHETIC_LABEL, resolve_bundled
+from ..core.maps.bitemporal import METHODS, change_from_footprints, detect_change
 from ..core.years import match_years
 from .change_layers import GROUP as CHANGE_GROUP
 from .common import (

@@ -22,12 +22,13 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from ..errors import OutOfMemory
+from ..io.raster import STRICT_READS
+from ..io.row_reader import ROW_BUFFER_BUDGET, RowReader, buffer_bytes, decode_threads
+from ..io.valid import valid_pixels
+from ..progress import Reporter
 from .devices import GPU_PROVIDERS
-from .errors import OutOfMemory
 from .model import Model
-from .progress import Reporter
-from .raster import STRICT_READS
-from .row_reader import ROW_BUFFER_BUDGET, RowReader, buffer_bytes, decode_threads
 from .tiling import blend_weights, tile_starts
 
 T = TypeVar("T")
@@ -76,19 +77,6 @@ class _Batch:
     tiles: np.ndarray  # (n, C, tile, tile) normalized, padded
     valid: np.ndarray  # (maps, th, x_stop - x_start) bool
     x_start: int
-
-
-def valid_mask(data: np.ndarray, nodata: float | None) -> np.ndarray:
-    """(H, W) mask of pixels where no band of (C, H, W) ``data`` is nodata or non-finite."""
-    valid = np.ones(data.shape[1:], bool)
-    check_value = nodata is not None and not np.isnan(nodata)
-    check_finite = np.issubdtype(data.dtype, np.floating)
-    for band in data:  # band by band: no (C, H, W) boolean temporary
-        if check_value:
-            valid &= band != nodata
-        if check_finite:
-            valid &= np.isfinite(band)
-    return valid
 
 
 def _pad_to(tile: np.ndarray, size: int) -> np.ndarray:
@@ -186,7 +174,7 @@ def _batches(srcs: Sequence, readers: Sequence[RowReader], model: Model, plan: _
             x_start, x_stop = x0s[0], x0s[-1] + plan.tw
             window = Window(x_start, y0, x_stop - x_start, plan.th)
             raws = [reader.read(window) for reader in readers]
-            valids = [valid_mask(raw, src.nodata) for raw, src in zip(raws, srcs)]
+            valids = [valid_pixels(raw, src.nodata) for raw, src in zip(raws, srcs)]
             # series: one map per year, each valid where its own year is; otherwise valid where all images are
             valid = np.stack(valids) if model.info.series else np.logical_and.reduce(valids)[None]
             tiles = np.empty((len(x0s), bands * len(srcs), plan.tile, plan.tile), np.float32)

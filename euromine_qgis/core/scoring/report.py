@@ -12,10 +12,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from .errors import OutputError
+from ..errors import OutputError
+from ..io.outputs import atomic_outputs
 from .evaluation import FN, FP, NODATA, TN, TP, RasterEvaluation
 from .metrics import INTERVAL_CLASSES
-from .raster import atomic_outputs
 
 SCORE_COLUMNS = ("oa", "precision", "recall", "f1", "iou")
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")

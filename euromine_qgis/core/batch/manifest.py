@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .raster import atomic_outputs
-from .registry import sha256_of
+from ..io.checksum import sha256_of
+from ..io.outputs import atomic_outputs
 
 MANIFEST_NAME = "euromine_manifest.json"
 FORMAT = 1

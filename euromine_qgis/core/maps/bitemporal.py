@@ -16,24 +16,17 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from .area import row_pixel_areas_m2
+from ..engine.inference import TileSettings, engine_env, predict_rows
+from ..engine.model import Model
+from ..errors import InputError
+from ..io.area import row_pixel_areas_m2
+from ..io.grids import align_hint, grid_differences
+from ..io.masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
+from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
+from ..io.raster import FOOTPRINT_NODATA, Grid, footprint_profile
+from ..progress import Reporter
 from .change_layers import GAIN, LOSS, NO_CHANGE, change_codes
-from .errors import InputError
 from .footprints import check_images
-from .inference import TileSettings, engine_env, predict_rows
-from .masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
-from .model import Model
-from .progress import Reporter
-from .raster import (
-    FOOTPRINT_NODATA,
-    Grid,
-    align_hint,
-    atomic_outputs,
-    check_not_inputs,
-    check_output_folder,
-    footprint_profile,
-    grid_differences,
-)
 
 METHODS = ("change_model", "post_classification", "footprints")
 

@@ -16,22 +16,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
-from .change_layers import change_layers
-from .clip import clip_mosaic
-from .errors import OutputError
-from .evaluation import evaluate_rasters
-from .footprints import check_images
-from .inference import TileSettings
+from ..engine.bundled import SYNTHETIC_LABEL
+from ..engine.inference import TileSettings
+from ..engine.model import Model
+from ..errors import OutputError
+from ..io.checksum import sha256_of
+from ..io.clip import clip_mosaic
+from ..io.outputs import check_output_folder
+from ..maps.change_layers import change_layers
+from ..maps.footprints import check_images, map_footprints
+from ..pairs import parse_pairs
+from ..progress import Reporter
+from ..scoring.evaluation import evaluate_rasters
+from ..scoring.report import write_report, write_table
+from ..scoring.summary import aggregate, site_row, write_summary_report, write_summary_table
 from .manifest import has_manifest, verified_result, write_manifest
-from .model import Model
-from .pairs import parse_pairs
-from .progress import Reporter
-from .raster import check_output_folder
-from .registry import SYNTHETIC_LABEL, sha256_of
-from .report import write_report, write_table
-from .series import map_footprint_series
-from .site_inputs import SiteInput, split_of
-from .summary import aggregate, site_row, write_summary_report, write_summary_table
+from .site_sources import SiteInput, split_of
 
 SUMMARY_TABLE = "summary.csv"
 SUMMARY_REPORT = "summary.html"
@@ -159,7 +159,7 @@ def _map_site(site: SiteInput, model: Model, folder: Path, final: Path, options:
             reporter.check()
             images[year] = clip_mosaic(mosaic, site.clip.geometry, site.clip.crs, folder / "image" / f"Year{year}.tif")
     years = sorted(images)
-    mapped = map_footprint_series(sorted(images.items()), model, folder / "footprints", options.threshold,
+    mapped = map_footprints(sorted(images.items()), model, folder / "footprints", options.threshold,
                                   options.settings, reporter, temporal_filter=options.temporal_filter)
     footprints = {m.year: m.footprint for m in mapped}
     first_last = (years[0], years[-1]) if len(years) > 1 else None

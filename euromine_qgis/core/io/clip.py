@@ -20,8 +20,9 @@ from rasterio.warp import transform_geom
 from rasterio.windows import Window, from_bounds
 from rasterio.windows import transform as window_transform
 
-from .errors import InputError
-from .raster import STRICT_READS, atomic_outputs, read_window
+from ..errors import InputError
+from .outputs import atomic_outputs
+from .raster import STRICT_READS, read_window
 
 STRIP_ROWS = 512
 EDGE_TOLERANCE = 1e-6  # pixels

@@ -21,10 +21,10 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ..core.batch.site_sources import SiteInput, discover_sites, folder_site, polygon_sites, select_sites
+from ..core.batch.sites import SiteOptions, SiteOutcome, SitesResult, map_sites
 from ..core.errors import EuroMineError
-from ..core.site_inputs import SiteInput, discover_sites, folder_site, polygon_sites, select_sites
-from ..core.sites import SiteOptions, SiteOutcome, SitesResult, map_sites
-from ..core.temporal import TEMPORAL_FILTERS
+from ..core.maps.temporal_filter import TEMPORAL_FILTERS
 from ..core.years import parse_years
 from .common import (
     EuroMineAlgorithm,

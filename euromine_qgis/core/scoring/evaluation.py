@@ -14,13 +14,14 @@ from typing import Sequence
 import numpy as np
 from rasterio.windows import Window
 
-from .area import row_pixel_areas_m2
-from .errors import InputError, YearsError
-from .masks import WINDOW_PIXELS, MaskInfo, common_grid, inspect_mask, read_stack, same_place, window_rows
+from ..errors import InputError, YearsError
+from ..io.area import row_pixel_areas_m2
+from ..io.grids import align_hint, grid_differences
+from ..io.masks import WINDOW_PIXELS, MaskInfo, common_grid, inspect_mask, read_stack, same_place, window_rows
+from ..io.raster import Grid
+from ..progress import Reporter
+from ..years import match_years
 from .metrics import Counts, SeriesCounts, series_counts
-from .progress import Reporter
-from .raster import Grid, align_hint, grid_differences
-from .years import match_years
 
 PREVIEW_SIDE = 400  # longest side of the per-year map panels
 

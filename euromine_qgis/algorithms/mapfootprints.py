@@ -13,9 +13,8 @@ from qgis.core import (
 )
 
 from ..core.errors import EuroMineError
-from ..core.footprints import PROBABILITY_TYPES
-from ..core.series import map_footprint_series
-from ..core.temporal import TEMPORAL_FILTERS
+from ..core.maps.footprints import PROBABILITY_TYPES, map_footprints
+from ..core.maps.temporal_filter import TEMPORAL_FILTERS
 from ..core.years import match_years, parse_years
 from .common import (
     EuroMineAlgorithm,
@@ -29,7 +28,6 @@ from .common import (
     reporter_for,
     tile_settings,
 )
-
 
 PROBABILITY_CHOICES = ("none", *PROBABILITY_TYPES)
 FOOTPRINT_GROUP = "EuroMine footprints"
@@ -107,7 +105,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
         settings = tile_settings(self, parameters, context)
         probabilities = self.parameterAsEnumString(parameters, "PROBABILITIES", context)
         try:
-            results = map_footprint_series(
+            results = map_footprints(
                 dated, model, out_dir, threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
                 settings=settings, reporter=reporter_for(feedback),
                 probabilities=None if probabilities == "none" else probabilities,

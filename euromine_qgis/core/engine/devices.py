@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import ctypes
-import platform
-import shutil
-import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 import onnxruntime as ort
 
-from .errors import ModelError
+from ..errors import ModelError
+from .hardware import cpu_name, nvidia_gpu_name
 
 DEVICES = ("auto", "tensorrt", "cuda", "cpu")
 CPU = "CPUExecutionProvider"
@@ -78,22 +76,8 @@ def provider_options(provider: str, cache_dir: Path) -> dict[str, str]:
     return {}
 
 
-@lru_cache(maxsize=None)
 def device_name(provider: str) -> str:
     """Human name of the device a provider runs on: the GPU's name, or the CPU's model."""
-    if provider in GPU_PROVIDERS and shutil.which("nvidia-smi"):
-        try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", "-i", "0"],
-                                 capture_output=True, text=True, timeout=10)
-            if out.returncode == 0 and out.stdout.strip():
-                return out.stdout.strip().splitlines()[0]
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        return "NVIDIA GPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "CPU"
+    if provider in GPU_PROVIDERS:
+        return nvidia_gpu_name() or "NVIDIA GPU"
+    return cpu_name()

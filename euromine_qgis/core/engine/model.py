@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from ..errors import ModelError, OutOfMemory
 from .devices import GPU_PROVIDERS, device_name, execution_providers, provider_options
-from .errors import ModelError, OutOfMemory
 
 METADATA_KEY = "euromine"
 TASKS = ("footprint", "change", "footprint_series")

@@ -20,12 +20,13 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from .area import row_pixel_areas_m2
-from .errors import InputError, YearsError
-from .masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
-from .progress import Reporter
-from .raster import atomic_outputs, check_not_inputs, check_output_folder, single_band_profile
-from .temporal import filter_masks, filter_width
+from ..errors import InputError, YearsError
+from ..io.area import row_pixel_areas_m2
+from ..io.masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
+from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
+from ..io.raster import single_band_profile
+from ..progress import Reporter
+from .temporal_filter import filter_masks, filter_width
 
 UINT8_NODATA = 255
 YEAR_NODATA = 65535

@@ -11,13 +11,14 @@ import importlib.metadata
 import io
 import os
 import shlex
-import shutil
-import subprocess
 import sys
 import sysconfig
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from .core.engine.hardware import nvidia_gpu_name
+from .core.errors import first_line
 
 # The plugin's pins (requirements.txt; a unit test keeps them equal).
 ONNXRUNTIME = "onnxruntime==1.31.1"
@@ -69,25 +70,6 @@ def pip_uninstall(*packages: str) -> str:
     return " ".join([python_command(), "-m", "pip", "uninstall", "-y", *flags, *packages])
 
 
-@lru_cache(maxsize=None)
-def nvidia_gpu() -> str | None:
-    """The name of the first NVIDIA GPU of this machine, or None when it has none."""
-    smi = shutil.which("nvidia-smi")
-    if smi:
-        try:
-            out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                                 text=True, timeout=20)
-            if out.returncode == 0 and out.stdout.strip():
-                return out.stdout.strip().splitlines()[0]
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    for info in sorted(Path("/proc/driver/nvidia/gpus").glob("*/information")):
-        for line in info.read_text(errors="replace").splitlines():
-            if line.startswith("Model:"):
-                return line.split(":", 1)[1].strip()
-    return None
-
-
 def _installed(distribution: str) -> bool:
     try:
         importlib.metadata.distribution(distribution)
@@ -96,16 +78,11 @@ def _installed(distribution: str) -> bool:
     return True
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[-1] if text else ''}"
-
-
 def _numpy_and_gdal() -> list[Problem]:
     try:
         import numpy
     except Exception as exc:  # any failure to import leaves nothing usable
-        return [Problem(f"numpy cannot be imported in QGIS's Python ({_short(exc)}).", pip_install(NUMPY), EVERYTHING)]
+        return [Problem(f"numpy cannot be imported in QGIS's Python ({first_line(exc)}).", pip_install(NUMPY), EVERYTHING)]
     if int(numpy.__version__.split(".")[0]) < 2:
         return []
     try:
@@ -125,7 +102,7 @@ def _rasterio() -> list[Problem]:
     except Exception as exc:
         fix = ("sudo apt install python3-rasterio" if Path("/etc/debian_version").exists()
                else pip_install("rasterio"))
-        return [Problem(f"rasterio cannot be imported in QGIS's Python ({_short(exc)}).", fix, EVERYTHING)]
+        return [Problem(f"rasterio cannot be imported in QGIS's Python ({first_line(exc)}).", fix, EVERYTHING)]
     return []
 
 
@@ -142,7 +119,7 @@ def _onnxruntime(gpu: str | None) -> list[Problem]:
                         "(map footprints, detect change, map many sites) are unavailable; change layers and "
                         "evaluation still work.", pip_install(wanted), MODELS)]
     except Exception as exc:
-        return [Problem(f"onnxruntime cannot be imported in QGIS's Python ({_short(exc)}), so the algorithms "
+        return [Problem(f"onnxruntime cannot be imported in QGIS's Python ({first_line(exc)}), so the algorithms "
                         "that run a model are unavailable.", pip_install("--force-reinstall", wanted, NUMPY), MODELS)]
     if not gpu:
         return []
@@ -151,7 +128,7 @@ def _onnxruntime(gpu: str | None) -> list[Problem]:
                         f"{onnxruntime.__version__} runs on the CPU only.",
                         f"{pip_uninstall('onnxruntime')} && {pip_install(ONNXRUNTIME_GPU)} "
                         "(onnxruntime-gpu needs CUDA 13 and cuDNN 9)", GPU)]
-    from .devices import CUDA, provider_load_error
+    from .core.engine.devices import CUDA, provider_load_error
 
     error = provider_load_error(CUDA)
     if error:
@@ -169,4 +146,4 @@ def check_environment() -> tuple[Problem, ...]:
     problems = _numpy_and_gdal()
     if problems:
         return tuple(problems)  # with a numpy QGIS's GDAL cannot use, nothing else can be trusted
-    return (*_rasterio(), *_onnxruntime(nvidia_gpu()))
+    return (*_rasterio(), *_onnxruntime(nvidia_gpu_name()))

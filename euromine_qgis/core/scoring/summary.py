@@ -7,8 +7,8 @@ import html
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from ..io.outputs import atomic_outputs
 from .metrics import Counts, PairChange, SeriesCounts, TransitionCounts, aggregate_sites
-from .raster import atomic_outputs
 from .report import STYLE, format_value
 
 SCORES = ("ca_tiou", "tiou", "ciou", "iou", "f1")

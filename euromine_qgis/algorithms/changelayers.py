@@ -6,18 +6,18 @@ from pathlib import Path
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputRasterLayer,
-    QgsProcessingParameterFileDestination,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterString,
 )
 
-from ..core.change_layers import ChangeLayersResult, change_layers
 from ..core.errors import EuroMineError
+from ..core.maps.change_layers import ChangeLayersResult, change_layers
+from ..core.maps.temporal_filter import TEMPORAL_FILTERS
 from ..core.pairs import parse_pairs
-from ..core.temporal import TEMPORAL_FILTERS
 from ..core.years import match_years, parse_years
 from .common import EuroMineAlgorithm, layer_files, load_on_completion, processing_error, reporter_for
 from .polygons import write_change_polygons

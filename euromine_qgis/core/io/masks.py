@@ -17,9 +17,9 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
-from .errors import InputError
-from .raster import STRICT_READS, Grid, align_hint, grid_differences, missing_pixel_data, read_window
-
+from ..errors import InputError
+from .grids import align_hint, grid_differences
+from .raster import STRICT_READS, Grid, missing_pixel_data, read_window
 
 WINDOW_PIXELS = 1 << 20  # pixels per raster per window of the windowed mask passes (rounded to whole blocks)
 

@@ -1,6 +1,14 @@
-"""Annual mining footprint maps: one uint8 raster per year on the input grid, with its area."""
+"""Annual mining footprint maps: one uint8 raster per year on the input grid, with its area.
+
+With a temporal filter (``maps.temporal_filter``) every year is first mapped as usual (float32
+probabilities) into a hidden temporary folder beside the outputs, then one pass of row windows
+holding all years filters them and writes the final rasters. The temporary folder is removed
+however the run ends; outputs appear under their names only when all are complete.
+"""
 from __future__ import annotations
 
+import shutil
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
@@ -11,28 +19,27 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from .area import row_pixel_areas_m2
-from .errors import InputError, OutputError
-from .inference import RowBlock, TileSettings, engine_env, predict_rows
-from .masks import same_place
-from .model import Model
-from .progress import Reporter
-from .raster import (
+from ..engine.inference import RowBlock, TileSettings, engine_env, predict_rows
+from ..engine.model import Model
+from ..errors import InputError
+from ..io.area import row_pixel_areas_m2
+from ..io.grids import align_hint, grid_differences
+from ..io.masks import same_place
+from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
+from ..io.raster import (
     FOOTPRINT_NODATA,
     Grid,
     ImageInfo,
-    align_hint,
-    atomic_outputs,
-    check_output_folder,
     footprint_profile,
-    grid_differences,
     inspect_image,
     probability_profile,
     write_probability,
 )
-
+from ..progress import Reporter
+from .temporal_filter import filter_probability_rasters, filter_width
 
 PROBABILITY_TYPES = ("uint8", "float32")
+MAPPING_SHARE = 90.0  # percent of the progress bar spent mapping the years when a temporal filter follows
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,11 @@ class YearTargets:
     footprint: Path
     probability: Path | None = None
     probability_dtype: str = "uint8"
+
+    @property
+    def paths(self) -> list[Path]:
+        """The files written for the year."""
+        return [self.footprint] + ([self.probability] if self.probability else [])
 
 
 def footprint_name(year: int) -> str:
@@ -94,45 +106,89 @@ def map_footprints(
     settings: TileSettings = TileSettings(),
     reporter: Reporter = Reporter(),
     probabilities: str | None = None,
+    temporal_filter: str = "none",
 ) -> list[YearFootprint]:
     """Map the mining footprint of each (year, image) into ``out_dir/footprint_{year}.tif``.
 
     Outputs keep each input's grid exactly (CRS, transform, size); values are 1 mining,
-    0 not mining, 255 nodata (any input band nodata). With ``probabilities`` ("uint8" or
-    "float32") the mining probability is written too, as ``probability_{year}.tif``. Each year's
-    files appear only when complete. Returns the mapped area per year (geodesic for geographic CRS).
+    0 not mining, 255 nodata (see ``io.valid``). With ``probabilities`` ("uint8" or "float32")
+    the mining probability is written too, as ``probability_{year}.tif``. ``temporal_filter``
+    (one of ``maps.temporal_filter.TEMPORAL_FILTERS``) smooths each pixel's probabilities over
+    the years before thresholding; every image must then share one grid. Each year's files
+    appear only when complete. Returns the mapped area per year (geodesic for geographic CRS).
     """
     if not 0.0 < threshold < 1.0:
         raise InputError(f"THRESHOLD {threshold} must lie strictly between 0 and 1")
     if probabilities is not None and probabilities not in PROBABILITY_TYPES:
         raise InputError(f"probabilities must be one of {', '.join(PROBABILITY_TYPES)}, not '{probabilities}'")
+    width = filter_width(temporal_filter)
     infos = check_images(images, model)
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
-    inputs = {p.resolve() for _, p in images}
-    targets = [
-        YearTargets(out_dir / footprint_name(year), out_dir / probability_name(year) if probabilities else None,
-                    probabilities or "uint8")
-        for year, _ in images
-    ]
-    for target in targets:
-        for path in (target.footprint, target.probability):
-            if path is not None and path.resolve() in inputs:
-                raise OutputError(f"{path}: output would overwrite an input image; choose another OUTPUT_FOLDER")
+    targets = [year_targets(out_dir, year, probabilities) for year, _ in images]
+    check_not_inputs([p for t in targets for p in t.paths], [p for _, p in images], "choose another OUTPUT_FOLDER")
 
     reporter.info(f"Model: {model.description}")
+    if width > 1:
+        return _map_filtered(images, infos, targets, model, threshold, settings, reporter, temporal_filter)
+    return _map_years(images, infos, targets, model, threshold, settings, reporter)
+
+
+def year_targets(out_dir: Path, year: int, probabilities: str | None) -> YearTargets:
+    """Output paths of ``year`` in ``out_dir`` (the probability raster only when asked for)."""
+    return YearTargets(out_dir / footprint_name(year), out_dir / probability_name(year) if probabilities else None,
+                       probabilities or "uint8")
+
+
+def _map_years(
+    images: Sequence[tuple[int, Path]],
+    infos: Sequence[ImageInfo],
+    targets: Sequence[YearTargets],
+    model: Model,
+    threshold: float,
+    settings: TileSettings,
+    reporter: Reporter,
+) -> list[YearFootprint]:
+    """Every year mapped without a temporal filter: year by year, or all at once by a series model."""
     if model.info.series:
         return _map_jointly(images, common_image_grid(infos), targets, model, threshold, settings, reporter)
     results = []
     for n, ((year, path), info, target) in enumerate(zip(images, infos, targets)):
         reporter.check()
-        step = Reporter(
-            progress=lambda p, n=n: reporter.progress((n + p / 100.0) * 100.0 / len(images)),
-            info=reporter.info,
-            is_canceled=reporter.is_canceled,
-        )
+        step = reporter.sub_range(100.0 * n / len(images), 100.0 * (n + 1) / len(images))
         results.append(_map_one_year(year, path, info, target, model, threshold, settings, step))
     return results
+
+
+def _map_filtered(
+    images: Sequence[tuple[int, Path]],
+    infos: Sequence[ImageInfo],
+    targets: Sequence[YearTargets],
+    model: Model,
+    threshold: float,
+    settings: TileSettings,
+    reporter: Reporter,
+    temporal_filter: str,
+) -> list[YearFootprint]:
+    """Map every year's float32 probabilities into a hidden work folder, then filter them over
+    the years into ``targets`` (see the module docstring)."""
+    grid = common_image_grid(infos)
+    images, infos, targets = zip(*sorted(zip(images, infos, targets), key=lambda item: item[0][0]))
+    out_dir = targets[0].footprint.parent
+    work = Path(tempfile.mkdtemp(prefix=".temporal-", dir=out_dir))
+    try:
+        scratch = [year_targets(work, year, "float32") for year, _ in images]
+        mapped = _map_years(images, infos, scratch, model, threshold, settings, reporter.sub_range(0.0, MAPPING_SHARE))
+        width = filter_width(temporal_filter)
+        reporter.info(f"Temporal filter {temporal_filter}: {width}-year windows over the valid years of each pixel")
+        probability_files = [t.probability for t in targets if t.probability]
+        areas = filter_probability_rasters([m.probability for m in mapped], grid, width, threshold,
+                                           [t.footprint for t in targets], probability_files,
+                                           targets[0].probability_dtype, reporter, progress_from=MAPPING_SHARE)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return [YearFootprint(year, image, t.footprint, ha, mining, valid, t.probability)
+            for (year, image), t, (ha, mining, valid) in zip(images, targets, areas)]
 
 
 def common_image_grid(infos: Sequence[ImageInfo]) -> Grid:
@@ -177,10 +233,6 @@ class _YearWriter:
                              targets.probability)
 
 
-def _outputs(targets: YearTargets) -> list[Path]:
-    return [targets.footprint] + ([targets.probability] if targets.probability else [])
-
-
 def _write_behind(stack: ExitStack, blocks, write) -> None:
     """Hand every block to ``write`` in a writer thread (compression overlaps the next strip's
     inference), with at most one block in flight so memory stays bounded."""
@@ -204,7 +256,7 @@ def _map_one_year(
     settings: TileSettings,
     reporter: Reporter,
 ) -> YearFootprint:
-    with atomic_outputs(_outputs(targets)) as temps, ExitStack() as stack:
+    with atomic_outputs(targets.paths) as temps, ExitStack() as stack:
         stack.enter_context(engine_env())
         src = stack.enter_context(rasterio.open(path))
         year_writer = _YearWriter(stack, temps, info.grid, targets, threshold)
@@ -227,7 +279,7 @@ def _map_jointly(
 ) -> list[YearFootprint]:
     """A series model maps every year in one pass: each tile holds all years' images."""
     reporter.info(f"Series model: {len(images)} years mapped together")
-    outputs = [_outputs(t) for t in targets]
+    outputs = [t.paths for t in targets]
     with atomic_outputs([p for group in outputs for p in group]) as temps, ExitStack() as stack:
         stack.enter_context(engine_env())
         srcs = [stack.enter_context(rasterio.open(path)) for _, path in images]

@@ -1,12 +1,12 @@
 """The models bundled with the plugin, as listed in models_onnx/models.json."""
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError
+from ..errors import ModelError
+from ..io.checksum import sha256_of
 
 # The plugin folder carries models_onnx/ (a link to the repository's folder in a checkout, a
 # real folder in the installed zip).
@@ -51,12 +51,6 @@ def bundled_models(models_dir: Path = MODELS_DIR, task: str | None = None) -> li
         for e in entries
     ]
     return [m for m in models if task is None or m.task == task]
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def resolve_bundled(name: str, models_dir: Path = MODELS_DIR) -> Path:

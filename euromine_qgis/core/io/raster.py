@@ -1,0 +1,155 @@
+"""Raster files: inspecting an input image's header, reading windows strictly, and the GeoTIFF
+profiles of the plugin's outputs."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.enums import Interleaving
+from rasterio.transform import Affine
+from rasterio.windows import Window
+
+from ..errors import InputError, first_line
+
+FOOTPRINT_NODATA = 255
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The pixel grid of a raster: CRS, affine transform and size."""
+
+    crs: CRS | None
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an input image is, read from its header only."""
+
+    path: Path
+    count: int
+    dtype: str
+    nodata: float | None
+    grid: Grid
+
+
+def inspect_image(path: str | Path) -> ImageInfo:
+    """Open an input raster's header and describe it, or raise InputError naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file does not exist")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty (0 bytes)")
+    try:
+        with rasterio.open(path) as src:
+            if src.width == 0 or src.height == 0 or src.count == 0:
+                raise InputError(f"{path}: raster has no pixels ({src.width} × {src.height}, {src.count} bands)")
+            dtypes = set(src.dtypes)
+            if len(dtypes) != 1:
+                raise InputError(f"{path}: bands have mixed data types {sorted(dtypes)}")
+            truncated = missing_pixel_data(src, path)
+            if truncated:
+                raise InputError(f"{path}: {truncated}; copy or download the file again")
+            grid = Grid(src.crs, src.transform, src.width, src.height)
+            return ImageInfo(path, src.count, src.dtypes[0], src.nodata, grid)
+    except InputError:
+        raise
+    except Exception as exc:  # rasterio raises RasterioError or GDAL's CPLE_* errors here
+        raise InputError(f"{path}: not a readable raster ({exc})") from exc
+
+
+def missing_pixel_data(src, path: Path) -> str | None:
+    """Why the GeoTIFF ``src`` (opened from ``path``) lacks part of its pixel data, or None.
+
+    GDAL opens a truncated GeoTIFF (an interrupted copy or download, a write onto a full disk)
+    from its header alone and fails only when a read reaches the missing blocks, possibly far
+    into a run; the header's block offsets and sizes tell up front. Other formats pass.
+    """
+    if src.driver != "GTiff":
+        return None
+    size = path.stat().st_size
+    # pixel-interleaved blocks hold every band, so band 1's blocks cover the file
+    bands = range(1, src.count + 1) if src.interleaving == Interleaving.band else (1,)
+    for band in bands:
+        rows, cols = src.block_shapes[band - 1]
+        for j in range(math.ceil(src.height / rows)):
+            for i in range(math.ceil(src.width / cols)):
+                offset = src.get_tag_item(f"BLOCK_OFFSET_{i}_{j}", "TIFF", bidx=band)
+                length = src.get_tag_item(f"BLOCK_SIZE_{i}_{j}", "TIFF", bidx=band)
+                end = int(offset or 0) + int(length or 0)
+                if end > size:
+                    return f"file is truncated: it holds {size} bytes but its pixel data runs to byte {end}"
+    return None
+
+
+def footprint_profile(grid: Grid) -> dict:
+    """GeoTIFF creation options for a uint8 mask (0/1, nodata 255) on ``grid``."""
+    return single_band_profile(grid, "uint8", FOOTPRINT_NODATA)
+
+
+def probability_profile(grid: Grid, dtype: str) -> dict:
+    """GeoTIFF creation options for a mining-probability raster on ``grid``.
+
+    float32 holds the probability with NaN as nodata; uint8 holds round(255·p) over the full
+    0–255 range, so its nodata is an internal mask band instead of a value.
+    """
+    return single_band_profile(grid, dtype, float("nan") if dtype == "float32" else None)
+
+
+def write_probability(dst, probability: np.ndarray, valid: np.ndarray, window: Window) -> None:
+    """Write a block of probabilities (and, for uint8, its validity mask) into ``dst``."""
+    if dst.dtypes[0] == "float32":
+        dst.write(np.where(valid, probability, np.float32(np.nan)).astype(np.float32), 1, window=window)
+        return
+    scaled = np.rint(np.clip(probability, 0.0, 1.0) * 255.0).astype(np.uint8)
+    scaled[~valid] = 0
+    dst.write(scaled, 1, window=window)
+    dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+
+
+def single_band_profile(grid: Grid, dtype: str, nodata: float | None) -> dict:
+    """Deflate-compressed single-band GeoTIFF creation options on ``grid`` (tiled when large)."""
+    profile = dict(
+        driver="GTiff",
+        dtype=dtype,
+        count=1,
+        nodata=nodata,
+        width=grid.width,
+        height=grid.height,
+        transform=grid.transform,
+        compress="deflate",
+    )
+    if grid.crs is not None:
+        profile["crs"] = grid.crs
+    if grid.width >= 256 and grid.height >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    return profile
+
+
+# GDAL 3.6's multi-threaded GeoTIFF decoding (GDAL_NUM_THREADS, which users set for QGIS) only
+# logs a damaged block and hands back garbage instead of failing the read, so every read of the
+# plugin runs inside rasterio.Env(**STRICT_READS).
+STRICT_READS = {"GDAL_NUM_THREADS": "1"}
+
+
+def read_window(src: rasterio.io.DatasetReader, window: Window, indexes: int | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """``src.read(indexes, window=..., out=...)``, with a damaged block reported as an InputError
+    naming the file and rows. Call it inside ``rasterio.Env(**STRICT_READS)``."""
+    try:
+        return src.read(indexes, window=window, out=out)
+    except OSError as exc:  # rasterio's read errors (RasterioIOError) are OSErrors
+        raise InputError(
+            f"{src.name}: cannot read rows {window.row_off}–{window.row_off + window.height - 1}; "
+            f"the file is damaged ({first_line(exc)}) — copy or export it again"
+        ) from exc

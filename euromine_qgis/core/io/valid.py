@@ -1,0 +1,33 @@
+"""The valid-pixel rule of multi-band images, shared by the engine, training and validation.
+
+A pixel of a (C, H, W) image is valid unless
+
+- any band holds the image's declared nodata value,
+- any band is not finite (NaN or ±inf, in float images), or
+- every band is exactly 0: the fill that Sentinel-2 mosaics and the EuroMineNet release leave
+  outside the acquisition when they declare no nodata. No real 10-band observation is zero in
+  every band.
+
+Invalid pixels are nodata (255) in footprints, never count in areas or scores, are ignored by
+the training loss and enter a model as the band mean (zero once normalized).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def valid_pixels(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """(H, W) boolean mask of the valid pixels of a (C, H, W) image with declared ``nodata``."""
+    valid = np.ones(data.shape[1:], bool)
+    any_nonzero = np.zeros(data.shape[1:], bool)
+    check_value = nodata is not None and not math.isnan(nodata)
+    check_finite = np.issubdtype(data.dtype, np.floating)
+    for band in data:  # band by band: no (C, H, W) boolean temporary
+        if check_value:
+            valid &= band != nodata
+        if check_finite:
+            valid &= np.isfinite(band)
+        any_nonzero |= band != 0
+    return valid & any_nonzero

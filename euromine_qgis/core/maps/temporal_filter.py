@@ -1,0 +1,116 @@
+"""Temporal filters that make annual maps consistent over the years, per pixel: the rule, and
+the pass that filters every year's mapped probabilities into the final footprints.
+
+Rule of ``smooth3`` and ``smooth5`` (window w = 3 or 5): for a pixel with valid years
+v_1 < … < v_n (nodata years are skipped, never counted as 0) and a valid year v_i, the window
+is the w consecutive valid years centred on v_i, shifted inward at the ends so that it always
+holds min(w, n) valid years: v_s … v_{s+w−1} with s = clamp(i − (w−1)/2, 1, n − w + 1), or all
+n years when n < w. Then
+
+- probabilities (mapfootprints): the mean probability over the window, thresholded as usual
+  (mining where mean ≥ THRESHOLD);
+- masks (changelayers): the majority of the window; a tie (possible only when n < w and n is
+  even) keeps the year's own value.
+
+A nodata year stays nodata. ``none`` leaves the maps as they are.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from ..errors import InputError
+from ..io.area import row_pixel_areas_m2
+from ..io.masks import WINDOW_PIXELS, window_rows
+from ..io.outputs import atomic_outputs
+from ..io.raster import FOOTPRINT_NODATA, STRICT_READS, Grid, footprint_profile, probability_profile, write_probability
+from ..progress import Reporter
+
+FILTER_WIDTHS = {"none": 1, "smooth3": 3, "smooth5": 5}
+TEMPORAL_FILTERS = tuple(FILTER_WIDTHS)
+
+
+def filter_width(name: str) -> int:
+    """The window width of the filter called ``name``; InputError for an unknown name."""
+    if name not in FILTER_WIDTHS:
+        raise InputError(f"TEMPORAL_FILTER '{name}' is not one of {', '.join(TEMPORAL_FILTERS)}")
+    return FILTER_WIDTHS[name]
+
+
+def window_sums(values: np.ndarray, valid: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per year and pixel, the sum of ``values`` over the year's window of valid years (see the
+    module rule) and the number of years in it, for a (T, rows, cols) stack. Both are 0 where
+    the year is nodata."""
+    half = (width - 1) // 2
+    # Valid years first, in year order: a pixel's k-th valid value sits at index k.
+    order = np.argsort(~valid, axis=0, kind="stable")
+    packed = np.where(np.take_along_axis(valid, order, 0), np.take_along_axis(values, order, 0), 0)
+    cumulative = np.concatenate([np.zeros((1, *values.shape[1:]), np.float64), np.cumsum(packed, axis=0, dtype=np.float64)])
+    n = valid.sum(axis=0)
+    rank = np.cumsum(valid, axis=0) - 1
+    start = np.clip(rank - half, 0, np.maximum(n - width, 0))
+    stop = np.minimum(start + width, n)
+    sums = np.take_along_axis(cumulative, stop, 0) - np.take_along_axis(cumulative, start, 0)
+    counts = (stop - start).astype(np.int64)
+    return np.where(valid, sums, 0.0), np.where(valid, counts, 0)
+
+
+def smooth_probabilities(probability: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
+    """Mean probability over each valid year's window (float32, NaN where nodata)."""
+    sums, counts = window_sums(probability, valid, width)
+    return np.where(valid, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
+
+
+def filter_masks(mined: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
+    """Majority of each valid year's window (ties keep the year's own value); False where nodata."""
+    sums, counts = window_sums(mined, valid, width)
+    twice = 2 * np.rint(sums).astype(np.int64)
+    return valid & ((twice > counts) | ((twice == counts) & mined))
+
+
+def filter_probability_rasters(
+    sources: Sequence[Path],
+    grid: Grid,
+    width: int,
+    threshold: float,
+    footprints: Sequence[Path],
+    probability_files: Sequence[Path],
+    probabilities: str | None,
+    reporter: Reporter,
+    progress_from: float = 0.0,
+) -> list[tuple[float, int, int]]:
+    """Filter the float32 probability rasters ``sources`` (one per year, NaN nodata) into the
+    final footprint (and optional probability) rasters, in row windows; returns (mining hectares,
+    mining pixels, valid pixels) per year. ``progress_from`` is where the progress bar stands
+    when the pass starts (percent)."""
+    height, cols = grid.shape
+    with rasterio.open(sources[0]) as first:
+        rows = min(height, window_rows(cols, first.block_shapes[0][0], WINDOW_PIXELS))
+    row_ha = row_pixel_areas_m2(grid) / 10_000.0
+    totals = np.zeros((len(sources), 3))
+    with atomic_outputs([*footprints, *probability_files]) as temps, ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, **STRICT_READS))
+        srcs = [stack.enter_context(rasterio.open(p)) for p in sources]
+        masks_out = [stack.enter_context(rasterio.open(t, "w", **footprint_profile(grid))) for t in temps[:len(footprints)]]
+        probs_out = [stack.enter_context(rasterio.open(t, "w", **probability_profile(grid, probabilities)))
+                     for t in temps[len(footprints):]]
+        for row0 in range(0, height, rows):
+            reporter.check()
+            window = Window(0, row0, cols, min(rows, height - row0))
+            probability = np.stack([src.read(1, window=window) for src in srcs])
+            valid = ~np.isnan(probability)
+            smoothed = smooth_probabilities(probability, valid, width)
+            for t, dst in enumerate(masks_out):
+                mining = valid[t] & (smoothed[t] >= threshold)
+                dst.write(np.where(valid[t], mining, FOOTPRINT_NODATA).astype(np.uint8), 1, window=window)
+                totals[t] += [np.count_nonzero(mining, axis=1) @ row_ha[row0:row0 + window.height],
+                              np.count_nonzero(mining), np.count_nonzero(valid[t])]
+            for t, dst in enumerate(probs_out):
+                write_probability(dst, np.nan_to_num(smoothed[t]), valid[t], window)
+            reporter.progress(progress_from + (100.0 - progress_from) * (row0 + window.height) / height)
+    return [(float(ha), int(mining), int(valid)) for ha, mining, valid in totals]
