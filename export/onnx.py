@@ -32,18 +32,13 @@ import torch
 
 from euromine_qgis.core import release
 from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL
+from euromine_qgis.core.engine.contract import METADATA_KEY, OUTPUT_NAME, TASK_TABLE, ModelInfo
+from euromine_qgis.core.errors import ModelError
 from euromine_qgis.core.io.checksum import sha256_of
 
-METADATA_KEY = "euromine"
-OUTPUT_NAME = "logits"
 # How each exporter choice is named in models.json provenance.
 EXPORTERS = {"dynamo": "torch.onnx.export(dynamo=True)", "torchscript": "torch.onnx.export(dynamo=False)"}
 
-TASKS = ("footprint", "change", "footprint_series")
-METADATA_KEYS = (
-    "name", "task", "bands", "mean", "std", "patch_size", "classes", "output",
-    "trained_on", "license", "version",
-)
 REGISTRY_KEYS = (
     "name", "file", "task", "architecture", "display_name", "trained_on", "synthetic_training",
     "license", "version", "provenance", "description",
@@ -60,23 +55,14 @@ class ExportError(RuntimeError):
     """An exported model failed a check; nothing was written under the requested name."""
 
 
-def validate_metadata(metadata: dict[str, Any], in_channels: int) -> str:
-    """Check ``metadata`` against the model contract; return it as canonical JSON text."""
-    missing = [k for k in METADATA_KEYS if k not in metadata]
-    if missing:
-        raise ValueError(f"metadata lacks {', '.join(missing)} (model contract, DESIGN.md)")
-    if metadata["task"] not in TASKS:
-        raise ValueError(f"metadata task '{metadata['task']}' is not one of {', '.join(TASKS)}")
-    if metadata["output"] not in ("logits", "probabilities"):
-        raise ValueError(f"metadata output must be 'logits' or 'probabilities', got '{metadata['output']}'")
-    lengths = {k: len(metadata[k]) for k in ("bands", "mean", "std")}
-    if set(lengths.values()) != {in_channels}:
-        raise ValueError(f"bands/mean/std lengths {lengths} must all equal in_channels={in_channels}")
-    if any(float(s) <= 0 for s in metadata["std"]):
-        raise ValueError("every std must be positive")
-    if len(metadata["classes"]) < 2:
-        raise ValueError("classes must name at least two classes")
-    return json.dumps(metadata, sort_keys=True, allow_nan=False)
+def validate_metadata(metadata: dict[str, Any], in_channels: int, source: str | Path = "metadata") -> str:
+    """Check complete ``metadata`` against the model contract (ModelError naming ``source``) and
+    against the model's ``in_channels``; return it as the canonical JSON text."""
+    info = ModelInfo.from_json(metadata, source, complete=True)
+    if len(info.bands) != in_channels:
+        raise ModelError(f"{source}: the metadata's {len(info.bands)} bands must equal the model's "
+                         f"in_channels={in_channels}")
+    return info.to_json()
 
 
 def contract_metadata(name: str, task: str, trained_on: str, version: str, license: str = "MIT",
@@ -89,7 +75,7 @@ def contract_metadata(name: str, task: str, trained_on: str, version: str, licen
         "mean": list(release.MEAN),
         "std": list(release.STD),
         "patch_size": release.PATCH_SIZE,
-        "classes": list(classes or (("no_change", "change") if task == "change" else ("background", "mining"))),
+        "classes": list(classes or TASK_TABLE[task].classes),
         "output": "logits",
         "trained_on": trained_on,
         "license": license,
@@ -116,17 +102,6 @@ def _quiet_exporter() -> Iterator[None]:
             lg.setLevel(level)
 
 
-# Graph inputs by task and the axes of each input that stay symbolic (DESIGN.md model contract).
-INPUTS = {"footprint": ("image",), "change": ("before", "after"), "footprint_series": ("image",)}
-_IMAGE_AXES = {0: "N", 2: "H", 3: "W"}
-_SERIES_AXES = {0: "N", 1: "T", 3: "H", 4: "W"}
-
-
-def dynamic_axes(task: str) -> dict[int, str]:
-    """Symbolic axes of every input (and of the output) for ``task``."""
-    return _SERIES_AXES if task == "footprint_series" else _IMAGE_AXES
-
-
 def example_inputs(
     task: str, n: int, channels: int, height: int, width: int, steps: int = 10, seed: int = PARITY_SEED
 ) -> tuple[torch.Tensor, ...]:
@@ -134,14 +109,14 @@ def example_inputs(
     for a series model."""
     generator = torch.Generator().manual_seed(seed)
     shape = (n, steps, channels, height, width) if task == "footprint_series" else (n, channels, height, width)
-    return tuple(torch.randn(*shape, generator=generator) for _ in INPUTS[task])
+    return tuple(torch.randn(*shape, generator=generator) for _ in TASK_TABLE[task].inputs)
 
 
 def _to_proto(
     model: torch.nn.Module, sample: tuple[torch.Tensor, ...], task: str, dynamic: bool, opset: int, exporter: str
 ) -> onnx.ModelProto:
-    names = list(INPUTS[task])
-    axes = dynamic_axes(task)
+    names = list(TASK_TABLE[task].inputs)
+    axes = TASK_TABLE[task].dynamic_axes
     with _quiet_exporter(), torch.no_grad():
         if exporter == "dynamo":
             program = torch.onnx.export(
@@ -187,20 +162,21 @@ def _check_graph(proto: onnx.ModelProto, task: str, opset: int, dynamic: bool) -
     written = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if written != opset:
         raise ExportError(f"asked for opset {opset}, the exporter wrote opset {written}")
+    spec = TASK_TABLE[task]
     names = [i.name for i in proto.graph.input]
-    if names != list(INPUTS[task]) or proto.graph.output[0].name != OUTPUT_NAME:
+    if names != list(spec.inputs) or proto.graph.output[0].name != OUTPUT_NAME:
         raise ExportError(
             f"graph inputs {names} / first output '{proto.graph.output[0].name}': a {task} model "
-            f"needs inputs {list(INPUTS[task])} and output '{OUTPUT_NAME}'"
+            f"needs inputs {list(spec.inputs)} and output '{OUTPUT_NAME}'"
         )
     if dynamic:
         for value in (*proto.graph.input, proto.graph.output[0]):
             dims = value.type.tensor_type.shape.dim
-            fixed = [i for i in dynamic_axes(task) if i >= len(dims) or not dims[i].dim_param]
+            fixed = [i for i in spec.dynamic_axes if i >= len(dims) or not dims[i].dim_param]
             if fixed:
                 raise ExportError(
                     f"'{value.name}' axes {fixed} are not symbolic; "
-                    f"{', '.join(dynamic_axes(task).values())} must be dynamic"
+                    f"{', '.join(spec.dynamic_axes.values())} must be dynamic"
                 )
 
 
@@ -219,14 +195,14 @@ def check_parity(
     with torch.no_grad():
         expected = model(*inputs).detach().cpu().numpy()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = session.run([OUTPUT_NAME], {name: x.numpy() for name, x in zip(INPUTS[task], inputs)})[0]
+    spec = TASK_TABLE[task]
+    got = session.run([OUTPUT_NAME], {name: x.numpy() for name, x in zip(spec.inputs, inputs)})[0]
     shape = tuple(inputs[0].shape)
     if got.shape != expected.shape:
         raise ExportError(f"onnxruntime output {got.shape} != PyTorch output {expected.shape} for input {shape}")
-    class_axis = 2 if task == "footprint_series" else 1
+    class_axis = spec.class_axis
     if got.ndim != len(shape) or got.shape[:class_axis] != shape[:class_axis] or got.shape[-2:] != shape[-2:]:
-        layout = "(N, T, K, H, W)" if task == "footprint_series" else "(N, K, H, W)"
-        raise ExportError(f"output {got.shape} is not {layout} for input {shape}")
+        raise ExportError(f"output {got.shape} is not ({', '.join(spec.output_layout)}) for input {shape}")
     if n_classes is not None and got.shape[class_axis] != n_classes:
         raise ExportError(f"output has {got.shape[class_axis]} classes, metadata lists {n_classes}")
     diff = float(np.max(np.abs(got.astype(np.float64) - expected)))
@@ -265,7 +241,7 @@ def export_onnx(
     """
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter must be one of {', '.join(EXPORTERS)}, got '{exporter}'")
-    text = validate_metadata(metadata, in_channels)
+    text = validate_metadata(metadata, in_channels, out_path)
     task = metadata["task"]
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -396,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
             print(export_checkpoint(args.checkpoint, args.out, args.name))
         elif args.random:
             print(export_random(args.arch, args.out, args.width))
-    except (ExportError, KeyError, ValueError, FileNotFoundError) as exc:
+    except (ExportError, ModelError, KeyError, ValueError, FileNotFoundError) as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return 1
     for path in args.models:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-TASKS = ("footprint", "change", "footprint_series")
+from euromine_qgis.core.engine.contract import TASKS
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from euromine_qgis.core import release  # noqa: E402
+from euromine_qgis.core.engine.contract import METADATA_KEY  # noqa: E402
+from euromine_qgis.core.errors import ModelError  # noqa: E402
 from export.onnx import (  # noqa: E402
-    METADATA_KEY,
     ExportError,
     check_parity,
     example_inputs,
@@ -107,9 +108,9 @@ def test_failed_check_leaves_no_file(tmp_path: Path) -> None:
 
 
 def test_invalid_metadata_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="license"):
+    with pytest.raises(ModelError, match="m.onnx: metadata 'euromine' lacks license"):
         export_onnx(SpectralBaseline(), tmp_path / "m.onnx", {k: v for k, v in metadata().items() if k != "license"})
-    with pytest.raises(ValueError, match="in_channels"):
+    with pytest.raises(ModelError, match="in_channels"):
         export_onnx(SpectralBaseline(), tmp_path / "m.onnx", metadata(), in_channels=4)
     assert list(tmp_path.iterdir()) == []
 

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from euromine_qgis.core.engine.contract import DEFAULTS, NORMALIZATION_FIELDS, TASK_TABLE, TASKS, ModelInfo
 from euromine_qgis.core.engine.model import Model, NormalizationOverride
 from euromine_qgis.core.errors import ModelError
 from tests.onnx_factory import MEAN, STD, conv_model, metadata
@@ -91,3 +92,45 @@ def test_synthetic_label(tmp_path):
     model = Model(path, device="cpu")
     assert model.info.synthetic and "trained on synthetic sites" in model.description
     assert json.loads(json.dumps(model.info.extra)) == {}
+
+
+# --- the contract itself (core/engine/contract.py), shared with export/onnx.py -----------------
+
+def test_metadata_round_trips_through_the_contract():
+    info = ModelInfo.from_json(json.dumps(metadata(notes="kept")), "m.onnx")
+    assert json.loads(info.to_json()) == metadata(notes="kept") and info.extra == {"notes": "kept"}
+
+
+def test_defaults_fill_what_the_engine_may_leave_out():
+    meta = {k: v for k, v in metadata(task="change").items() if k in NORMALIZATION_FIELDS + ("task",)}
+    info = ModelInfo.from_json(meta, "folder/change.onnx")
+    assert info.name == "change" and info.classes == TASK_TABLE["change"].classes
+    assert (info.patch_size, info.output, info.license) == (DEFAULTS["patch_size"], "logits", "unknown")
+
+
+def test_complete_metadata_is_demanded_for_export():
+    meta = {k: v for k, v in metadata().items() if k not in ("license", "version")}
+    ModelInfo.from_json(meta, "m.onnx")  # the engine accepts defaults
+    with pytest.raises(ModelError, match=r"m.onnx: metadata 'euromine' lacks license, version"):
+        ModelInfo.from_json(meta, "m.onnx", complete=True)
+
+
+def test_every_wrong_field_is_named_in_one_error():
+    meta = metadata(task="segmentation", output="scores", classes=["mining"], patch_size=0)
+    with pytest.raises(ModelError) as error:
+        ModelInfo.from_json(meta, "m.onnx")
+    assert str(error.value).count(";") == 3
+    for field in ("unknown task 'segmentation'", "output must be", "classes must name", "patch_size must be"):
+        assert field in str(error.value)
+
+
+def test_non_finite_normalization_is_refused():
+    with pytest.raises(ModelError, match="every mean must be a finite number"):
+        ModelInfo.from_json(metadata(mean=[float("nan")] * 10), "m.onnx")
+
+
+def test_task_table_layouts():
+    assert TASK_TABLE["footprint"].dynamic_axes == {0: "N", 2: "H", 3: "W"}
+    assert TASK_TABLE["footprint_series"].dynamic_axes == {0: "N", 1: "T", 3: "H", 4: "W"}
+    assert [TASK_TABLE[t].class_axis for t in TASKS] == [1, 1, 2]
+    assert [TASK_TABLE[t].images_per_sample for t in TASKS] == [1, 2, 0]

@@ -109,5 +109,5 @@ def test_series_needs_one_grid(tmp_path, series_onnx):
 
 def test_series_metadata_on_a_per_year_graph_is_refused(tmp_path):
     path = conv_model(tmp_path / "m.onnx", meta=metadata(task="footprint_series"))
-    with pytest.raises(ModelError, match=r"one \(N, T, C, H, W\) input"):
+    with pytest.raises(ModelError, match=r"input .image. must be \(N, T, C, H, W\)"):
         Model(path, device="cpu")

@@ -16,7 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence, TypeVar
+from typing import Iterable, Iterator, Protocol, Sequence, TypeVar
 
 import numpy as np
 import rasterio
@@ -27,14 +27,28 @@ from ..io.raster import STRICT_READS
 from ..io.row_reader import ROW_BUFFER_BUDGET, RowReader, buffer_bytes, decode_threads
 from ..io.valid import valid_pixels
 from ..progress import Reporter
+from .contract import ModelInfo, normalize_in_place
 from .devices import GPU_PROVIDERS
-from .model import Model
 from .tiling import blend_weights, tile_starts
 
 T = TypeVar("T")
 
 
 GDAL_CACHE_MB = 256
+
+
+class TileModel(Protocol):
+    """What sliding-window inference needs of a model: its contract metadata, the name of what
+    runs it, and the positive-class probabilities of a normalized batch. The engine's
+    ``model.Model`` is one; ``export.torch_model`` adapts a PyTorch module, so training
+    validates a checkpoint exactly as the plugin maps with its export."""
+
+    info: ModelInfo
+    provider: str
+
+    def positive_probability(self, batch: np.ndarray) -> np.ndarray:
+        """(N, H, W) positive-class probabilities of a normalized (N, C·images, H, W) float32 batch,
+        or (N, T, H, W) for a series model given T images per sample."""
 
 
 def engine_env() -> rasterio.Env:
@@ -54,7 +68,7 @@ class TileSettings:
     prefetch: int = 2
 
 
-def auto_batch_size(model: Model) -> int:
+def auto_batch_size(model: TileModel) -> int:
     """Tiles per batch when the user leaves BATCH_SIZE at 0: large on a GPU (throughput), small on
     a CPU (onnxruntime already uses every core inside one tile; bigger batches only cost memory)."""
     return 32 if model.provider in GPU_PROVIDERS else 4
@@ -155,7 +169,7 @@ class _Plan:
         return self._weights[key]
 
 
-def _read_batches(srcs: Sequence, model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
+def _read_batches(srcs: Sequence, model: TileModel, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
     keep_rows = buffer_bytes(srcs, plan.th) <= ROW_BUFFER_BUDGET
     threads = decode_threads() if keep_rows else 1
     with ExitStack() as stack:
@@ -166,7 +180,7 @@ def _read_batches(srcs: Sequence, model: Model, plan: _Plan, batch_size: int) ->
         yield from _batches(srcs, readers, model, plan, batch_size)
 
 
-def _batches(srcs: Sequence, readers: Sequence[RowReader], model: Model, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
+def _batches(srcs: Sequence, readers: Sequence[RowReader], model: TileModel, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
     bands = len(model.info.bands)
     for strip, y0 in enumerate(plan.ys):
         for start in range(0, len(plan.xs), batch_size):
@@ -182,7 +196,7 @@ def _batches(srcs: Sequence, readers: Sequence[RowReader], model: Model, plan: _
                 columns = slice(x0 - x_start, x0 - x_start + plan.tw)
                 for j, raw in enumerate(raws):
                     tiles[i, j * bands:(j + 1) * bands] = _pad_to(raw[:, :, columns], plan.tile)
-            model.normalize_in_place(tiles)
+            normalize_in_place(tiles, model.info)
             for i, x0 in enumerate(x0s):  # nodata enters the model as the band mean (zero once normalized)
                 columns = slice(x0 - x_start, x0 - x_start + plan.tw)
                 for j in range(len(srcs)):
@@ -196,7 +210,7 @@ def _batches(srcs: Sequence, readers: Sequence[RowReader], model: Model, plan: _
 class _Runner:
     """Runs batches through the model, halving the batch size whenever the device runs out of memory."""
 
-    def __init__(self, model: Model, batch_size: int, reporter: Reporter) -> None:
+    def __init__(self, model: TileModel, batch_size: int, reporter: Reporter) -> None:
         self.model, self.size, self.reporter = model, batch_size, reporter
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
@@ -216,7 +230,7 @@ class _Runner:
 
 
 def predict_rows(
-    model: Model,
+    model: TileModel,
     src: rasterio.io.DatasetReader | Sequence[rasterio.io.DatasetReader],
     settings: TileSettings = TileSettings(),
     reporter: Reporter = Reporter(),

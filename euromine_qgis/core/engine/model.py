@@ -1,123 +1,21 @@
-"""EuroMine ONNX models: the metadata contract, execution providers and the inference session."""
+"""EuroMine ONNX models: an onnxruntime session on a model file, checked against the model contract."""
 from __future__ import annotations
 
-import json
 import re
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
-from ..errors import ModelError, OutOfMemory
+from ..errors import ModelError, OutOfMemory, first_line
+from .bundled import SYNTHETIC_LABEL
+from .contract import METADATA_KEY, ModelInfo, NormalizationOverride, model_inputs, normalize_in_place
 from .devices import GPU_PROVIDERS, device_name, execution_providers, provider_options
 
-METADATA_KEY = "euromine"
-TASKS = ("footprint", "change", "footprint_series")
 TRT_CACHE = Path(tempfile.gettempdir()) / "euromine-trt-cache"
 # How onnxruntime words an allocation failure (BFC arena, CUDA runtime, cuDNN workspace).
 _OOM = re.compile(r"out of memory|failed to allocate|cudaErrorMemoryAllocation|CUDA failure 2\b|BFCArena", re.I)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the model contract (DESIGN.md) says about one model file."""
-
-    name: str
-    task: str
-    bands: tuple[str, ...]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    patch_size: int = 160
-    classes: tuple[str, ...] = ("background", "mining")
-    output: str = "logits"
-    trained_on: str = "unknown"
-    license: str = "unknown"
-    version: str = "unknown"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def positive_class(self) -> int:
-        """Index of the class whose probability the engine maps: "mining" for footprint models,
-        "change" for change models, else the last class."""
-        for name in ("mining", "change"):
-            if name in self.classes:
-                return self.classes.index(name)
-        return len(self.classes) - 1
-
-    @property
-    def images_per_sample(self) -> int:
-        """How many co-registered images one sample stacks: 2 (before, after) for change models,
-        1 for footprint models, 0 for series models (they take every year they are given)."""
-        return {"change": 2, "footprint": 1}.get(self.task, 0)
-
-    @property
-    def series(self) -> bool:
-        """True for footprint_series models: (N, T, C, H, W) in, one map per year out."""
-        return self.task == "footprint_series"
-
-    @property
-    def synthetic(self) -> bool:
-        """True when the weights were trained on generated (synthetic) sites."""
-        return "synthetic" in self.trained_on.lower()
-
-
-@dataclass(frozen=True)
-class NormalizationOverride:
-    """Bands / mean / std given by the user for a model that lacks (or should not use) metadata."""
-
-    bands: tuple[str, ...] | None = None
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-
-
-def _parse_metadata(path: Path, raw: str | None, override: NormalizationOverride) -> ModelInfo:
-    meta: dict[str, Any] = {}
-    if raw:
-        try:
-            meta = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{path}: metadata '{METADATA_KEY}' is not valid JSON ({exc})") from exc
-        if not isinstance(meta, dict):
-            raise ModelError(f"{path}: metadata '{METADATA_KEY}' must be a JSON object")
-    bands = override.bands or meta.get("bands")
-    mean = override.mean or meta.get("mean")
-    std = override.std or meta.get("std")
-    if not bands or not mean or not std:
-        raise ModelError(
-            f"{path}: the model carries no '{METADATA_KEY}' metadata with bands, mean and std; "
-            "give them as algorithm parameters (BANDS, MEAN, STD) or export the model with "
-            "the EuroMine metadata contract"
-        )
-    if not (len(bands) == len(mean) == len(std)):
-        raise ModelError(
-            f"{path}: bands ({len(bands)}), mean ({len(mean)}) and std ({len(std)}) differ in length"
-        )
-    if any(float(s) <= 0 for s in std):
-        raise ModelError(f"{path}: every std must be positive, got {list(std)}")
-    task = meta.get("task", "footprint")
-    if task not in TASKS:
-        raise ModelError(f"{path}: unknown task '{task}' (expected one of {', '.join(TASKS)})")
-    output = meta.get("output", "logits")
-    if output not in ("logits", "probabilities"):
-        raise ModelError(f"{path}: output must be 'logits' or 'probabilities', got '{output}'")
-    known = {f for f in ModelInfo.__dataclass_fields__ if f != "extra"}
-    return ModelInfo(
-        name=str(meta.get("name", path.stem)),
-        task=task,
-        bands=tuple(str(b) for b in bands),
-        mean=tuple(float(v) for v in mean),
-        std=tuple(float(v) for v in std),
-        patch_size=int(meta.get("patch_size", 160)),
-        classes=tuple(meta.get("classes", ("background", "mining"))),
-        output=output,
-        trained_on=str(meta.get("trained_on", "unknown")),
-        license=str(meta.get("license", "unknown")),
-        version=str(meta.get("version", "unknown")),
-        extra={k: v for k, v in meta.items() if k not in known},
-    )
 
 
 class Model:
@@ -147,9 +45,9 @@ class Model:
                 provider_options=[provider_options(p, TRT_CACHE) for p in providers],
             )
         except Exception as exc:  # onnxruntime raises its own untyped pybind errors
-            raise ModelError(f"{self.path}: not a usable ONNX model ({_short(exc)})") from exc
+            raise ModelError(f"{self.path}: not a usable ONNX model ({first_line(exc)})") from exc
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        self.info = _parse_metadata(self.path, raw, override or NormalizationOverride())
+        self.info = ModelInfo.from_json(raw, self.path, override or NormalizationOverride())
         self.provider = self.session.get_providers()[0]
         self.device_name = device_name(self.provider)
         self._check_signature()
@@ -157,74 +55,47 @@ class Model:
         self.output_name = self.session.get_outputs()[0].name
         # On a GPU, IO binding hands onnxruntime the input once and syncs once per batch.
         self._io_binding = self.provider in GPU_PROVIDERS
-        self._mean = np.asarray(self.info.mean, np.float32).reshape(1, -1, 1, 1)
-        self._inv_std = (1.0 / np.asarray(self.info.std, np.float32)).reshape(1, -1, 1, 1)
 
     def _check_signature(self) -> None:
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        bands = len(self.info.bands)
-        if len(outputs) < 1:
+        """The graph must take the task's inputs (contract.TASK_TABLE) with the metadata's bands."""
+        inputs = self.session.get_inputs()
+        if not self.session.get_outputs():
             raise ModelError(f"{self.path}: the model has no output")
-        if self.info.series:
-            shape = inputs[0].shape
-            if len(inputs) != 1 or len(shape) != 5:
-                raise ModelError(f"{self.path}: a footprint_series model takes one (N, T, C, H, W) input, "
-                                 f"this one has {len(inputs)} input(s) of shape {shape}")
-            if isinstance(shape[2], int) and shape[2] != bands:
-                raise ModelError(f"{self.path}: input '{inputs[0].name}' takes {shape[2]} bands per year but the "
-                                 f"metadata lists {bands} ({', '.join(self.info.bands)})")
-            return
-        # footprint: one (N, C, H, W) input; change: (before, after) as two inputs or one (N, 2C, H, W)
-        expected = [bands] if self.info.task == "footprint" else ([bands, bands] if len(inputs) == 2 else [2 * bands])
-        if len(inputs) != len(expected):
-            raise ModelError(
-                f"{self.path}: a {self.info.task} model takes {'one input' if self.info.task == 'footprint' else 'one or two inputs'}, "
-                f"this one has {len(inputs)}"
-            )
-        for put, channels in zip(inputs, expected):
-            shape = put.shape
-            if len(shape) != 4:
-                raise ModelError(f"{self.path}: input '{put.name}' must be (N, C, H, W), the model declares {shape}")
-            if isinstance(shape[1], int) and shape[1] != channels:
+        spec, bands = self.info.spec, len(self.info.bands)
+        layout = f"({', '.join(spec.input_layout)})"
+        channels = {len(spec.inputs): bands}  # input count -> channels of each input
+        if self.info.task == "change":
+            channels[1] = 2 * bands  # (before, after) stacked as one input
+        if len(inputs) not in channels:
+            counts = " or ".join(str(n) for n in sorted(channels))
+            raise ModelError(f"{self.path}: a {self.info.task} model takes {counts} input(s) of {layout}, "
+                             f"this one has {len(inputs)}")
+        expected = channels[len(inputs)]
+        for put in inputs:
+            if len(put.shape) != len(spec.input_layout):
+                raise ModelError(f"{self.path}: input '{put.name}' must be {layout}, the model declares {put.shape}")
+            found = put.shape[spec.input_layout.index("C")]
+            if isinstance(found, int) and found != expected:
                 raise ModelError(
-                    f"{self.path}: input '{put.name}' takes {shape[1]} channels but the metadata's "
-                    f"{bands} bands ({', '.join(self.info.bands)}) make {channels}"
+                    f"{self.path}: input '{put.name}' takes {found} channels but the metadata's "
+                    f"{bands} bands ({', '.join(self.info.bands)}) make {expected}"
                 )
 
     @property
     def description(self) -> str:
         """One line for logs: name, provider, and the synthetic-training label where it applies."""
-        label = " [trained on synthetic sites — retrain on EuroMineNet for real analysis]"
         return (
             f"{self.info.name} v{self.info.version} ({self.path.name}) on {self.provider} ({self.device_name})"
-            + (label if self.info.synthetic else "")
+            + (f" [{SYNTHETIC_LABEL}]" if self.info.synthetic else "")
         )
 
     def normalize(self, raw: np.ndarray) -> np.ndarray:
         """Z-score a (N, C, H, W) batch of raw band values with the model's mean and std."""
-        return self.normalize_in_place(raw.astype(np.float32))
-
-    def normalize_in_place(self, x: np.ndarray) -> np.ndarray:
-        """Z-score a float32 (N, C·images, H, W) batch in place (images stacked on the band axis
-        each use the model's per-band mean and std); return it."""
-        if x.dtype != np.float32 or not x.flags.c_contiguous:
-            raise ValueError("normalize_in_place needs a C-contiguous float32 array")
-        per_image = x.reshape(-1, len(self.info.bands), *x.shape[2:])  # a view: x is contiguous
-        per_image -= self._mean
-        per_image *= self._inv_std
-        return x
+        return normalize_in_place(raw.astype(np.float32), self.info)
 
     def _feeds(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Input name -> array: a two-input change model gets the before and after halves; a
-        series model gets the (N, T·C, H, W) stack as (N, T, C, H, W)."""
-        if self.info.series:
-            n, tc, h, w = batch.shape
-            return {self.input_names[0]: batch.reshape(n, tc // len(self.info.bands), -1, h, w)}
-        if len(self.input_names) == 1:
-            return {self.input_names[0]: batch}
-        half = batch.shape[1] // 2
-        return {self.input_names[0]: np.ascontiguousarray(batch[:, :half]),
-                self.input_names[1]: np.ascontiguousarray(batch[:, half:])}
+        """Input name -> array for a normalized (N, C·images, H, W) batch (see contract.model_inputs)."""
+        return dict(zip(self.input_names, model_inputs(batch, self.info, len(self.input_names))))
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         try:
@@ -239,7 +110,7 @@ class Model:
         except Exception as exc:  # onnxruntime raises untyped pybind errors
             if _OOM.search(str(exc)):
                 raise OutOfMemory(f"{self.path}: out of memory on {self.provider} with a batch of {len(batch)} tiles") from exc
-            raise ModelError(f"{self.path}: inference failed on {self.provider} ({_short(exc)})") from exc
+            raise ModelError(f"{self.path}: inference failed on {self.provider} ({first_line(exc)})") from exc
 
     def positive_probability(self, batch: np.ndarray) -> np.ndarray:
         """Run a normalized (N, C·images, H, W) float32 batch; return (N, H, W) probabilities of
@@ -277,9 +148,3 @@ class Model:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
-
