@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog
 
+from .algorithms.translation import tr
 from .environment import GPU
 from .provider import EuroMineProvider
 
@@ -33,6 +34,6 @@ class EuroMinePlugin:
         """In the message log (qgis_process prints it on stderr) and the desktop's message bar."""
         for problem in self.provider.problems:
             level = Qgis.Warning if problem.affects == GPU else Qgis.Critical
-            QgsMessageLog.logMessage(f"EuroMine plugin: {problem.message()}", "EuroMine", level)
+            QgsMessageLog.logMessage(tr("EuroMine plugin: {problem}").format(problem=problem.message()), "EuroMine", level)
             if self.iface is not None:
                 self.iface.messageBar().pushMessage("EuroMine", problem.message(), level=level, duration=0)

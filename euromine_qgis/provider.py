@@ -7,11 +7,13 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .algorithms.translation import tr
 from .environment import GPU, Problem, check_environment
 
 ICON = str(Path(__file__).with_name("icon.svg"))
-# (module of algorithms/, class): imported one by one, so a missing dependency (onnxruntime, say)
-# takes away only the algorithms that need it.
+# (module of algorithms/, class): imported one by one, so a missing dependency takes away only the
+# algorithms that need it. Those that run a model in every method (NEEDS_MODELS) are left out
+# when the model code (onnxruntime) cannot load; detectchange stays for its METHOD footprints.
 ALGORITHMS = (
     ("mapfootprints", "MapFootprintsAlgorithm"),
     ("detectchange", "DetectChangeAlgorithm"),
@@ -37,7 +39,7 @@ class EuroMineProvider(QgsProcessingProvider):
         return "EuroMine"
 
     def longName(self) -> str:  # noqa: N802 (QGIS API)
-        return "EuroMine — mining footprints from Sentinel-2"
+        return tr("EuroMine — mining footprints from Sentinel-2")
 
     def icon(self) -> QIcon:
         return QIcon(ICON)
@@ -50,6 +52,8 @@ class EuroMineProvider(QgsProcessingProvider):
         for module, name in ALGORITHMS:
             try:
                 algorithm = getattr(importlib.import_module(f".algorithms.{module}", __package__), name)()
+                if algorithm.NEEDS_MODELS:
+                    importlib.import_module(".core.engine.model", __package__)
             except Exception as exc:  # numpy 2 under GDAL fails in several ways; report, never crash QGIS
                 self.unavailable[module] = f"{type(exc).__name__}: {exc}"
                 continue
@@ -59,5 +63,6 @@ class EuroMineProvider(QgsProcessingProvider):
         """Each dependency problem with its fix, and any algorithm that failed to load for another reason."""
         lines = [p.message() for p in self.problems]
         if self.unavailable and all(p.affects == GPU for p in self.problems):
-            lines += [f"The {m} algorithm could not be loaded ({e})." for m, e in self.unavailable.items()]
+            lines += [tr("The {algorithm} algorithm could not be loaded ({error}).").format(algorithm=m, error=e)
+                  for m, e in self.unavailable.items()]
         return "\n".join(lines)

@@ -21,6 +21,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
+from .translation import tr
+
 
 def area_measure(layer: QgsVectorLayer, context: QgsProcessingContext) -> QgsDistanceArea:
     """Ellipsoidal area on the CRS's own ellipsoid for geographic CRS, planar otherwise."""
@@ -49,7 +51,7 @@ def write_class_polygons(
     )["OUTPUT"]
     source = QgsVectorLayer(polygons, layer_name, "ogr")
     if not source.isValid():
-        raise QgsProcessingException(f"{raster}: gdal:polygonize produced no readable layer")
+        raise QgsProcessingException(tr("{raster}: gdal:polygonize produced no readable layer").format(raster=raster))
     measure = area_measure(source, context)
     fields = QgsFields()
     fields.append(QgsField("class", QVariant.String))
@@ -62,7 +64,8 @@ def write_class_polygons(
     writer = QgsVectorFileWriter.create(str(gpkg), fields, QgsWkbTypes.MultiPolygon, source.crs(),
                                         context.transformContext(), options)
     if writer.hasError() != QgsVectorFileWriter.NoError:
-        raise QgsProcessingException(f"{gpkg}: cannot write layer {layer_name} ({writer.errorMessage()})")
+        raise QgsProcessingException(tr("{gpkg}: cannot write layer {layer} ({error})").format(
+            gpkg=gpkg, layer=layer_name, error=writer.errorMessage()))
     count = 0
     for polygon in source.getFeatures():
         name = classes.get(int(polygon["DN"]))
@@ -94,11 +97,11 @@ def write_change_polygons(
     try:
         for (a, b), raster in change.items():
             if feedback.isCanceled():
-                raise QgsProcessingException("the run was cancelled; no partial output was kept")
-            feedback.pushInfo(f"Polygons of change {a}–{b}")
+                raise QgsProcessingException(tr("the run was cancelled; no partial output was kept"))
+            feedback.pushInfo(tr("Polygons of change {a}–{b}").format(a=a, b=b))
             write_class_polygons(raster, temp, f"change_{a}_{b}", {1: "gain", 2: "loss"}, context, feedback)
         for year, raster in footprints.items():
-            feedback.pushInfo(f"Polygons of footprint {year}")
+            feedback.pushInfo(tr("Polygons of footprint {year}").format(year=year))
             mining = {value: "mining" for value in range(1, 256)}
             write_class_polygons(raster, temp, f"footprint_{year}", mining, context, feedback)
         os.replace(temp, gpkg)

@@ -73,7 +73,8 @@ def test_detectchange_runs_the_bundled_change_model(euromine_provider, sites, tm
         "SERIES": images(sites[1]), "BEFORE_YEAR": 2015, "AFTER_YEAR": 2024, "METHOD": "change_model",
         "MODEL": "unet_footprint", "CHANGE": str(tmp_path / "change.tif")}, context=context, feedback=log)
     assert result["METHOD"] == "change_model"
-    assert any("Change model 'fc_siam_diff_change'" in line and SYNTHETIC_LABEL in line for line in log.lines)
+    assert any("Change model 'fc_siam_diff_change'" in line and SYNTHETIC_LABEL in line for line in log.warnings)
+    assert sum(line.startswith("Execution provider: ") for line in log.lines) == 2  # footprint and change model
     with rasterio.open(result["CHANGE"]) as src:
         values = set(np.unique(src.read(1)).tolist())
     assert values <= {0, 1, 2, 255} and result["GAIN_HA"] >= 0 and result["LOSS_HA"] >= 0

@@ -1,0 +1,120 @@
+"""The parameters several EuroMine algorithms share: their names, one factory each, and the
+readers that turn their values into what the engine takes."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
+
+from ..core.maps.temporal_filter import TEMPORAL_FILTERS
+from ..core.years import parse_years
+from .translation import tr
+
+if TYPE_CHECKING:
+    from ..core.engine.inference import TileSettings
+
+YEARS = "YEARS"
+PAIRS = "PAIRS"
+TEMPORAL_FILTER = "TEMPORAL_FILTER"
+LAMBDA = "LAMBDA"
+DEVICE = "DEVICE"
+THRESHOLD = "THRESHOLD"
+TILE_OVERLAP = "TILE_OVERLAP"
+BATCH_SIZE = "BATCH_SIZE"
+OUTPUT_FOLDER = "OUTPUT_FOLDER"
+
+
+def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
+    """``parameter``, shown under the dialog's Advanced parameters."""
+    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return parameter
+
+
+def years_parameter() -> QgsProcessingParameterString:
+    """YEARS: an optional selection such as ``2015-2024`` or ``2016,2019``."""
+    return QgsProcessingParameterString(YEARS, tr("Years (e.g. 2015-2024 or 2016,2019)"), optional=True)
+
+
+def read_years(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> list[int] | None:
+    """The years YEARS selects, or None for every year."""
+    return parse_years(alg.parameterAsString(parameters, YEARS, context))
+
+
+def pairs_parameter(default: str | None) -> QgsProcessingParameterString:
+    """PAIRS of years for change; optional (no change) when there is no ``default``."""
+    return QgsProcessingParameterString(
+        PAIRS, tr("Change pairs (consecutive, all, first-last or 2016-2019, 2015-2024)"),
+        defaultValue=default, optional=default is None,
+    )
+
+
+def temporal_filter_parameter() -> QgsProcessingParameterEnum:
+    """TEMPORAL_FILTER: none, smooth3 or smooth5."""
+    return QgsProcessingParameterEnum(
+        TEMPORAL_FILTER, tr("Temporal filter"), options=list(TEMPORAL_FILTERS), defaultValue="none",
+        usesStaticStrings=True,
+    )
+
+
+def lambda_parameter() -> QgsProcessingParameterNumber:
+    """LAMBDA: the weight of the change term in CA-TIoU."""
+    return QgsProcessingParameterNumber(
+        LAMBDA, tr("λ: weight of the change term in CA-TIoU"), QgsProcessingParameterNumber.Double,
+        defaultValue=0.5, minValue=0.0, maxValue=1.0,
+    )
+
+
+def output_folder_parameter() -> QgsProcessingParameterFolderDestination:
+    """OUTPUT_FOLDER: where an algorithm writes its rasters."""
+    return QgsProcessingParameterFolderDestination(OUTPUT_FOLDER, tr("Output folder"))
+
+
+def device_parameter() -> QgsProcessingParameterEnum:
+    """DEVICE (advanced): auto, tensorrt, cuda or cpu."""
+    from ..core.engine.devices import DEVICES  # onnxruntime's module: imported where a model is declared
+
+    return advanced(QgsProcessingParameterEnum(
+        DEVICE, tr("Execution device"), options=list(DEVICES), defaultValue="auto", usesStaticStrings=True,
+    ))
+
+
+def model_file_parameter(name: str, description: str) -> QgsProcessingParameterFile:
+    """An optional .onnx file that overrides a bundled model."""
+    return QgsProcessingParameterFile(
+        name, description, behavior=QgsProcessingParameterFile.File, extension="onnx", optional=True,
+    )
+
+
+def engine_parameters() -> list[QgsProcessingParameterDefinition]:
+    """THRESHOLD, and the advanced TILE_OVERLAP and BATCH_SIZE of the inference engine."""
+    threshold = QgsProcessingParameterNumber(
+        THRESHOLD, tr("Probability threshold"), QgsProcessingParameterNumber.Double,
+        defaultValue=0.5, minValue=0.0, maxValue=1.0,
+    )
+    overlap = QgsProcessingParameterNumber(
+        TILE_OVERLAP, tr("Tile overlap (pixels)"), QgsProcessingParameterNumber.Integer, defaultValue=32, minValue=0,
+    )
+    batch = QgsProcessingParameterNumber(
+        BATCH_SIZE, tr("Tiles per batch (0 = automatic: 32 on a GPU, 4 on a CPU)"),
+        QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
+    )
+    return [threshold, advanced(overlap), advanced(batch)]
+
+
+def read_tile_settings(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> TileSettings:
+    """The engine's tiling from TILE_OVERLAP and BATCH_SIZE."""
+    from ..core.engine.inference import TileSettings
+
+    return TileSettings(
+        overlap=alg.parameterAsInt(parameters, TILE_OVERLAP, context),
+        batch_size=alg.parameterAsInt(parameters, BATCH_SIZE, context),
+    )
