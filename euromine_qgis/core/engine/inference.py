@@ -34,7 +34,10 @@ from .tiling import blend_weights, tile_starts
 T = TypeVar("T")
 
 
-GDAL_CACHE_MB = 256
+# In bytes: rasterio's Env hands an integer GDAL_CACHEMAX to GDALSetCacheMax, which counts bytes,
+# so 256 meant a 256-byte block cache. Every block write then flushed at once, and a reader
+# thread flushing the writer's dirty blocks corrupted GeoTIFFs with an internal mask band.
+GDAL_CACHE_BYTES = 256 * 2**20
 
 
 class TileModel(Protocol):
@@ -54,7 +57,7 @@ class TileModel(Protocol):
 def engine_env() -> rasterio.Env:
     """GDAL settings of a mapping run: mask bands stay inside the GeoTIFF (a .msk sidecar would
     not follow the final rename), the block cache is bounded and damaged blocks fail the read."""
-    return rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB, **STRICT_READS)
+    return rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_BYTES, **STRICT_READS)
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,7 @@ def _batches(srcs: Sequence, readers: Sequence[RowReader], model: TileModel, pla
                 columns = slice(x0 - x_start, x0 - x_start + plan.tw)
                 for j, raw in enumerate(raws):
                     tiles[i, j * bands:(j + 1) * bands] = _pad_to(raw[:, :, columns], plan.tile)
-            normalize_in_place(tiles, model.info)
+            normalize_in_place(tiles, model.info.mean, model.info.std)
             for i, x0 in enumerate(x0s):  # nodata enters the model as the band mean (zero once normalized)
                 columns = slice(x0 - x_start, x0 - x_start + plan.tw)
                 for j in range(len(srcs)):
