@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.euromine-env
-APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-scipy python3-matplotlib zip chromium \
+APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-pyproj python3-scipy python3-matplotlib zip chromium \
              xvfb xauth
 BUILD     := build
 DIST      := dist
