@@ -1,50 +1,54 @@
 """EuroMineNet readers for training: sites, site-disjoint splits and patch datasets.
 
-Reads the release layout ``{Site}/image/YearYYYY.tif`` + ``{Site}/label/YearYYYY.tif`` as
-published and handles its quirks:
+Reads the release layout (``core.io.layout``) as published and handles its quirks:
 
-- images are int16 (EPSG:4326, about 10 m); a pixel is invalid when any band equals the
-  image's declared nodata, or when every band is 0 (the release's fill) - invalid pixels are
-  ignored by the loss and zeroed after normalization;
+- images are int16 (EPSG:4326, about 10 m); which pixels are valid is the engine's own rule
+  (``core.io.valid``): invalid pixels are ignored by the loss and zeroed after normalization;
 - labels are uint8 0/255 with no CRS or geotransform: they must have the image's shape and
-  take its georeferencing; any non-zero value is mining (labels declare no nodata);
-- sites smaller than a patch are reflect-padded, the padding ignored by the loss;
+  take its georeferencing; they are read by the mask rule of ``core.io.masks`` (a declared
+  nodata value is not valid, every other non-zero value is mining);
+- sites smaller than a patch are reflect-padded, the padding is not valid;
 - Spain_4, Sweden_6 and Poland_16 are skipped as the release's preprocessing does;
 - the release's site-disjoint train/val/test lists select sites by split name.
 
 Generated sites (``export/synthetic.py``) have the same layout and read the same way.
 
-Three datasets, all yielding normalized float32 arrays and int64 targets with ``IGNORE`` where
-a pixel does not count:
+Samples are dicts, as in torchgeo, so one training loop serves every task: ``"image"``
+(normalized float32), ``"mask"`` (int64, 1 = mining or change) and ``"valid"`` (bool: the
+pixel counts):
 
-- ``FootprintPatches``: (image (C, P, P), mask (P, P)) per site, year and patch;
-- ``ChangePairs``: (before, after, |Y_b - Y_a|) for every pair of years a < b;
-- ``SeriesStacks``: (images (T, C, P, P), masks (T, P, P)) for whole 10-year stacks.
+- ``FootprintPatches``: image (C, P, P), mask and valid (P, P) per site, year and patch;
+- ``ChangePairs``: image (2, C, P, P) = (before, after), mask |Y_b - Y_a| and valid (P, P)
+  for every pair of years a < b;
+- ``SeriesStacks``: image (T, C, P, P), mask and valid (T, P, P) for whole annual stacks.
+
+Nothing here needs onnxruntime.
 """
 from __future__ import annotations
 
 import functools
 import itertools
 import logging
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning
+from rasterio.windows import Window
 from torch.utils.data import Dataset
 
 from euromine_qgis.core import release
+from euromine_qgis.core.engine.contract import normalize_in_place
 from euromine_qgis.core.engine.tiling import tile_starts
+from euromine_qgis.core.io import layout
+from euromine_qgis.core.io.masks import inspect_mask, read_stack
 from euromine_qgis.core.io.valid import valid_pixels
-from euromine_qgis.core.years import year_from_name
 from export.synthetic import SYNTHETIC_TAG
 
 log = logging.getLogger(__name__)
 
-IGNORE = 255  # target value the loss skips (nodata, padding, undefined change)
+Sample = dict[str, np.ndarray]
 
 
 class DataError(ValueError):
@@ -52,18 +56,21 @@ class DataError(ValueError):
 
 
 @dataclass(frozen=True)
-class Site:
-    """One site folder: its name and the years that have both an image and a label."""
+class TrainingSite:
+    """One site folder of a training, validation or test set: its name and the years that have
+    both an image and a label."""
 
     name: str
     root: Path
     years: tuple[int, ...]
 
     def image(self, year: int) -> Path:
-        return self.root / "image" / f"Year{year}.tif"
+        """The site's image of ``year``."""
+        return layout.image_path(self.root, year)
 
     def label(self, year: int) -> Path:
-        return self.root / "label" / f"Year{year}.tif"
+        """The site's label of ``year``."""
+        return layout.label_path(self.root, year)
 
     @property
     def synthetic(self) -> str | None:
@@ -74,27 +81,21 @@ class Site:
 
 @dataclass(frozen=True)
 class SiteArrays:
-    """A site loaded into memory: raw images (T, C, H, W) int16 or float32, valid (T, H, W) bool,
-    labels (T, H, W) uint8 0/1."""
+    """A site loaded into memory: raw images (T, C, H, W) int16 or float32, valid (T, H, W) bool
+    (image and label both valid), labels (T, H, W) bool mining."""
 
-    site: Site
+    site: TrainingSite
     images: np.ndarray
     valid: np.ndarray
     labels: np.ndarray
 
 
-def _site_years(root: Path) -> tuple[int, ...]:
-    images = {year_from_name(p.name) for p in (root / "image").glob("Year*.tif")}
-    labels = {year_from_name(p.name) for p in (root / "label").glob("Year*.tif")}
-    return tuple(sorted(y for y in images & labels if y is not None))
-
-
-def discover_sites(
+def training_sites(
     data_dir: str | Path,
     split: str | None = None,
     names: Sequence[str] | None = None,
     years: Sequence[int] | None = None,
-) -> list[Site]:
+) -> list[TrainingSite]:
     """Site folders under ``data_dir`` in the release layout, sorted by name.
 
     ``split`` ('train', 'val', 'test') keeps the release's list for that split; ``names`` keeps
@@ -104,9 +105,10 @@ def discover_sites(
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: data folder does not exist")
-    found = {p.name: p for p in sorted(data_dir.iterdir()) if (p / "image").is_dir()}
+    found = layout.site_folders(data_dir)
     if not found:
-        raise DataError(f"{data_dir}: no site folders with an image/ subfolder")
+        raise DataError(f"{data_dir}: no site folders with annual images "
+                        f"({layout.IMAGE_FOLDER}/{layout.FILE_GLOB}, the EuroMineNet layout)")
     wanted = list(release.split_sites(split)) if split else list(names) if names else sorted(found)
     excluded = [n for n in wanted if n in release.EXCLUDED]
     if excluded:
@@ -118,44 +120,43 @@ def discover_sites(
     for name in wanted:
         if name in release.EXCLUDED:
             continue
-        site_years = _site_years(found[name])
+        root = found[name]
+        site_years = tuple(sorted(layout.years_of(layout.image_files(root)) & layout.years_of(layout.label_files(root))))
         if years is not None:
             absent = sorted(set(years) - set(site_years))
             if absent:
-                raise DataError(f"{found[name]}: no image and label for {', '.join(map(str, absent))}")
+                raise DataError(f"{root}: no image and label for {', '.join(map(str, absent))}")
             site_years = tuple(sorted(years))
         if not site_years:
-            raise DataError(f"{found[name]}: no year has both image/YearYYYY.tif and label/YearYYYY.tif")
-        sites.append(Site(name, found[name], site_years))
+            raise DataError(f"{root}: no year has both an image ({layout.IMAGE_FOLDER}/) and a label "
+                            f"({layout.LABEL_FOLDER}/)")
+        sites.append(TrainingSite(name, root, site_years))
     return sites
 
 
-def holdout_split(sites: Sequence[Site], every: int = 5) -> tuple[list[Site], list[Site]]:
+def holdout_split(sites: Sequence[TrainingSite], every: int = 5) -> tuple[list[TrainingSite], list[TrainingSite]]:
     """Site-disjoint (train, validation) for folders that are not the release: every
-    ``every``-th site by name is validation. The release itself uses ``discover_sites(split=)``."""
+    ``every``-th site by name is validation. The release itself uses ``training_sites(split=)``."""
     if len(sites) < 2:
         raise DataError("need at least two sites to hold one out for validation")
     val = [s for i, s in enumerate(sites) if i % every == every - 1] or [sites[-1]]
     return [s for s in sites if s not in val], val
 
 
-def _read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # release labels carry no CRS
-        with rasterio.open(path) as src:
-            if (src.height, src.width) != shape:
-                raise DataError(f"{path}: label is {src.height}x{src.width}, its image is {shape[0]}x{shape[1]}")
-            label = src.read(1)
-            nodata = src.nodata
-    mining = label != 0
-    if nodata is not None:
-        mining &= label != nodata
-    return mining.astype(np.uint8)
+def read_labels(site: TrainingSite, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(mining, valid) boolean (T, H, W) labels of every year of ``site`` by the mask rule; each
+    label must have the image's ``shape`` (labels carry no georeferencing of their own)."""
+    infos = [inspect_mask(site.label(year)) for year in site.years]
+    for info in infos:
+        if info.grid.shape != shape:
+            raise DataError(f"{info.path}: label is {info.grid.height}x{info.grid.width}, "
+                            f"its image is {shape[0]}x{shape[1]}")
+    return read_stack(infos, Window(0, 0, shape[1], shape[0]))
 
 
-def load_site(site: Site, bands: int = len(release.BANDS)) -> SiteArrays:
+def load_site(site: TrainingSite, bands: int = len(release.BANDS)) -> SiteArrays:
     """Read every year of ``site``; all years must share one grid and have ``bands`` bands."""
-    images, valid, labels = [], [], []
+    images, valid = [], []
     shape = None
     for year in site.years:
         path = site.image(year)
@@ -167,18 +168,15 @@ def load_site(site: Site, bands: int = len(release.BANDS)) -> SiteArrays:
             shape = (src.height, src.width)
             data = src.read()
             nodata = src.nodata
-        ok = valid_pixels(data, nodata)
         images.append(data)
-        valid.append(ok)
-        labels.append(_read_label(site.label(year), shape))
-    return SiteArrays(site, np.stack(images), np.stack(valid), np.stack(labels))
+        valid.append(valid_pixels(data, nodata))
+    labels, labelled = read_labels(site, shape)
+    return SiteArrays(site, np.stack(images), np.stack(valid) & labelled, labels)
 
 
 def normalize(raw: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Benchmark z-score of raw (..., C, H, W) values; invalid pixels become 0 (the mean)."""
-    mean = np.asarray(release.MEAN, np.float32).reshape(-1, 1, 1)
-    std = np.asarray(release.STD, np.float32).reshape(-1, 1, 1)
-    x = (raw.astype(np.float32) - mean) / std
+    x = normalize_in_place(np.array(raw, np.float32, order="C"), release.MEAN, release.STD)
     return np.where(valid[..., None, :, :], x, np.float32(0.0))
 
 
@@ -202,7 +200,7 @@ def _crop(array: np.ndarray, y: int, x: int, patch: int, mode: str) -> np.ndarra
 class _SitePatches(Dataset):
     """Shared machinery: which (site, y, x) patches exist, with sites cached in memory."""
 
-    def __init__(self, sites: Sequence[Site], patch: int = release.PATCH_SIZE, stride: int | None = None,
+    def __init__(self, sites: Sequence[TrainingSite], patch: int = release.PATCH_SIZE, stride: int | None = None,
                  cache_sites: int = 64) -> None:
         self.sites = list(sites)
         self.patch = patch
@@ -217,38 +215,39 @@ class _SitePatches(Dataset):
     def _load_index(self, i: int) -> SiteArrays:
         return load_site(self.sites[i])
 
-    def _window(self, i: int, y: int, x: int, years: Sequence[int] | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """Normalized images (t, C, P, P) and targets (t, P, P) with IGNORE where not valid, for
-        the year indices ``years`` (default all)."""
+    def _window(self, i: int, y: int, x: int, years: Sequence[int] | slice = slice(None)) -> Sample:
+        """The sample of patch (y, x) of site ``i`` for the year indices ``years`` (default all):
+        image (t, C, P, P), mask and valid (t, P, P)."""
         arrays = self._load(i)
         p = self.patch
         valid = _crop(arrays.valid[years], y, x, p, "constant")  # padding is not valid
-        images = normalize(_crop(arrays.images[years], y, x, p, "reflect"), valid)
-        targets = np.where(valid, _crop(arrays.labels[years], y, x, p, "constant"), IGNORE).astype(np.int64)
-        return images, targets
+        return {
+            "image": normalize(_crop(arrays.images[years], y, x, p, "reflect"), valid),
+            "mask": _crop(arrays.labels[years], y, x, p, "constant").astype(np.int64),
+            "valid": valid,
+        }
 
 
 class FootprintPatches(_SitePatches):
-    """Single-year samples: (image (C, P, P) float32, mask (P, P) int64: 0, 1 or IGNORE)."""
+    """Single-year samples: image (C, P, P), mask and valid (P, P)."""
 
-    def __init__(self, sites: Sequence[Site], **kwargs) -> None:
+    def __init__(self, sites: Sequence[TrainingSite], **kwargs) -> None:
         super().__init__(sites, **kwargs)
         self.items = [(k, t) for k, (i, _, _) in enumerate(self.index) for t in range(len(self.sites[i].years))]
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, n: int) -> Sample:
         k, t = self.items[n]
-        images, targets = self._window(*self.index[k], [t])
-        return images[0], targets[0]
+        return {key: value[0] for key, value in self._window(*self.index[k], [t]).items()}
 
 
 class ChangePairs(_SitePatches):
-    """Year pairs a < b: (before (C, P, P), after (C, P, P), change (P, P) = |Y_b - Y_a| or IGNORE
-    where either year is not valid). Every pair of a site's years, as in the benchmark."""
+    """Year pairs a < b: image (2, C, P, P) = (before, after), mask |Y_b - Y_a| and valid (P, P)
+    where both years are valid. Every pair of a site's years, as in the benchmark."""
 
-    def __init__(self, sites: Sequence[Site], **kwargs) -> None:
+    def __init__(self, sites: Sequence[TrainingSite], **kwargs) -> None:
         super().__init__(sites, **kwargs)
         self.items = [
             (k, a, b)
@@ -269,18 +268,16 @@ class ChangePairs(_SitePatches):
             flags[n] = bool(np.any(labels[a] != labels[b]))
         return flags
 
-    def __getitem__(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __getitem__(self, n: int) -> Sample:
         k, a, b = self.items[n]
-        images, targets = self._window(*self.index[k], [a, b])
-        ignore = (targets[0] == IGNORE) | (targets[1] == IGNORE)
-        change = np.where(ignore, IGNORE, np.abs(targets[1] - targets[0]))
-        return images[0], images[1], change
+        sample = self._window(*self.index[k], [a, b])
+        return dict(sample, mask=sample["mask"][0] ^ sample["mask"][1], valid=sample["valid"][0] & sample["valid"][1])
 
 
 class SeriesStacks(_SitePatches):
-    """Whole stacks: (images (T, C, P, P), masks (T, P, P)). Every site must have the same T."""
+    """Whole stacks: image (T, C, P, P), mask and valid (T, P, P). Every site must have the same T."""
 
-    def __init__(self, sites: Sequence[Site], **kwargs) -> None:
+    def __init__(self, sites: Sequence[TrainingSite], **kwargs) -> None:
         super().__init__(sites, **kwargs)
         lengths = {len(s.years) for s in self.sites}
         if len(lengths) > 1:
@@ -289,5 +286,5 @@ class SeriesStacks(_SitePatches):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, n: int) -> Sample:
         return self._window(*self.index[n])

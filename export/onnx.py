@@ -83,6 +83,14 @@ def contract_metadata(name: str, task: str, trained_on: str, version: str, licen
     }
 
 
+def checkpoint_metadata(name: str, task: str, classes: Sequence[str], patch: int, trained_on: str,
+                        version: str) -> dict[str, Any]:
+    """Model-contract metadata of a module trained on ``patch``-pixel patches: the engine tiles
+    with the benchmark patch size or the training patch, whichever is larger."""
+    return dict(contract_metadata(name, task, trained_on, version, classes=classes),
+                patch_size=max(release.PATCH_SIZE, patch))
+
+
 @contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Silence the exporter's progress prints and known-harmless warnings; errors still raise."""
@@ -321,9 +329,8 @@ def trained_on_text(checkpoint: dict[str, Any]) -> str:
 def export_checkpoint(path: Path, out: Path, name: str | None = None, version: str = "1.0.0") -> Path:
     """Export a training checkpoint with its contract metadata (parity-checked, see export_onnx)."""
     model, checkpoint = load_checkpoint(path)
-    metadata = contract_metadata(name or out.stem, checkpoint["task"], trained_on_text(checkpoint), version,
-                                 classes=checkpoint["classes"])
-    metadata["patch_size"] = max(release.PATCH_SIZE, checkpoint["patch_size"])
+    metadata = checkpoint_metadata(name or out.stem, checkpoint["task"], checkpoint["classes"],
+                                   checkpoint["patch_size"], trained_on_text(checkpoint), version)
     return export_onnx(model, out, metadata, in_channels=checkpoint["in_channels"], check_shape=(2, 96, 128))
 
 

@@ -1,8 +1,8 @@
 """Deterministic synthetic mining sites in the EuroMineNet release layout.
 
-Writes ``{out}/{Site}/image/YearYYYY.tif`` (10 bands, int16 L2A reflectance x 10000, EPSG:4326,
-about 10 m, nodata 0) and ``{out}/{Site}/label/YearYYYY.tif`` (uint8, 0 = not mining,
-255 = mining, no CRS and no geotransform) for every requested year.
+Writes every requested year of each site in the layout of ``core.io.layout``: an image (10
+bands, int16 L2A reflectance x 10000, EPSG:4326, about 10 m, nodata 0) and a label (uint8,
+0 = not mining, 255 = mining, no CRS and no geotransform).
 
 Each site is a rural European landscape (forest, grassland, crop parcels whose fields are bare
 in some years, lakes, a river, a town, roads) with one surface mine whose footprint grows,
@@ -20,7 +20,7 @@ Everything is drawn from numpy generators seeded by ``(seed, ...)``, so the same
 byte-identical files, and a year's files do not depend on which other years were asked for
 (as long as the asked years lie in 2015-2024).
 
-No torch, no qgis: numpy, scipy and rasterio only.
+No torch, no qgis: numpy, scipy, rasterio and the release facts of ``core.release``.
 """
 
 from __future__ import annotations
@@ -39,10 +39,12 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine, from_origin
 from scipy import ndimage
 
-YEARS = tuple(range(2015, 2025))
-BANDS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
+from euromine_qgis.core.errors import YearsError
+from euromine_qgis.core.io import layout
+from euromine_qgis.core.release import BANDS, PATCH_SIZE, YEARS
+from euromine_qgis.core.years import parse_years
+
 WAVELENGTHS_NM = np.array([490, 560, 665, 705, 740, 783, 842, 865, 1610, 2190], dtype=np.float32)
-PATCH_SIZE = 160
 IMAGE_NODATA = 0
 # GeoTIFF metadata item that marks an image as generated here (training tools label models by it)
 SYNTHETIC_TAG = "EUROMINE_SYNTHETIC"
@@ -597,13 +599,13 @@ def _block_options(shape: tuple[int, int]) -> dict:
 
 
 def write_site(site: SyntheticSite, out_dir: str | Path, name: str) -> Path:
-    """Write a simulated site as ``{out_dir}/{name}/{image,label}/YearYYYY.tif``.
+    """Write a simulated site as ``{out_dir}/{name}`` in the EuroMineNet layout (core.io.layout).
 
     Existing files of the same years are overwritten. Returns the site folder.
     """
     folder = Path(out_dir) / name
-    (folder / "image").mkdir(parents=True, exist_ok=True)
-    (folder / "label").mkdir(parents=True, exist_ok=True)
+    for path in (layout.image_path(folder, site.years[0]), layout.label_path(folder, site.years[0])):
+        path.parent.mkdir(parents=True, exist_ok=True)
     h, w = site.shape
     common = {"driver": "GTiff", "height": h, "width": w, "compress": "deflate",
               **_block_options((h, w))}
@@ -611,7 +613,7 @@ def write_site(site: SyntheticSite, out_dir: str | Path, name: str) -> Path:
                      "transform": site.transform, "nodata": IMAGE_NODATA, "predictor": 2}
     label_profile = {**common, "count": 1, "dtype": "uint8"}
     for year in site.years:
-        with rasterio.open(folder / "image" / f"Year{year}.tif", "w", **image_profile) as dst:
+        with rasterio.open(layout.image_path(folder, year), "w", **image_profile) as dst:
             dst.write(site.images[year])
             dst.update_tags(**{SYNTHETIC_TAG: f"export.synthetic site seed {site.seed}"})
             for index, band in enumerate(BANDS, start=1):
@@ -619,7 +621,7 @@ def write_site(site: SyntheticSite, out_dir: str | Path, name: str) -> Path:
         # The release's labels carry no georeferencing; rasterio warns about that.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(folder / "label" / f"Year{year}.tif", "w", **label_profile) as dst:
+            with rasterio.open(layout.label_path(folder, year), "w", **label_profile) as dst:
                 dst.write(site.labels[year], 1)
     return folder
 
@@ -669,25 +671,6 @@ def generate_sites(out_dir: str | Path, n_sites: int, seed: int,
 # --------------------------------------------------------------------------- CLI
 
 
-def parse_years(text: str) -> tuple[int, ...]:
-    """Years from ``"2015-2024"``, ``"2016,2019"`` or a mix such as ``"2015-2017,2020"``."""
-    years: set[int] = set()
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        first, sep, last = part.partition("-")
-        try:
-            lo, hi = int(first), int(last) if sep else int(first)
-        except ValueError:
-            raise ValueError(f"cannot read years from {part!r}") from None
-        if hi < lo:
-            raise ValueError(f"year range {part!r} runs backwards")
-        years.update(range(lo, hi + 1))
-    if not years:
-        raise ValueError(f"no years in {text!r}")
-    return tuple(sorted(years))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m export.synthetic OUT --sites N --seed S``."""
     parser = argparse.ArgumentParser(
@@ -704,10 +687,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         years = parse_years(args.years)
+        if not years:
+            raise ValueError("--years names no year")
         if args.seed < 0 or args.sites < 1:
             raise ValueError("--seed must be >= 0 and --sites >= 1")
         size = _check_size(args.size) if args.size else None
-    except ValueError as exc:
+    except (ValueError, YearsError) as exc:
         parser.error(str(exc))
     for folder in generate_sites(args.out, args.sites, args.seed, size, years):
         print(folder)

@@ -5,19 +5,20 @@
 - Reproducible: torch, numpy and the sample order are seeded by ``--seed``; on the CPU the run
   uses deterministic kernels, so the same command gives the same checkpoint.
 - AMP (float16 autocast with gradient scaling) on CUDA.
-- Loss: cross-entropy plus soft Dice on the positive class, skipping IGNORE pixels (nodata,
-  padding of sites smaller than a patch).
-- Validation after every epoch on whole validation sites with the benchmark metrics of
-  ../shared/METRICS.md (per-year pooled OA/P/R/F1/IoU, TIoU, CIoU and CA-TIoU for footprint and
-  series models; change F1/IoU per interval class for change models). The checkpoint keeps the
-  epoch with the best validation F1 of the positive class.
+- Loss: cross-entropy plus soft Dice on the positive class over the valid pixels (nodata and
+  the padding of sites smaller than a patch do not count).
+- Validation after every epoch on whole validation sites, mapped by the plugin's own engine
+  (``export.site_scores``: the tiles, overlap, blending, padding and valid pixels of
+  ``euromine:mapfootprints``, the same path as ``export.zoo``'s held-out measurement) with the
+  benchmark metrics of docs/metrics.md (pooled OA/P/R/F1/IoU, TIoU, CIoU and CA-TIoU for
+  footprint and series models; change F1/IoU per interval class for change models). The
+  checkpoint keeps the epoch with the best validation F1 of the positive class.
 - Validation sites: ``--val-data``, else the release's val split when ``--data`` is the release,
   else every fifth site by name (site-disjoint either way).
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import logging
 import os
@@ -35,38 +36,26 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from euromine_qgis.core import release
-from euromine_qgis.core.engine.tiling import tile_starts
-from euromine_qgis.core.errors import YearsError
-from euromine_qgis.core.scoring.metrics import (
-    Counts,
-    SeriesCounts,
-    aggregate_sites,
-    confusion,
-    interval_class,
-    series_counts,
-)
+from euromine_qgis.core.engine.contract import TASK_TABLE, ModelInfo
+from euromine_qgis.core.errors import EuroMineError, YearsError
 from euromine_qgis.core.years import parse_years
 from export import architectures
 from export.data import (
-    IGNORE,
     ChangePairs,
     DataError,
     FootprintPatches,
     SeriesStacks,
-    Site,
-    discover_sites,
+    TrainingSite,
     holdout_split,
-    load_site,
-    normalize,
+    training_sites,
 )
+from export.onnx import checkpoint_metadata
+from export.site_scores import score_sites
+from export.torch_model import TorchTileModel, run_module
 
 log = logging.getLogger("export.train")
 
-CLASSES = {
-    "footprint": ("background", "mining"),
-    "footprint_series": ("background", "mining"),
-    "change": ("no_change", "change"),
-}
+IGNORE = -100  # target of pixels the loss skips (not valid: nodata, padding)
 DATASETS = {"footprint": FootprintPatches, "change": ChangePairs, "footprint_series": SeriesStacks}
 
 
@@ -78,34 +67,25 @@ def seed_everything(seed: int, device: torch.device) -> None:
         torch.use_deterministic_algorithms(True)
 
 
-def _augment(tensors: list[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
-    """The same random flip and quarter turn for every tensor of a batch (last two axes)."""
+def _augment(sample: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The same random flip and quarter turn for every array of a batch (last two axes)."""
     k = int(torch.randint(4, (1,), generator=generator))
     flip = bool(torch.randint(2, (1,), generator=generator))
-    out = []
-    for t in tensors:
+    out = {}
+    for key, t in sample.items():
         t = torch.rot90(t, k, dims=(-2, -1))
-        out.append(torch.flip(t, dims=(-1,)) if flip else t)
+        out[key] = torch.flip(t, dims=(-1,)) if flip else t
     return out
 
 
-def _forward(model: nn.Module, task: str, batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits (B, K, H, W), targets (B, H, W)); series frames are folded into the batch."""
-    if task == "change":
-        before, after, target = batch
-        return model(before, after), target
-    images, target = batch
-    logits = model(images)
-    if task == "footprint_series":
-        n, t, k, h, w = logits.shape
-        return logits.reshape(n * t, k, h, w), target.reshape(n * t, h, w)
-    return logits, target
-
-
-def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy + soft Dice of class 1 over pixels whose target is not IGNORE."""
+def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy + soft Dice of class 1 over the valid pixels; (N, T, K, H, W) series logits
+    are folded into (N·T, K, H, W)."""
+    if logits.ndim == 5:
+        logits, mask, valid = logits.flatten(0, 1), mask.flatten(0, 1), valid.flatten(0, 1)
+    target = torch.where(valid, mask, torch.full_like(mask, IGNORE))
     ce = F.cross_entropy(logits.float(), target, ignore_index=IGNORE)
-    keep = (target != IGNORE).float()
+    keep = valid.float()
     p = torch.softmax(logits.float(), dim=1)[:, 1] * keep
     y = (target == 1).float()
     dice = 1 - (2 * (p * y).sum() + 1) / (p.sum() + y.sum() + 1)
@@ -115,84 +95,29 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 # --------------------------------------------------------------------------- validation
 
 
-def _site_patches(arrays, patch: int):
-    """Normalize a loaded site once, then yield each patch of a flush, non-overlapping tiling as
-    ((row slice, column slice), (T, C, patch, patch) tensor edge-padded where the site ends)."""
-    stack = normalize(arrays.images, arrays.valid)
-    _, _, height, width = stack.shape
-    for y in tile_starts(height, patch, 0):
-        for x in tile_starts(width, patch, 0):
-            block = stack[:, :, y:y + patch, x:x + patch]
-            h, w = block.shape[-2:]
-            padded = np.pad(block, ((0, 0), (0, 0), (0, patch - h), (0, patch - w)), mode="edge")
-            yield (slice(y, y + h), slice(x, x + w)), torch.from_numpy(padded)
-
-
-def _site_probabilities(model: nn.Module, task: str, arrays, patch: int, device: torch.device) -> np.ndarray:
-    """(T, H, W) mining probabilities of one loaded site, patch by patch."""
-    out = np.zeros(arrays.valid.shape, np.float32)
-    for (rows, cols), x in _site_patches(arrays, patch):
-        x = x.to(device)
-        with torch.no_grad():
-            logits = model(x[None])[0] if task == "footprint_series" else model(x)
-        h, w = rows.stop - rows.start, cols.stop - cols.start
-        out[:, rows, cols] = torch.softmax(logits.float(), 1)[:, 1, :h, :w].cpu().numpy()
-    return out
-
-
-def _change_counts(model: nn.Module, arrays, patch: int, device: torch.device) -> dict[str, Counts]:
-    """Change confusion counts per interval class (and 'all') over every pair a < b of a site."""
-    years = arrays.site.years
-    pairs = list(itertools.combinations(range(len(years)), 2))
-    before, after = (torch.tensor([pair[k] for pair in pairs]) for k in (0, 1))
-    predicted = np.zeros((len(pairs), *arrays.valid.shape[1:]), bool)
-    for (rows, cols), x in _site_patches(arrays, patch):
-        x = x.to(device)
-        with torch.no_grad():  # every pair of this patch in one batch
-            change = model(x[before], x[after]).float().argmax(1) == 1
-        predicted[:, rows, cols] = change[:, :rows.stop - rows.start, :cols.stop - cols.start].cpu().numpy()
-    counts: dict[str, Counts] = {}
-    labels = arrays.labels.astype(bool)
-    for k, (i, j) in enumerate(pairs):
-        c = confusion(predicted[k], labels[i] ^ labels[j], arrays.valid[i] & arrays.valid[j])
-        for key in (interval_class(years[i], years[j]), "all"):
-            counts[key] = counts.get(key, Counts()) + c
-    return counts
-
-
-def validate(model: nn.Module, task: str, sites: Sequence[Site], patch: int, device: torch.device) -> dict[str, Any]:
-    """The benchmark metrics on whole validation sites; ``f1`` is the checkpoint criterion."""
-    model.eval()
-    if task == "change":
-        pooled: dict[str, Counts] = {}
-        for site in sites:
-            for key, c in _change_counts(model, load_site(site), patch, device).items():
-                pooled[key] = pooled.get(key, Counts()) + c
-        scores = {f"change_{m}_{k}": getattr(c, m) for k, c in pooled.items() for m in ("f1", "iou")}
-        return {"f1": pooled["all"].f1, "iou": pooled["all"].iou, **scores}
-    per_site: dict[str, SeriesCounts] = {}
-    for site in sites:
-        arrays = load_site(site)
-        pred = _site_probabilities(model, task, arrays, patch, device) >= 0.5
-        per_site[site.name] = series_counts(pred, arrays.labels.astype(bool), arrays.valid, site.years)
-    micro = aggregate_sites(per_site)["micro"]
-    return {k: micro[k] for k in ("f1", "iou", "precision", "recall", "oa", "tiou", "ciou", "ca_tiou")}
+def validate(model: nn.Module, info: ModelInfo, sites: Sequence[TrainingSite], device: torch.device) -> dict[str, Any]:
+    """The benchmark scores of the module on whole validation sites, mapped by the plugin's engine
+    as its export ``info`` will be; ``f1`` (of mining, or of change) is the checkpoint criterion."""
+    scores = score_sites(TorchTileModel(model, info, device), sites)
+    if info.task == "change":
+        return {"f1": scores["change_f1_all"], "iou": scores["change_iou_all"], **scores}
+    return dict(scores["micro"])
 
 
 # --------------------------------------------------------------------------- training
 
 
-def _validation_sites(args: argparse.Namespace, sites: list[Site]) -> tuple[list[Site], list[Site]]:
+def _validation_sites(args: argparse.Namespace, sites: list[TrainingSite]) -> tuple[list[TrainingSite], list[TrainingSite]]:
     if args.val_data:
-        return sites, discover_sites(args.val_data, years=args.years)
+        return sites, training_sites(args.val_data, years=args.years)
     names = {s.name for s in sites}
     if names & set(release.split_sites("train")):
-        return (discover_sites(args.data, split="train", years=args.years),
-                discover_sites(args.data, split="val", years=args.years))
+        return (training_sites(args.data, split="train", years=args.years),
+                training_sites(args.data, split="val", years=args.years))
     return holdout_split(sites)
 
 
-def _data_description(train_sites: Sequence[Site], data_dir: Path) -> tuple[str, bool]:
+def _data_description(train_sites: Sequence[TrainingSite], data_dir: Path) -> tuple[str, bool]:
     tags = [s.synthetic for s in train_sites]
     if all(tags):
         return f"{len(train_sites)} synthetic sites generated by export.synthetic ({data_dir.name})", True
@@ -223,11 +148,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     arch = architectures.get(args.arch)
     task = arch.task
-    all_sites = discover_sites(args.data, years=args.years)
+    all_sites = training_sites(args.data, years=args.years)
     train_sites, val_sites = _validation_sites(args, all_sites)
     data_text, synthetic = _data_description(train_sites, Path(args.data))
     dataset = DATASETS[task](train_sites, patch=args.patch, stride=args.stride)
-    model = arch.build(len(release.BANDS), len(CLASSES[task]), args.width)
+    classes = TASK_TABLE[task].classes
+    # validation maps with the metadata the checkpoint's export will carry
+    info = ModelInfo.from_json(checkpoint_metadata(arch.name, task, classes, args.patch, data_text, "unreleased"),
+                               args.out, complete=True)
+    model = arch.build(len(release.BANDS), len(classes), args.width)
     if args.init:
         warm_start(model, args.init)
     model = model.to(device)
@@ -256,18 +185,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         loader = DataLoader(Subset(dataset, order), batch_size=args.batch_size, shuffle=False, num_workers=0)
         started, total = time.time(), 0.0
         for batch in loader:
-            batch = [t.to(device) for t in _augment(list(batch), generator)]
+            batch = {k: t.to(device) for k, t in _augment(batch, generator).items()}
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                logits, target = _forward(model, task, batch)
-                loss = segmentation_loss(logits, target)
+                logits = run_module(model, task, batch["image"])
+                loss = segmentation_loss(logits, batch["mask"], batch["valid"])
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            total += loss.item() * len(batch[0])
-        # whole sites in benchmark-size patches (fewer calls; the models are fully convolutional)
-        metrics = validate(model, task, val_sites, max(args.patch, release.PATCH_SIZE), device)
+            total += loss.item() * len(batch["image"])
+        metrics = validate(model, info, val_sites, device)
         record = {"epoch": epoch, "loss": total / per_epoch, "seconds": round(time.time() - started, 1), **metrics}
         history.append(record)
         log.info("epoch %d: %s", epoch, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
@@ -284,7 +212,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "task": task,
         "width": args.width or arch.width,
         "in_channels": len(release.BANDS),
-        "classes": list(CLASSES[task]),
+        "classes": list(classes),
         "patch_size": args.patch,
         "state_dict": best["state_dict"],
         "epoch": best["epoch"],
@@ -349,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         train(args)
-    except DataError as exc:
+    except (DataError, EuroMineError) as exc:
         log.error("%s", exc)
         return 2
     return 0

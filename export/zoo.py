@@ -5,85 +5,40 @@ exports a checkpoint of ``python -m export.train`` (parity-checked), measures it
 it in models.json. ``python -m export.zoo measure NAME --test-data DIR --out models_onnx``
 (re)measures a model that is already bundled, e.g. the spectral baseline.
 
-Measuring uses the plugin's own engine on the exported ONNX file, exactly as a user runs it:
-footprint and series models map every year of every test site (``core.footprints``) and are
-scored with ``core.evaluation`` (pooled IoU/F1/P/R/OA, TIoU, CIoU and CA-TIoU with lambda 0.5,
-METRICS.md, micro over sites); change models map every pair of years a < b through the engine and
-are scored against |Y_b - Y_a| (change F1 and IoU, per interval class and over all pairs).
+Measuring runs the plugin's own engine on the exported ONNX file, exactly as a user runs it,
+through ``export.site_scores`` (the same path as the training-time validation): footprint and
+series models map every year of every test site and are scored with the benchmark metrics
+(pooled IoU/F1/P/R/OA, TIoU, CIoU and CA-TIoU with lambda 0.5, docs/metrics.md, micro and
+macro over sites); change models map every pair of years a < b and are scored against
+|Y_b - Y_a| (change F1 and IoU, per interval class and over all pairs).
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import shlex
 import sys
-import tempfile
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-import rasterio
-
-from euromine_qgis.core.engine.inference import TileSettings, predict_rows
 from euromine_qgis.core.engine.model import Model
-from euromine_qgis.core.maps.footprints import map_footprints
-from euromine_qgis.core.scoring.evaluation import evaluate_rasters
-from euromine_qgis.core.scoring.metrics import Counts, aggregate_sites, confusion, interval_class
 from export import architectures
-from export.data import Site, discover_sites, load_site
+from export.data import training_sites
 from export.onnx import EXPORTERS, export_checkpoint, load_checkpoint, register_model
-
-LAMBDA = 0.5
-FOOTPRINT_KEYS = ("iou", "f1", "precision", "recall", "oa", "tiou", "ciou", "ca_tiou")
+from export.site_scores import LAMBDA, score_sites
 
 
-def _round(value: float | None) -> float | None:
+def _round(value: Any) -> Any:
+    """Scores to 4 decimals, in nested dicts too (None stays None)."""
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
     return None if value is None else round(float(value), 4)
-
-
-def measure_footprints(model: Model, sites: Sequence[Site]) -> dict[str, Any]:
-    """Micro-pooled benchmark metrics of a footprint or series model over ``sites``."""
-    per_site = {}
-    with tempfile.TemporaryDirectory(prefix="euromine-measure-") as tmp:
-        for site in sites:
-            out = Path(tmp) / site.name
-            mapped = map_footprints([(y, site.image(y)) for y in site.years], model, out)
-            pairs = list(zip(site.years, site.years[1:]))
-            evaluation = evaluate_rasters({m.year: m.footprint for m in mapped},
-                                          {y: site.label(y) for y in site.years}, pairs)
-            per_site[site.name] = evaluation.counts
-    summary = aggregate_sites(per_site, LAMBDA)
-    return {
-        "micro": {k: _round(summary["micro"][k]) for k in FOOTPRINT_KEYS},
-        "macro": {k: _round(summary["macro"][k]["value"]) for k in FOOTPRINT_KEYS},
-    }
-
-
-def measure_change(model: Model, sites: Sequence[Site]) -> dict[str, Any]:
-    """Change F1/IoU of a change model over every pair of years a < b of ``sites``."""
-    pooled: dict[str, Counts] = {}
-    for site in sites:
-        arrays = load_site(site)
-        for i, j in itertools.combinations(range(len(site.years)), 2):
-            with ExitStack() as stack:
-                srcs = [stack.enter_context(rasterio.open(site.image(site.years[k]))) for k in (i, j)]
-                blocks = list(predict_rows(model, srcs, TileSettings()))
-            predicted = np.concatenate([b.probability for b in blocks]) >= 0.5
-            valid = np.concatenate([b.valid for b in blocks]) & arrays.valid[i] & arrays.valid[j]
-            reference = arrays.labels[i].astype(bool) ^ arrays.labels[j].astype(bool)
-            counts = confusion(predicted, reference, valid)
-            for key in (interval_class(site.years[i], site.years[j]), "all"):
-                pooled[key] = pooled.get(key, Counts()) + counts
-    return {f"change_{m}_{key}": _round(getattr(c, m)) for key, c in pooled.items() for m in ("f1", "iou")}
 
 
 def measure(onnx_path: Path, test_data: Path) -> dict[str, Any]:
     """Held-out metrics of a bundled model file, with what they were measured on."""
-    sites = discover_sites(test_data)
-    model = Model(onnx_path, device="cpu")
-    scores = measure_change(model, sites) if model.info.task == "change" else measure_footprints(model, sites)
+    sites = training_sites(test_data)
+    scores = _round(score_sites(Model(onnx_path, device="cpu"), sites))
     kinds = {bool(s.synthetic) for s in sites}
     noun = "site" if len(sites) == 1 else "sites"
     kind = f"synthetic {noun} generated by export.synthetic" if kinds == {True} else noun
@@ -127,7 +82,7 @@ def add(args: argparse.Namespace, command: str) -> Path:
             "data": {"train": checkpoint["train_sites"], "validation": checkpoint["val_sites"],
                      "init": checkpoint.get("init")},
             "best_epoch": checkpoint["epoch"],
-            "validation": {k: _round(v) for k, v in checkpoint["validation"].items()},
+            "validation": _round(checkpoint["validation"]),
         },
         "metrics": metrics,
     })

@@ -160,17 +160,6 @@ def test_committed_models_match_models_json() -> None:
     assert read_metadata(MODELS_DIR / spectral["file"]) == metadata()
 
 
-def test_release_constants_equal_shared_json() -> None:
-    data = release.load_release_json()
-    if data is None:
-        pytest.skip(f"{release.RELEASE_JSON} not present")
-    assert tuple(data["bands"]) == release.BANDS
-    assert tuple(data["normalization"]["mean"]) == release.MEAN
-    assert tuple(data["normalization"]["std"]) == release.STD
-    assert data["patch_size"] == release.PATCH_SIZE
-    assert release.check_against_json() is True
-
-
 # --- physics -----------------------------------------------------------------------------------
 
 # Typical Sentinel-2 L2A surface reflectance, bands B2 B3 B4 B5 B6 B7 B8 B8A B11 B12.

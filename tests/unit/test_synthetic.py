@@ -159,16 +159,16 @@ def test_any_size_gives_consistent_arrays(h, w, seed):
         assert set(np.unique(site.labels[year])) <= {0, 255}
 
 
-def test_bad_sizes_and_years_are_refused():
+def test_bad_sizes_and_years_are_refused(tmp_path, capsys):
     with pytest.raises(ValueError):
         synthetic.simulate_site(0, (10, 200))
     with pytest.raises(ValueError):
         synthetic.simulate_site(0, (50, 50), years=())
-    assert synthetic.parse_years("2015-2017,2020") == (2015, 2016, 2017, 2020)
-    assert synthetic.parse_years("2016,2019") == (2016, 2019)
-    for bad in ("2019-2016", "20x5", ""):
-        with pytest.raises(ValueError):
-            synthetic.parse_years(bad)
+    for bad, message in (("2019-2016", "runs backwards"), ("20x5", "cannot read '20x5'"), ("", "names no year")):
+        with pytest.raises(SystemExit):
+            synthetic.main([str(tmp_path / "out"), "--years", bad])
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 # --------------------------------------------------------------------------- scene content

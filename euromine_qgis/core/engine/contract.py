@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -226,14 +226,14 @@ def _as_dict(metadata: str | Mapping[str, Any] | None, source: str | Path) -> di
     return dict(metadata)
 
 
-def normalize_in_place(x: np.ndarray, info: ModelInfo) -> np.ndarray:
-    """Z-score a float32 (N, C·images, H, W) batch of raw band values in place with the model's
-    per-band mean and std (images stacked on the band axis each use them); return it."""
+def normalize_in_place(x: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """Z-score a float32 (N, C·images, H, W) batch of raw band values in place with per-band
+    ``mean`` and ``std`` (images stacked on the band axis each use them); return it."""
     if x.dtype != np.float32 or not x.flags.c_contiguous:
         raise ValueError("normalize_in_place needs a C-contiguous float32 array")
-    per_image = x.reshape(-1, len(info.bands), *x.shape[2:])  # a view: x is contiguous
-    per_image -= np.asarray(info.mean, np.float32).reshape(1, -1, 1, 1)
-    per_image *= (1.0 / np.asarray(info.std, np.float32)).reshape(1, -1, 1, 1)
+    per_image = x.reshape(-1, len(mean), *x.shape[2:])  # a view: x is contiguous
+    per_image -= np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
+    per_image *= (1.0 / np.asarray(std, np.float32)).reshape(1, -1, 1, 1)
     return x
 
 

@@ -91,7 +91,7 @@ class Model:
 
     def normalize(self, raw: np.ndarray) -> np.ndarray:
         """Z-score a (N, C, H, W) batch of raw band values with the model's mean and std."""
-        return normalize_in_place(raw.astype(np.float32), self.info)
+        return normalize_in_place(raw.astype(np.float32), self.info.mean, self.info.std)
 
     def _feeds(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Input name -> array for a normalized (N, C·images, H, W) batch (see contract.model_inputs)."""

@@ -1,0 +1,96 @@
+"""Benchmark scores of a model over whole sites, mapped by the plugin's engine. One path for the
+training-time validation of a checkpoint (``export.train``, through ``export.torch_model``) and
+the held-out measurement of a bundled ONNX file (``export.zoo``), so a model card's numbers
+are the plugin's numbers.
+
+Every image goes through ``core.engine.inference.predict_rows`` as in ``euromine:mapfootprints``
+(overlapping reflect-padded tiles blended with smooth weights, the valid-pixel rule of
+``core.io.valid``), is thresholded at 0.5 and scored by ``core.scoring.metrics``
+(docs/metrics.md); labels are read by the mask rule. Footprint and series models are scored on
+every year of a site (pooled IoU/F1/P/R/OA, TIoU, CIoU, CA-TIoU); change models on every pair
+of years a < b against |Y_b - Y_a|, per interval class and over all pairs.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+
+from euromine_qgis.core.engine.inference import TileModel, TileSettings, engine_env, predict_rows
+from euromine_qgis.core.scoring.metrics import (
+    Counts,
+    SeriesCounts,
+    aggregate_sites,
+    confusion,
+    interval_class,
+    series_counts,
+)
+from export.data import TrainingSite, read_labels
+
+THRESHOLD = 0.5
+LAMBDA = 0.5
+FOOTPRINT_KEYS = ("iou", "f1", "precision", "recall", "oa", "tiou", "ciou", "ca_tiou")
+
+
+def map_scene(model: TileModel, images: Sequence[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, valid) of a whole scene from ``images`` (one, a (before, after) pair, or a
+    series model's years): (H, W) arrays, or (T, H, W) from a series model."""
+    with ExitStack() as stack:
+        stack.enter_context(engine_env())
+        srcs = [stack.enter_context(rasterio.open(path)) for path in images]
+        blocks = list(predict_rows(model, srcs, TileSettings()))
+    rows = 1 if model.info.series else 0
+    return (np.concatenate([b.probability for b in blocks], rows),
+            np.concatenate([b.valid for b in blocks], rows))
+
+
+def footprint_counts(model: TileModel, site: TrainingSite) -> SeriesCounts:
+    """Counts of a footprint or series model over every year of ``site``."""
+    if model.info.series:
+        probability, valid = map_scene(model, [site.image(y) for y in site.years])
+    else:
+        maps = [map_scene(model, [site.image(y)]) for y in site.years]
+        probability, valid = np.stack([p for p, _ in maps]), np.stack([v for _, v in maps])
+    labels, labelled = read_labels(site, probability.shape[-2:])
+    return series_counts(probability >= THRESHOLD, labels, valid & labelled, site.years)
+
+
+def footprint_scores(model: TileModel, sites: Sequence[TrainingSite]) -> dict[str, Any]:
+    """Micro and macro benchmark scores of a footprint or series model over ``sites``
+    (``core.scoring.metrics.aggregate_sites`` with lambda ``LAMBDA``)."""
+    return aggregate_sites({site.name: footprint_counts(model, site) for site in sites}, LAMBDA)
+
+
+def change_counts(model: TileModel, sites: Sequence[TrainingSite]) -> dict[str, Counts]:
+    """Change counts of a change model over every pair of years a < b of ``sites``, pooled per
+    interval class (annual, medium, long) and over all pairs ("all")."""
+    pooled: dict[str, Counts] = {}
+    for site in sites:
+        pairs = list(itertools.combinations(site.years, 2))
+        labels = labelled = None
+        for a, b in pairs:
+            probability, valid = map_scene(model, [site.image(a), site.image(b)])
+            if labels is None:
+                labels, labelled = read_labels(site, probability.shape)
+            i, j = site.years.index(a), site.years.index(b)
+            counts = confusion(probability >= THRESHOLD, labels[i] ^ labels[j], valid & labelled[i] & labelled[j])
+            for key in (interval_class(a, b), "all"):
+                pooled[key] = pooled.get(key, Counts()) + counts
+    return pooled
+
+
+def score_sites(model: TileModel, sites: Sequence[TrainingSite]) -> dict[str, Any]:
+    """The scores of ``model`` over ``sites``: ``{"micro": {...}, "macro": {...}}`` with
+    FOOTPRINT_KEYS for footprint and series models, ``change_{f1,iou}_{annual,medium,long,all}``
+    for change models (None where a score is undefined)."""
+    if model.info.task == "change":
+        pooled = change_counts(model, sites)
+        return {f"change_{m}_{key}": getattr(c, m) for key, c in pooled.items() for m in ("f1", "iou")}
+    summary = footprint_scores(model, sites)
+    return {"micro": {k: summary["micro"][k] for k in FOOTPRINT_KEYS},
+            "macro": {k: summary["macro"][k]["value"] for k in FOOTPRINT_KEYS}}
