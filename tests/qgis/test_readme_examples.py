@@ -1,0 +1,107 @@
+"""The README's `processing.run` examples, run as written inside QGIS: each ```python block of
+README.md that calls processing.run, in the README's order, with its /data/ and /tmp/ paths
+moved to a generated site laid out as the examples expect. Every result key a block prints or
+uses must be in the results, so the public ids, parameters and outputs stay as documented."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import processing
+import pytest
+import rasterio
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransformContext,
+    QgsFeature,
+    QgsField,
+    QgsGeometry,
+    QgsRectangle,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from euromine_qgis.core.release import SPLITS
+from export.synthetic import generate_sites
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+RESULT_KEY = re.compile(r"""result\[["']([A-Z_]+)["']\]""")
+EXAMPLE_PATH = re.compile(r"""(["'])/(data|tmp)/""")  # a quoted path the examples read or write
+ALGORITHM = re.compile(r"""processing\.run\(\s*["'](euromine:\w+)["']""")
+
+
+def examples() -> list[tuple[str, str]]:
+    """(heading, code) of every python block of the README that calls processing.run."""
+    text = README.read_text(encoding="utf-8")
+    found = []
+    for match in BLOCK.finditer(text):
+        if "processing.run(" in match.group(1):
+            heading = re.findall(r"^#+ (.*)$", text[:match.start()], re.M)[-1]
+            found.append((heading, match.group(1)))
+    return found
+
+
+def outlines(path: Path, mosaic: Path) -> None:
+    """A GeoPackage of one site outline named by field ``name``, inside the mosaic."""
+    with rasterio.open(mosaic) as src:
+        (left, top), (right, bottom) = src.transform * (10, 10), src.transform * (60, 50)
+    layer = QgsVectorLayer("Polygon?crs=EPSG:4326", "sites", "memory")
+    layer.dataProvider().addAttributes([QgsField("name", QVariant.String)])
+    layer.updateFields()
+    feature = QgsFeature(layer.fields())
+    feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(left, bottom, right, top)))
+    feature["name"] = "Quarry north"
+    layer.dataProvider().addFeatures([feature])
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    error = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), QgsCoordinateTransformContext(), options)
+    assert error[0] == QgsVectorFileWriter.NoError, error
+    assert QgsVectorLayer(str(path), "sites", "ogr").crs() == QgsCoordinateReferenceSystem("EPSG:4326")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """What the examples read under /data/: EuroMineNet/Spain_1 and a site of the release's test
+    split (the same generated site), annual mosaics S2_YYYY.tif and site outlines sites.gpkg."""
+    root = tmp_path_factory.mktemp("data")
+    (site,) = generate_sites(tmp_path_factory.mktemp("generated"), 1, seed=2015, size=(96, 96))
+    for name in ("Spain_1", SPLITS["test"][0]):
+        shutil.copytree(site, root / "EuroMineNet" / name)
+    (root / "mosaics").mkdir()
+    for image in sorted((site / "image").glob("Year*.tif")):
+        shutil.copy(image, root / "mosaics" / f"S2_{image.stem[-4:]}.tif")
+    outlines(root / "sites.gpkg", root / "mosaics" / "S2_2015.tif")
+    return root
+
+
+def test_every_algorithm_has_an_example():
+    assert {ALGORITHM.search(code).group(1) for _, code in examples()} == {
+        "euromine:mapfootprints", "euromine:evaluate", "euromine:changelayers", "euromine:detectchange",
+        "euromine:mapsites"}
+
+
+def test_readme_examples_run_as_written(euromine_provider, data, tmp_path, monkeypatch, capsys):
+    runs: list[tuple[str, dict]] = []
+    run = processing.run
+
+    def recorded(algorithm, parameters, *args, **kwargs):
+        results = run(algorithm, parameters, *args, **kwargs)
+        runs.append((algorithm, results))
+        return results
+
+    monkeypatch.setattr(processing, "run", recorded)
+    for heading, code in examples():
+        runs.clear()
+        roots = {"data": data, "tmp": tmp_path}
+        script = EXAMPLE_PATH.sub(lambda m: f"{m.group(1)}{roots[m.group(2)]}/", code)
+        exec(compile(script, f"README.md: {heading}", "exec"), {"__name__": "__readme__"})  # noqa: S102
+        printed = capsys.readouterr().out
+        assert runs and {a for a, _ in runs} == set(ALGORITHM.findall(code)), heading
+        for algorithm, results in runs:
+            missing = set(RESULT_KEY.findall(code)) - set(results)
+            assert not missing, f"{heading}: {algorithm} returns no {', '.join(sorted(missing))}"
+        if "print(" in code:
+            assert printed.strip(), f"{heading}: printed nothing"
