@@ -7,9 +7,11 @@ import json
 import subprocess
 import sysconfig
 
+import numpy as np
 import pytest
 
 from tests.e2e.conftest import QGIS_PROCESS, REPO, qgis_env
+from tests.rasters import write_mask
 
 NUMPY2 = REPO / ".venv" / "numpy2"  # numpy 2 installed apart by `make env`, for this test only
 
@@ -29,7 +31,17 @@ def test_without_onnxruntime_the_model_free_algorithms_still_work(installed_prof
     assert "Fix: /usr/bin/python3.11 -m pip install --user --break-system-packages onnxruntime==1.31.1" in listing.stderr
     assert "Traceback" not in listing.stderr
     algorithms = [line.split()[0] for line in listing.stdout.splitlines() if line.strip().startswith("euromine:")]
-    assert algorithms == ["euromine:changelayers", "euromine:evaluate"]
+    assert algorithms == ["euromine:changelayers", "euromine:detectchange", "euromine:evaluate"]
+    footprints = [write_mask(tmp_path / f"footprint_{y}.tif", np.eye(8, k=k, dtype=np.uint8), 255)
+                  for y, k in ((2016, 0), (2017, 1))]
+    change = qgis_process(installed_profile, "", "run", "euromine:detectchange", "--json", "--", "METHOD=footprints",
+                          f"BEFORE={footprints[0]}", f"AFTER={footprints[1]}", f"CHANGE={tmp_path / 'change.tif'}")
+    assert change.returncode == 0, change.stderr[-2000:]
+    assert json.loads(change.stdout)["results"]["GAIN_HA"] > 0
+    mapped = qgis_process(installed_profile, "", "run", "euromine:detectchange", "--", "METHOD=post_classification",
+                          f"BEFORE={footprints[0]}", f"AFTER={footprints[1]}", f"CHANGE={tmp_path / 'mapped.tif'}")
+    assert mapped.returncode != 0 and "Traceback" not in mapped.stdout + mapped.stderr
+    assert "Model cannot run here: onnxruntime is not installed in QGIS's Python" in mapped.stdout + mapped.stderr
     labels = [f"REFERENCES={p}" for p in sorted((sites[1] / "label").glob("Year201[5-7].tif"))]
     run = qgis_process(installed_profile, "", "run", "euromine:evaluate", "--json", "--",
                        *labels, *(label.replace("REFERENCES", "PREDICTIONS") for label in labels),

@@ -44,10 +44,12 @@ def test_zip_holds_a_complete_plugin(plugin_zip):
         meta = configparser.ConfigParser()
         meta.read_string(z.read("euromine_qgis/metadata.txt").decode())
         models = json.loads(z.read("euromine_qgis/models_onnx/models.json"))
-    for needed in ("__init__.py", "plugin.py", "provider.py", "icon.svg", "metadata.txt",
-                   "algorithms/map_footprints.py", "core/inference.py", "styles/footprint.qml",
+    for needed in ("__init__.py", "plugin.py", "provider.py", "environment.py", "icon.svg", "metadata.txt",
+                   "algorithms/mapfootprints.py", "core/engine/inference.py", "styles/footprint.qml",
                    "models_onnx/models.json", "models_onnx/spectral_baseline.onnx"):
         assert f"euromine_qgis/{needed}" in names, needed
+    for alg_id in ("mapfootprints", "detectchange", "changelayers", "evaluate", "mapsites"):  # help is not code
+        assert f"euromine_qgis/algorithms/help/{alg_id}.html" in names, alg_id
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert not any(n.startswith("euromine_qgis/export") or "torch" in n for n in names)
     assert meta["general"]["hasProcessingProvider"] == "yes"

@@ -2,12 +2,17 @@
 help text that explains every parameter and the results and shows a processing.run example."""
 from __future__ import annotations
 
+import inspect
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from qgis import processing
 from qgis.core import QgsApplication, QgsProcessingFeedback
 
+from euromine_qgis.algorithms.base import EuroMineAlgorithm
 from euromine_qgis.environment import check_environment
 
 ALGORITHMS = {  # id: (display name, group)
@@ -46,3 +51,36 @@ def test_model_runs_state_provider_and_device_first(euromine_provider, sites, tm
                                              "CHANGE": str(tmp_path / "change.tif")}, feedback=feedback)
     lines = [line for line in feedback.textLog().splitlines() if line.strip()]
     assert any(line.startswith("Execution provider: CPUExecutionProvider on ") for line in lines[:3]), lines[:5]
+
+
+def test_bodies_are_short_and_errors_are_translated_in_the_base_only(euromine_provider):
+    for alg in euromine_provider.algorithms():
+        assert isinstance(alg, EuroMineAlgorithm) and type(alg).processAlgorithm is EuroMineAlgorithm.processAlgorithm
+        body, _ = inspect.getsourcelines(type(alg).process)
+        assert len(body) <= 40, f"{alg.id()}: process() has {len(body)} lines"
+        assert "EuroMineError" not in inspect.getsource(inspect.getmodule(type(alg))), alg.id()
+
+
+WITHOUT_ONNXRUNTIME = r"""
+import json, sys
+sys.modules["onnxruntime"] = None  # importing it now fails as if it were not installed
+from qgis.core import QgsApplication
+app = QgsApplication([], False)
+app.initQgis()
+from euromine_qgis.provider import EuroMineProvider
+provider = EuroMineProvider()
+QgsApplication.processingRegistry().addProvider(provider)
+detectchange = provider.algorithm("detectchange")
+print(json.dumps({"algorithms": sorted(a.name() for a in provider.algorithms()), "unavailable": sorted(provider.unavailable),
+                  "methods": detectchange.parameterDefinition("METHOD").options() if detectchange else []}))
+"""
+
+
+def test_without_onnxruntime_only_the_algorithms_that_always_run_a_model_are_left_out():
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", WITHOUT_ONNXRUNTIME], cwd=repo, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert loaded["algorithms"] == ["changelayers", "detectchange", "evaluate"]  # detectchange: METHOD footprints
+    assert loaded["unavailable"] == ["mapfootprints", "mapsites"] and "footprints" in loaded["methods"]
