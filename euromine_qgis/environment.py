@@ -116,8 +116,8 @@ def _onnxruntime(gpu: str | None) -> list[Problem]:
         import onnxruntime
     except ModuleNotFoundError:
         return [Problem("onnxruntime is not installed in QGIS's Python, so the algorithms that run a model "
-                        "(map footprints, detect change, map many sites) are unavailable; change layers and "
-                        "evaluation still work.", pip_install(wanted), MODELS)]
+                        "(map footprints, map many sites) are unavailable and detect change only compares "
+                        "footprints; change layers and evaluation still work.", pip_install(wanted), MODELS)]
     except Exception as exc:
         return [Problem(f"onnxruntime cannot be imported in QGIS's Python ({first_line(exc)}), so the algorithms "
                         "that run a model are unavailable.", pip_install("--force-reinstall", wanted, NUMPY), MODELS)]
