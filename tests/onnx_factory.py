@@ -9,16 +9,19 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import convert_model_to_external_data
 
-BANDS = ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"]
-MEAN = [1089.744, 1004.044, 912.912, 1157.544, 1956.372, 2314.408, 2249.625, 2551.816, 1920.890, 1185.545]
-STD = [220.011, 258.622, 385.300, 352.842, 433.084, 555.786, 556.498, 616.861, 615.748, 531.514]
+from euromine_qgis.core import release
+from euromine_qgis.core.engine.contract import METADATA_KEY, TASK_TABLE
+
+BANDS = list(release.BANDS)
+MEAN = list(release.MEAN)
+STD = list(release.STD)
 
 
 def metadata(**changes) -> dict:
     """The EuroMine metadata contract for a test footprint model."""
     meta = {
         "name": "test_conv", "task": "footprint", "bands": BANDS, "mean": MEAN, "std": STD,
-        "patch_size": 64, "classes": ["background", "mining"], "output": "logits",
+        "patch_size": 64, "classes": list(TASK_TABLE["footprint"].classes), "output": "logits",
         "trained_on": "random weights for tests", "license": "MIT", "version": "0",
     }
     meta.update(changes)
@@ -69,7 +72,7 @@ def conv_model(
     model.ir_version = 8
     meta = metadata() if meta is None else meta
     if meta:
-        helper.set_model_props(model, {"euromine": json.dumps(meta)})
+        helper.set_model_props(model, {METADATA_KEY: json.dumps(meta)})
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
@@ -105,8 +108,8 @@ def change_model(path: Path, two_inputs: bool = True, in_channels: int = 10, see
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    meta = metadata(name="test_change", task="change", classes=["no_change", "change"]) if meta is None else meta
-    helper.set_model_props(model, {"euromine": json.dumps(meta)})
+    meta = metadata(name="test_change", task="change", classes=list(TASK_TABLE["change"].classes)) if meta is None else meta
+    helper.set_model_props(model, {METADATA_KEY: json.dumps(meta)})
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
@@ -133,7 +136,7 @@ def series_model(path: Path, in_channels: int = 10, seed: int = 2, meta: dict | 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     meta = metadata(name="test_series", task="footprint_series") if meta is None else meta
-    helper.set_model_props(model, {"euromine": json.dumps(meta)})
+    helper.set_model_props(model, {METADATA_KEY: json.dumps(meta)})
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path

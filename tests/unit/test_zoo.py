@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL
+from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL, bundled_models, resolve_bundled
 from euromine_qgis.core.engine.model import Model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,6 +21,12 @@ def test_one_bundled_model_per_task_at_least():
     assert tasks == {"footprint", "change", "footprint_series"}
     trained = [m for m in ENTRIES.values() if m["synthetic_training"]]
     assert {m["task"] for m in trained} == tasks
+
+
+def test_the_plugin_finds_every_bundled_model():
+    assert [m.name for m in bundled_models()] == list(ENTRIES)
+    for name, entry in ENTRIES.items():
+        assert resolve_bundled(name).samefile(MODELS / entry["file"])
 
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))

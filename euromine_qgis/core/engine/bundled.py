@@ -10,7 +10,7 @@ from ..io.checksum import sha256_of
 
 # The plugin folder carries models_onnx/ (a link to the repository's folder in a checkout, a
 # real folder in the installed zip).
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models_onnx"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models_onnx"
 SYNTHETIC_LABEL = "trained on synthetic sites — retrain on EuroMineNet for real analysis"
 
 
