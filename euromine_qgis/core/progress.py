@@ -30,3 +30,8 @@ class Reporter:
         span = stop - start
         return Reporter(progress=lambda p: self.progress(start + span * p / 100.0), info=self.info,
                         is_canceled=self.is_canceled)
+
+    def silent(self) -> "Reporter":
+        """A reporter for a part of a job that shows neither progress nor log lines (another part
+        speaks for it); cancellation passes through."""
+        return Reporter(is_canceled=self.is_canceled)

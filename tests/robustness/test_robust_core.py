@@ -21,6 +21,7 @@ from euromine_qgis.core.engine.bundled import MODELS_DIR, resolve_bundled
 from euromine_qgis.core.engine.inference import TileSettings
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled, InputError, ModelError, OutputError
+from euromine_qgis.core.io.clip import clip_mosaic
 from euromine_qgis.core.io.row_reader import RowReader
 from euromine_qgis.core.maps.bitemporal import change_from_footprints, detect_change
 from euromine_qgis.core.maps.change_layers import change_layers
@@ -170,6 +171,19 @@ def test_image_damaged_inside_the_file_is_named_with_the_rows(tmp_path, model, g
         map_footprints([(2016, image)], model, tmp_path / "out", settings=TILES)
 
 
+def test_mosaic_damaged_inside_the_file_is_named_with_the_rows(tmp_path, gdal_threads):
+    """Cutting a site out of a mosaic reads strictly too, whatever GDAL_NUM_THREADS says."""
+    mosaic = damaged_image(tmp_path / "in" / "Year2016.tif")
+    (tmp_path / "out").mkdir()
+    with rasterio.open(mosaic) as src:
+        west, south, east, north = src.bounds
+    outline = {"type": "Polygon", "coordinates": [[(west, south), (east, south), (east, north), (west, north),
+                                                   (west, south)]]}
+    with refused(InputError, r"Year2016.tif: cannot read rows 0–39; the file is damaged \(.*\) — copy or "
+                 r"export it again", [mosaic], [tmp_path / "out"]):
+        clip_mosaic(mosaic, outline, "EPSG:4326", tmp_path / "out" / "Year2016.tif")
+
+
 def test_damaged_block_while_other_pieces_decode(tmp_path):
     """One decoding thread fails while the others still read: the error waits for them, so no
     handle is closed under a read in flight (that crashed the process within a few hundred runs)."""
@@ -242,7 +256,7 @@ def test_evaluate_label_without_crs_of_another_size_cannot_be_warped(tmp_path):
 def test_detectchange_refuses_dates_on_different_grids_and_says_how_to_align(tmp_path, model):
     before = write_image(tmp_path / "Year2016.tif", random_scene(40, 48, seed=1))
     after = write_image(tmp_path / "Year2021.tif", random_scene(40, 48, seed=2), **GRIDS["resolution"])
-    with refused(InputError, r"Year2016.tif and .*Year2021.tif: the two images are not on the same grid \(pixel size "
+    with refused(InputError, r"Year2021.tif and .*Year2016.tif: the two images are not on the same grid \(pixel size "
                  r".*\); align Year2021.tif to the grid of Year2016.tif with GDAL \(gdalwarp .*-r bilinear",
                  [before, after], [tmp_path / "out"]):
         detect_change(before, after, tmp_path / "out" / "change.tif", model, settings=TILES)

@@ -142,7 +142,7 @@ def test_grid_mismatches_are_refused_with_the_gdalwarp_call(euromine_provider, t
         processing.run("euromine:evaluate", {"PREDICTIONS": [str(masks[0])], "REFERENCES": [str(reference)],
                                              "TABLE": str(out / "metrics.csv")})
     before, after = images(tmp_path / "a", years=(2016,))[0], images(tmp_path / "b", years=(2021,), **ELSEWHERE)[0]
-    with refused(QgsProcessingException, r"Year2016.tif and .*Year2021.tif: the two images are not on the same grid "
+    with refused(QgsProcessingException, r"Year2021.tif and .*Year2016.tif: the two images are not on the same grid "
                  r"\(CRS EPSG:3035 vs EPSG:4326.*align Year2021.tif to the grid of Year2016.tif", [before, after], [out]):
         processing.run("euromine:detectchange", {"BEFORE": str(before), "AFTER": str(after), "MODEL": "spectral_baseline",
                                                  "CHANGE": str(out / "change.tif")})

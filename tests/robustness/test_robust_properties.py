@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from euromine_qgis.core.engine.inference import TileSettings, predict_rows
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.tiling import blend_weights, tile_starts
-from euromine_qgis.core.scoring import evaluation as evaluation_module
+from euromine_qgis.core.io import masks as mask_io
 from euromine_qgis.core.scoring.evaluation import evaluate_rasters
 from euromine_qgis.core.scoring.metrics import series_counts
 from tests.onnx_factory import conv_model
@@ -113,7 +113,7 @@ def test_streamed_file_metrics_equal_in_memory_counts(years, height, width, pred
     year_list = list(range(2015, 2015 + years))
     pairs = [(a, b) for a in year_list for b in year_list if a < b]
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(evaluation_module, "WINDOW_PIXELS", window)  # windows of one row up to the whole raster
+        patch.setattr(mask_io, "WINDOW_PIXELS", window)  # windows of one row up to the whole raster
         files = {}
         for name, masks, valid, kind in (("p", pred, pred_valid, prediction_kind), ("r", ref, ref_valid, reference_kind)):
             files[name] = {}

@@ -13,7 +13,7 @@ from pyproj import Geod
 from rasterio.transform import from_origin
 
 from euromine_qgis.core.errors import Cancelled, InputError, YearsError
-from euromine_qgis.core.maps import change_layers as change_module
+from euromine_qgis.core.io import masks
 from euromine_qgis.core.maps.change_layers import change_layers
 from euromine_qgis.core.maps.temporal_filter import filter_masks
 from euromine_qgis.core.progress import Reporter
@@ -83,7 +83,7 @@ def sha(path: Path) -> str:
 
 def test_all_45_pairs_and_summaries_match_independent_truth(series, tmp_path, monkeypatch):
     inputs, mined, valid = series
-    monkeypatch.setattr(change_module, "WINDOW_PIXELS", 16 * WIDTH)  # three windows of 16 rows
+    monkeypatch.setattr(masks, "WINDOW_PIXELS", 16 * WIDTH)  # three windows of 16 rows
     before = {p: sha(p) for _, p in inputs}
     pairs = list(combinations(YEARS, 2))
     result = change_layers(inputs, pairs, tmp_path / "out")
@@ -158,7 +158,7 @@ def test_pair_outside_the_years_is_refused(series, tmp_path):
 
 def test_cancel_mid_run_leaves_no_file(series, tmp_path, monkeypatch):
     inputs, _, _ = series
-    monkeypatch.setattr(change_module, "WINDOW_PIXELS", 16 * WIDTH)
+    monkeypatch.setattr(masks, "WINDOW_PIXELS", 16 * WIDTH)
     before = {p: sha(p) for _, p in inputs}
     checks = iter([False, False, True])
     with pytest.raises(Cancelled):
@@ -169,7 +169,7 @@ def test_cancel_mid_run_leaves_no_file(series, tmp_path, monkeypatch):
 
 def test_temporal_filter_derives_every_layer_from_the_filtered_masks(series, tmp_path, monkeypatch):
     inputs, mined, valid = series
-    monkeypatch.setattr(change_module, "WINDOW_PIXELS", 16 * WIDTH)
+    monkeypatch.setattr(masks, "WINDOW_PIXELS", 16 * WIDTH)
     plain = change_layers(inputs, [(2015, 2024)], tmp_path / "plain")
     result = change_layers(inputs, [(2015, 2024)], tmp_path / "smooth", temporal_filter="smooth3")
     smoothed = filter_masks(mined, valid, 3)

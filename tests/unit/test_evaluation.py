@@ -11,6 +11,7 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
 from euromine_qgis.core.errors import InputError, OutputError, YearsError
+from euromine_qgis.core.io import masks
 from euromine_qgis.core.io.area import row_pixel_areas_m2
 from euromine_qgis.core.io.raster import Grid
 from euromine_qgis.core.pairs import parse_pairs
@@ -52,7 +53,7 @@ def random_site(tmp_path):
 
 def test_counts_agree_with_an_independent_computation(random_site, monkeypatch):
     preds, refs, p_raw, r_raw = random_site
-    monkeypatch.setattr(evaluation_module, "WINDOW_PIXELS", 16 * 77 * 3)  # several windows of 48 rows
+    monkeypatch.setattr(masks, "WINDOW_PIXELS", 16 * 77 * 3)  # several windows of 48 rows
     pairs = parse_pairs("all", YEARS)
     ev = evaluate_rasters(preds, refs, pairs)
     pred, valid, ref = p_raw == 1, p_raw != 255, r_raw != 0
@@ -88,7 +89,7 @@ def test_window_size_does_not_change_anything(random_site, monkeypatch):
     preds, refs, *_ = random_site
     pairs = parse_pairs("consecutive", YEARS)
     whole = evaluate_rasters(preds, refs, pairs)
-    monkeypatch.setattr(evaluation_module, "WINDOW_PIXELS", 1)
+    monkeypatch.setattr(masks, "WINDOW_PIXELS", 1)
     strips = evaluate_rasters(preds, refs, pairs)
     assert strips.counts == whole.counts
     for year in YEARS:

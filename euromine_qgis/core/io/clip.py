@@ -22,7 +22,7 @@ from rasterio.windows import transform as window_transform
 
 from ..errors import InputError
 from .outputs import atomic_outputs
-from .raster import STRICT_READS, read_window
+from .raster import open_raster, read_window
 
 STRIP_ROWS = 512
 EDGE_TOLERANCE = 1e-6  # pixels
@@ -41,10 +41,10 @@ def clip_mosaic(mosaic: Path, geometry: Mapping, crs: str, target: Path) -> Path
     except Exception as exc:  # rasterio's CRSError: an unknown code or bad WKT
         raise InputError(f"site outline CRS '{crs[:80]}' is not understood ({exc})") from exc
     try:
-        src = rasterio.open(mosaic)
+        src = open_raster(mosaic)
     except Exception as exc:  # rasterio and GDAL errors: not a raster
         raise InputError(f"{mosaic}: not a readable raster ({exc})") from exc
-    with src, rasterio.Env(**STRICT_READS):
+    with src:
         if src.crs is None:
             raise InputError(f"{mosaic}: mosaic has no CRS, so site outlines cannot be placed on it")
         shape = transform_geom(src_crs, src.crs, geometry) if src_crs != src.crs else dict(geometry)

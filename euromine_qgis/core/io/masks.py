@@ -1,4 +1,5 @@
-"""Mask rasters (footprints, labels): headers, one shared grid, and windows read by the mask rule.
+"""Mask rasters (footprints, labels): headers, and windows read by the mask rule in passes of
+full-width row windows.
 
 Mask rule: a raster's declared nodata value (and NaN) is nodata; every other non-zero value is
 mining, so 0/1 footprints with nodata 255 and 0/255 EuroMineNet labels without nodata both work.
@@ -6,22 +7,19 @@ mining, so 0/1 footprints with nodata 255 and 0/255 EuroMineNet labels without n
 from __future__ import annotations
 
 import math
-import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
-import rasterio
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from ..errors import InputError
-from .grids import align_hint, grid_differences
-from .raster import STRICT_READS, Grid, missing_pixel_data, read_window
+from ..progress import Reporter
+from .raster import Grid, open_input, open_without_crs_warning, read_window
 
-WINDOW_PIXELS = 1 << 20  # pixels per raster per window of the windowed mask passes (rounded to whole blocks)
+WINDOW_PIXELS = 1 << 20  # pixels per raster per window of the windowed passes (rounded to whole blocks)
 
 
 @dataclass(frozen=True)
@@ -36,46 +34,10 @@ class MaskInfo:
 
 def inspect_mask(path: Path) -> MaskInfo:
     """Read a single-band mask raster's header, or raise InputError naming the file."""
-    if not path.is_file():
-        raise InputError(f"{path}: file does not exist")
-    try:
-        with open_mask(path) as src:
-            if src.count != 1:
-                raise InputError(f"{path}: mask raster has {src.count} bands; expected one band")
-            truncated = missing_pixel_data(src, path)
-            if truncated:
-                raise InputError(f"{path}: {truncated}; copy or export the file again")
-            return MaskInfo(path, Grid(src.crs, src.transform, src.width, src.height), src.nodata,
-                            src.block_shapes[0][0])
-    except InputError:
-        raise
-    except Exception as exc:  # rasterio and GDAL errors: not a raster
-        raise InputError(f"{path}: not a readable raster ({exc})") from exc
-
-
-def open_mask(path: Path):
-    """Open a mask for reading; EuroMineNet labels carry no georeferencing, which is expected."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        return rasterio.open(path)
-
-
-def same_place(a: Grid, b: Grid) -> bool:
-    """Whether two grids of equal size have the same CRS and (to rounding) the same transform."""
-    return a.crs == b.crs and a.transform.almost_equals(b.transform)
-
-
-def common_grid(infos: Sequence[MaskInfo], what: str = "rasters") -> Grid:
-    """The grid every one of ``infos`` shares; InputError naming both files of the first mismatch."""
-    base = infos[0]
-    for info in infos[1:]:
-        if info.grid.shape != base.grid.shape or not same_place(info.grid, base.grid):
-            raise InputError(
-                f"{info.path} and {base.path}: {what} of different years lie on different grids "
-                f"({grid_differences(info.grid, base.grid)}); every year must share one grid: "
-                + align_hint(info.path, info.grid, base.path, base.grid)
-            )
-    return base.grid
+    with open_input(path) as src:
+        if src.count != 1:
+            raise InputError(f"{path}: mask raster has {src.count} bands; expected one band")
+        return MaskInfo(path, Grid(src.crs, src.transform, src.width, src.height), src.nodata, src.block_shapes[0][0])
 
 
 def read_masks(src, info: MaskInfo, window: Window) -> tuple[np.ndarray, np.ndarray]:
@@ -95,13 +57,23 @@ def read_stack(infos: Sequence[MaskInfo], window: Window) -> tuple[np.ndarray, n
     # Opened per window: closing a dataset frees its blocks from GDAL's cache, which would
     # otherwise keep every block read (each is read once, so caching gains nothing).
     with ExitStack() as stack:
-        stack.enter_context(rasterio.Env(**STRICT_READS))
         for t, info in enumerate(infos):
-            mining[t], valid[t] = read_masks(stack.enter_context(open_mask(info.path)), info, window)
+            mining[t], valid[t] = read_masks(stack.enter_context(open_without_crs_warning(info.path)), info, window)
     return mining, valid
 
 
-def window_rows(width: int, block_rows: int, pixels: int) -> int:
-    """Rows per window: whole blocks of ``block_rows`` rows, about ``pixels`` pixels per raster."""
-    blocks = max(1, pixels // max(1, width * block_rows))
-    return block_rows * blocks
+def window_rows(grid: Grid, block_rows: int) -> int:
+    """Rows per window of a pass over ``grid``: whole blocks of ``block_rows`` rows (the rasters'
+    tallest), about WINDOW_PIXELS pixels per raster, no more than the grid holds."""
+    blocks = max(1, WINDOW_PIXELS // max(1, grid.width * block_rows))
+    return min(grid.height, block_rows * blocks)
+
+
+def row_windows(grid: Grid, rows: int, reporter: Reporter) -> Iterator[Window]:
+    """Full-width windows of ``rows`` rows over ``grid``, top to bottom. Cancellation is checked
+    before each window and the progress reported once the caller asks for the next one."""
+    for row0 in range(0, grid.height, rows):
+        reporter.check()
+        window = Window(0, row0, grid.width, min(rows, grid.height - row0))
+        yield window
+        reporter.progress(100.0 * (row0 + window.height) / grid.height)

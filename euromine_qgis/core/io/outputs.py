@@ -11,10 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-import rasterio
-
 from ..errors import EuroMineError, OutputError, first_line
-from .raster import missing_pixel_data
+from .raster import missing_pixel_data, open_raster
 
 LOW_DISK_BYTES = 1 << 20  # free space under which a failed write is reported as a full disk
 # errno values of a write that failed because of where it was written, not of what was written
@@ -41,13 +39,15 @@ def check_output_folder(folder: Path) -> None:
         raise OutputError(f"{folder}: output folder is not writable ({exc.strerror}); choose another folder") from exc
 
 
-def check_not_inputs(outputs: Iterable[Path | None], inputs: Iterable[Path], remedy: str) -> None:
+def check_not_inputs(outputs: Iterable[Path | None], inputs: Iterable[Path], remedy: str,
+                     inputs_are: str = "an input") -> None:
     """Raise OutputError when one of ``outputs`` is one of ``inputs``: inputs are never modified.
-    ``remedy`` says what to change (e.g. "choose another OUTPUT_FOLDER")."""
+    ``remedy`` says what to change (e.g. "choose another OUTPUT_FOLDER"), ``inputs_are`` what
+    the inputs are (e.g. "an input image")."""
     sources = {Path(p).resolve() for p in inputs}
     for output in outputs:
         if output is not None and Path(output).resolve() in sources:
-            raise OutputError(f"{output}: output would overwrite an input; {remedy}")
+            raise OutputError(f"{output}: output would overwrite {inputs_are}; {remedy}")
 
 
 @contextmanager
@@ -87,7 +87,7 @@ def _check_written(temp: Path, target: Path) -> None:
     if temp.suffix.lower() not in (".tif", ".tiff") or not temp.exists():
         return
     try:
-        with rasterio.open(temp) as src:
+        with open_raster(temp) as src:
             problem = missing_pixel_data(src, temp)
     except Exception as exc:  # rasterio raises RasterioError or GDAL's CPLE_* errors here
         problem = f"the written file cannot be read back ({first_line(exc)})"

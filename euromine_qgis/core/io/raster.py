@@ -1,15 +1,20 @@
-"""Raster files: inspecting an input image's header, reading windows strictly, and the GeoTIFF
-profiles of the plugin's outputs."""
+"""Raster files: opening inputs strictly and inspecting their headers, reading windows, and the
+GeoTIFF profiles of the plugin's outputs."""
 from __future__ import annotations
 
 import math
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
 from rasterio.enums import Interleaving
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import DatasetReader
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
@@ -43,29 +48,60 @@ class ImageInfo:
     grid: Grid
 
 
-def inspect_image(path: str | Path) -> ImageInfo:
-    """Open an input raster's header and describe it, or raise InputError naming the file."""
-    path = Path(path)
+# GDAL 3.6's multi-threaded GeoTIFF decoding (GDAL_NUM_THREADS, which users set for QGIS) only
+# logs a damaged block and hands back garbage instead of failing the read. The GeoTIFF driver
+# takes the setting when a file is opened, not when it is read, so every raster the plugin reads
+# is opened inside rasterio.Env(**STRICT_READS) by open_raster.
+STRICT_READS = {"GDAL_NUM_THREADS": "1"}
+
+
+def open_raster(path: str | Path) -> DatasetReader:
+    """Open a raster for reading so that a damaged block fails its read (see STRICT_READS)."""
+    with rasterio.Env(**STRICT_READS):
+        return rasterio.open(path)
+
+
+def open_without_crs_warning(path: str | Path) -> DatasetReader:
+    """open_raster for a raster that may carry no georeferencing (EuroMineNet labels), without
+    rasterio's warning about it: the engine asks for a CRS itself wherever it needs one. From one
+    thread at a time, since warning filters are process-wide."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return open_raster(path)
+
+
+@contextmanager
+def open_input(path: Path) -> Iterator[DatasetReader]:
+    """An input raster opened for reading, its pixel data checked to be all there; InputError
+    naming the file when it is missing, empty, truncated or not a readable raster (also for an
+    error of rasterio or GDAL inside the block)."""
     if not path.exists():
         raise InputError(f"{path}: file does not exist")
     if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
     try:
-        with rasterio.open(path) as src:
-            if src.width == 0 or src.height == 0 or src.count == 0:
-                raise InputError(f"{path}: raster has no pixels ({src.width} × {src.height}, {src.count} bands)")
-            dtypes = set(src.dtypes)
-            if len(dtypes) != 1:
-                raise InputError(f"{path}: bands have mixed data types {sorted(dtypes)}")
+        with open_without_crs_warning(path) as src:
             truncated = missing_pixel_data(src, path)
             if truncated:
                 raise InputError(f"{path}: {truncated}; copy or download the file again")
-            grid = Grid(src.crs, src.transform, src.width, src.height)
-            return ImageInfo(path, src.count, src.dtypes[0], src.nodata, grid)
+            yield src
     except InputError:
         raise
     except Exception as exc:  # rasterio raises RasterioError or GDAL's CPLE_* errors here
         raise InputError(f"{path}: not a readable raster ({exc})") from exc
+
+
+def inspect_image(path: str | Path) -> ImageInfo:
+    """Open an input raster's header and describe it, or raise InputError naming the file."""
+    path = Path(path)
+    with open_input(path) as src:
+        if src.width == 0 or src.height == 0 or src.count == 0:
+            raise InputError(f"{path}: raster has no pixels ({src.width} × {src.height}, {src.count} bands)")
+        dtypes = set(src.dtypes)
+        if len(dtypes) != 1:
+            raise InputError(f"{path}: bands have mixed data types {sorted(dtypes)}")
+        grid = Grid(src.crs, src.transform, src.width, src.height)
+        return ImageInfo(path, src.count, src.dtypes[0], src.nodata, grid)
 
 
 def missing_pixel_data(src, path: Path) -> str | None:
@@ -136,16 +172,10 @@ def single_band_profile(grid: Grid, dtype: str, nodata: float | None) -> dict:
     return profile
 
 
-# GDAL 3.6's multi-threaded GeoTIFF decoding (GDAL_NUM_THREADS, which users set for QGIS) only
-# logs a damaged block and hands back garbage instead of failing the read, so every read of the
-# plugin runs inside rasterio.Env(**STRICT_READS).
-STRICT_READS = {"GDAL_NUM_THREADS": "1"}
-
-
-def read_window(src: rasterio.io.DatasetReader, window: Window, indexes: int | None = None,
+def read_window(src: DatasetReader, window: Window, indexes: int | None = None,
                 out: np.ndarray | None = None) -> np.ndarray:
     """``src.read(indexes, window=..., out=...)``, with a damaged block reported as an InputError
-    naming the file and rows. Call it inside ``rasterio.Env(**STRICT_READS)``."""
+    naming the file and rows (when ``src`` was opened by open_raster: see STRICT_READS)."""
     try:
         return src.read(indexes, window=window, out=out)
     except OSError as exc:  # rasterio's read errors (RasterioIOError) are OSErrors

@@ -8,7 +8,8 @@ once and keeping the few rows the next strip still needs removes that repetition
 
 A block row is decoded by several threads at once, each with its own dataset handle, on pieces
 split at block boundaries. GDAL's own multi-threaded decoding would do this, but in GDAL 3.6 it
-hides damaged blocks (see raster.STRICT_READS), so the threads are ours.
+hides damaged blocks (see raster.STRICT_READS), so the threads are ours; each opens its handle
+with open_raster.
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
-import rasterio
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
-from .raster import STRICT_READS, read_window
+from .raster import open_raster, read_window
 
 # Above this many bytes of kept rows (very wide scenes, long series) each window is read directly.
 ROW_BUFFER_BUDGET = 256 * 2**20
@@ -32,7 +33,7 @@ def decode_threads() -> int:
     return max(1, min(MAX_DECODE_THREADS, os.cpu_count() or 1))
 
 
-def split_at_blocks(src: rasterio.io.DatasetReader, window: Window, parts: int) -> list[Window]:
+def split_at_blocks(src: DatasetReader, window: Window, parts: int) -> list[Window]:
     """``window`` (whole block rows, full width) cut into at most ``parts`` pieces along block
     boundaries: across block columns when the file is tiled, else across block rows."""
     block_height, block_width = src.block_shapes[0]
@@ -49,7 +50,7 @@ def _edges(blocks: int, parts: int, block: int, length: int) -> list[int]:
     return [min(length, (blocks * k // parts) * block) for k in range(parts + 1)]
 
 
-def rows_per_read(src: rasterio.io.DatasetReader, min_rows: int) -> int:
+def rows_per_read(src: DatasetReader, min_rows: int) -> int:
     """The smallest whole number of the file's block rows that holds ``min_rows`` rows."""
     block_height = max(1, src.block_shapes[0][0])
     return block_height * -(-min_rows // block_height)
@@ -60,7 +61,7 @@ def buffer_bytes(srcs, min_rows: int) -> int:
     return sum(_buffer_rows(s, min_rows) * s.width * s.count * np.dtype(s.dtypes[0]).itemsize for s in srcs)
 
 
-def _buffer_rows(src: rasterio.io.DatasetReader, min_rows: int) -> int:
+def _buffer_rows(src: DatasetReader, min_rows: int) -> int:
     # rows a window can still need, one read past them, and up to a block row above a window's
     # first row when reading restarts at a block boundary
     return min_rows + rows_per_read(src, min_rows) + src.block_shapes[0][0]
@@ -76,7 +77,7 @@ class RowReader:
     thread through its own handle. Close the reader to close those handles.
     """
 
-    def __init__(self, src: rasterio.io.DatasetReader, min_rows: int, keep_rows: bool = True,
+    def __init__(self, src: DatasetReader, min_rows: int, keep_rows: bool = True,
                  pool: ThreadPoolExecutor | None = None, pieces: int = 1) -> None:
         self.src, self.keep_rows, self.min_rows = src, keep_rows, min_rows
         self.step = rows_per_read(src, min_rows)
@@ -86,7 +87,7 @@ class RowReader:
         self.start, self.held = 0, 0  # self.rows[:, :held] holds image rows start .. start + held
         self._pool, self.pieces = (pool, pieces) if keep_rows and pieces > 1 else (None, 1)
         self._local = threading.local()
-        self._handles: list[rasterio.io.DatasetReader] = []
+        self._handles: list[DatasetReader] = []
         self._lock = threading.Lock()
 
     def read(self, window: Window) -> np.ndarray:
@@ -123,20 +124,18 @@ class RowReader:
 
         def read_piece(piece: Window) -> None:
             rows = slice(at + piece.row_off - window.row_off, at + piece.row_off - window.row_off + piece.height)
-            with rasterio.Env(**STRICT_READS):  # GDAL config options may be per thread
-                read_window(self._handle(), piece,
-                            out=self.rows[:, rows, piece.col_off:piece.col_off + piece.width])
+            read_window(self._handle(), piece, out=self.rows[:, rows, piece.col_off:piece.col_off + piece.width])
 
         pieces = [self._pool.submit(read_piece, p) for p in split_at_blocks(self.src, window, self.pieces)]
         wait(pieces)  # every piece ends before an error leaves: handles are closed right after one
         for piece in pieces:
             piece.result()
 
-    def _handle(self) -> rasterio.io.DatasetReader:
+    def _handle(self) -> DatasetReader:
         """This thread's own handle on the image (GDAL handles must not be shared between threads)."""
         handle = getattr(self._local, "src", None)
         if handle is None:
-            handle = self._local.src = rasterio.open(self.src.name)
+            handle = self._local.src = open_raster(self.src.name)
             with self._lock:
                 self._handles.append(handle)
         return handle

@@ -19,43 +19,24 @@ from rasterio.windows import Window
 from ..engine.inference import TileSettings, engine_env, predict_rows
 from ..engine.model import Model
 from ..errors import InputError
-from ..io.area import row_pixel_areas_m2
-from ..io.grids import align_hint, grid_differences
-from ..io.masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
+from ..io.area import AreaTally
+from ..io.grids import common_grid
+from ..io.masks import inspect_mask, read_stack, row_windows, window_rows
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
-from ..io.raster import FOOTPRINT_NODATA, Grid, footprint_profile
+from ..io.raster import FOOTPRINT_NODATA, footprint_profile, open_raster
 from ..progress import Reporter
-from .change_layers import GAIN, LOSS, NO_CHANGE, change_codes
+from .change_layers import GAIN, LOSS, NO_CHANGE, ChangeArea, add_change_areas, change_area, change_codes
 from .footprints import check_images
 
 METHODS = ("change_model", "post_classification", "footprints")
 
 
 @dataclass(frozen=True)
-class ChangeDetection:
-    """A written change raster and the areas it measures (hectares)."""
+class ChangeDetection(ChangeArea):
+    """A written change raster, how it was made (one of METHODS) and the areas it measures."""
 
     change: Path
     method: str
-    gain_ha: float
-    loss_ha: float
-
-    @property
-    def net_ha(self) -> float:
-        return self.gain_ha - self.loss_ha
-
-
-class _AreaTally:
-    """Gain and loss areas summed row by row with exact pixel areas."""
-
-    def __init__(self, grid: Grid) -> None:
-        self.row_m2 = row_pixel_areas_m2(grid)
-        self.gain_m2 = self.loss_m2 = 0.0
-
-    def add(self, row0: int, codes: np.ndarray) -> None:
-        rows = self.row_m2[row0:row0 + codes.shape[0]]
-        self.gain_m2 += float((codes == GAIN).sum(axis=1) @ rows)
-        self.loss_m2 += float((codes == LOSS).sum(axis=1) @ rows)
 
 
 def _check_target(target: Path, inputs: Sequence[Path]) -> None:
@@ -110,22 +91,19 @@ def detect_change(
         if change_model.info.task != "change":
             raise InputError(f"{change_model.path}: a change model is needed here, this one's task is '{change_model.info.task}'")
         check_images(pair, change_model)
-    a, b = infos[0].grid, infos[1].grid
-    if (a.crs, a.transform, a.shape) != (b.crs, b.transform, b.shape):
-        raise InputError(f"{before} and {after}: the two images are not on the same grid ({grid_differences(b, a)}); "
-                         + align_hint(Path(after), b, Path(before), a, resampling="bilinear"))
+    grid = common_grid(infos, "the two images are not on the same grid", resampling="bilinear")
     _check_target(target, [p for _, p in pair])
     method = "change_model" if change_model is not None else "post_classification"
     reporter.info(f"Footprint model: {footprint_model.description}")
     if change_model is not None:
         reporter.info(f"Change model: {change_model.description}")
-    tally = _AreaTally(a)
-    quiet = Reporter(is_canceled=reporter.is_canceled)
+    tally = AreaTally(grid)
+    quiet = reporter.silent()
     with atomic_outputs([target]) as (temp,), ExitStack() as stack:
         stack.enter_context(engine_env())
 
         def opened(path: Path):  # one handle per stream: each stream reads from its own thread
-            return stack.enter_context(rasterio.open(path))
+            return stack.enter_context(open_raster(path))
 
         # the last stream reports progress for all (they advance together)
         streams = [predict_rows(footprint_model, opened(before), settings, quiet),
@@ -134,8 +112,8 @@ def detect_change(
             streams.append(predict_rows(change_model, [opened(before), opened(after)], settings, reporter))
         for stream in streams:  # closed before the datasets: their reader threads stop first
             stack.enter_context(closing(stream))
-        dst = stack.enter_context(rasterio.open(temp, "w", **footprint_profile(a)))
-        for row0, probs, valid in _aligned(streams, a.height):
+        dst = stack.enter_context(rasterio.open(temp, "w", **footprint_profile(grid)))
+        for row0, probs, valid in _aligned(streams, grid.height):
             reporter.check()
             if change_model is None:
                 codes = change_codes(probs[0] >= threshold, valid, probs[1] >= threshold, valid)
@@ -143,27 +121,26 @@ def detect_change(
                 changed = probs[2] >= threshold
                 codes = np.where(changed, np.where(probs[1] >= probs[0], GAIN, LOSS), NO_CHANGE).astype(np.uint8)
                 codes[~valid] = FOOTPRINT_NODATA
-            dst.write(codes, 1, window=Window(0, row0, a.width, codes.shape[0]))
-            tally.add(row0, codes)
-    return ChangeDetection(target, method, tally.gain_m2 / 1e4, tally.loss_m2 / 1e4)
+            dst.write(codes, 1, window=Window(0, row0, grid.width, codes.shape[0]))
+            add_change_areas(tally, "change", row0, codes)
+    area = change_area(tally, "change")
+    return ChangeDetection(area.gain_ha, area.loss_ha, target, method)
 
 
 def change_from_footprints(before: Path, after: Path, target: Path, reporter: Reporter = Reporter()) -> ChangeDetection:
     """Change between two footprint rasters already made (any mask rasters on one grid)."""
     infos = [inspect_mask(Path(before)), inspect_mask(Path(after))]
-    grid = common_grid(infos, "footprints")
+    grid = common_grid(infos, "footprints of different years lie on different grids", "every year must share one grid")
     if grid.crs is None:
         raise InputError(f"{before}: footprint has no CRS, so the changed area cannot be measured")
     _check_target(target, [Path(before), Path(after)])
-    tally = _AreaTally(grid)
-    step = window_rows(grid.width, min(i.block_rows for i in infos), WINDOW_PIXELS)
+    tally = AreaTally(grid)
+    rows = window_rows(grid, max(i.block_rows for i in infos))
     with atomic_outputs([target]) as (temp,), rasterio.open(temp, "w", **footprint_profile(grid)) as dst:
-        for row0 in range(0, grid.height, step):
-            reporter.check()
-            window = Window(0, row0, grid.width, min(step, grid.height - row0))
+        for window in row_windows(grid, rows, reporter):
             mined, valid = read_stack(infos, window)
             codes = change_codes(mined[0], valid[0], mined[1], valid[1])
             dst.write(codes, 1, window=window)
-            tally.add(row0, codes)
-            reporter.progress(100.0 * min(grid.height, row0 + step) / grid.height)
-    return ChangeDetection(target, "footprints", tally.gain_m2 / 1e4, tally.loss_m2 / 1e4)
+            add_change_areas(tally, "change", window.row_off, codes)
+    area = change_area(tally, "change")
+    return ChangeDetection(area.gain_ha, area.loss_ha, target, "footprints")

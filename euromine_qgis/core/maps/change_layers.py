@@ -5,7 +5,7 @@ A pixel that is nodata in some years is summarised over its valid years only: FI
 LAST_YEAR and YEARS_ACTIVE ignore the nodata years, TRANSITIONS counts switches between
 consecutive valid observations; a pixel nodata in every year is nodata in all of them. A
 CHANGE pixel is nodata when either year of its pair is nodata, and areas count only pixels
-valid in the years they compare. With a temporal filter (``core.temporal``) every layer and area
+valid in the years they compare. With a temporal filter (``maps.temporal_filter``) every layer and area
 is derived from the filtered masks.
 """
 from __future__ import annotations
@@ -14,15 +14,15 @@ import csv
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 import rasterio
-from rasterio.windows import Window
 
 from ..errors import InputError, YearsError
-from ..io.area import row_pixel_areas_m2
-from ..io.masks import WINDOW_PIXELS, common_grid, inspect_mask, read_stack, window_rows
+from ..io.area import AreaTally
+from ..io.grids import common_grid
+from ..io.masks import inspect_mask, read_stack, row_windows, window_rows
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
 from ..io.raster import single_band_profile
 from ..progress import Reporter
@@ -97,6 +97,18 @@ def change_codes(mined_a: np.ndarray, valid_a: np.ndarray, mined_b: np.ndarray, 
     return np.where(valid_a & valid_b, codes, UINT8_NODATA).astype(np.uint8)
 
 
+def add_change_areas(tally: AreaTally, key: Hashable, row0: int, codes: np.ndarray) -> None:
+    """Add the gained and lost area of a block of CHANGE codes, whose first row is ``row0``, to
+    ``tally`` under ``key`` (read them back with change_area)."""
+    tally.add((key, GAIN), row0, codes == GAIN)
+    tally.add((key, LOSS), row0, codes == LOSS)
+
+
+def change_area(tally: AreaTally, key: Hashable) -> ChangeArea:
+    """The gain and loss summed by add_change_areas under ``key``."""
+    return ChangeArea(tally[key, GAIN], tally[key, LOSS])
+
+
 def change_layers(
     footprints: Sequence[tuple[int, Path]],
     pairs: Sequence[tuple[int, int]],
@@ -112,7 +124,7 @@ def change_layers(
     ``out_dir/area_table.csv``, with a ``.csvt`` type sidecar). Every footprint must lie on one
     grid with a CRS; the outputs keep it exactly. Inputs are read in one pass of row windows
     holding all years; outputs appear under their names only when complete. ``temporal_filter``
-    (one of ``core.temporal.TEMPORAL_FILTERS``) is applied to the masks before anything is derived.
+    (one of ``maps.temporal_filter.TEMPORAL_FILTERS``) is applied to the masks before anything is derived.
     """
     footprints = sorted((int(y), Path(p)) for y, p in footprints)
     pairs = list(dict.fromkeys((int(a), int(b)) for a, b in pairs))
@@ -129,7 +141,7 @@ def change_layers(
         if a not in index or b not in index:
             raise YearsError(f"pair {a}-{b}: both years must be among the footprints ({', '.join(map(str, years))})")
     infos = [inspect_mask(path) for _, path in footprints]
-    grid = common_grid(infos, "footprints")
+    grid = common_grid(infos, "footprints of different years lie on different grids", "every year must share one grid")
     if grid.crs is None:
         raise InputError(f"{infos[0].path}: footprint has no CRS, so its pixel areas are unknown; assign its CRS first")
     check_output_folder(out_dir)
@@ -137,11 +149,10 @@ def change_layers(
     check_output_folder(table.parent)
 
     height, width = grid.shape
-    rows = min(height, window_rows(width, max(i.block_rows for i in infos), WINDOW_PIXELS))
-    row_ha = row_pixel_areas_m2(grid) / 10_000.0
+    rows = window_rows(grid, max(i.block_rows for i in infos))
+    tally = AreaTally(grid)
     steps = list(zip(years, years[1:]))
-    gain_loss = {pair: np.zeros(2) for pair in {*steps, *pairs}}
-    mined_ha = np.zeros(len(years))
+    compared = {*steps, *pairs}
     summary_paths = {name: out_dir / f"{name}.tif" for name in SUMMARY_NAMES}
     change_paths = {(a, b): out_dir / change_name(a, b) for a, b in pairs}
     rasters = [*summary_paths.values(), *change_paths.values()]
@@ -157,26 +168,20 @@ def change_layers(
         for key, temp in zip([*SUMMARY_NAMES, *change_paths], temps):
             profile = year_profile if key in ("first_year", "last_year") else byte_profile
             dst[key] = stack.enter_context(rasterio.open(temp, "w", **profile))
-        for row0 in range(0, height, rows):
-            reporter.check()
-            h = min(rows, height - row0)
-            window = Window(0, row0, width, h)
+        for window in row_windows(grid, rows, reporter):
             mined, valid = read_stack(infos, window)
             if filter_years > 1:
                 mined = filter_masks(mined, valid, filter_years)
             for name, data in summarise_window(mined, valid, years).items():
                 dst[name].write(data, 1, window=window)
-            weights = row_ha[row0:row0 + h]
-            mined_ha += np.count_nonzero(mined, axis=2) @ weights
-            for (a, b), sums in gain_loss.items():
+            tally.add("mined", window.row_off, mined)
+            for a, b in compared:
                 codes = change_codes(mined[index[a]], valid[index[a]], mined[index[b]], valid[index[b]])
-                sums += [np.count_nonzero(codes == GAIN, axis=1) @ weights,
-                         np.count_nonzero(codes == LOSS, axis=1) @ weights]
+                add_change_areas(tally, (a, b), window.row_off, codes)
                 if (a, b) in dst:
                     dst[(a, b)].write(codes, 1, window=window)
-            reporter.progress(100.0 * (row0 + h) / height)
-        areas = {pair: ChangeArea(float(s[0]), float(s[1])) for pair, s in gain_loss.items()}
-        area_ha = {y: float(v) for y, v in zip(years, mined_ha)}
+        areas = {pair: change_area(tally, pair) for pair in compared}
+        area_ha = {y: float(v) for y, v in zip(years, tally["mined"])}
         write_area_table(temps[-2], temps[-1], area_ha, {s: areas[s] for s in steps})
 
     return ChangeLayersResult(

@@ -22,9 +22,8 @@ from rasterio.windows import Window
 from ..engine.inference import RowBlock, TileSettings, engine_env, predict_rows
 from ..engine.model import Model
 from ..errors import InputError
-from ..io.area import row_pixel_areas_m2
-from ..io.grids import align_hint, grid_differences
-from ..io.masks import same_place
+from ..io.area import AreaTally
+from ..io.grids import common_grid
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
 from ..io.raster import (
     FOOTPRINT_NODATA,
@@ -32,6 +31,7 @@ from ..io.raster import (
     ImageInfo,
     footprint_profile,
     inspect_image,
+    open_raster,
     probability_profile,
     write_probability,
 )
@@ -126,7 +126,8 @@ def map_footprints(
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
     targets = [year_targets(out_dir, year, probabilities) for year, _ in images]
-    check_not_inputs([p for t in targets for p in t.paths], [p for _, p in images], "choose another OUTPUT_FOLDER")
+    check_not_inputs([p for t in targets for p in t.paths], [p for _, p in images], "choose another OUTPUT_FOLDER",
+                     "an input image")
 
     reporter.info(f"Model: {model.description}")
     if width > 1:
@@ -184,7 +185,7 @@ def _map_filtered(
         probability_files = [t.probability for t in targets if t.probability]
         areas = filter_probability_rasters([m.probability for m in mapped], grid, width, threshold,
                                            [t.footprint for t in targets], probability_files,
-                                           targets[0].probability_dtype, reporter, progress_from=MAPPING_SHARE)
+                                           targets[0].probability_dtype, reporter.sub_range(MAPPING_SHARE, 100.0))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [YearFootprint(year, image, t.footprint, ha, mining, valid, t.probability)
@@ -193,14 +194,8 @@ def _map_filtered(
 
 def common_image_grid(infos: Sequence[ImageInfo]) -> Grid:
     """The grid every image lies on; InputError naming two images that differ."""
-    base = infos[0]
-    for info in infos[1:]:
-        if info.grid.shape != base.grid.shape or not same_place(info.grid, base.grid):
-            raise InputError(f"{info.path} and {base.path}: images of different years lie on different grids "
-                             f"({grid_differences(info.grid, base.grid)}); a series model or temporal filter "
-                             "needs every year on one grid: "
-                             + align_hint(info.path, info.grid, base.path, base.grid, resampling="bilinear"))
-    return base.grid
+    return common_grid(infos, "images of different years lie on different grids",
+                       "a series model or temporal filter needs every year on one grid", resampling="bilinear")
 
 
 class _YearWriter:
@@ -213,8 +208,8 @@ class _YearWriter:
         if targets.probability:
             self.prob_dst = stack.enter_context(
                 rasterio.open(temps[1], "w", **probability_profile(grid, targets.probability_dtype)))
-        self.row_areas = row_pixel_areas_m2(grid)
-        self.m2, self.mining, self.valid = 0.0, 0, 0
+        self.area = AreaTally(grid)
+        self.mining, self.valid = 0, 0
 
     def __call__(self, row0: int, probability: np.ndarray, valid: np.ndarray) -> None:
         mask = (probability >= self.threshold).astype(np.uint8)
@@ -223,13 +218,12 @@ class _YearWriter:
         self.dst.write(mask, 1, window=window)
         if self.prob_dst is not None:
             write_probability(self.prob_dst, probability, valid, window)
-        per_row = (mask == 1).sum(axis=1)
-        self.m2 += float(per_row @ self.row_areas[row0:row0 + mask.shape[0]])
-        self.mining += int(per_row.sum())
-        self.valid += int(valid.sum())
+        self.area.add("mining", row0, mask == 1)
+        self.mining += int(np.count_nonzero(mask == 1))
+        self.valid += int(np.count_nonzero(valid))
 
     def result(self, year: int, image: Path, targets: YearTargets) -> YearFootprint:
-        return YearFootprint(year, image, targets.footprint, self.m2 / 10_000.0, self.mining, self.valid,
+        return YearFootprint(year, image, targets.footprint, self.area["mining"], self.mining, self.valid,
                              targets.probability)
 
 
@@ -258,7 +252,7 @@ def _map_one_year(
 ) -> YearFootprint:
     with atomic_outputs(targets.paths) as temps, ExitStack() as stack:
         stack.enter_context(engine_env())
-        src = stack.enter_context(rasterio.open(path))
+        src = stack.enter_context(open_raster(path))
         year_writer = _YearWriter(stack, temps, info.grid, targets, threshold)
 
         def write(block: RowBlock) -> None:
@@ -282,7 +276,7 @@ def _map_jointly(
     outputs = [t.paths for t in targets]
     with atomic_outputs([p for group in outputs for p in group]) as temps, ExitStack() as stack:
         stack.enter_context(engine_env())
-        srcs = [stack.enter_context(rasterio.open(path)) for _, path in images]
+        srcs = [stack.enter_context(open_raster(path)) for _, path in images]
         writers, used = [], 0
         for target, group in zip(targets, outputs):
             writers.append(_YearWriter(stack, temps[used:used + len(group)], grid, target, threshold))

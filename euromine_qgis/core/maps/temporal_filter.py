@@ -22,13 +22,20 @@ from typing import Sequence
 
 import numpy as np
 import rasterio
-from rasterio.windows import Window
 
 from ..errors import InputError
-from ..io.area import row_pixel_areas_m2
-from ..io.masks import WINDOW_PIXELS, window_rows
+from ..io.area import AreaTally
+from ..io.masks import row_windows, window_rows
 from ..io.outputs import atomic_outputs
-from ..io.raster import FOOTPRINT_NODATA, STRICT_READS, Grid, footprint_profile, probability_profile, write_probability
+from ..io.raster import (
+    FOOTPRINT_NODATA,
+    Grid,
+    footprint_profile,
+    open_raster,
+    probability_profile,
+    read_window,
+    write_probability,
+)
 from ..progress import Reporter
 
 FILTER_WIDTHS = {"none": 1, "smooth3": 3, "smooth5": 5}
@@ -82,35 +89,29 @@ def filter_probability_rasters(
     probability_files: Sequence[Path],
     probabilities: str | None,
     reporter: Reporter,
-    progress_from: float = 0.0,
 ) -> list[tuple[float, int, int]]:
     """Filter the float32 probability rasters ``sources`` (one per year, NaN nodata) into the
     final footprint (and optional probability) rasters, in row windows; returns (mining hectares,
-    mining pixels, valid pixels) per year. ``progress_from`` is where the progress bar stands
-    when the pass starts (percent)."""
-    height, cols = grid.shape
-    with rasterio.open(sources[0]) as first:
-        rows = min(height, window_rows(cols, first.block_shapes[0][0], WINDOW_PIXELS))
-    row_ha = row_pixel_areas_m2(grid) / 10_000.0
-    totals = np.zeros((len(sources), 3))
+    mining pixels, valid pixels) per year."""
+    tally = AreaTally(grid)
+    mining_pixels = np.zeros(len(sources), np.int64)
+    valid_pixels = np.zeros(len(sources), np.int64)
     with atomic_outputs([*footprints, *probability_files]) as temps, ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, **STRICT_READS))
-        srcs = [stack.enter_context(rasterio.open(p)) for p in sources]
+        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
+        srcs = [stack.enter_context(open_raster(p)) for p in sources]
         masks_out = [stack.enter_context(rasterio.open(t, "w", **footprint_profile(grid))) for t in temps[:len(footprints)]]
         probs_out = [stack.enter_context(rasterio.open(t, "w", **probability_profile(grid, probabilities)))
                      for t in temps[len(footprints):]]
-        for row0 in range(0, height, rows):
-            reporter.check()
-            window = Window(0, row0, cols, min(rows, height - row0))
-            probability = np.stack([src.read(1, window=window) for src in srcs])
+        for window in row_windows(grid, window_rows(grid, srcs[0].block_shapes[0][0]), reporter):
+            probability = np.stack([read_window(src, window, 1) for src in srcs])
             valid = ~np.isnan(probability)
             smoothed = smooth_probabilities(probability, valid, width)
+            mining = valid & (smoothed >= threshold)
             for t, dst in enumerate(masks_out):
-                mining = valid[t] & (smoothed[t] >= threshold)
-                dst.write(np.where(valid[t], mining, FOOTPRINT_NODATA).astype(np.uint8), 1, window=window)
-                totals[t] += [np.count_nonzero(mining, axis=1) @ row_ha[row0:row0 + window.height],
-                              np.count_nonzero(mining), np.count_nonzero(valid[t])]
+                dst.write(np.where(valid[t], mining[t], FOOTPRINT_NODATA).astype(np.uint8), 1, window=window)
             for t, dst in enumerate(probs_out):
                 write_probability(dst, np.nan_to_num(smoothed[t]), valid[t], window)
-            reporter.progress(progress_from + (100.0 - progress_from) * (row0 + window.height) / height)
-    return [(float(ha), int(mining), int(valid)) for ha, mining, valid in totals]
+            tally.add("mining", window.row_off, mining)
+            mining_pixels += np.count_nonzero(mining, axis=(1, 2))
+            valid_pixels += np.count_nonzero(valid, axis=(1, 2))
+    return [(float(ha), int(m), int(v)) for ha, m, v in zip(tally["mining"], mining_pixels, valid_pixels)]

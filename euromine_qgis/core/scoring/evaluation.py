@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from rasterio.windows import Window
 
 from ..errors import InputError, YearsError
-from ..io.area import row_pixel_areas_m2
-from ..io.grids import align_hint, grid_differences
-from ..io.masks import WINDOW_PIXELS, MaskInfo, common_grid, inspect_mask, read_stack, same_place, window_rows
+from ..io.area import AreaTally
+from ..io.grids import align_hint, common_grid, grid_mismatch, same_grid
+from ..io.masks import MaskInfo, inspect_mask, read_stack, row_windows, window_rows
 from ..io.raster import Grid
 from ..progress import Reporter
 from ..years import match_years
@@ -78,7 +77,8 @@ def match_inputs(predictions: Sequence[str | Path], references: Sequence[str | P
 def check_grids(pred: dict[int, MaskInfo], ref: dict[int, MaskInfo]) -> Grid:
     """The common grid of all predictions; references must match it (size only when without CRS)."""
     years = sorted(pred)
-    grid = common_grid([pred[y] for y in years], "predictions")
+    grid = common_grid([pred[y] for y in years], "predictions of different years lie on different grids",
+                       "every year must share one grid")
     for year in years:
         p, r = pred[year], ref[year]
         if r.grid.shape != p.grid.shape:
@@ -87,12 +87,9 @@ def check_grids(pred: dict[int, MaskInfo], ref: dict[int, MaskInfo]) -> Grid:
                 f"{p.path} ({p.grid.width} × {p.grid.height} px) for year {year}; "
                 + align_hint(r.path, r.grid, p.path, p.grid)
             )
-        if r.grid.crs is not None and p.grid.crs is not None and not same_place(r.grid, p.grid):
-            raise InputError(
-                f"{r.path} and {p.path}: reference and prediction for year {year} have the same size "
-                f"but a different CRS or transform ({grid_differences(r.grid, p.grid)}); "
-                + align_hint(r.path, r.grid, p.path, p.grid)
-            )
+        if r.grid.crs is not None and p.grid.crs is not None and not same_grid(r.grid, p.grid):
+            raise grid_mismatch(r, p, f"reference and prediction for year {year} have the same size but a "
+                                      "different CRS or transform")
     return grid
 
 
@@ -102,7 +99,7 @@ def evaluate_rasters(
     pairs: Sequence[tuple[int, int]] = (),
     reporter: Reporter = Reporter(),
 ) -> RasterEvaluation:
-    """Count every metric of METRICS.md for year-matched prediction and reference rasters.
+    """Count every metric of docs/metrics.md for year-matched prediction and reference rasters.
 
     One pass over row windows holding all years at once. References without a CRS (EuroMineNet
     labels) are accepted when their size equals the prediction's. Inputs are only read.
@@ -114,42 +111,35 @@ def evaluate_rasters(
     ref_info = {y: inspect_mask(Path(references[y])) for y in years}
     grid = check_grids(pred_info, ref_info)
     height, width = grid.shape
-    rows = min(height, window_rows(width, max(i.block_rows for i in (*pred_info.values(), *ref_info.values())),
-                                   WINDOW_PIXELS))
-    row_area = row_pixel_areas_m2(grid) / 10_000.0 if grid.crs is not None else np.ones(height)
+    rows = window_rows(grid, max(i.block_rows for i in (*pred_info.values(), *ref_info.values())))
+    area = AreaTally(grid, "ha" if grid.crs is not None else "pixels")
     step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
     previews = {y: np.empty((len(range(0, height, step)), len(range(0, width, step))), np.uint8) for y in years}
-    mapped = dict.fromkeys(years, 0.0)
-    reference = dict.fromkeys(years, 0.0)
     total = SeriesCounts({y: Counts() for y in years})
     reporter.info(f"Evaluating {len(years)} year(s) on a {width} × {height} grid in windows of {rows} rows")
 
-    for row0 in range(0, height, rows):
-        reporter.check()
-        h = min(rows, height - row0)
-        window = Window(0, row0, width, h)
+    for window in row_windows(grid, rows, reporter):
+        row0 = window.row_off
         pred, pred_valid = read_stack([pred_info[y] for y in years], window)
         ref, ref_valid = read_stack([ref_info[y] for y in years], window)
         valid = pred_valid & ref_valid
         total += series_counts(pred, ref, valid, years, pairs)
-        weights = row_area[row0:row0 + h]
+        area.add("mapped", row0, pred & valid)
+        area.add("reference", row0, ref & valid)
         first = -row0 % step  # first row of this window on the preview's row lattice
         for t, year in enumerate(years):
-            mapped[year] += float(np.count_nonzero(pred[t] & valid[t], axis=1) @ weights)
-            reference[year] += float(np.count_nonzero(ref[t] & valid[t], axis=1) @ weights)
             sample = np.s_[first::step, ::step]
             codes = np.where(valid[t][sample], 2 * ref[t][sample] + pred[t][sample], NODATA)
             previews[year][(row0 + first) // step:(row0 + first) // step + codes.shape[0]] = codes
-        reporter.progress(100.0 * (row0 + h) / height)
 
     return RasterEvaluation(
         counts=total,
         predictions={y: pred_info[y].path for y in years},
         references={y: ref_info[y].path for y in years},
         shape=(height, width),
-        area_unit="ha" if grid.crs is not None else "pixels",
-        mapped_area=mapped,
-        reference_area=reference,
+        area_unit=area.unit,
+        mapped_area={y: float(a) for y, a in zip(years, area["mapped"])},
+        reference_area={y: float(a) for y, a in zip(years, area["reference"])},
         previews=previews,
     )
 

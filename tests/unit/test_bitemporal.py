@@ -86,7 +86,7 @@ def test_refusals_name_the_files(tmp_path, conv_onnx, dates):
     before, after = dates
     fp = Model(conv_onnx, device="cpu")
     other = write_image(tmp_path / "Year2021.tif", random_scene(150, 171, seed=3))
-    with pytest.raises(InputError, match="Year2016.tif and .*Year2021.tif: the two images are not on the same grid"):
+    with pytest.raises(InputError, match="Year2021.tif and .*Year2016.tif: the two images are not on the same grid"):
         detect_change(before, other, tmp_path / "c.tif", fp)
     with pytest.raises(InputError, match="a change model is needed here, this one's task is 'footprint'"):
         detect_change(before, after, tmp_path / "c.tif", fp, fp)
