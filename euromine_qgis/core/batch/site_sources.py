@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..errors import InputError, YearsError
+from ..io.layout import IMAGE_PATTERN, image_files, label_files, site_folders
+from ..progress import Reporter
 from ..release import EXCLUDED, SPLITS
 from ..years import match_years
 
-IMAGE_GLOB = "Year*.tif"
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
@@ -26,7 +27,7 @@ class PolygonClip:
 
 
 @dataclass(frozen=True)
-class SiteInput:
+class SiteSource:
     """One site to map: its annual images (or the clip that makes them) and any labels."""
 
     name: str
@@ -64,14 +65,13 @@ def split_of(name: str) -> str:
 
 
 def discover_sites(folder: Path) -> dict[str, Path]:
-    """Site folders under ``folder`` in the EuroMineNet layout (``{Site}/image/Year{YYYY}.tif``)."""
+    """Site name -> folder of the sites under ``folder`` in the EuroMineNet layout (io.layout)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: sites folder does not exist")
-    sites = {p.name: p for p in sorted(folder.iterdir())
-             if p.is_dir() and any((p / "image").glob(IMAGE_GLOB))}
+    sites = site_folders(folder)
     if not sites:
-        raise InputError(f"{folder}: no site folders with image/Year{{YYYY}}.tif (EuroMineNet layout) in it")
+        raise InputError(f"{folder}: no site folders with {IMAGE_PATTERN} (EuroMineNet layout) in it")
     return sites
 
 
@@ -100,17 +100,17 @@ def select_sites(available: Sequence[str], selection: str | None) -> tuple[list[
     return names, []
 
 
-def folder_site(folder: Path, years: Sequence[int] | None) -> SiteInput:
+def folder_site(folder: Path, years: Sequence[int] | None) -> SiteSource:
     """A EuroMineNet site folder: its images of ``years`` (None: every year found) and the labels
     of those years that exist."""
     folder = Path(folder)
     try:
-        images = dict(match_years(sorted((folder / "image").glob(IMAGE_GLOB)), years))
+        images = dict(match_years(image_files(folder), years))
     except YearsError as exc:
         raise YearsError(f"site {folder.name} ({folder}): {exc}") from exc
-    label_files = sorted((folder / "label").glob(IMAGE_GLOB))
-    labels = dict(match_years(label_files, None)) if label_files else {}
-    return SiteInput(folder.name, images, {y: p for y, p in labels.items() if y in images})
+    labelled = label_files(folder)
+    labels = dict(match_years(labelled, None)) if labelled else {}
+    return SiteSource(folder.name, images, {y: p for y, p in labels.items() if y in images})
 
 
 def safe_site_name(value: object) -> str:
@@ -123,18 +123,39 @@ def safe_site_name(value: object) -> str:
 
 
 def polygon_sites(outlines: Sequence[tuple[object, Mapping]], crs: str,
-                  mosaics: Sequence[Path], years: Sequence[int] | None) -> list[SiteInput]:
+                  mosaics: Sequence[Path], years: Sequence[int] | None) -> list[SiteSource]:
     """Sites from (name, GeoJSON geometry) outlines in ``crs`` over annual ``mosaics`` (year in
     each file name). Names must stay distinct once made safe for folder names."""
     dated = dict(match_years(mosaics, years))
-    sites: dict[str, SiteInput] = {}
+    sites: dict[str, SiteSource] = {}
     for raw_name, geometry in outlines:
         name = safe_site_name(raw_name)
         if name in sites:
             raise InputError(f"two site outlines are named '{name}'; give every outline its own name")
         if not geometry:
             raise InputError(f"site outline '{name}' has no geometry")
-        sites[name] = SiteInput(name, clip=PolygonClip(dict(geometry), crs, dated))
+        sites[name] = SiteSource(name, clip=PolygonClip(dict(geometry), crs, dated))
     if not sites:
         raise InputError("the site outline layer has no features")
     return list(sites.values())
+
+
+def sites_from_folder(folder: Path, selection: str | None, years: Sequence[int] | None,
+                      reporter: Reporter = Reporter()) -> list[SiteSource]:
+    """The sites of ``folder`` (EuroMineNet layout) that the SITES text ``selection`` picks (see
+    select_sites), each with its images of ``years`` (None: every year found) and its labels.
+    Members of a release split that the folder lacks are named in the log."""
+    found = discover_sites(Path(folder))
+    names, missing = select_sites(list(found), selection)
+    if missing:
+        reporter.info(f"{len(missing)} site(s) of split '{selection}' are not in {folder}: {', '.join(missing)}")
+    return [folder_site(found[name], years) for name in names]
+
+
+def sites_from_outlines(outlines: Sequence[tuple[object, Mapping]], crs: str, mosaics: Sequence[Path],
+                        selection: str | None, years: Sequence[int] | None) -> list[SiteSource]:
+    """The sites of the (name, GeoJSON geometry) ``outlines`` in ``crs`` over annual ``mosaics``
+    (see polygon_sites) that the SITES text ``selection`` picks, in the order it names them."""
+    sites = {site.name: site for site in polygon_sites(outlines, crs, mosaics, years)}
+    names, _ = select_sites(list(sites), selection)
+    return [sites[name] for name in names]

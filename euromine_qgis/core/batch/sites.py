@@ -2,7 +2,7 @@
 then one summary table and page.
 
 Resumable: a site's outputs are made in a hidden staging folder beside the output folder, the
-manifest (core/manifest.py) is written last, and only then is the folder renamed to the site's
+manifest (batch/manifest.py) is written last, and only then is the folder renamed to the site's
 name. A later run skips a site whose folder verifies against its manifest and the same inputs
 and parameters, and redoes any other; leftovers of an interrupted run are removed. One run at a
 time per output folder.
@@ -22,6 +22,7 @@ from ..engine.model import Model
 from ..errors import OutputError
 from ..io.checksum import sha256_of
 from ..io.clip import clip_mosaic
+from ..io.layout import image_path
 from ..io.outputs import check_output_folder
 from ..maps.change_layers import change_layers
 from ..maps.footprints import check_images, map_footprints
@@ -31,7 +32,7 @@ from ..scoring.evaluation import evaluate_rasters
 from ..scoring.report import write_report, write_table
 from ..scoring.summary import aggregate, site_row, write_summary_report, write_summary_table
 from .manifest import has_manifest, verified_result, write_manifest
-from .site_sources import SiteInput, split_of
+from .site_sources import SiteSource, split_of
 
 SUMMARY_TABLE = "summary.csv"
 SUMMARY_REPORT = "summary.html"
@@ -72,7 +73,7 @@ class SitesResult:
     pooled: dict
 
 
-def map_sites(sites: Sequence[SiteInput], model: Model, out_dir: Path, options: SiteOptions = SiteOptions(),
+def map_sites(sites: Sequence[SiteSource], model: Model, out_dir: Path, options: SiteOptions = SiteOptions(),
               reporter: Reporter = Reporter()) -> SitesResult:
     """Map, derive and score every site into ``out_dir/{site}``, reusing verified sites, then
     write ``summary.csv`` and ``summary.html`` in ``out_dir``."""
@@ -85,8 +86,7 @@ def map_sites(sites: Sequence[SiteInput], model: Model, out_dir: Path, options: 
     outcomes = []
     for n, site in enumerate(sites):
         reporter.check()
-        step = Reporter(progress=lambda p, n=n: reporter.progress((n + p / 100.0) * 100.0 / len(sites)),
-                        info=reporter.info, is_canceled=reporter.is_canceled)
+        step = reporter.sub_range(100.0 * n / len(sites), 100.0 * (n + 1) / len(sites))
         target = out_dir / site.name
         _remove_leftovers(target)
         made_from = {"parameters": parameters, "inputs": site.signature()}
@@ -111,7 +111,7 @@ def map_sites(sites: Sequence[SiteInput], model: Model, out_dir: Path, options: 
     return SitesResult(outcomes, table, report, pooled)
 
 
-def _check_inputs(sites: Sequence[SiteInput], model: Model, options: SiteOptions) -> None:
+def _check_inputs(sites: Sequence[SiteSource], model: Model, options: SiteOptions) -> None:
     """Every image header and the PAIRS of every site, before any site is mapped."""
     mosaics = {p for s in sites if s.clip for p in s.clip.mosaics.items()}
     check_images(sorted(mosaics), model)
@@ -120,7 +120,7 @@ def _check_inputs(sites: Sequence[SiteInput], model: Model, options: SiteOptions
         parse_pairs(options.pairs, site.years)
 
 
-def _map_site_atomically(site: SiteInput, model: Model, target: Path, made_from: dict, options: SiteOptions,
+def _map_site_atomically(site: SiteSource, model: Model, target: Path, made_from: dict, options: SiteOptions,
                          reporter: Reporter) -> dict:
     """Make the site's outputs in a staging folder and move it onto ``target`` once its manifest is written."""
     if target.exists() and not has_manifest(target):
@@ -148,23 +148,24 @@ def _remove_leftovers(target: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _map_site(site: SiteInput, model: Model, folder: Path, final: Path, options: SiteOptions,
+def _map_site(site: SiteSource, model: Model, folder: Path, final: Path, options: SiteOptions,
               reporter: Reporter) -> dict:
     """Footprints, change layers and, where labelled, evaluation of one site into ``folder``
     (renamed to ``final`` afterwards); returns the site's figures with paths relative to it."""
     images = dict(site.images)
     if site.clip is not None:
-        (folder / "image").mkdir()
         for year, mosaic in sorted(site.clip.mosaics.items()):
             reporter.check()
-            images[year] = clip_mosaic(mosaic, site.clip.geometry, site.clip.crs, folder / "image" / f"Year{year}.tif")
+            images[year] = image_path(folder, year)
+            images[year].parent.mkdir(exist_ok=True)
+            clip_mosaic(mosaic, site.clip.geometry, site.clip.crs, images[year])
     years = sorted(images)
     mapped = map_footprints(sorted(images.items()), model, folder / "footprints", options.threshold,
                                   options.settings, reporter, temporal_filter=options.temporal_filter)
     footprints = {m.year: m.footprint for m in mapped}
     first_last = (years[0], years[-1]) if len(years) > 1 else None
     pairs = sorted(set(parse_pairs(options.pairs, years)) | ({first_last} if first_last else set()))
-    change = change_layers(sorted(footprints.items()), pairs, folder / "change", Reporter(is_canceled=reporter.is_canceled))
+    change = change_layers(sorted(footprints.items()), pairs, folder / "change", reporter.silent())
     record = {
         "site": site.name, "split": split_of(site.name), "years": years,
         "area_ha": {str(m.year): m.mining_ha for m in mapped},
@@ -179,7 +180,7 @@ def _map_site(site: SiteInput, model: Model, folder: Path, final: Path, options:
     if labelled:
         reporter.info(f"{site.name}: evaluating {len(labelled)} labelled year(s)")
         evaluation = evaluate_rasters({y: footprints[y] for y in labelled}, {y: site.labels[y] for y in labelled},
-                                      parse_pairs(options.pairs, labelled), Reporter(is_canceled=reporter.is_canceled))
+                                      parse_pairs(options.pairs, labelled), reporter.silent())
         write_table(evaluation.summary(options.lam), folder / "evaluation.csv")
         record["evaluation"] = {"table": "evaluation.csv", "report": None,
                                 "summary": evaluation.counts.summary(options.lam)}

@@ -9,12 +9,14 @@ from ..years import year_from_name
 
 IMAGE_FOLDER = "image"
 LABEL_FOLDER = "label"
-FILE_GLOB = "Year*.tif"
+FILE_NAME = "Year{year}.tif"
+FILE_GLOB = FILE_NAME.format(year="*")
+IMAGE_PATTERN = f"{IMAGE_FOLDER}/" + FILE_NAME.format(year="{YYYY}")  # a site's images, in words
 
 
 def file_name(year: int) -> str:
     """The file name of a year's image or label."""
-    return f"Year{year}.tif"
+    return FILE_NAME.format(year=year)
 
 
 def image_path(site: Path, year: int) -> Path:
