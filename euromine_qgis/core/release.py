@@ -1,15 +1,11 @@
 """EuroMineNet release facts as data: band order, benchmark normalization, patch size, years,
 the site-disjoint split lists and the sites the release's preprocessing excludes.
 
-A copy of ``shared/euromine_release.json`` kept in the package, so the plugin and the export
-tools work from a checkout or an installed zip without the shared folder; a unit test keeps it
-equal to the JSON when that file is present.
+Kept in the package, so the plugin and the export tools read nothing outside it;
+tests/unit/test_release.py keeps it equal to the team's ``euromine_release.json`` where that file
+sits beside the repository.
 """
 from __future__ import annotations
-
-import json
-from pathlib import Path
-from typing import Any
 
 # Inferred from the per-band means; the release does not name its bands (see the JSON's note).
 BANDS: tuple[str, ...] = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
@@ -61,9 +57,6 @@ SPLITS: dict[str, tuple[str, ...]] = {
 }
 EXCLUDED: tuple[str, ...] = ('Spain_4', 'Sweden_6', 'Poland_16')
 
-# Where the shared agreements live in the team's layout: beside the repository.
-RELEASE_JSON: Path = Path(__file__).resolve().parents[3] / "shared" / "euromine_release.json"
-
 
 def split_sites(name: str) -> tuple[str, ...]:
     """The site names of split ``name`` ('train', 'val' or 'test'); ValueError for another name."""
@@ -71,37 +64,3 @@ def split_sites(name: str) -> tuple[str, ...]:
         return SPLITS[name]
     except KeyError:
         raise ValueError(f"unknown split '{name}' (the release has {', '.join(SPLITS)})") from None
-
-
-def load_release_json(path: Path = RELEASE_JSON) -> dict[str, Any] | None:
-    """The release JSON as a dict, or None when the file is not there."""
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def check_against_json(path: Path = RELEASE_JSON) -> bool:
-    """Raise ValueError if the release JSON exists and disagrees with these constants.
-
-    Returns True when the JSON was found and agrees, False when it is absent.
-    """
-    release = load_release_json(path)
-    if release is None:
-        return False
-    found = {
-        "bands": tuple(release["bands"]),
-        "mean": tuple(float(v) for v in release["normalization"]["mean"]),
-        "std": tuple(float(v) for v in release["normalization"]["std"]),
-        "patch_size": int(release["patch_size"]),
-        "years": tuple(int(y) for y in release["years"]),
-        "splits": {k: tuple(dict.fromkeys(release[k])) for k in SPLITS},
-        "excluded": tuple(release["excluded"]),
-    }
-    expected = {
-        "bands": BANDS, "mean": MEAN, "std": STD, "patch_size": PATCH_SIZE, "years": YEARS,
-        "splits": SPLITS, "excluded": EXCLUDED,
-    }
-    wrong = [k for k in expected if found[k] != expected[k]]
-    if wrong:
-        raise ValueError(f"{path}: {', '.join(wrong)} differ from euromine_qgis/core/release.py; update it")
-    return True
