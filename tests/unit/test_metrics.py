@@ -1,4 +1,4 @@
-"""METRICS.md: its worked examples exactly, properties of the scores, undefined ratios, sites."""
+"""docs/metrics.md: its worked examples exactly, properties of the scores, undefined ratios, sites."""
 from __future__ import annotations
 
 import numpy as np

@@ -99,7 +99,8 @@ def filter_probability_rasters(
     with atomic_outputs([*footprints, *probability_files]) as temps, ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
         srcs = [stack.enter_context(open_raster(p)) for p in sources]
-        masks_out = [stack.enter_context(rasterio.open(t, "w", **footprint_profile(grid))) for t in temps[:len(footprints)]]
+        masks_out = [stack.enter_context(rasterio.open(t, "w", **footprint_profile(grid)))
+                     for t in temps[:len(footprints)]]
         probs_out = [stack.enter_context(rasterio.open(t, "w", **probability_profile(grid, probabilities)))
                      for t in temps[len(footprints):]]
         for window in row_windows(grid, window_rows(grid, srcs[0].block_shapes[0][0]), reporter):

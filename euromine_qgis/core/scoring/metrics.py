@@ -1,4 +1,4 @@
-"""Benchmark metrics and CA-TIoU exactly as ../shared/METRICS.md defines them.
+"""Benchmark metrics and CA-TIoU exactly as docs/metrics.md defines them.
 
 Everything is built from integer counts that add up, so per-window, per-year, per-site and
 pooled figures all come from the same sums. A ratio with a zero denominator is ``None``.

@@ -232,8 +232,8 @@ def render_html(evaluation: RasterEvaluation, lam: float = 0.5, title: str = "Eu
 <body>
 <h1>{html.escape(title)}</h1>
 <p class="meta">{len(years)} year(s) {years[0]}–{years[-1]} · grid {width} × {height} px · λ = {lam:g} ·
-{len(s['pairs'])} change pair(s). Metrics follow METRICS.md; <span class="na">n/a</span> marks an undefined
-ratio (zero denominator), never counted as 0 or 1.</p>
+{len(s['pairs'])} change pair(s). Metrics follow the plugin's docs/metrics.md; <span class="na">n/a</span> marks an
+undefined ratio (zero denominator), never counted as 0 or 1.</p>
 <h2>Summary</h2>
 <div class="cards">{card_html}</div>
 <p class="meta">CA-TIoU = (1 − λ)·TIoU + λ·CIoU (TIoU alone when CIoU is undefined). TIoU pools TP/FP/FN over the
