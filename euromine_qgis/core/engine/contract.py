@@ -22,8 +22,6 @@ OUTPUT_NAME = "logits"
 OUTPUTS = ("logits", "probabilities")
 # Axes that stay symbolic in an exported graph: batch, years, rows, columns.
 DYNAMIC_AXES = ("N", "T", "H", "W")
-# The class whose probability the engine maps, by name, in order of preference.
-POSITIVE_CLASSES = ("mining", "change")
 
 
 @dataclass(frozen=True)
@@ -47,19 +45,22 @@ class Task:
         return self.output_layout.index("K")
 
 
+FOOTPRINT_CLASSES = ("background", "mining")
+CHANGE_CLASSES = ("no_change", "change")
+# The class whose probability the engine maps, by name, in order of preference.
+POSITIVE_CLASSES = (FOOTPRINT_CLASSES[-1], CHANGE_CLASSES[-1])
 TASK_TABLE: Mapping[str, Task] = MappingProxyType({
-    "footprint": Task(("image",), 1, ("background", "mining"), ("N", "C", "H", "W"), ("N", "K", "H", "W")),
+    "footprint": Task(("image",), 1, FOOTPRINT_CLASSES, ("N", "C", "H", "W"), ("N", "K", "H", "W")),
     # A change model may also take the two images stacked as one (N, 2C, H, W) input.
-    "change": Task(("before", "after"), 2, ("no_change", "change"), ("N", "C", "H", "W"), ("N", "K", "H", "W")),
-    "footprint_series": Task(("image",), 0, ("background", "mining"), ("N", "T", "C", "H", "W"),
-                             ("N", "T", "K", "H", "W")),
+    "change": Task(("before", "after"), 2, CHANGE_CLASSES, ("N", "C", "H", "W"), ("N", "K", "H", "W")),
+    "footprint_series": Task(("image",), 0, FOOTPRINT_CLASSES, ("N", "T", "C", "H", "W"), ("N", "T", "K", "H", "W")),
 })
 TASKS = tuple(TASK_TABLE)
 
 # Fields without a default: the normalization, which a user may give instead (NormalizationOverride).
 NORMALIZATION_FIELDS = ("bands", "mean", "std")
 DEFAULTS: Mapping[str, Any] = MappingProxyType({
-    "task": "footprint", "patch_size": release.PATCH_SIZE, "output": "logits",
+    "task": "footprint", "patch_size": release.PATCH_SIZE, "output": OUTPUTS[0],
     "trained_on": "unknown", "license": "unknown", "version": "unknown",
 })
 FIELDS = ("name", "task", *NORMALIZATION_FIELDS, "patch_size", "classes", "output", "trained_on", "license",
@@ -114,7 +115,7 @@ class ModelInfo:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     patch_size: int = DEFAULTS["patch_size"]
-    classes: tuple[str, ...] = TASK_TABLE["footprint"].classes
+    classes: tuple[str, ...] = FOOTPRINT_CLASSES
     output: str = DEFAULTS["output"]
     trained_on: str = DEFAULTS["trained_on"]
     license: str = DEFAULTS["license"]
