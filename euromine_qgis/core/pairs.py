@@ -1,13 +1,12 @@
 """Pairs of years for change evaluation: parsing the PAIRS text against the selected years."""
 from __future__ import annotations
 
-import re
 from itertools import combinations
 from typing import Sequence
 
 from .errors import YearsError
+from .years import list_items, year_span
 
-_PAIR = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")
 KEYWORDS = ("consecutive", "all", "first-last")
 
 
@@ -29,17 +28,14 @@ def parse_pairs(text: str | None, years: Sequence[int]) -> list[tuple[int, int]]
     if keyword == "first-last":
         return [(years[0], years[-1])] if len(years) > 1 else []
     pairs: set[tuple[int, int]] = set()
-    for part in str(text).replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        match = _PAIR.match(part)
-        if not match:
+    for part in list_items(text):
+        span = year_span(part)
+        if span is None:
             raise YearsError(
                 f"PAIRS '{text}': cannot read '{part}'; use {', '.join(KEYWORDS)} "
                 "or pairs such as 2016-2019, 2015-2024"
             )
-        a, b = int(match.group(1)), int(match.group(2))
+        a, b = span
         if a >= b:
             raise YearsError(f"PAIRS '{text}': pair {part} must run from an earlier to a later year")
         missing = [y for y in (a, b) if y not in years]

@@ -1,4 +1,5 @@
-"""Years of annual images: parsing the YEARS text and finding the year in a file name."""
+"""Years of annual images: parsing the YEARS text (its list items and YYYY-YYYY spans, shared with
+PAIRS) and finding the year in a file name."""
 from __future__ import annotations
 
 import re
@@ -9,7 +10,18 @@ from .errors import YearsError
 
 # A plausible acquisition year standing alone (not part of a longer number): 1980–2099.
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(19[89]\d|20\d\d)(?!\d)")
-_RANGE = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")
+_SPAN = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")
+
+
+def list_items(text: str) -> list[str]:
+    """The items of a comma- or semicolon-separated text (YEARS, PAIRS), stripped, blanks left out."""
+    return [part.strip() for part in str(text).replace(";", ",").split(",") if part.strip()]
+
+
+def year_span(item: str) -> tuple[int, int] | None:
+    """The two years of an item written ``YYYY-YYYY`` (a range of years, a pair), else None."""
+    match = _SPAN.match(item)
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def parse_years(text: str | None) -> list[int] | None:
@@ -20,13 +32,10 @@ def parse_years(text: str | None) -> list[int] | None:
     if text is None or not str(text).strip():
         return None
     years: set[int] = set()
-    for part in str(text).replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        match = _RANGE.match(part)
-        if match:
-            first, last = int(match.group(1)), int(match.group(2))
+    for part in list_items(text):
+        span = year_span(part)
+        if span:
+            first, last = span
             if first > last:
                 raise YearsError(f"YEARS '{text}': range {part} runs backwards; write {last}-{first}")
             years.update(range(first, last + 1))
