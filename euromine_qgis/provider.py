@@ -64,5 +64,5 @@ class EuroMineProvider(QgsProcessingProvider):
         lines = [p.message() for p in self.problems]
         if self.unavailable and all(p.affects == GPU for p in self.problems):
             lines += [tr("The {algorithm} algorithm could not be loaded ({error}).").format(algorithm=m, error=e)
-                  for m, e in self.unavailable.items()]
+                      for m, e in self.unavailable.items()]
         return "\n".join(lines)

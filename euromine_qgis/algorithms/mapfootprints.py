@@ -14,7 +14,7 @@ from ..core.maps.footprints import PROBABILITY_TYPES, map_footprints
 from .base import EuroMineAlgorithm, reporter_for
 from .inputs import dated_layers
 from .layers import load_on_completion
-from .models import load_model, model_parameters
+from .models import load_model, model_parameters, model_results
 from .parameters import (
     OUTPUT_FOLDER,
     TEMPORAL_FILTER,
@@ -81,8 +81,6 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
             self.FOOTPRINTS: [str(r.footprint) for r in results],
             "AREA_HA": {str(r.year): r.mining_ha for r in results},
             "YEARS": [r.year for r in results],
-            "MODEL_NAME": model.info.name,
-            "PROVIDER": model.provider,
-            "DEVICE_NAME": model.device_name,
+            **model_results(model),
             "PROBABILITY_RASTERS": [str(r.probability) for r in results if r.probability],
         }

@@ -23,7 +23,7 @@ from ..core.progress import Reporter
 from .base import EuroMineAlgorithm, reporter_for, score_text
 from .inputs import layer_files
 from .layers import load_on_completion
-from .models import load_model, model_parameters
+from .models import load_model, model_parameters, model_results
 from .parameters import (
     LAMBDA,
     OUTPUT_FOLDER,
@@ -139,9 +139,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
             "SITE_RESULTS": {o.name: _site_results(o) for o in result.sites},
             "MICRO": result.pooled["micro"],
             "MACRO": result.pooled["macro"],
-            "MODEL_NAME": model.info.name,
-            "PROVIDER": model.provider,
-            "DEVICE_NAME": model.device_name,
+            **model_results(model),
         }
 
 
