@@ -1,7 +1,8 @@
 """Writing outputs safely: the output folder is usable, no output overwrites an input, and files
-appear under their names only when complete (atomic_outputs)."""
+appear under their names only when complete (atomic_outputs); CSV tables written one way."""
 from __future__ import annotations
 
+import csv
 import errno
 import os
 import shutil
@@ -48,6 +49,15 @@ def check_not_inputs(outputs: Iterable[Path | None], inputs: Iterable[Path], rem
     for output in outputs:
         if output is not None and Path(output).resolve() in sources:
             raise OutputError(f"{output}: output would overwrite {inputs_are}; {remedy}")
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Write a UTF-8 CSV table: ``header``, then ``rows`` of cells already formatted. Give it a
+    temporary path of atomic_outputs."""
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 @contextmanager

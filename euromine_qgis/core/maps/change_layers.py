@@ -10,7 +10,6 @@ is derived from the filtered masks.
 """
 from __future__ import annotations
 
-import csv
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from ..errors import InputError, YearsError
 from ..io.area import AreaTally
 from ..io.grids import common_grid
 from ..io.masks import inspect_mask, read_stack, row_windows, window_rows
-from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
+from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder, write_csv
 from ..io.raster import single_band_profile
 from ..progress import Reporter
 from .temporal_filter import filter_masks, filter_width
@@ -200,11 +199,10 @@ def write_area_table(path: Path, types_path: Path, area_ha: dict[int, float],
     """CSV of mined hectares per year and gain/loss from the previous year (empty for the first
     year), and the ``.csvt`` column types GDAL/QGIS read beside it."""
     gained = {b: area for (_a, b), area in steps.items()}
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(TABLE_COLUMNS)
-        for year, ha in area_ha.items():
-            step = gained.get(year)
-            writer.writerow([year, f"{ha:.6f}", "" if step is None else f"{step.gain_ha:.6f}",
-                             "" if step is None else f"{step.loss_ha:.6f}"])
+
+    def row(year: int, ha: float) -> list[object]:
+        step = gained.get(year)
+        return [year, f"{ha:.6f}", *(("", "") if step is None else (f"{step.gain_ha:.6f}", f"{step.loss_ha:.6f}"))]
+
+    write_csv(path, TABLE_COLUMNS, [row(year, ha) for year, ha in area_ha.items()])
     types_path.write_text('"Integer","Real","Real","Real"\n', encoding="utf-8")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 from pathlib import Path
@@ -13,7 +12,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from ..errors import OutputError
-from ..io.outputs import atomic_outputs
+from ..io.outputs import atomic_outputs, write_csv
 from .evaluation import FN, FP, NODATA, TN, TP, RasterEvaluation
 from .metrics import INTERVAL_CLASSES
 
@@ -67,11 +66,7 @@ def write_table(summary: dict, path: Path) -> Path:
     """Write the CSV table atomically; undefined ratios are empty cells."""
     columns = table_columns(summary["area_unit"])
     with atomic_outputs([Path(path)]) as (temp,):
-        with open(temp, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(columns)
-            for row in table_rows(summary):
-                writer.writerow([_cell(row.get(c)) for c in columns])
+        write_csv(temp, columns, [[_cell(row.get(c)) for c in columns] for row in table_rows(summary)])
     return Path(path)
 
 

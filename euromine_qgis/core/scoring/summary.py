@@ -2,12 +2,11 @@
 pooled over the labelled sites (micro) and averaged per site (macro)."""
 from __future__ import annotations
 
-import csv
 import html
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..io.outputs import atomic_outputs
+from ..io.outputs import atomic_outputs, write_csv
 from .metrics import Counts, PairChange, SeriesCounts, TransitionCounts, aggregate_sites
 from .report import STYLE, format_value
 
@@ -70,11 +69,7 @@ def _cell(value) -> str:
 def write_summary_table(rows: Sequence[Mapping], pooled: Mapping, path: Path) -> Path:
     """CSV: one row per site, then the micro and macro rows; undefined scores are empty cells."""
     with atomic_outputs([Path(path)]) as (temp,):
-        with open(temp, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(COLUMNS)
-            for row in [*rows, *pooled_rows(pooled)]:
-                writer.writerow([_cell(row.get(c)) for c in COLUMNS])
+        write_csv(temp, COLUMNS, [[_cell(row.get(c)) for c in COLUMNS] for row in [*rows, *pooled_rows(pooled)]])
     return Path(path)
 
 
