@@ -128,6 +128,11 @@ def missing_pixel_data(src, path: Path) -> str | None:
     return None
 
 
+def footprint_values(mining: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The uint8 values of a footprint raster: 1 mining, 0 not mining, FOOTPRINT_NODATA where not ``valid``."""
+    return np.where(valid, mining, FOOTPRINT_NODATA).astype(np.uint8)
+
+
 def footprint_profile(grid: Grid) -> dict:
     """GeoTIFF creation options for a uint8 mask (0/1, nodata 255) on ``grid``."""
     return single_band_profile(grid, "uint8", FOOTPRINT_NODATA)

@@ -26,7 +26,7 @@ from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
 from ..io.raster import FOOTPRINT_NODATA, footprint_profile, open_raster
 from ..progress import Reporter
 from .change_layers import GAIN, LOSS, NO_CHANGE, ChangeArea, add_change_areas, change_area, change_codes
-from .footprints import check_images
+from .footprints import check_images, check_threshold
 
 METHODS = ("change_model", "post_classification", "footprints")
 
@@ -83,8 +83,7 @@ def detect_change(
     model's probabilities of the two dates decide whether it is gain (after ≥ before) or loss;
     without it, the footprint model maps both dates and change is where the thresholded maps differ.
     """
-    if not 0.0 < threshold < 1.0:
-        raise InputError(f"THRESHOLD {threshold} must lie strictly between 0 and 1")
+    check_threshold(threshold)
     pair = [(0, Path(before)), (1, Path(after))]
     infos = check_images(pair, footprint_model)
     if change_model is not None:

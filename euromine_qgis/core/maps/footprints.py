@@ -26,10 +26,10 @@ from ..io.area import AreaTally
 from ..io.grids import common_grid
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
 from ..io.raster import (
-    FOOTPRINT_NODATA,
     Grid,
     ImageInfo,
     footprint_profile,
+    footprint_values,
     inspect_image,
     open_raster,
     probability_profile,
@@ -79,6 +79,12 @@ def probability_name(year: int) -> str:
     return f"probability_{year}.tif"
 
 
+def check_threshold(threshold: float) -> None:
+    """InputError unless THRESHOLD lies strictly between 0 and 1."""
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"THRESHOLD {threshold} must lie strictly between 0 and 1")
+
+
 def check_images(images: Sequence[tuple[int, Path]], model: Model) -> list[ImageInfo]:
     """Inspect every image before any work starts; raise InputError naming the first bad one."""
     infos = []
@@ -117,8 +123,7 @@ def map_footprints(
     the years before thresholding; every image must then share one grid. Each year's files
     appear only when complete. Returns the mapped area per year (geodesic for geographic CRS).
     """
-    if not 0.0 < threshold < 1.0:
-        raise InputError(f"THRESHOLD {threshold} must lie strictly between 0 and 1")
+    check_threshold(threshold)
     if probabilities is not None and probabilities not in PROBABILITY_TYPES:
         raise InputError(f"probabilities must be one of {', '.join(PROBABILITY_TYPES)}, not '{probabilities}'")
     width = filter_width(temporal_filter)
@@ -212,8 +217,7 @@ class _YearWriter:
         self.mining, self.valid = 0, 0
 
     def __call__(self, row0: int, probability: np.ndarray, valid: np.ndarray) -> None:
-        mask = (probability >= self.threshold).astype(np.uint8)
-        mask[~valid] = FOOTPRINT_NODATA
+        mask = footprint_values(probability >= self.threshold, valid)
         window = Window(0, row0, self.grid.width, mask.shape[0])
         self.dst.write(mask, 1, window=window)
         if self.prob_dst is not None:

@@ -28,9 +28,9 @@ from ..io.area import AreaTally
 from ..io.masks import row_windows, window_rows
 from ..io.outputs import atomic_outputs
 from ..io.raster import (
-    FOOTPRINT_NODATA,
     Grid,
     footprint_profile,
+    footprint_values,
     open_raster,
     probability_profile,
     read_window,
@@ -109,7 +109,7 @@ def filter_probability_rasters(
             smoothed = smooth_probabilities(probability, valid, width)
             mining = valid & (smoothed >= threshold)
             for t, dst in enumerate(masks_out):
-                dst.write(np.where(valid[t], mining[t], FOOTPRINT_NODATA).astype(np.uint8), 1, window=window)
+                dst.write(footprint_values(mining[t], valid[t]), 1, window=window)
             for t, dst in enumerate(probs_out):
                 write_probability(dst, np.nan_to_num(smoothed[t]), valid[t], window)
             tally.add("mining", window.row_off, mining)
