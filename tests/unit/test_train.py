@@ -57,6 +57,22 @@ def test_checkpoint_exports_and_runs_in_the_plugin_engine(unet_checkpoint, tmp_p
     assert SYNTHETIC_LABEL in model.description
 
 
+def test_validation_scores_are_the_engines_scores_of_the_export(unet_checkpoint, sites, tmp_path):
+    """The checkpoint's validation (the PyTorch module behind the engine) equals what the plugin's
+    engine measures on the exported ONNX file over the same sites and years."""
+    from export.data import training_sites
+    from export.onnx import export_checkpoint
+    from export.site_scores import score_sites
+
+    path, ck = unet_checkpoint
+    model = Model(export_checkpoint(path, tmp_path / "unet.onnx"), device="cpu")
+    val_sites = training_sites(sites[0].parent, names=ck["val_sites"], years=(2015, 2016, 2017))
+    measured = score_sites(model, val_sites)["micro"]
+    assert set(measured) <= set(ck["validation"])
+    for key, value in measured.items():
+        assert ck["validation"][key] == pytest.approx(value, abs=1e-4), key
+
+
 @pytest.mark.parametrize("arch, init", [("utae", True), ("fc_siam_diff", False)])
 def test_series_and_change_training_runs(sites, unet_checkpoint, tmp_path, arch, init):
     extra = ["--init", str(unet_checkpoint[0])] if init else []
