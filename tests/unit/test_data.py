@@ -1,6 +1,9 @@
 """export.data: the release layout and its quirks, read the way training sees it."""
 import shutil
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,3 +142,10 @@ def test_site_layout_comes_from_core(release_like):
 def test_holdout_split_is_site_disjoint(sites):
     train, val = holdout_split(training_sites(sites[0].parent), every=2)
     assert {s.name for s in train}.isdisjoint({s.name for s in val}) and train and val
+
+
+def test_the_training_data_loader_needs_no_onnxruntime():
+    code = "import sys, export.data; assert 'onnxruntime' not in sys.modules, 'onnxruntime was imported'"
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
