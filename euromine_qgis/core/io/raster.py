@@ -155,7 +155,8 @@ def write_probability(dst, probability: np.ndarray, valid: np.ndarray, window: W
     scaled = np.rint(np.clip(probability, 0.0, 1.0) * 255.0).astype(np.uint8)
     scaled[~valid] = 0
     dst.write(scaled, 1, window=window)
-    dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):  # a .msk sidecar would not follow the atomic rename
+        dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
 
 
 def single_band_profile(grid: Grid, dtype: str, nodata: float | None) -> dict:

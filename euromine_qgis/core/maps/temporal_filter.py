@@ -97,7 +97,6 @@ def filter_probability_rasters(
     mining_pixels = np.zeros(len(sources), np.int64)
     valid_pixels = np.zeros(len(sources), np.int64)
     with atomic_outputs([*footprints, *probability_files]) as temps, ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True))
         srcs = [stack.enter_context(open_raster(p)) for p in sources]
         masks_out = [stack.enter_context(rasterio.open(t, "w", **footprint_profile(grid)))
                      for t in temps[:len(footprints)]]
