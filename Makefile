@@ -5,7 +5,8 @@ SHELL := /bin/bash
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.euromine-env
-APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-pyproj python3-scipy python3-matplotlib zip chromium \
+# proj-bin: Debian's pyproj finds PROJ's data (for the core's area maths) from inside the venv through it
+APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-pyproj proj-bin python3-scipy python3-matplotlib zip chromium \
              xvfb xauth
 BUILD     := build
 DIST      := dist
