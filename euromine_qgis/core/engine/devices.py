@@ -5,8 +5,6 @@ import ctypes
 from functools import lru_cache
 from pathlib import Path
 
-import onnxruntime as ort
-
 from ..errors import ModelError
 from .hardware import cpu_name, nvidia_gpu_name
 
@@ -29,6 +27,8 @@ def provider_load_error(provider: str) -> str | None:
     """
     if provider == CPU:
         return None
+    import onnxruntime as ort
+
     if provider not in ort.get_available_providers():
         return f"this onnxruntime build has no {provider}"
     try:
@@ -56,6 +56,8 @@ def execution_providers(device: str) -> list[str]:
     wanted = {"auto": GPU_PROVIDERS, "tensorrt": (TENSORRT,), "cuda": (CUDA,)}[device]
     usable = [p for p in wanted if provider_loads(p)]
     if device != "auto" and not usable:
+        import onnxruntime as ort
+
         raise ModelError(
             f"DEVICE={device} was asked for but onnxruntime cannot use {wanted[0]} here "
             f"(available providers: {', '.join(ort.get_available_providers())}); install "

@@ -10,14 +10,13 @@ from __future__ import annotations
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import rasterio
 from rasterio.windows import Window
 
 from ..engine.inference import TileSettings, engine_env, predict_rows
-from ..engine.model import Model
 from ..errors import InputError
 from ..io.area import AreaTally
 from ..io.grids import common_grid
@@ -27,6 +26,9 @@ from ..io.raster import FOOTPRINT_NODATA, footprint_profile, open_raster
 from ..progress import Reporter
 from .change_layers import GAIN, LOSS, NO_CHANGE, ChangeArea, add_change_areas, change_area, change_codes
 from .footprints import check_images, check_threshold
+
+if TYPE_CHECKING:
+    from ..engine.model import Model
 
 METHODS = ("change_model", "post_classification", "footprints")
 

@@ -13,14 +13,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import rasterio
 from rasterio.windows import Window
 
 from ..engine.inference import RowBlock, TileSettings, engine_env, predict_rows
-from ..engine.model import Model
 from ..errors import InputError
 from ..io.area import AreaTally
 from ..io.grids import common_grid
@@ -37,6 +36,9 @@ from ..io.raster import (
 )
 from ..progress import Reporter
 from .temporal_filter import filter_probability_rasters, filter_width
+
+if TYPE_CHECKING:
+    from ..engine.model import Model
 
 PROBABILITY_TYPES = ("uint8", "float32")
 MAPPING_SHARE = 90.0  # percent of the progress bar spent mapping the years when a temporal filter follows
