@@ -96,14 +96,18 @@ def _numpy_and_gdal() -> list[Problem]:
     return []
 
 
-def _rasterio() -> list[Problem]:
-    try:
-        import rasterio  # noqa: F401
-    except Exception as exc:
-        fix = ("sudo apt install python3-rasterio" if Path("/etc/debian_version").exists()
-               else pip_install("rasterio"))
-        return [Problem(f"rasterio cannot be imported in QGIS's Python ({first_line(exc)}).", fix, EVERYTHING)]
-    return []
+def _geo_libraries() -> list[Problem]:
+    """rasterio (every raster read and write) and pyproj (pixel areas), from Debian where there is one."""
+    problems = []
+    for module in ("rasterio", "pyproj"):
+        try:
+            __import__(module)
+        except Exception as exc:
+            fix = (f"sudo apt install python3-{module}" if Path("/etc/debian_version").exists()
+                   else pip_install(module))
+            problems.append(Problem(f"{module} cannot be imported in QGIS's Python ({first_line(exc)}).", fix,
+                                    EVERYTHING))
+    return problems
 
 
 def _onnxruntime(gpu: str | None) -> list[Problem]:
@@ -146,4 +150,4 @@ def check_environment() -> tuple[Problem, ...]:
     problems = _numpy_and_gdal()
     if problems:
         return tuple(problems)  # with a numpy QGIS's GDAL cannot use, nothing else can be trusted
-    return (*_rasterio(), *_onnxruntime(nvidia_gpu_name()))
+    return (*_geo_libraries(), *_onnxruntime(nvidia_gpu_name()))

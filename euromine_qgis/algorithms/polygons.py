@@ -21,6 +21,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
+from ..core.io.area import M2_PER_HA
 from .translation import tr
 
 
@@ -76,7 +77,7 @@ def write_class_polygons(
         feature = QgsFeature(fields)
         feature.setGeometry(geometry)
         square_metres = measure.convertAreaMeasurement(measure.measureArea(geometry), QgsUnitTypes.AreaSquareMeters)
-        feature.setAttributes([name, square_metres / 10_000.0])
+        feature.setAttributes([name, square_metres / M2_PER_HA])
         writer.addFeature(feature)
         count += 1
     del writer  # closes the layer

@@ -36,3 +36,14 @@ def test_this_environment():
     else:  # the venv carries the CPU build of onnxruntime
         assert [p.affects for p in problems] == [GPU]
         assert gpu in problems[0].summary and ONNXRUNTIME_GPU in problems[0].fix
+
+
+def test_missing_pyproj_is_reported_with_its_debian_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyproj", None)  # import fails as when the package is absent
+    check_environment.cache_clear()
+    try:
+        (problem,) = check_environment()
+    finally:
+        check_environment.cache_clear()
+    assert "pyproj cannot be imported" in problem.summary
+    assert problem.fix == "sudo apt install python3-pyproj"
