@@ -10,7 +10,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
 )
 
-from ..core.scoring.files import evaluate_files
+from ..core.scoring.evaluate_files import evaluate_files
 from .base import EuroMineAlgorithm, reporter_for, score_text
 from .inputs import layer_files
 from .parameters import LAMBDA, PAIRS, lambda_parameter, pairs_parameter, read_years, years_parameter
