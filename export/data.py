@@ -43,6 +43,7 @@ from euromine_qgis.core.engine.contract import normalize_in_place
 from euromine_qgis.core.engine.tiling import tile_starts
 from euromine_qgis.core.io import layout
 from euromine_qgis.core.io.masks import inspect_mask, read_stack
+from euromine_qgis.core.io.raster import open_raster
 from euromine_qgis.core.io.valid import valid_pixels
 from export.synthetic import SYNTHETIC_TAG
 
@@ -160,7 +161,7 @@ def load_site(site: TrainingSite, bands: int = len(release.BANDS)) -> SiteArrays
     shape = None
     for year in site.years:
         path = site.image(year)
-        with rasterio.open(path) as src:
+        with open_raster(path) as src:
             if src.count != bands:
                 raise DataError(f"{path}: {src.count} bands, expected {bands}")
             if shape is not None and (src.height, src.width) != shape:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 
 from euromine_qgis.core.engine.inference import TileModel, TileSettings, engine_env, predict_rows
+from euromine_qgis.core.io.raster import open_raster
 from euromine_qgis.core.scoring.metrics import (
     Counts,
     SeriesCounts,
@@ -42,7 +42,7 @@ def map_scene(model: TileModel, images: Sequence[Path]) -> tuple[np.ndarray, np.
     series model's years): (H, W) arrays, or (T, H, W) from a series model."""
     with ExitStack() as stack:
         stack.enter_context(engine_env())
-        srcs = [stack.enter_context(rasterio.open(path)) for path in images]
+        srcs = [stack.enter_context(open_raster(path)) for path in images]
         blocks = list(predict_rows(model, srcs, TileSettings()))
     rows = 1 if model.info.series else 0
     return (np.concatenate([b.probability for b in blocks], rows),

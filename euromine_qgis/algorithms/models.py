@@ -23,7 +23,7 @@ from qgis.core import (
 )
 
 from ..core.engine.bundled import SYNTHETIC_LABEL, bundled_models, resolve_bundled
-from ..core.engine.contract import NormalizationOverride
+from ..core.engine.contract import FOOTPRINT_TASKS, NormalizationOverride
 from ..core.errors import ModelError, first_line
 from ..environment import GPU, MODELS, check_environment
 from .parameters import DEVICE, advanced, device_parameter, model_file_parameter
@@ -37,10 +37,6 @@ MODEL_FILE = "MODEL_FILE"
 BANDS = "BANDS"
 MEAN = "MEAN"
 STD = "STD"
-
-# Tasks whose models map annual footprints: per-year models and series models (all years at once).
-FOOTPRINT_TASKS = ("footprint", "footprint_series")
-
 
 @dataclass(frozen=True)
 class ModelChoice:

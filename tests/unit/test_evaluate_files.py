@@ -10,8 +10,8 @@ import pytest
 
 from euromine_qgis.core.errors import OutputError, YearsError
 from euromine_qgis.core.pairs import parse_pairs
-from euromine_qgis.core.scoring.evaluation import evaluate_rasters, match_inputs
 from euromine_qgis.core.scoring.evaluate_files import evaluate_files
+from euromine_qgis.core.scoring.evaluation import evaluate_rasters, match_inputs
 from tests.rasters import write_mask
 
 YEARS = (2016, 2017, 2018)

@@ -56,6 +56,8 @@ TASK_TABLE: Mapping[str, Task] = MappingProxyType({
     "footprint_series": Task(("image",), 0, FOOTPRINT_CLASSES, ("N", "T", "C", "H", "W"), ("N", "T", "K", "H", "W")),
 })
 TASKS = tuple(TASK_TABLE)
+# Tasks whose models map annual footprints: per-year models and series models (all years at once).
+FOOTPRINT_TASKS = tuple(name for name, task in TASK_TABLE.items() if task.classes == FOOTPRINT_CLASSES)
 
 # Fields without a default: the normalization, which a user may give instead (NormalizationOverride).
 NORMALIZATION_FIELDS = ("bands", "mean", "std")

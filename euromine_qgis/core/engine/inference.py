@@ -23,7 +23,6 @@ import rasterio
 from rasterio.windows import Window
 
 from ..errors import OutOfMemory
-from ..io.raster import STRICT_READS
 from ..io.row_reader import ROW_BUFFER_BUDGET, RowReader, buffer_bytes, decode_threads
 from ..io.valid import valid_pixels
 from ..progress import Reporter
@@ -55,9 +54,9 @@ class TileModel(Protocol):
 
 
 def engine_env() -> rasterio.Env:
-    """GDAL settings of a mapping run: mask bands stay inside the GeoTIFF (a .msk sidecar would
-    not follow the final rename), the block cache is bounded and damaged blocks fail the read."""
-    return rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_BYTES, **STRICT_READS)
+    """GDAL settings of a mapping run: a bounded block cache. (Strict decoding comes with every
+    open, io.raster.open_raster; internal mask bands with every mask write, io.raster.write_probability.)"""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES)
 
 
 @dataclass(frozen=True)
