@@ -5,7 +5,7 @@ Resumable: a site's outputs are made in a hidden staging folder beside the outpu
 manifest (batch/manifest.py) is written last, and only then is the folder renamed to the site's
 name. A later run skips a site whose folder verifies against its manifest and the same inputs
 and parameters, and redoes any other; leftovers of an interrupted run are removed. One run at a
-time per output folder.
+time per output folder: the run holds the folder's lock (io/folder_lock.py).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ..engine.model import Model
 from ..errors import OutputError
 from ..io.checksum import sha256_of
 from ..io.clip import clip_mosaic
+from ..io.folder_lock import folder_lock
 from ..io.layout import image_path
 from ..io.outputs import check_output_folder
 from ..maps.change_layers import change_layers
@@ -79,6 +80,13 @@ def map_sites(sites: Sequence[SiteSource], model: Model, out_dir: Path, options:
     write ``summary.csv`` and ``summary.html`` in ``out_dir``."""
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
+    with folder_lock(out_dir, "mapsites", reporter):
+        return _map_sites_locked(sites, model, out_dir, options, reporter)
+
+
+def _map_sites_locked(sites: Sequence[SiteSource], model: Model, out_dir: Path, options: SiteOptions,
+                      reporter: Reporter) -> SitesResult:
+    """map_sites while it holds the output folder's lock."""
     _check_inputs(sites, model, options)
     parameters = {"model": model.info.name, "model_sha256": sha256_of(model.path), "threshold": options.threshold,
                   "tile_overlap": options.settings.overlap, "temporal_filter": options.temporal_filter,

@@ -20,6 +20,7 @@ import rasterio
 
 from ..errors import InputError, YearsError
 from ..io.area import AreaTally
+from ..io.folder_lock import folder_lock
 from ..io.grids import common_grid
 from ..io.masks import inspect_mask, read_stack, row_windows, window_rows
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder, write_csv
@@ -160,7 +161,8 @@ def change_layers(
     reporter.info(f"Change layers of {len(years)} year(s), {len(pairs)} pair(s), on a {width} × {height} grid "
                   f"in windows of {rows} rows")
 
-    with atomic_outputs([*rasters, table, table.with_suffix(".csvt")]) as temps, ExitStack() as stack:
+    with folder_lock(out_dir, "changelayers", reporter), \
+            atomic_outputs([*rasters, table, table.with_suffix(".csvt")]) as temps, ExitStack() as stack:
         year_profile = single_band_profile(grid, "uint16", YEAR_NODATA)
         byte_profile = single_band_profile(grid, "uint8", UINT8_NODATA)
         dst = {}

@@ -22,6 +22,7 @@ from rasterio.windows import Window
 from ..engine.inference import RowBlock, TileSettings, engine_env, predict_rows
 from ..errors import InputError
 from ..io.area import AreaTally
+from ..io.folder_lock import folder_lock
 from ..io.grids import common_grid
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
 from ..io.raster import (
@@ -137,9 +138,10 @@ def map_footprints(
                      "an input image")
 
     reporter.info(f"Model: {model.description}")
-    if width > 1:
-        return _map_filtered(images, infos, targets, model, threshold, settings, reporter, temporal_filter)
-    return _map_years(images, infos, targets, model, threshold, settings, reporter)
+    with folder_lock(out_dir, "mapfootprints", reporter):
+        if width > 1:
+            return _map_filtered(images, infos, targets, model, threshold, settings, reporter, temporal_filter)
+        return _map_years(images, infos, targets, model, threshold, settings, reporter)
 
 
 def year_targets(out_dir: Path, year: int, probabilities: str | None) -> YearTargets:
