@@ -7,7 +7,7 @@ import rasterio
 from euromine_qgis.core.engine.inference import TileSettings
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled, InputError, OutputError
-from euromine_qgis.core.io.area import row_pixel_areas_m2
+from euromine_qgis.core.io.area import pixel_areas_m2
 from euromine_qgis.core.io.raster import Grid
 from euromine_qgis.core.maps.bitemporal import change_from_footprints, detect_change
 from euromine_qgis.core.progress import Reporter
@@ -41,7 +41,7 @@ def read(path):
 
 
 def areas(codes, grid, code):
-    return float((codes == code).sum(axis=1) @ row_pixel_areas_m2(grid)) / 1e4
+    return float(((codes == code) * pixel_areas_m2(grid)).sum()) / 1e4
 
 
 def test_post_classification(tmp_path, conv_onnx, dates):

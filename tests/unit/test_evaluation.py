@@ -12,7 +12,7 @@ from rasterio.transform import from_origin
 
 from euromine_qgis.core.errors import InputError, OutputError, YearsError
 from euromine_qgis.core.io import masks
-from euromine_qgis.core.io.area import row_pixel_areas_m2
+from euromine_qgis.core.io.area import pixel_areas_m2
 from euromine_qgis.core.io.raster import Grid
 from euromine_qgis.core.pairs import parse_pairs
 from euromine_qgis.core.scoring import evaluation as evaluation_module
@@ -79,7 +79,7 @@ def test_counts_agree_with_an_independent_computation(random_site, monkeypatch):
     assert (t.ctp, t.cfp, t.cfn) == (ctp, cfp, cfn)
     # Areas over valid pixels, weighted by each row's geodesic pixel area.
     grid = Grid(CRS.from_epsg(4326), TRANSFORM, 77, 301)
-    rows_ha = row_pixel_areas_m2(grid) / 1e4
+    rows_ha = pixel_areas_m2(grid)[:, 0] / 1e4  # one area per row of a geographic grid
     assert ev.area_unit == "ha"
     assert ev.mapped_area[2018] == pytest.approx(float((pred[1] & valid[1]).sum(axis=1) @ rows_ha), rel=1e-12)
     assert ev.reference_area[2018] == pytest.approx(float((ref[1] & valid[1]).sum(axis=1) @ rows_ha), rel=1e-12)

@@ -9,7 +9,7 @@ from rasterio.transform import from_origin
 from euromine_qgis.core.engine.inference import TileSettings
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled, InputError, OutputError
-from euromine_qgis.core.io.area import row_pixel_areas_m2
+from euromine_qgis.core.io.area import pixel_areas_m2
 from euromine_qgis.core.io.raster import Grid
 from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.progress import Reporter
@@ -54,7 +54,7 @@ def test_outputs_keep_grid_values_and_area(tmp_path, conv_onnx, series):
         # the stitched map equals thresholding whole-scene inference wherever the probability is not on the edge
         clear = valid & (np.abs(prob - 0.5) > 1e-4)
         np.testing.assert_array_equal(fp[clear] == 1, prob[clear] >= 0.5)
-        area = ((fp == 1).sum(axis=1) * row_pixel_areas_m2(grid)).sum() / 1e4
+        area = ((fp == 1) * pixel_areas_m2(grid)).sum() / 1e4
         assert r.mining_ha == pytest.approx(area, rel=1e-9)
         assert r.mining_pixels == int((fp == 1).sum()) and r.valid_pixels == int(valid.sum())
         assert 0 < r.mining_pixels < r.valid_pixels
@@ -66,7 +66,8 @@ def test_projected_input_area(tmp_path, conv_onnx):
     img = write_image(tmp_path / "utm_2020.tif", random_scene(70, 90), crs=CRS.from_epsg(32633),
                       transform=from_origin(500000, 5500000, 10, 10))
     (r,) = map_footprints([(2020, img)], Model(conv_onnx, device="cpu"), tmp_path / "o", settings=SETTINGS)
-    assert r.mining_ha == pytest.approx(r.mining_pixels * 100 / 1e4)
+    # on its central meridian UTM scales lengths by k0 = 0.9996, so a 10 m pixel covers 100 / 0.9996² m²
+    assert r.mining_ha == pytest.approx(r.mining_pixels * 100 / 0.9996**2 / 1e4)
 
 
 def test_band_count_mismatch_names_the_file(tmp_path, conv_onnx):
