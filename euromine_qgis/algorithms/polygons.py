@@ -26,11 +26,10 @@ from .translation import tr
 
 
 def area_measure(layer: QgsVectorLayer, context: QgsProcessingContext) -> QgsDistanceArea:
-    """Ellipsoidal area on the CRS's own ellipsoid for geographic CRS, planar otherwise."""
+    """Ellipsoidal area on the ellipsoid of the CRS's datum, in any CRS (like core.io.area's)."""
     measure = QgsDistanceArea()
     measure.setSourceCrs(layer.crs(), context.transformContext())
-    if layer.crs().isGeographic():
-        measure.setEllipsoid(layer.crs().ellipsoidAcronym())
+    measure.setEllipsoid(layer.crs().ellipsoidAcronym())
     return measure
 
 
