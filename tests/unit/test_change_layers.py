@@ -109,6 +109,9 @@ def test_all_45_pairs_and_summaries_match_independent_truth(series, tmp_path, mo
         assert result.pairs[(a, b)].gain_ha == pytest.approx(geodesic_ha(expected == 1), rel=1e-3)
         assert result.pairs[(a, b)].loss_ha == pytest.approx(geodesic_ha(expected == 2), rel=1e-3)
         assert result.pairs[(a, b)].net_ha == pytest.approx(result.pairs[(a, b)].gain_ha - result.pairs[(a, b)].loss_ha)
+        both = valid[ta] & valid[tb]  # net: mined area of b minus that of a, over the pixels valid in both
+        assert result.pairs[(a, b)].net_ha == pytest.approx(
+            geodesic_ha(mined[tb] & both) - geodesic_ha(mined[ta] & both), abs=1e-3 * geodesic_ha(both))
     for t, year in enumerate(YEARS):
         assert result.area_ha[year] == pytest.approx(geodesic_ha(mined[t]), rel=1e-3)
 

@@ -40,6 +40,11 @@ def model() -> Model:
     return Model(resolve_bundled("spectral_baseline"), device="cpu")
 
 
+def nodata_of(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1) == src.nodata
+
+
 def test_discovery_and_selection(tmp_path, sites):
     found = discover_sites(sites[0].parent)
     assert sorted(found) == ["Synthetic_1", "Synthetic_2", "Synthetic_3"]
@@ -103,7 +108,7 @@ def test_map_sites_outputs_summary_and_pooled_scores(tmp_path, sites, model):
         rows = list(csv.DictReader(f))
     assert [r["site"] for r in rows[:3]] == ["Synthetic_1", "Synthetic_2", "Synthetic_3"]
     assert [r["row"] for r in rows[3:]] == ["micro", "macro"]
-    counts = {}
+    counts, off_by = {}, {}
     for site, row, outcome in zip(sites, rows, result.sites):
         folder = tmp_path / site.name
         predictions = {y: folder / "footprints" / f"footprint_{y}.tif" for y in YEARS}
@@ -115,10 +120,16 @@ def test_map_sites_outputs_summary_and_pooled_scores(tmp_path, sites, model):
         with rasterio.open(folder / "change" / "change_2015_2017.tif") as change:
             codes = change.read(1)
         assert (float(row["gain_ha"]) > 0) == bool((codes == 1).any())
+        # net change is gain - loss over the pixels valid in both years (docs/metrics.md), not last - first
+        assert float(row["net_ha"]) == pytest.approx(float(row["gain_ha"]) - float(row["loss_ha"]), abs=1e-5)
+        first_last = float(row["area_last_ha"]) - float(row["area_first_ha"])
+        if (nodata_of(predictions[2015]) != nodata_of(predictions[2017])).any():
+            off_by[site.name] = abs(float(row["net_ha"]) - first_last)
         assert float(row["ca_tiou"]) == pytest.approx(counts[site.name].ca_tiou(0.5), abs=1e-6)
         assert (folder / "report.html").is_file() and (folder / "evaluation.csv").is_file()
         assert str(folder / "footprints") in (folder / "report.html").read_text(encoding="utf-8")
         assert len(outcome.record["change"]) == 3  # pairs "all" of three years
+    assert max(off_by.values()) > 0.01  # where nodata differs between the years, last - first is another figure
     expected = aggregate_sites(counts)
     assert float(rows[3]["ca_tiou"]) == pytest.approx(expected["micro"]["ca_tiou"], abs=1e-6)
     assert float(rows[4]["tiou"]) == pytest.approx(expected["macro"]["tiou"]["value"], abs=1e-6)

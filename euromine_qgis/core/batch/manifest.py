@@ -10,12 +10,32 @@ from ..io.checksum import sha256_of
 from ..io.outputs import atomic_outputs
 
 MANIFEST_NAME = "euromine_manifest.json"
-FORMAT = 1
+FORMAT = 2  # 2: made_from holds every setting that changes an output (batch.sites.output_settings)
 
 
 def plain(value):
     """``value`` as JSON gives it back (tuples become lists, int keys strings), for comparisons."""
     return json.loads(json.dumps(value))
+
+
+def differences(recorded: object, current: object, where: str = "") -> list[str]:
+    """What differs between a recorded and a current ``made_from``, one line per changed setting
+    or input named by its path of keys (``parameters/threshold: 0.5 -> 0.6``)."""
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        lines = []
+        for key in sorted(recorded.keys() | current.keys()):
+            name = f"{where}/{key}" if where else key
+            if key not in recorded:
+                lines.append(f"{name} added")
+            elif key not in current:
+                lines.append(f"{name} removed")
+            else:
+                lines.extend(differences(recorded[key], current[key], name))
+        return lines
+    if recorded == current:
+        return []
+    scalars = not isinstance(recorded, (dict, list)) and not isinstance(current, (dict, list))
+    return [f"{where or 'everything'}: {recorded!r} -> {current!r}" if scalars else f"{where or 'everything'} changed"]
 
 
 def write_manifest(folder: Path, made_from: dict, result: dict) -> Path:
@@ -44,8 +64,9 @@ def verified_result(folder: Path, made_from: dict) -> tuple[dict | None, str]:
         return None, f"{path} is unreadable ({exc})"
     if manifest.get("format") != FORMAT or "files" not in manifest:
         return None, f"{path} is of another format"
-    if manifest.get("made_from") != plain(made_from):
-        return None, "its inputs or parameters changed since it was mapped"
+    changes = differences(manifest.get("made_from"), plain(made_from))
+    if changes:
+        return None, "changed since it was mapped: " + "; ".join(changes)
     for name, expected in manifest["files"].items():
         file = folder / name
         if not file.is_file():

@@ -88,9 +88,7 @@ def _map_sites_locked(sites: Sequence[SiteSource], model: Model, out_dir: Path, 
                       reporter: Reporter) -> SitesResult:
     """map_sites while it holds the output folder's lock."""
     _check_inputs(sites, model, options)
-    parameters = {"model": model.info.name, "model_sha256": sha256_of(model.path), "threshold": options.threshold,
-                  "tile_overlap": options.settings.overlap, "temporal_filter": options.temporal_filter,
-                  "pairs": options.pairs, "lambda": options.lam, "site_reports": options.site_reports}
+    parameters = output_settings(model, options)
     outcomes = []
     for n, site in enumerate(sites):
         reporter.check()
@@ -117,6 +115,17 @@ def _map_sites_locked(sites: Sequence[SiteSource], model: Model, out_dir: Path, 
     note = f"model {model.info.name} ({trained}), λ = {options.lam:g}"
     report = write_summary_report(rows, pooled, reports, out_dir / SUMMARY_REPORT, note)
     return SitesResult(outcomes, table, report, pooled)
+
+
+def output_settings(model: Model, options: SiteOptions) -> dict:
+    """Every setting that changes a site's outputs, for its manifest: the model file's sha256, the
+    metadata the model runs with (BANDS/MEAN/STD overrides applied), the tile size it runs at and
+    every option. Batch size and read-ahead change only speed; the execution provider changes
+    probabilities by float rounding alone, so outputs made on another device are reused."""
+    return {"model_sha256": sha256_of(model.path), "model_metadata": model.info.as_dict(),
+            "threshold": options.threshold, "tile_size": options.settings.tile or model.info.patch_size,
+            "tile_overlap": options.settings.overlap, "temporal_filter": options.temporal_filter,
+            "pairs": options.pairs, "lambda": options.lam, "site_reports": options.site_reports}
 
 
 def _check_inputs(sites: Sequence[SiteSource], model: Model, options: SiteOptions) -> None:
@@ -179,6 +188,7 @@ def _map_site(site: SiteSource, model: Model, folder: Path, final: Path, options
         "area_ha": {str(m.year): m.mining_ha for m in mapped},
         "gain_ha": change.pairs[first_last].gain_ha if first_last else None,
         "loss_ha": change.pairs[first_last].loss_ha if first_last else None,
+        "net_ha": change.pairs[first_last].net_ha if first_last else None,
         "footprints": {str(y): _relative(p, folder) for y, p in footprints.items()},
         "change": {f"{a}-{b}": _relative(p, folder) for (a, b), p in change.change.items()},
         "area_table": _relative(change.table, folder),

@@ -36,7 +36,7 @@ def site_row(record: Mapping, status: str) -> dict:
     row = {"row": "site", "site": record["site"], "split": record["split"], "status": status,
            "first_year": years[0], "last_year": years[-1], "area_first_ha": area[str(years[0])],
            "area_last_ha": area[str(years[-1])], "gain_ha": record["gain_ha"], "loss_ha": record["loss_ha"],
-           "net_ha": area[str(years[-1])] - area[str(years[0])]}
+           "net_ha": record["net_ha"]}
     if evaluation:
         summary = evaluation["summary"]
         row.update(labelled_years=len(summary["years"]), ca_tiou=summary["ca_tiou"], tiou=summary["tiou"],
@@ -100,7 +100,8 @@ def write_summary_report(rows: Sequence[Mapping], pooled: Mapping, reports: Mapp
 <body>
 <h1>EuroMine sites</h1>
 <p class="meta">{len(rows)} site(s) · {html.escape(note)}. Gain and loss run from each site's first to its last
-year. Scores need labels: micro pools the counts of every labelled site, macro averages the sites' own scores
+year over the pixels valid in both, and net = gain − loss (docs/metrics.md), so net differs from last − first
+area where nodata differs between the two years. Scores need labels: micro pools the counts of every labelled site, macro averages the sites' own scores
 (undefined ones left out); <span class="na">n/a</span> marks an undefined ratio.</p>
 <h2>Scores over the labelled sites</h2>
 <div class="cards">{cards}</div>
