@@ -2,6 +2,7 @@
 core entry point that writes into it, with the holder named; a crashed holder's lock is taken over."""
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
@@ -122,3 +123,29 @@ def test_lock_is_released_when_the_run_fails(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with folder_lock(tmp_path, "next run"):
         pass
+
+
+def test_file_system_without_locks_runs_unguarded_and_says_so(tmp_path, monkeypatch):
+    from euromine_qgis.core.io import folder_lock as module
+
+    def no_locks(fd):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(module, "_try_lock", no_locks)
+    lines = []
+    with folder_lock(tmp_path, "run on a share", Reporter(info=lines.append)):
+        (tmp_path / "output.tif").write_bytes(b"written")
+    assert len(lines) == 1 and "has no file locks" in lines[0]
+    assert [p.name for p in tmp_path.iterdir()] == ["output.tif"]
+
+
+def test_other_lock_failures_are_refused(tmp_path, monkeypatch):
+    from euromine_qgis.core.io import folder_lock as module
+
+    def denied(fd):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(module, "_try_lock", denied)
+    with pytest.raises(OutputError, match="cannot be locked"):
+        with folder_lock(tmp_path, "run"):
+            pass

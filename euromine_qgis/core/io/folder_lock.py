@@ -61,10 +61,16 @@ def folder_lock(folder: Path, runs: str, reporter: Reporter = Reporter()) -> Ite
 
     ``runs`` says what this run does (e.g. "mapfootprints"). Raises OutputError naming the other
     run (process id, program, host, start time, what it runs) when that one holds the lock; two
-    threads of one process exclude each other too. The lock file is removed on leaving.
+    threads of one process exclude each other too. The lock file is removed on leaving. On a file
+    system without file locks (some network shares) the run goes ahead unguarded and says so.
     """
     path = Path(folder) / LOCK_NAME
     fd = _acquire(path)
+    if fd is None:
+        reporter.info(f"{path.parent}: this folder's file system has no file locks, so a second run into it "
+                      "at the same time would not be refused; start one run at a time here")
+        yield
+        return
     try:
         previous = _read_holder(fd)
         if previous:
@@ -76,8 +82,13 @@ def folder_lock(folder: Path, runs: str, reporter: Reporter = Reporter()) -> Ite
         _release(fd, path)
 
 
-def _acquire(path: Path) -> int:
-    """Open and lock ``path``, retrying when the holder removed the file between our open and lock."""
+# How a file system without file locks answers a lock request.
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+
+
+def _acquire(path: Path) -> int | None:
+    """Open and lock ``path``, retrying when the holder removed the file between our open and lock;
+    None when the file system has no locks."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
@@ -87,8 +98,10 @@ def _acquire(path: Path) -> int:
             locked = _try_lock(fd)
         except OSError as exc:
             os.close(fd)
-            raise OutputError(f"{path}: the output folder cannot be locked ({exc.strerror}); its file system "
-                              "does not support file locks, choose a folder on another disk") from exc
+            if exc.errno not in _NO_LOCKS:
+                raise OutputError(f"{path}: the output folder cannot be locked ({exc.strerror})") from exc
+            path.unlink(missing_ok=True)
+            return None
         if not locked:
             os.close(fd)
             raise OutputError(f"{path.parent}: another run is writing into this output folder "
