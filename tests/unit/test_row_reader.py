@@ -4,13 +4,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import rasterio
+from rasterio.transform import Affine
+from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from euromine_qgis.core.engine import inference
 from euromine_qgis.core.engine.inference import TileSettings, _Plan, predict_rows
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.io.row_reader import RowReader, buffer_bytes, rows_per_read, split_at_blocks
-from tests.rasters import random_scene, write_image
+from tests.rasters import TRANSFORM, random_scene, write_image
 
 LAYOUTS = {
     "tiled 32, deflate": dict(tiled=True, blockxsize=32, blockysize=32, compress="deflate", predictor=2),
@@ -148,3 +150,80 @@ def test_engine_output_does_not_depend_on_keeping_rows(tmp_path, conv_onnx, monk
     np.testing.assert_array_equal(kept_valid, direct_valid)
     assert not kept_valid[60:62, 10:90].any()
     np.testing.assert_array_equal(kept_prob[kept_valid], direct_prob[direct_valid])
+
+
+def mosaic_vrt(tmp_path, data):
+    """A VRT mosaic written by hand over two GeoTIFFs (the scene's top and bottom rows), its
+    sources named relative to ``tmp_path``: the XML text and the whole scene as one GeoTIFF."""
+    split = 90
+    write_image(tmp_path / "top.tif", data[:, :split], tiled=True, blockxsize=32, blockysize=32)
+    write_image(tmp_path / "bottom.tif", data[:, split:], transform=TRANSFORM * Affine.translation(0, split),
+                tiled=True, blockxsize=32, blockysize=32)
+    height, width = data.shape[1:]
+    bands = "".join(
+        f'<VRTRasterBand dataType="Int16" band="{b}"><NoDataValue>0</NoDataValue>'
+        + "".join(
+            f'<SimpleSource><SourceFilename relativeToVRT="1">{name}</SourceFilename><SourceBand>{b}</SourceBand>'
+            f'<SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{rows}"/>'
+            f'<DstRect xOff="0" yOff="{top}" xSize="{width}" ySize="{rows}"/></SimpleSource>'
+            for name, top, rows in (("top.tif", 0, split), ("bottom.tif", split, height - split))
+        )
+        + "</VRTRasterBand>"
+        for b in range(1, data.shape[0] + 1)
+    )
+    geo = ", ".join(repr(v) for v in TRANSFORM.to_gdal())
+    return (f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>EPSG:4326</SRS>'
+            f"<GeoTransform>{geo}</GeoTransform>{bands}</VRTDataset>")
+
+
+SOURCES = {
+    # the VRT's text, its relative sources found through the VRT driver's ROOT_PATH open option
+    "VRT mosaic in memory": lambda tmp_path, xml: rasterio.open(xml, ROOT_PATH=str(tmp_path)),
+    "VRT mosaic file": lambda tmp_path, xml: (tmp_path / "mosaic.vrt").write_text(xml) and rasterio.open(
+        tmp_path / "mosaic.vrt"),
+    "warped VRT": lambda tmp_path, xml: (tmp_path / "mosaic.vrt").write_text(xml) and on_own_grid(
+        WarpedVRT, rasterio.open(tmp_path / "mosaic.vrt")),
+}
+
+
+def on_own_grid(warped, src):
+    """A warped VRT of ``src`` onto ``src``'s own grid: a dataset only its one handle can read."""
+    return warped(src, crs=src.crs, transform=src.transform, width=src.width, height=src.height)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_engine_reads_vrt_and_in_memory_sources_on_threads(tmp_path, conv_onnx, monkeypatch, source):
+    """Decoding threads open their own handles with the source's open options, or read through the
+    caller's handle where a dataset lives in that handle alone; pixels equal the scene's GeoTIFF."""
+    data = random_scene(157, 133, seed=8)
+    data[:, 60:62, 10:90] = 0
+    whole = write_image(tmp_path / "whole.tif", data)
+    xml = mosaic_vrt(tmp_path, data)
+    model = Model(conv_onnx, device="cpu")
+    settings = TileSettings(tile=64, overlap=16, batch_size=3)
+    monkeypatch.setattr(inference, "decode_threads", lambda: 3)  # threads on any machine
+
+    def run(src):
+        with src:
+            blocks = list(predict_rows(model, [src], settings))
+        return np.concatenate([b.probability for b in blocks]), np.concatenate([b.valid for b in blocks])
+
+    expected_prob, expected_valid = run(rasterio.open(whole))
+    prob, valid = run(SOURCES[source](tmp_path, xml))
+    np.testing.assert_array_equal(valid, expected_valid)
+    np.testing.assert_array_equal(prob[valid], expected_prob[expected_valid])
+
+
+def test_threads_open_the_source_with_its_open_options(tmp_path):
+    """A source opened at an overview level is read at that level by every thread."""
+    path = write_image(tmp_path / "scene.tif", random_scene(203, 171, seed=4), tiled=True, blockxsize=32, blockysize=32)
+    with rasterio.open(path, "r+") as dst:
+        dst.build_overviews([2])
+    with rasterio.open(path, OVERVIEW_LEVEL=0) as src, ThreadPoolExecutor(3) as pool:
+        reader = RowReader(src, 24, pool=pool, pieces=3)
+        try:
+            for y in range(0, src.height - 24, 20):
+                window = Window(0, y, src.width, 24)
+                np.testing.assert_array_equal(reader.read(window), src.read(window=window))
+        finally:
+            reader.close()

@@ -55,10 +55,11 @@ class ImageInfo:
 STRICT_READS = {"GDAL_NUM_THREADS": "1"}
 
 
-def open_raster(path: str | Path) -> DatasetReader:
-    """Open a raster for reading so that a damaged block fails its read (see STRICT_READS)."""
+def open_raster(path: str | Path, driver: str | None = None, **options: object) -> DatasetReader:
+    """Open a raster for reading so that a damaged block fails its read (see STRICT_READS), with
+    GDAL's ``driver`` and open ``options`` where given."""
     with rasterio.Env(**STRICT_READS):
-        return rasterio.open(path)
+        return rasterio.open(path, driver=driver, **options)
 
 
 def open_without_crs_warning(path: str | Path) -> DatasetReader:

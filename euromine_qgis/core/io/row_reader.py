@@ -9,7 +9,9 @@ once and keeping the few rows the next strip still needs removes that repetition
 A block row is decoded by several threads at once, each with its own dataset handle, on pieces
 split at block boundaries. GDAL's own multi-threaded decoding would do this, but in GDAL 3.6 it
 hides damaged blocks (see raster.STRICT_READS), so the threads are ours; each opens its handle
-with open_raster.
+with open_raster, from the image's name with its driver and open options (a VRT's ROOT_PATH, an
+OVERVIEW_LEVEL). A dataset that its name does not open again (a WarpedVRT, a MEM dataset) is read
+through the caller's handle alone.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
+from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
@@ -31,6 +34,21 @@ MAX_DECODE_THREADS = 8
 def decode_threads() -> int:
     """Threads that decode one image's block rows: one per core, at most MAX_DECODE_THREADS."""
     return max(1, min(MAX_DECODE_THREADS, os.cpu_count() or 1))
+
+
+def open_again(src: DatasetReader) -> DatasetReader:
+    """Another handle on ``src``: its name opened with open_raster, with its driver and open options."""
+    return open_raster(src.name, driver=src.driver, **src.options)
+
+
+def opens_again(src: DatasetReader) -> bool:
+    """Whether open_again gives a handle on the same raster as ``src``."""
+    try:
+        with open_again(src) as other:
+            return (other.count, other.shape, other.dtypes, other.transform) == \
+                (src.count, src.shape, src.dtypes, src.transform)
+    except (RasterioError, OSError):  # RasterioIOError (an OSError): a name that is no file, as a WarpedVRT's
+        return False
 
 
 def split_at_blocks(src: DatasetReader, window: Window, parts: int) -> list[Window]:
@@ -74,7 +92,8 @@ class RowReader:
     buffer allocated up front, and the rows a later window can still need are kept; without it
     each window is read on its own (for scenes so wide that the buffer would not fit the memory
     budget). With a ``pool``, each block row is read as ``pieces`` pieces on its threads, each
-    thread through its own handle. Close the reader to close those handles.
+    thread through its own handle (see open_again; without one, rows are read on the caller's
+    thread). Close the reader to close those handles.
     """
 
     def __init__(self, src: DatasetReader, min_rows: int, keep_rows: bool = True,
@@ -85,7 +104,8 @@ class RowReader:
         rows = _buffer_rows(src, min_rows) if keep_rows else 0
         self.rows = np.empty((src.count, rows, src.width), src.dtypes[0])
         self.start, self.held = 0, 0  # self.rows[:, :held] holds image rows start .. start + held
-        self._pool, self.pieces = (pool, pieces) if keep_rows and pieces > 1 else (None, 1)
+        threaded = keep_rows and pieces > 1 and pool is not None and opens_again(src)
+        self._pool, self.pieces = (pool, pieces) if threaded else (None, 1)
         self._local = threading.local()
         self._handles: list[DatasetReader] = []
         self._lock = threading.Lock()
@@ -135,7 +155,7 @@ class RowReader:
         """This thread's own handle on the image (GDAL handles must not be shared between threads)."""
         handle = getattr(self._local, "src", None)
         if handle is None:
-            handle = self._local.src = open_raster(self.src.name)
+            handle = self._local.src = open_again(self.src)
             with self._lock:
                 self._handles.append(handle)
         return handle
