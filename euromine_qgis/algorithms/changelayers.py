@@ -1,6 +1,8 @@
 """euromine:changelayers — first/last year mined, years active, flicker, change rasters and areas."""
 from __future__ import annotations
 
+import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 from qgis.core import (
@@ -9,6 +11,7 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
+    QgsProcessingUtils,
 )
 
 from ..core.maps.change_layers import ChangeLayersResult, change_layers
@@ -22,6 +25,7 @@ from .parameters import (
     TEMPORAL_FILTER,
     output_folder_parameter,
     pairs_parameter,
+    read_output_folder,
     temporal_filter_parameter,
     years_parameter,
 )
@@ -87,21 +91,24 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
     def process(self, parameters, context, feedback) -> dict:
         dated = dated_layers(self, parameters, self.FOOTPRINTS, context)
         years = [y for y, _ in dated]
-        out_dir = Path(self.parameterAsString(parameters, OUTPUT_FOLDER, context))
+        out_dir = read_output_folder(self, parameters, context)
         table = self.parameterAsFileOutput(parameters, self.AREA_TABLE, context)
-        result = change_layers(dated, parse_pairs(self.parameterAsString(parameters, PAIRS, context), years), out_dir,
-                               reporter_for(feedback), Path(table) if table else None,
-                               self.parameterAsEnumString(parameters, TEMPORAL_FILTER, context))
+        vector = self.parameterAsBoolean(parameters, self.VECTOR_OUTPUT, context)
+        # Polygons are drawn from the (filtered) masks the areas measure, kept only while drawn.
+        with (tempfile.TemporaryDirectory(dir=QgsProcessingUtils.tempFolder()) if vector else nullcontext()) as masks:
+            result = change_layers(dated, parse_pairs(self.parameterAsString(parameters, PAIRS, context), years),
+                                   out_dir, reporter_for(feedback), Path(table) if table else None,
+                                   self.parameterAsEnumString(parameters, TEMPORAL_FILTER, context),
+                                   Path(masks) if vector else None)
+            gpkg = write_change_polygons(out_dir / "change_polygons.gpkg", result.change, result.masks, context,
+                                         feedback) if vector else None
         feedback.pushInfo(self.tr("\nYear   Mined (ha)   Gain (ha)   Loss (ha)"))
         for year in result.years:
             step = next((a for (_, b), a in result.steps.items() if b == year), None)
             gain_loss = "" if step is None else f"{step.gain_ha:11.2f} {step.loss_ha:11.2f}"
             feedback.pushInfo(f"{year} {result.area_ha[year]:12.2f} {gain_loss}")
         outputs = results_of(result, out_dir)
-        outputs[self.VECTOR_OUTPUT] = None
-        if self.parameterAsBoolean(parameters, self.VECTOR_OUTPUT, context):
-            gpkg = write_change_polygons(out_dir / "change_polygons.gpkg", result.change, dict(dated), context, feedback)
-            outputs[self.VECTOR_OUTPUT] = str(gpkg)
+        outputs[self.VECTOR_OUTPUT] = str(gpkg) if gpkg else None
         group = self.tr(GROUP)
         for name, layer_name, qml in SUMMARIES:
             load_on_completion(context, Path(outputs[name]), self.tr(layer_name), qml, group,

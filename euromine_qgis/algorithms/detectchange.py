@@ -20,7 +20,7 @@ from .changelayers import GROUP as CHANGE_GROUP
 from .inputs import layer_files
 from .layers import load_on_completion
 from .models import ModelChoice, bundled_model_parameter, load_model, model_parameters
-from .parameters import THRESHOLD, engine_parameters, model_file_parameter, read_tile_settings
+from .parameters import THRESHOLD, engine_parameters, model_file_parameter, read_tile_settings, temporary_by_default
 
 CHANGE_MODEL = ModelChoice("CHANGE_MODEL", "CHANGE_MODEL_FILE", "Change model", overrides=False)
 
@@ -66,8 +66,8 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
             CHANGE_MODEL.file, self.tr("Own change model file (ONNX, overrides CHANGE_MODEL)")))
         for p in engine_parameters():
             self.addParameter(p)
-        self.addParameter(QgsProcessingParameterRasterDestination(
-            self.CHANGE, self.tr("Change (0 none, 1 gain, 2 loss)")))
+        self.addParameter(temporary_by_default(QgsProcessingParameterRasterDestination(
+            self.CHANGE, self.tr("Change (0 none, 1 gain, 2 loss)"))))
 
     def _dates(self, parameters, context) -> tuple[Path, Path]:
         """The before and after files: BEFORE and AFTER, or the years of SERIES."""

@@ -13,7 +13,15 @@ from qgis.core import (
 from ..core.scoring.evaluate_files import evaluate_files
 from .base import EuroMineAlgorithm, reporter_for, score_text
 from .inputs import layer_files
-from .parameters import LAMBDA, PAIRS, lambda_parameter, pairs_parameter, read_years, years_parameter
+from .parameters import (
+    LAMBDA,
+    PAIRS,
+    lambda_parameter,
+    pairs_parameter,
+    read_years,
+    temporary_by_default,
+    years_parameter,
+)
 
 # Summary keys returned under these result names; the rest are upper-cased as they are.
 _RENAMED = {"pairs": "CHANGE_PAIRS", "lambda": None, "predictions": None, "references": None}
@@ -50,8 +58,8 @@ class EvaluateAlgorithm(EuroMineAlgorithm):
         self.addParameter(years_parameter())
         self.addParameter(lambda_parameter())
         self.addParameter(pairs_parameter(default=None))
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.TABLE, self.tr("Metrics table"), self.tr("CSV files (*.csv)")))
+        self.addParameter(temporary_by_default(QgsProcessingParameterFileDestination(
+            self.TABLE, self.tr("Metrics table"), self.tr("CSV files (*.csv)"))))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("HTML report"), self.tr("HTML files (*.html)"), optional=True, createByDefault=False))
         for name, description in (("TIOU", "TIoU"), ("CIOU", "CIoU"), ("CA_TIOU", "CA-TIoU")):

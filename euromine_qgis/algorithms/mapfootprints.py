@@ -1,8 +1,6 @@
 """euromine:mapfootprints — annual mining footprint rasters from annual images."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputMultipleLayers,
@@ -21,6 +19,7 @@ from .parameters import (
     THRESHOLD,
     engine_parameters,
     output_folder_parameter,
+    read_output_folder,
     read_tile_settings,
     temporal_filter_parameter,
     years_parameter,
@@ -59,7 +58,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
 
     def process(self, parameters, context, feedback) -> dict:
         dated = dated_layers(self, parameters, self.IMAGES, context)
-        out_dir = Path(self.parameterAsString(parameters, OUTPUT_FOLDER, context))
+        out_dir = read_output_folder(self, parameters, context)
         probabilities = self.parameterAsEnumString(parameters, self.PROBABILITIES, context)
         model = load_model(self, parameters, context, feedback)
         results = map_footprints(

@@ -35,6 +35,7 @@ from .parameters import (
     lambda_parameter,
     output_folder_parameter,
     pairs_parameter,
+    read_output_folder,
     read_tile_settings,
     read_years,
     temporal_filter_parameter,
@@ -112,7 +113,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
                                    selection, years)
 
     def process(self, parameters, context, feedback) -> dict:
-        out_dir = Path(self.parameterAsString(parameters, OUTPUT_FOLDER, context))
+        out_dir = read_output_folder(self, parameters, context)
         reporter = reporter_for(feedback)
         sites = self._sites(parameters, context, reporter)
         feedback.pushInfo(self.tr("{count} site(s): {names}").format(

@@ -2,11 +2,14 @@
 readers that turn their values into what the engine takes."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
+    QgsProcessingDestinationParameter,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
@@ -73,9 +76,25 @@ def lambda_parameter() -> QgsProcessingParameterNumber:
     )
 
 
+def temporary_by_default(parameter: QgsProcessingDestinationParameter) -> QgsProcessingDestinationParameter:
+    """``parameter``, written to QGIS's temporary output when it is left out.
+
+    QGIS 3.22's qgis_process and processing.run reject a missing mandatory destination even
+    when its default is TEMPORARY_OUTPUT, so the parameter is also marked optional: left out (or
+    skipped in the dialog) it still gets a temporary file or folder, never nothing."""
+    parameter.setDefaultValue(QgsProcessing.TEMPORARY_OUTPUT)
+    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagOptional)
+    return parameter
+
+
 def output_folder_parameter() -> QgsProcessingParameterFolderDestination:
-    """OUTPUT_FOLDER: where an algorithm writes its rasters."""
-    return QgsProcessingParameterFolderDestination(OUTPUT_FOLDER, tr("Output folder"))
+    """OUTPUT_FOLDER: where an algorithm writes its rasters; a new temporary folder when not given."""
+    return temporary_by_default(QgsProcessingParameterFolderDestination(OUTPUT_FOLDER, tr("Output folder")))
+
+
+def read_output_folder(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> Path:
+    """The folder OUTPUT_FOLDER names, with TEMPORARY_OUTPUT resolved to a new temporary folder."""
+    return Path(alg.parameterAsFileOutput(parameters, OUTPUT_FOLDER, context))
 
 
 def device_parameter() -> QgsProcessingParameterEnum:

@@ -1,7 +1,6 @@
 """Class rasters as GeoPackage polygons with their area, made with QGIS's gdal:polygonize."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Mapping
 
@@ -22,6 +21,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from ..core.io.area import M2_PER_HA
+from ..core.io.outputs import atomic_outputs
 from .translation import tr
 
 
@@ -91,21 +91,15 @@ def write_change_polygons(
     feedback: QgsProcessingFeedback,
 ) -> Path:
     """One GeoPackage: layer ``change_A_B`` per pair (class gain/loss) and ``footprint_YYYY`` per
-    year (class mining), each polygon with area_ha. Written under a temporary name and renamed
-    when complete."""
-    temp = gpkg.with_name(f".{gpkg.stem}.partial{gpkg.suffix}")
-    try:
-        for (a, b), raster in change.items():
+    year (class mining, the value 1 of a 0/1 mask such as core change_layers' ``masks``), each
+    polygon with area_ha. Written under a unique temporary name and renamed when complete
+    (core.io.outputs.atomic_outputs), like the rasters."""
+    layers = [(f"change_{a}_{b}", raster, {1: "gain", 2: "loss"}) for (a, b), raster in change.items()]
+    layers += [(f"footprint_{year}", raster, {1: "mining"}) for year, raster in footprints.items()]
+    with atomic_outputs([gpkg]) as (temp,):
+        for name, raster, classes in layers:
             if feedback.isCanceled():
                 raise QgsProcessingException(tr("the run was cancelled; no partial output was kept"))
-            feedback.pushInfo(tr("Polygons of change {a}–{b}").format(a=a, b=b))
-            write_class_polygons(raster, temp, f"change_{a}_{b}", {1: "gain", 2: "loss"}, context, feedback)
-        for year, raster in footprints.items():
-            feedback.pushInfo(tr("Polygons of footprint {year}").format(year=year))
-            mining = {value: "mining" for value in range(1, 256)}
-            write_class_polygons(raster, temp, f"footprint_{year}", mining, context, feedback)
-        os.replace(temp, gpkg)
-    finally:
-        if temp.exists():
-            temp.unlink()
+            feedback.pushInfo(tr("Polygons of {layer}").format(layer=name))
+            write_class_polygons(raster, temp, name, classes, context, feedback)
     return gpkg

@@ -51,6 +51,15 @@ def test_evaluate(installed_profile, footprints, sites, tmp_path):
     assert Path(results["REPORT"]).is_file() and Path(results["TABLE"]).is_file()
 
 
+def test_evaluate_without_table_writes_a_temporary_one(installed_profile, footprints, sites):
+    labels = [sites[1] / "label" / f"Year{y}.tif" for y in YEARS]
+    results = run_json(installed_profile, "evaluate", *repeated("PREDICTIONS", footprints),
+                       *repeated("REFERENCES", labels))
+    # qgis_process deletes its temporary folder when it exits, as it does for QGIS's own algorithms
+    assert Path(results["TABLE"]).parent.parent.name.startswith("processing_") and results["TABLE"].endswith(".csv")
+    assert results["REPORT"] is None and 0 <= results["CA_TIOU"] <= 1
+
+
 def test_detectchange(installed_profile, footprints, tmp_path):
     results = run_json(installed_profile, "detectchange", "METHOD=footprints", f"BEFORE={footprints[0]}",
                        f"AFTER={footprints[-1]}", f"CHANGE={tmp_path / 'change.tif'}")

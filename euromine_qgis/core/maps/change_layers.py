@@ -11,7 +11,7 @@ is derived from the filtered masks.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Hashable, Sequence
 
@@ -61,6 +61,7 @@ class ChangeLayersResult:
     steps: dict[tuple[int, int], ChangeArea]  # each selected year with the next
     pairs: dict[tuple[int, int], ChangeArea]  # per requested pair
     table: Path
+    masks: dict[int, Path] = field(default_factory=dict)  # the masks every layer derives from, when asked
 
 
 def change_name(a: int, b: int) -> str:
@@ -116,6 +117,7 @@ def change_layers(
     reporter: Reporter = Reporter(),
     table: Path | None = None,
     temporal_filter: str = "none",
+    masks_dir: Path | None = None,
 ) -> ChangeLayersResult:
     """Write the change layers of annual ``footprints`` (year, path) into ``out_dir``.
 
@@ -125,6 +127,8 @@ def change_layers(
     grid with a CRS; the outputs keep it exactly. Inputs are read in one pass of row windows
     holding all years; outputs appear under their names only when complete. ``temporal_filter``
     (one of ``maps.temporal_filter.TEMPORAL_FILTERS``) is applied to the masks before anything is derived.
+    With ``masks_dir``, those masks (filtered, 0/1 with nodata 255) are also written there as
+    ``footprint_YYYY.tif``, so that polygons can be drawn from exactly what the areas measure.
     """
     footprints = sorted((int(y), Path(p)) for y, p in footprints)
     pairs = list(dict.fromkeys((int(a), int(b)) for a, b in pairs))
@@ -155,7 +159,11 @@ def change_layers(
     compared = {*steps, *pairs}
     summary_paths = {name: out_dir / f"{name}.tif" for name in SUMMARY_NAMES}
     change_paths = {(a, b): out_dir / change_name(a, b) for a, b in pairs}
-    rasters = [*summary_paths.values(), *change_paths.values()]
+    mask_paths = {}
+    if masks_dir is not None:
+        check_output_folder(masks_dir)
+        mask_paths = {y: Path(masks_dir) / f"footprint_{y}.tif" for y in years}
+    rasters = [*summary_paths.values(), *change_paths.values(), *mask_paths.values()]
     check_not_inputs([*rasters, table, table.with_suffix(".csvt")], [path for _, path in footprints],
                      "choose another OUTPUT_FOLDER or AREA_TABLE")
     reporter.info(f"Change layers of {len(years)} year(s), {len(pairs)} pair(s), on a {width} × {height} grid "
@@ -166,7 +174,7 @@ def change_layers(
         year_profile = single_band_profile(grid, "uint16", YEAR_NODATA)
         byte_profile = single_band_profile(grid, "uint8", UINT8_NODATA)
         dst = {}
-        for key, temp in zip([*SUMMARY_NAMES, *change_paths], temps):
+        for key, temp in zip([*SUMMARY_NAMES, *change_paths, *mask_paths], temps):
             profile = year_profile if key in ("first_year", "last_year") else byte_profile
             dst[key] = stack.enter_context(rasterio.open(temp, "w", **profile))
         for window in row_windows(grid, rows, reporter):
@@ -176,6 +184,9 @@ def change_layers(
             for name, data in summarise_window(mined, valid, years).items():
                 dst[name].write(data, 1, window=window)
             tally.add("mined", window.row_off, mined)
+            for year in mask_paths:
+                t = index[year]
+                dst[year].write(np.where(valid[t], mined[t], UINT8_NODATA).astype(np.uint8), 1, window=window)
             for a, b in compared:
                 codes = change_codes(mined[index[a]], valid[index[a]], mined[index[b]], valid[index[b]])
                 add_change_areas(tally, (a, b), window.row_off, codes)
@@ -192,6 +203,7 @@ def change_layers(
         steps={s: areas[s] for s in steps},
         pairs={p: areas[p] for p in change_paths},
         table=table,
+        masks=mask_paths,
         **summary_paths,
     )
 
