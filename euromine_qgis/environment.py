@@ -132,14 +132,6 @@ def _onnxruntime(gpu: str | None) -> list[Problem]:
                         f"{onnxruntime.__version__} runs on the CPU only.",
                         f"{pip_uninstall('onnxruntime')} && {pip_install(ONNXRUNTIME_GPU)} "
                         "(onnxruntime-gpu needs CUDA 13 and cuDNN 9)", GPU)]
-    from .core.engine.devices import CUDA, provider_load_error
-
-    error = provider_load_error(CUDA)
-    if error:
-        return [Problem(f"onnxruntime-gpu cannot use the NVIDIA GPU ({gpu}): its CUDA provider does not load "
-                        f"({error}), so models run on the CPU.",
-                        "install the CUDA 13 runtime and cuDNN 9 (NVIDIA's installers) so that libcudart.so.13 "
-                        "and libcudnn.so.9 are on the library path, then restart QGIS", GPU)]
     return []
 
 

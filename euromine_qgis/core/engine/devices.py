@@ -1,9 +1,14 @@
-"""Execution providers: which onnxruntime providers can run here, and what the device is."""
+"""Execution providers: which onnxruntime providers to ask for, and what a session got instead.
+
+Only onnxruntime's own answers are used (its build's providers, the providers a session reports
+after it is created), so the same rules hold on Linux, Windows and macOS.
+"""
 from __future__ import annotations
 
-import ctypes
+import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 from ..errors import ModelError
 from .hardware import cpu_name, nvidia_gpu_name
@@ -13,60 +18,89 @@ CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
 GPU_PROVIDERS = (TENSORRT, CUDA)
-
-_PROVIDER_LIBRARY = {CUDA: "libonnxruntime_providers_cuda.so", TENSORRT: "libonnxruntime_providers_tensorrt.so"}
-
-
-@lru_cache(maxsize=None)
-def provider_load_error(provider: str) -> str | None:
-    """Why onnxruntime cannot use ``provider`` here (not in this build, or its shared library with
-    CUDA, cuDNN or TensorRT behind it does not load), or None when it can.
-
-    Asking onnxruntime for a GPU provider whose libraries are missing makes it log errors before
-    falling back; loading the provider library first keeps CPU-only users free of that noise.
-    """
-    if provider == CPU:
-        return None
-    import onnxruntime as ort
-
-    if provider not in ort.get_available_providers():
-        return f"this onnxruntime build has no {provider}"
-    try:
-        ctypes.CDLL(str(Path(ort.__file__).parent / "capi" / _PROVIDER_LIBRARY[provider]))
-    except OSError as exc:
-        return str(exc)
-    return None
+_ASKED = {"tensorrt": TENSORRT, "cuda": CUDA}
 
 
-def provider_loads(provider: str) -> bool:
-    """Whether onnxruntime can use ``provider`` here (see provider_load_error)."""
-    return provider_load_error(provider) is None
+def gpu_fix(platform: str) -> str:
+    """What makes onnxruntime's GPU providers work on ``platform`` (a ``sys.platform`` value)."""
+    if platform == "darwin":
+        return "onnxruntime has no CUDA or TensorRT on macOS: choose DEVICE=auto or cpu"
+    libraries = ("cudart64_13.dll and cudnn64_9.dll on PATH" if platform == "win32"
+                 else "libcudart.so.13 and libcudnn.so.9 on the library path")
+    return (f"install onnxruntime-gpu with CUDA 13 and cuDNN 9 ({libraries}; TensorRT too for "
+            "DEVICE=tensorrt), or choose DEVICE=auto or cpu")
 
 
-def execution_providers(device: str) -> list[str]:
-    """The onnxruntime providers to ask for, best first, for DEVICE = auto | tensorrt | cuda | cpu.
+def requested_providers(device: str, available: Sequence[str], gpu: str | None, platform: str) -> list[str]:
+    """The onnxruntime providers to ask for, best first, for DEVICE = auto | tensorrt | cuda | cpu,
+    given the build's ``available`` providers and the machine's NVIDIA ``gpu`` (None: none).
 
-    ``auto`` takes the best provider that loads (TensorRT, then CUDA) and falls back to CPU; an
-    explicit GPU request that cannot be met is an error, never a silent fallback.
+    ``auto`` asks for the GPU providers of the build only on a machine with an NVIDIA GPU: asking
+    elsewhere makes onnxruntime-gpu log its failure to load CUDA before it falls back. An explicit
+    GPU request the build cannot meet is an error, never a silent fallback.
     """
     if device not in DEVICES:
         raise ModelError(f"unknown device '{device}' (expected one of {', '.join(DEVICES)})")
-    if device == "cpu":
+    if device == "cpu" or (device == "auto" and gpu is None):
         return [CPU]
-    wanted = {"auto": GPU_PROVIDERS, "tensorrt": (TENSORRT,), "cuda": (CUDA,)}[device]
-    usable = [p for p in wanted if provider_loads(p)]
-    if device != "auto" and not usable:
-        import onnxruntime as ort
+    if device == "auto":
+        return [p for p in GPU_PROVIDERS if p in available] + [CPU]
+    provider = _ASKED[device]
+    if provider not in available:
+        raise ModelError(f"DEVICE={device} was asked for but onnxruntime cannot use {provider} here: this "
+                         f"build has no {provider} (available providers: {', '.join(available)}); "
+                         f"{gpu_fix(platform)}")
+    # TensorRT hands the nodes it cannot build to CUDA
+    helper = [CUDA] if provider == TENSORRT and CUDA in available else []
+    return [provider, *helper, CPU]
 
-        raise ModelError(
-            f"DEVICE={device} was asked for but onnxruntime cannot use {wanted[0]} here "
-            f"(available providers: {', '.join(ort.get_available_providers())}); install "
-            "onnxruntime-gpu with CUDA 13 and cuDNN 9 (and TensorRT for DEVICE=tensorrt), "
-            "or choose DEVICE=auto or cpu"
-        )
-    if TENSORRT in usable and provider_loads(CUDA):
-        usable.append(CUDA)  # TensorRT hands the nodes it cannot build to CUDA
-    return usable + [CPU]
+
+def provider_fallback(device: str, requested: Sequence[str], granted: Sequence[str], platform: str) -> str | None:
+    """Why a session runs on ``granted[0]`` rather than the ``requested[0]`` it was asked for
+    (onnxruntime drops a provider whose libraries do not load), or None when it got it.
+
+    For an explicit DEVICE that is a ModelError; for ``auto`` the returned line is for the log.
+    """
+    if not granted or granted[0] == requested[0]:
+        return None
+    why = (f"onnxruntime cannot use {requested[0]} here: it did not load (its CUDA, cuDNN or TensorRT "
+           f"libraries are missing or do not match) and the session runs on {granted[0]}")
+    if device != "auto":
+        raise ModelError(f"DEVICE={device} was asked for but {why}; {gpu_fix(platform)}")
+    return f"DEVICE=auto: {why}"
+
+
+@lru_cache(maxsize=None)
+def preload_gpu_libraries() -> None:
+    """Let onnxruntime load the CUDA and cuDNN libraries of NVIDIA's pip packages (and on Windows
+    the MSVC runtime) where the installed version can (onnxruntime.preload_dlls, 1.21 and later)."""
+    import onnxruntime as ort
+
+    if hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()
+
+
+def execution_providers(device: str) -> list[str]:
+    """requested_providers for this machine and onnxruntime build (see there), with the GPU
+    libraries preloaded when a GPU provider is asked for."""
+    import onnxruntime as ort
+
+    gpu = nvidia_gpu_name() if device == "auto" else None
+    providers = requested_providers(device, ort.get_available_providers(), gpu, sys.platform)
+    if providers[0] != CPU:
+        preload_gpu_libraries()
+    return providers
+
+
+def provider_loads(provider: str) -> bool:
+    """Whether ``provider`` can be asked for here: CPU always, a GPU provider where this onnxruntime
+    build has it and the machine an NVIDIA GPU. Whether its libraries load shows only when a
+    session is created (provider_fallback)."""
+    if provider == CPU:
+        return True
+    import onnxruntime as ort
+
+    return provider in ort.get_available_providers() and nvidia_gpu_name() is not None
 
 
 def provider_options(provider: str, cache_dir: Path) -> dict[str, str]:

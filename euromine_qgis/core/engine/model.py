@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import onnxruntime as ort
 from ..errors import ModelError, OutOfMemory, first_line
 from .bundled import SYNTHETIC_LABEL
 from .contract import METADATA_KEY, ModelInfo, NormalizationOverride, model_inputs, normalize_in_place
-from .devices import GPU_PROVIDERS, device_name, execution_providers, provider_options
+from .devices import GPU_PROVIDERS, device_name, execution_providers, provider_fallback, provider_options
 
 TRT_CACHE = Path(tempfile.gettempdir()) / "euromine-trt-cache"
 # How onnxruntime words an allocation failure (BFC arena, CUDA runtime, cuDNN workspace).
@@ -48,7 +49,10 @@ class Model:
             raise ModelError(f"{self.path}: not a usable ONNX model ({first_line(exc)})") from exc
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         self.info = ModelInfo.from_json(raw, self.path, override or NormalizationOverride())
-        self.provider = self.session.get_providers()[0]
+        granted = self.session.get_providers()
+        # onnxruntime drops a provider whose libraries do not load; an explicit DEVICE raises here
+        self.fallback = provider_fallback(device, providers, granted, sys.platform)
+        self.provider = granted[0]
         self.device_name = device_name(self.provider)
         self._check_signature()
         self.input_names = [i.name for i in self.session.get_inputs()]
@@ -83,10 +87,12 @@ class Model:
 
     @property
     def description(self) -> str:
-        """One line for logs: name, provider, and the synthetic-training label where it applies."""
+        """One line for logs: name, provider, the synthetic-training label where it applies, and why
+        the session runs on another provider than DEVICE=auto asked for."""
         return (
             f"{self.info.name} v{self.info.version} ({self.path.name}) on {self.provider} ({self.device_name})"
             + (f" [{SYNTHETIC_LABEL}]" if self.info.synthetic else "")
+            + (f"; {self.fallback}" if self.fallback else "")
         )
 
     def normalize(self, raw: np.ndarray) -> np.ndarray:
