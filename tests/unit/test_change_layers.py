@@ -141,7 +141,8 @@ def test_area_table_has_years_and_consecutive_gain_loss(series, tmp_path):
         assert result.steps[(YEARS[t - 1], YEARS[t])].gain_ha == pytest.approx(float(rows[t]["gain_ha"]), rel=1e-6)
     assert (tmp_path / "t" / "areas.csvt").read_text().startswith('"Integer","Real"')
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "change_2016_2020.tif", "first_year.tif", "last_year.tif", "transitions.tif", "years_active.tif"]
+        "change_2016_2020.tif", "first_year.tif", "last_year.tif", "trajectory.tif", "transitions.tif",
+        "years_active.tif"]
 
 
 def test_grid_mismatch_names_both_files(series, tmp_path):

@@ -6,10 +6,13 @@ LAST_YEAR and YEARS_ACTIVE ignore the nodata years, TRANSITIONS counts switches 
 consecutive valid observations; a pixel nodata in every year is nodata in all of them. A
 CHANGE pixel is nodata when either year of its pair is nodata, and areas count only pixels
 valid in the years they compare. With a temporal filter (``maps.temporal_filter``) every layer and area
-is derived from the filtered masks.
+is derived from the filtered masks. With a minimum mapping unit (``maps.min_area``) the masks are
+first filtered and sieved year by year into a hidden work folder, and everything is derived from those.
+The TRAJECTORY raster and the site's trajectory figures are those of ``maps.trajectory``.
 """
 from __future__ import annotations
 
+import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +29,9 @@ from ..io.masks import inspect_mask, read_stack, row_windows, window_rows
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder, write_csv
 from ..io.raster import single_band_profile
 from ..progress import Reporter
+from .min_area import check_min_area, write_sieved_masks
 from .temporal_filter import filter_masks, filter_width
+from .trajectory import CLASS_FACTOR, FLICKER, TRAJECTORY_NODATA, SiteTrajectory, site_trajectory, trajectory_codes
 
 UINT8_NODATA = 255
 YEAR_NODATA = 65535
@@ -62,6 +67,8 @@ class ChangeLayersResult:
     pairs: dict[tuple[int, int], ChangeArea]  # per requested pair
     table: Path
     masks: dict[int, Path] = field(default_factory=dict)  # the masks every layer derives from, when asked
+    trajectory: Path | None = None  # the TRAJECTORY raster
+    site: SiteTrajectory | None = None  # the site's trajectory figures
 
 
 def change_name(a: int, b: int) -> str:
@@ -118,6 +125,8 @@ def change_layers(
     table: Path | None = None,
     temporal_filter: str = "none",
     masks_dir: Path | None = None,
+    min_area_ha: float = 0.0,
+    trajectory: Path | None = None,
 ) -> ChangeLayersResult:
     """Write the change layers of annual ``footprints`` (year, path) into ``out_dir``.
 
@@ -129,7 +138,10 @@ def change_layers(
     (one of ``maps.temporal_filter.TEMPORAL_FILTERS``) is applied to the masks before anything is derived.
     With ``masks_dir``, those masks (filtered, 0/1 with nodata 255) are also written there as
     ``footprint_YYYY.tif``, so that polygons can be drawn from exactly what the areas measure.
+    ``min_area_ha`` > 0 removes patches and holes smaller than that from the masks (after the
+    filter). The TRAJECTORY raster goes to ``trajectory`` (default ``out_dir/trajectory.tif``).
     """
+    check_min_area(min_area_ha)
     footprints = sorted((int(y), Path(p)) for y, p in footprints)
     pairs = list(dict.fromkeys((int(a), int(b)) for a, b in pairs))
     years = [y for y, _ in footprints]
@@ -159,13 +171,21 @@ def change_layers(
     compared = {*steps, *pairs}
     summary_paths = {name: out_dir / f"{name}.tif" for name in SUMMARY_NAMES}
     change_paths = {(a, b): out_dir / change_name(a, b) for a, b in pairs}
+    trajectory = Path(trajectory) if trajectory is not None else out_dir / "trajectory.tif"
+    check_output_folder(trajectory.parent)
     mask_paths = {}
     if masks_dir is not None:
         check_output_folder(masks_dir)
         mask_paths = {y: Path(masks_dir) / f"footprint_{y}.tif" for y in years}
-    rasters = [*summary_paths.values(), *change_paths.values(), *mask_paths.values()]
+    rasters = [*summary_paths.values(), *change_paths.values(), *mask_paths.values(), trajectory]
     check_not_inputs([*rasters, table, table.with_suffix(".csvt")], [path for _, path in footprints],
-                     "choose another OUTPUT_FOLDER or AREA_TABLE")
+                     "choose another OUTPUT_FOLDER, AREA_TABLE or TRAJECTORY")
+    if min_area_ha > 0:
+        with tempfile.TemporaryDirectory(prefix=".min-area-", dir=out_dir) as work:
+            sieved = write_sieved_masks(infos, years, grid, filter_years, min_area_ha, Path(work),
+                                        reporter.sub_range(0.0, 50.0))
+            return change_layers(sieved, pairs, out_dir, reporter.sub_range(50.0, 100.0), table,
+                                 masks_dir=masks_dir, trajectory=trajectory)
     reporter.info(f"Change layers of {len(years)} year(s), {len(pairs)} pair(s), on a {width} × {height} grid "
                   f"in windows of {rows} rows")
 
@@ -174,16 +194,24 @@ def change_layers(
         year_profile = single_band_profile(grid, "uint16", YEAR_NODATA)
         byte_profile = single_band_profile(grid, "uint8", UINT8_NODATA)
         dst = {}
-        for key, temp in zip([*SUMMARY_NAMES, *change_paths, *mask_paths], temps):
+        trajectory_profile = single_band_profile(grid, "uint16", TRAJECTORY_NODATA)
+        for key, temp in zip([*SUMMARY_NAMES, *change_paths, *mask_paths, "trajectory"], temps):
             profile = year_profile if key in ("first_year", "last_year") else byte_profile
+            profile = trajectory_profile if key == "trajectory" else profile
             dst[key] = stack.enter_context(rasterio.open(temp, "w", **profile))
         for window in row_windows(grid, rows, reporter):
             mined, valid = read_stack(infos, window)
             if filter_years > 1:
                 mined = filter_masks(mined, valid, filter_years)
-            for name, data in summarise_window(mined, valid, years).items():
+            summaries = summarise_window(mined, valid, years)
+            for name, data in summaries.items():
                 dst[name].write(data, 1, window=window)
+            codes = trajectory_codes(mined, valid, years, summaries["transitions"])
+            dst["trajectory"].write(codes, 1, window=window)
             tally.add("mined", window.row_off, mined)
+            tally.add("valid", window.row_off, valid)
+            tally.add("ever", window.row_off, mined.any(axis=0))
+            tally.add("flicker", window.row_off, codes == FLICKER * CLASS_FACTOR)
             for year in mask_paths:
                 t = index[year]
                 dst[year].write(np.where(valid[t], mined[t], UINT8_NODATA).astype(np.uint8), 1, window=window)
@@ -204,6 +232,8 @@ def change_layers(
         pairs={p: areas[p] for p in change_paths},
         table=table,
         masks=mask_paths,
+        trajectory=trajectory,
+        site=site_trajectory(area_ha, dict(zip(years, tally["valid"])), tally["flicker"], tally["ever"]),
         **summary_paths,
     )
 

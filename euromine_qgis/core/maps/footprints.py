@@ -7,11 +7,12 @@ however the run ends; outputs appear under their names only when all are complet
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -20,8 +21,10 @@ import rasterio
 from rasterio.windows import Window
 
 from ..engine.inference import RowBlock, TileSettings, engine_env, predict_rows
+from ..engine.scaling import ImageInput, check_inputs
 from ..errors import InputError
 from ..io.area import AreaTally
+from ..io.bands import BandedImage, BandItem, banded_image
 from ..io.folder_lock import folder_lock
 from ..io.grids import common_grid
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
@@ -30,12 +33,12 @@ from ..io.raster import (
     ImageInfo,
     footprint_profile,
     footprint_values,
-    inspect_image,
     open_raster,
     probability_profile,
     write_probability,
 )
 from ..progress import Reporter
+from .min_area import check_min_area, min_area_pixels, sieve_footprint_file
 from .temporal_filter import filter_probability_rasters, filter_width
 
 if TYPE_CHECKING:
@@ -88,16 +91,13 @@ def check_threshold(threshold: float) -> None:
         raise InputError(f"THRESHOLD {threshold} must lie strictly between 0 and 1")
 
 
-def check_images(images: Sequence[tuple[int, Path]], model: Model) -> list[ImageInfo]:
-    """Inspect every image before any work starts; raise InputError naming the first bad one."""
+def check_images(images: Sequence[tuple[int, Path]], model: Model,
+                 input_bands: Sequence[BandItem] | None = None) -> list[BandedImage]:
+    """Inspect every image and find the bands that feed the model (io.bands, with INPUT_BANDS
+    ``input_bands``) before any work starts; raise InputError naming the first bad one."""
     infos = []
     for _year, path in images:
-        info = inspect_image(path)
-        if info.count != len(model.info.bands):
-            raise InputError(
-                f"{path}: image has {info.count} band(s) but model '{model.info.name}' expects "
-                f"{len(model.info.bands)} ({', '.join(model.info.bands)})"
-            )
+        info = banded_image(path, model.info.bands, input_bands)
         if info.grid.crs is None:
             raise InputError(
                 f"{path}: image has no CRS, so its footprint cannot be placed or measured; "
@@ -116,6 +116,8 @@ def map_footprints(
     reporter: Reporter = Reporter(),
     probabilities: str | None = None,
     temporal_filter: str = "none",
+    min_area_ha: float = 0.0,
+    image_input: ImageInput = ImageInput(),
 ) -> list[YearFootprint]:
     """Map the mining footprint of each (year, image) into ``out_dir/footprint_{year}.tif``.
 
@@ -125,12 +127,17 @@ def map_footprints(
     (one of ``maps.temporal_filter.TEMPORAL_FILTERS``) smooths each pixel's probabilities over
     the years before thresholding; every image must then share one grid. Each year's files
     appear only when complete. Returns the mapped area per year (geodesic for geographic CRS).
+    ``min_area_ha`` > 0 removes mining patches and holes smaller than that many hectares from the
+    footprints (``maps.min_area``, after any temporal filter); probabilities are left as mapped.
+    ``image_input`` says which bands feed the model (io.bands) and the SCALE the model was loaded
+    with; images whose values do not look like the model's training data are warned about.
     """
+    check_min_area(min_area_ha)
     check_threshold(threshold)
     if probabilities is not None and probabilities not in PROBABILITY_TYPES:
         raise InputError(f"probabilities must be one of {', '.join(PROBABILITY_TYPES)}, not '{probabilities}'")
     width = filter_width(temporal_filter)
-    infos = check_images(images, model)
+    infos = check_images(images, model, image_input.bands)
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
     targets = [year_targets(out_dir, year, probabilities) for year, _ in images]
@@ -138,7 +145,11 @@ def map_footprints(
                      "an input image")
 
     reporter.info(f"Model: {model.description}")
+    check_inputs(infos, model.info, image_input.scale, reporter)
     with folder_lock(out_dir, "mapfootprints", reporter):
+        if min_area_ha > 0:
+            return _map_then_sieve(images, infos, targets, model, threshold, settings, reporter, temporal_filter,
+                                   min_area_ha)
         if width > 1:
             return _map_filtered(images, infos, targets, model, threshold, settings, reporter, temporal_filter)
         return _map_years(images, infos, targets, model, threshold, settings, reporter)
@@ -161,7 +172,7 @@ def _map_years(
 ) -> list[YearFootprint]:
     """Every year mapped without a temporal filter: year by year, or all at once by a series model."""
     if model.info.series:
-        return _map_jointly(images, common_image_grid(infos), targets, model, threshold, settings, reporter)
+        return _map_jointly(images, infos, targets, model, threshold, settings, reporter)
     results = []
     for n, ((year, path), info, target) in enumerate(zip(images, infos, targets)):
         reporter.check()
@@ -199,6 +210,48 @@ def _map_filtered(
         shutil.rmtree(work, ignore_errors=True)
     return [YearFootprint(year, image, t.footprint, ha, mining, valid, t.probability)
             for (year, image), t, (ha, mining, valid) in zip(images, targets, areas)]
+
+
+def _map_then_sieve(
+    images: Sequence[tuple[int, Path]],
+    infos: Sequence[ImageInfo],
+    targets: Sequence[YearTargets],
+    model: Model,
+    threshold: float,
+    settings: TileSettings,
+    reporter: Reporter,
+    temporal_filter: str,
+    min_area_ha: float,
+) -> list[YearFootprint]:
+    """Map every year as without MIN_AREA_HA into a hidden work folder, then sieve each footprint
+    into its target (``maps.min_area``); every year's files appear together when all are done."""
+    out_dir = targets[0].footprint.parent
+    work = Path(tempfile.mkdtemp(prefix=".min-area-", dir=out_dir))
+    try:
+        scratch = [year_targets(work, year, t.probability_dtype if t.probability else None)
+                   for (year, _), t in zip(images, targets)]
+        if filter_width(temporal_filter) > 1:
+            mapped = _map_filtered(images, infos, scratch, model, threshold, settings, reporter, temporal_filter)
+        else:
+            mapped = _map_years(images, infos, scratch, model, threshold, settings, reporter)
+        by_year = {year: (info.grid, target) for (year, _), info, target in zip(images, infos, targets)}
+        results = []
+        with atomic_outputs([p for t in targets for p in t.paths]) as temps:
+            temp_of = dict(zip([p for t in targets for p in t.paths], temps))
+            for m in mapped:
+                grid, target = by_year[m.year]
+                pixels = min_area_pixels(grid, min_area_ha)
+                reporter.info(f"{m.year}: minimum mapping unit {min_area_ha:g} ha = {pixels} pixels; smaller "
+                              "patches and holes removed (4-connected)")
+                os.replace(m.footprint, temp_of[target.footprint])
+                ha, mining = sieve_footprint_file(temp_of[target.footprint], grid, pixels)
+                if m.probability:
+                    os.replace(m.probability, temp_of[target.probability])
+                results.append(replace(m, footprint=target.footprint, probability=target.probability,
+                                       mining_ha=ha, mining_pixels=mining))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
 
 
 def common_image_grid(infos: Sequence[ImageInfo]) -> Grid:
@@ -251,7 +304,7 @@ def _write_behind(stack: ExitStack, blocks, write) -> None:
 def _map_one_year(
     year: int,
     path: Path,
-    info: ImageInfo,
+    info: BandedImage,
     targets: YearTargets,
     model: Model,
     threshold: float,
@@ -266,13 +319,13 @@ def _map_one_year(
         def write(block: RowBlock) -> None:
             year_writer(block.row0, block.probability, block.valid)
 
-        _write_behind(stack, predict_rows(model, src, settings, reporter), write)
+        _write_behind(stack, predict_rows(model, src, settings, reporter, [info.indexes]), write)
     return year_writer.result(year, path, targets)
 
 
 def _map_jointly(
     images: Sequence[tuple[int, Path]],
-    grid: Grid,
+    infos: Sequence[BandedImage],
     targets: Sequence[YearTargets],
     model: Model,
     threshold: float,
@@ -281,6 +334,7 @@ def _map_jointly(
 ) -> list[YearFootprint]:
     """A series model maps every year in one pass: each tile holds all years' images."""
     reporter.info(f"Series model: {len(images)} years mapped together")
+    grid = common_image_grid(infos)
     outputs = [t.paths for t in targets]
     with atomic_outputs([p for group in outputs for p in group]) as temps, ExitStack() as stack:
         stack.enter_context(engine_env())
@@ -294,5 +348,5 @@ def _map_jointly(
             for t, year_writer in enumerate(writers):
                 year_writer(block.row0, block.probability[t], block.valid[t])
 
-        _write_behind(stack, predict_rows(model, srcs, settings, reporter), write)
+        _write_behind(stack, predict_rows(model, srcs, settings, reporter, [i.indexes for i in infos]), write)
     return [w.result(year, path, t) for w, (year, path), t in zip(writers, images, targets)]
