@@ -32,8 +32,9 @@ def help_text(alg_id: str) -> str:
 
 
 def reporter_for(feedback: QgsProcessingFeedback) -> Reporter:
-    """Route engine progress, log lines and cancellation through a Processing feedback."""
-    return Reporter(progress=feedback.setProgress, info=feedback.pushInfo, is_canceled=feedback.isCanceled)
+    """Route engine progress, log lines, warnings and cancellation through a Processing feedback."""
+    return Reporter(progress=feedback.setProgress, info=feedback.pushInfo, is_canceled=feedback.isCanceled,
+                    warning=feedback.pushWarning)
 
 
 def score_text(value: float | None) -> str:

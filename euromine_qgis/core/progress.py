@@ -18,6 +18,14 @@ class Reporter:
     progress: Callable[[float], None] = _ignore  # percent, 0–100
     info: Callable[[str], None] = _ignore
     is_canceled: Callable[[], bool] = lambda: False
+    warning: Callable[[str], None] | None = None  # a warning (None: a log line that starts "Warning:")
+
+    def warn(self, text: str) -> None:
+        """Pass on a warning: something the user should look at that does not stop the run."""
+        if self.warning is not None:
+            self.warning(text)
+        else:
+            self.info(f"Warning: {text}")
 
     def check(self) -> None:
         """Raise Cancelled when the caller asked to stop."""
@@ -29,7 +37,7 @@ class Reporter:
         bar; log lines and cancellation pass through."""
         span = stop - start
         return Reporter(progress=lambda p: self.progress(start + span * p / 100.0), info=self.info,
-                        is_canceled=self.is_canceled)
+                        is_canceled=self.is_canceled, warning=self.warning)
 
     def silent(self) -> "Reporter":
         """A reporter for a part of a job that shows neither progress nor log lines (another part

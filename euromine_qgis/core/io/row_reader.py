@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Sequence
 
 import numpy as np
 from rasterio.errors import RasterioError
@@ -93,16 +94,19 @@ class RowReader:
     each window is read on its own (for scenes so wide that the buffer would not fit the memory
     budget). With a ``pool``, each block row is read as ``pieces`` pieces on its threads, each
     thread through its own handle (see open_again; without one, rows are read on the caller's
-    thread). Close the reader to close those handles.
+    thread). Close the reader to close those handles. Every read holds the 1-based bands
+    ``indexes`` in that order (every band when None): the bands that feed the model (io.bands).
     """
 
     def __init__(self, src: DatasetReader, min_rows: int, keep_rows: bool = True,
-                 pool: ThreadPoolExecutor | None = None, pieces: int = 1) -> None:
+                 pool: ThreadPoolExecutor | None = None, pieces: int = 1,
+                 indexes: Sequence[int] | None = None) -> None:
         self.src, self.keep_rows, self.min_rows = src, keep_rows, min_rows
+        self.indexes = list(indexes) if indexes is not None else list(range(1, src.count + 1))
         self.step = rows_per_read(src, min_rows)
         self.block_height = max(1, src.block_shapes[0][0])
         rows = _buffer_rows(src, min_rows) if keep_rows else 0
-        self.rows = np.empty((src.count, rows, src.width), src.dtypes[0])
+        self.rows = np.empty((len(self.indexes), rows, src.width), src.dtypes[0])
         self.start, self.held = 0, 0  # self.rows[:, :held] holds image rows start .. start + held
         threaded = keep_rows and pieces > 1 and pool is not None and opens_again(src)
         self._pool, self.pieces = (pool, pieces) if threaded else (None, 1)
@@ -113,7 +117,7 @@ class RowReader:
     def read(self, window: Window) -> np.ndarray:
         """The (bands, height, width) block of ``window``; a view into the buffer when rows are kept."""
         if not self.keep_rows:
-            return read_window(self.src, window)
+            return read_window(self.src, window, self.indexes)
         y0, y1 = window.row_off, window.row_off + window.height
         if y0 < self.start:
             raise ValueError(f"rows must be read top to bottom: row {y0} requested after row {self.start}")
@@ -139,12 +143,13 @@ class RowReader:
     def _read_rows(self, window: Window, at: int) -> None:
         """Read full-width ``window`` into the buffer from row ``at`` on, in pieces on the pool."""
         if self._pool is None:
-            read_window(self.src, window, out=self.rows[:, at:at + window.height])
+            read_window(self.src, window, self.indexes, out=self.rows[:, at:at + window.height])
             return
 
         def read_piece(piece: Window) -> None:
             rows = slice(at + piece.row_off - window.row_off, at + piece.row_off - window.row_off + piece.height)
-            read_window(self._handle(), piece, out=self.rows[:, rows, piece.col_off:piece.col_off + piece.width])
+            read_window(self._handle(), piece, self.indexes,
+                        out=self.rows[:, rows, piece.col_off:piece.col_off + piece.width])
 
         pieces = [self._pool.submit(read_piece, p) for p in split_at_blocks(self.src, window, self.pieces)]
         wait(pieces)  # every piece ends before an error leaves: handles are closed right after one

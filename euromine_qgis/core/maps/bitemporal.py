@@ -17,6 +17,7 @@ import rasterio
 from rasterio.windows import Window
 
 from ..engine.inference import TileSettings, engine_env, predict_rows
+from ..engine.scaling import ImageInput, check_inputs
 from ..errors import InputError
 from ..io.area import AreaTally
 from ..io.grids import common_grid
@@ -78,26 +79,29 @@ def detect_change(
     threshold: float = 0.5,
     settings: TileSettings = TileSettings(),
     reporter: Reporter = Reporter(),
+    image_input: ImageInput = ImageInput(),
 ) -> ChangeDetection:
     """Map change between the ``before`` and ``after`` images into ``target``.
 
     With ``change_model`` its change probability decides where change happened and the footprint
     model's probabilities of the two dates decide whether it is gain (after ≥ before) or loss;
     without it, the footprint model maps both dates and change is where the thresholded maps differ.
+    ``image_input`` says which bands feed both models (io.bands) and the SCALE they were loaded with.
     """
     check_threshold(threshold)
     pair = [(0, Path(before)), (1, Path(after))]
-    infos = check_images(pair, footprint_model)
+    infos = check_images(pair, footprint_model, image_input.bands)
     if change_model is not None:
         if change_model.info.task != "change":
             raise InputError(f"{change_model.path}: a change model is needed here, this one's task is '{change_model.info.task}'")
-        check_images(pair, change_model)
+        change_infos = check_images(pair, change_model, image_input.bands)
     grid = common_grid(infos, "the two images are not on the same grid", resampling="bilinear")
     _check_target(target, [p for _, p in pair])
     method = "change_model" if change_model is not None else "post_classification"
     reporter.info(f"Footprint model: {footprint_model.description}")
     if change_model is not None:
         reporter.info(f"Change model: {change_model.description}")
+    check_inputs(infos, footprint_model.info, image_input.scale, reporter)
     tally = AreaTally(grid)
     quiet = reporter.silent()
     with atomic_outputs([target]) as (temp,), ExitStack() as stack:
@@ -107,10 +111,12 @@ def detect_change(
             return stack.enter_context(open_raster(path))
 
         # the last stream reports progress for all (they advance together)
-        streams = [predict_rows(footprint_model, opened(before), settings, quiet),
-                   predict_rows(footprint_model, opened(after), settings, reporter if change_model is None else quiet)]
+        streams = [predict_rows(footprint_model, opened(before), settings, quiet, [infos[0].indexes]),
+                   predict_rows(footprint_model, opened(after), settings, reporter if change_model is None else quiet,
+                                [infos[1].indexes])]
         if change_model is not None:
-            streams.append(predict_rows(change_model, [opened(before), opened(after)], settings, reporter))
+            streams.append(predict_rows(change_model, [opened(before), opened(after)], settings, reporter,
+                                        [i.indexes for i in change_infos]))
         for stream in streams:  # closed before the datasets: their reader threads stop first
             stack.enter_context(closing(stream))
         dst = stack.enter_context(rasterio.open(temp, "w", **footprint_profile(grid)))

@@ -97,7 +97,7 @@ def check_images(images: Sequence[tuple[int, Path]], model: Model,
     ``input_bands``) before any work starts; raise InputError naming the first bad one."""
     infos = []
     for _year, path in images:
-        info = banded_image(path, model.info.bands, input_bands)
+        info = banded_image(path, model.info.bands, input_bands, model.info.name)
         if info.grid.crs is None:
             raise InputError(
                 f"{path}: image has no CRS, so its footprint cannot be placed or measured; "

@@ -1,0 +1,135 @@
+"""How an image's values meet the model's training data: the input settings (which bands, SCALE),
+SCALE folded into the model's normalization, and a cheap check of each image's statistics.
+
+SCALE multiplies the input before normalization. Scaling by s and then normalizing with (mean,
+std) equals normalizing the raw values with (mean / s, std / s), so SCALE is a normalization
+override (scaled_override) and the engine's loop stays as it is; nodata and the valid-pixel rule
+still see the raw values.
+
+The check (check_scaling) reads each image decimated to at most SAMPLE_SIDE pixels a side (GDAL
+reads an overview where the file has one), takes each model band's median over the valid pixels
+and compares it with the model's mean and std (SCALE applied). It warns, and never stops a run:
+
+- when the typical band's median is SCALE_RATIO or more times off the model's mean, with the
+  power of ten that brings it back (0–1 reflectance for a model trained on reflectance × 10000:
+  ``SCALE=10000``; the reverse: ``SCALE=0.0001``);
+- otherwise when a band's median lies more than Z_LIMIT standard deviations from the model's mean.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from rasterio.enums import Resampling
+
+from ..errors import InputError
+from ..io.bands import BandedImage, BandItem
+from ..io.raster import open_raster
+from ..io.valid import valid_pixels
+from ..progress import Reporter
+from .contract import ModelInfo, NormalizationOverride
+
+SAMPLE_SIDE = 512
+SCALE_RATIO = 100.0
+Z_LIMIT = 4.0
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """How the model reads the images: the INPUT_BANDS mapping (None: by name or in order, see
+    io.bands) and the SCALE the model was loaded with (scaled_override)."""
+
+    bands: tuple[BandItem, ...] | None = None
+    scale: float = 1.0
+
+    def settings(self) -> dict:
+        """The two settings as a manifest records them."""
+        return {"input_bands": list(self.bands) if self.bands else None, "scale": self.scale}
+
+
+def check_scale(scale: float) -> None:
+    """InputError unless SCALE is a positive finite number."""
+    if not (math.isfinite(scale) and scale > 0):
+        raise InputError(f"SCALE {scale} must be a positive number (10000 for 0–1 reflectance)")
+
+
+def scaled_override(info: ModelInfo, scale: float) -> NormalizationOverride:
+    """The normalization of ``info`` for raw values that the model should see multiplied by ``scale``."""
+    check_scale(scale)
+    return NormalizationOverride(bands=info.bands, mean=tuple(m / scale for m in info.mean),
+                                 std=tuple(s / scale for s in info.std))
+
+
+def band_medians(image: BandedImage, side: int = SAMPLE_SIDE) -> np.ndarray | None:
+    """The median of each selected band over the valid pixels of a decimated read, or None when the
+    sample holds no valid pixel or cannot be read (the engine's own read then names the damaged rows)."""
+    try:
+        with open_raster(image.path) as src:
+            step = max(1, math.ceil(max(src.height, src.width) / side))
+            shape = (len(image.indexes), math.ceil(src.height / step), math.ceil(src.width / step))
+            data = src.read(list(image.indexes), out_shape=shape, resampling=Resampling.nearest)
+    except OSError:  # rasterio's read errors: a damaged file, refused by the mapping that follows
+        return None
+    valid = valid_pixels(data, image.nodata)
+    if not valid.any():
+        return None
+    return np.median(data[:, valid].astype(np.float64), axis=1)
+
+
+def scaling_problem(medians: np.ndarray, info: ModelInfo, scale: float) -> str | None:
+    """What looks wrong with band ``medians`` (raw values) for ``info``'s normalization (SCALE
+    ``scale`` already folded in), or None."""
+    mean, std = np.asarray(info.mean), np.asarray(info.std)
+    comparable = (mean > 0) & (medians > 0)
+    if comparable.any():
+        ratio = float(np.median(medians[comparable] / mean[comparable]))
+        if abs(math.log10(ratio)) >= math.log10(SCALE_RATIO):
+            factor = 10.0 ** -round(math.log10(ratio))
+            size = "smaller" if factor > 1 else "larger"
+            return (f"its values are about {max(factor, 1 / factor):g} times {size} than model "
+                    f"'{info.name}' expects (median {_figures(medians)}, model mean {_figures(mean)}); "
+                    f"if it is reflectance {'in 0–1' if factor > 1 else '× 10000'} for a model of reflectance "
+                    f"{'× 10000' if factor > 1 else 'in 0–1'}, set SCALE={scale * factor:g}")
+    z = (medians - mean) / std
+    far = np.flatnonzero(np.abs(z) > Z_LIMIT)
+    if far.size:
+        bands = ", ".join(f"{info.bands[i]} {z[i]:+.1f}" for i in far)
+        return (f"band(s) far outside model '{info.name}''s training data (median z-score beyond ±{Z_LIMIT:g}: "
+                f"{bands}); check INPUT_BANDS, SCALE and the image's processing level")
+    return None
+
+
+def _figures(values: np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+
+
+def check_scaling(images: Sequence[BandedImage], info: ModelInfo, scale: float = 1.0,
+                  reporter: Reporter = Reporter()) -> list[str]:
+    """Sample every image and warn (through ``reporter``) about each whose values do not look
+    like the model's training data; returns the warnings."""
+    warnings = []
+    for image in images:
+        medians = band_medians(image)
+        problem = None if medians is None else scaling_problem(medians, info, scale)
+        if problem:
+            warnings.append(f"{image.path}: {problem}")
+            reporter.warn(warnings[-1])
+    return warnings
+
+
+def check_inputs(images: Sequence[BandedImage], info: ModelInfo, scale: float = 1.0,
+                 reporter: Reporter = Reporter()) -> list[str]:
+    """Log which bands feed the model from each image (once per distinct choice) and SCALE, then
+    check_scaling; returns the warnings."""
+    choices: dict[tuple, list[str]] = {}
+    for image in images:
+        choices.setdefault((image.how, image.indexes), []).append(image.path.name)
+    for (how, indexes), names in choices.items():
+        picked = ", ".join(f"{band}={index}" for band, index in zip(info.bands, indexes))
+        reporter.info(f"Bands {how}: {picked} ({len(names)} image(s): {', '.join(names[:3])}"
+                      f"{', …' if len(names) > 3 else ''})")
+    if scale != 1.0:
+        reporter.info(f"SCALE {scale:g}: the model sees the images' values × {scale:g}")
+    return check_scaling(images, info, scale, reporter)
