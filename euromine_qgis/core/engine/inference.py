@@ -171,14 +171,16 @@ class _Plan:
         return self._weights[key]
 
 
-def _read_batches(srcs: Sequence, model: TileModel, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
+def _read_batches(srcs: Sequence, model: TileModel, plan: _Plan, batch_size: int,
+                  indexes: Sequence[Sequence[int] | None]) -> Iterator[_Batch]:
     keep_rows = buffer_bytes(srcs, plan.th) <= ROW_BUFFER_BUDGET
     threads = decode_threads() if keep_rows else 1
     with ExitStack() as stack:
         pool = None
         if threads > 1:  # one pool for every image: they are read one after another
             pool = stack.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="euromine-decode"))
-        readers = [stack.enter_context(closing(RowReader(src, plan.th, keep_rows, pool, threads))) for src in srcs]
+        readers = [stack.enter_context(closing(RowReader(src, plan.th, keep_rows, pool, threads, bands)))
+                   for src, bands in zip(srcs, indexes)]
         yield from _batches(srcs, readers, model, plan, batch_size)
 
 
@@ -236,6 +238,7 @@ def predict_rows(
     src: rasterio.io.DatasetReader | Sequence[rasterio.io.DatasetReader],
     settings: TileSettings = TileSettings(),
     reporter: Reporter = Reporter(),
+    indexes: Sequence[Sequence[int] | None] | None = None,
 ) -> Iterator[RowBlock]:
     """Yield the scene's positive-class probabilities (mining; change for a change model) as
     consecutive row blocks, top to bottom.
@@ -244,7 +247,8 @@ def predict_rows(
     series model every year's image on one grid (blocks then hold one map per year). Pixels
     with nodata (or NaN) in any band are marked invalid - for footprint and change models in
     any image, for a series model in that year's image - and fed to the model as the band mean
-    (zero after normalization) so they do not disturb their neighbours.
+    (zero after normalization) so they do not disturb their neighbours. ``indexes`` holds, per
+    image, the 1-based bands that feed the model in its order (io.bands; None: every band).
     """
     srcs = [src] if isinstance(src, rasterio.io.DatasetReader) else list(src)
     if model.info.series and len(srcs) < 2:
@@ -260,7 +264,7 @@ def predict_rows(
     wsum = np.zeros((th, width), np.float32)
     valid = np.zeros((maps, th, width), bool)
     batches_per_strip = -(-len(plan.xs) // batch_size)
-    for n, batch in enumerate(_background(_read_batches(srcs, model, plan, batch_size), settings.prefetch)):
+    for n, batch in enumerate(_background(_read_batches(srcs, model, plan, batch_size, indexes or [None] * len(srcs)), settings.prefetch)):
         reporter.check()
         y0 = plan.ys[batch.strip]
         valid[:, :, batch.x_start:batch.x_start + batch.valid.shape[-1]] = batch.valid
