@@ -1,4 +1,5 @@
-"""euromine:changelayers — first/last year mined, years active, flicker, change rasters and areas."""
+"""euromine:changelayers — first/last year mined, years active, flicker, change rasters and areas,
+the per-pixel TRAJECTORY and the site's trajectory figures."""
 from __future__ import annotations
 
 import tempfile
@@ -11,25 +12,33 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
     QgsProcessingUtils,
 )
 
 from ..core.maps.change_layers import ChangeLayersResult, change_layers
+from ..core.maps.trajectory import SiteTrajectory
 from ..core.pairs import parse_pairs
 from .base import EuroMineAlgorithm, reporter_for
+from .footprint_polygons import write_footprint_polygons
 from .inputs import dated_layers
 from .layers import load_on_completion
 from .parameters import (
+    MIN_AREA_HA,
     OUTPUT_FOLDER,
     PAIRS,
     TEMPORAL_FILTER,
+    min_area_parameter,
     output_folder_parameter,
     pairs_parameter,
     read_output_folder,
     temporal_filter_parameter,
+    temporary_by_default,
     years_parameter,
 )
 from .polygons import write_change_polygons
+from .translation import tr
 
 GROUP = "EuroMine change layers"
 SUMMARIES = (  # result name, layer name, style
@@ -43,6 +52,13 @@ SUMMARIES = (  # result name, layer name, style
 def pair_key(pair: tuple[int, int]) -> str:
     """The result-dict key of a pair of years, ``"2016-2017"``."""
     return f"{pair[0]}-{pair[1]}"
+
+
+def trajectory_results(site: SiteTrajectory) -> dict:
+    """A site's trajectory figures under their result-dict names."""
+    return {"first_detected_year": site.first_year, "peak_year": site.peak_year, "peak_ha": site.peak_ha,
+            "rate_ha_per_year": site.rate_ha_per_year, "rate_se_ha_per_year": site.rate_se_ha_per_year,
+            "flicker_share": site.flicker_share}
 
 
 def results_of(result: ChangeLayersResult, out_dir: Path) -> dict:
@@ -59,6 +75,8 @@ def results_of(result: ChangeLayersResult, out_dir: Path) -> dict:
         "LOSS_HA": {pair_key(p): a.loss_ha for p, a in result.pairs.items()},
         "NET_HA": {pair_key(p): a.net_ha for p, a in result.pairs.items()},
         "AREA_TABLE": str(result.table),
+        "TRAJECTORY": str(result.trajectory),
+        "TRAJECTORY_SUMMARY": trajectory_results(result.site),
     }
 
 
@@ -73,6 +91,9 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
     FOOTPRINTS = "FOOTPRINTS"
     AREA_TABLE = "AREA_TABLE"
     VECTOR_OUTPUT = "VECTOR_OUTPUT"
+    TRAJECTORY = "TRAJECTORY"
+    FOOTPRINT_POLYGONS = "FOOTPRINT_POLYGONS"
+    SITE_NAME = "SITE_NAME"
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -80,11 +101,20 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
         self.addParameter(years_parameter())
         self.addParameter(pairs_parameter(default="consecutive"))
         self.addParameter(temporal_filter_parameter())
+        self.addParameter(min_area_parameter())
         self.addParameter(output_folder_parameter())
         self.addParameter(QgsProcessingParameterFileDestination(
             self.AREA_TABLE, self.tr("Area table"), self.tr("CSV files (*.csv)"), optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterBoolean(
             self.VECTOR_OUTPUT, self.tr("Also write polygons (GeoPackage, area_ha per polygon)"), defaultValue=False))
+        self.addParameter(temporary_by_default(QgsProcessingParameterRasterDestination(
+            self.TRAJECTORY, self.tr("Trajectory (class × 10000 + year)"))))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.FOOTPRINT_POLYGONS, self.tr("Footprint polygons per year (site, year, area_ha)"),
+            self.tr("GeoPackage (*.gpkg)"), optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterString(
+            self.SITE_NAME, self.tr("Site name for the polygons' site field (default: the output folder's name)"),
+            optional=True))
         for name, description, _ in SUMMARIES:
             self.addOutput(QgsProcessingOutputRasterLayer(name, self.tr(description)))
 
@@ -94,14 +124,17 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
         out_dir = read_output_folder(self, parameters, context)
         table = self.parameterAsFileOutput(parameters, self.AREA_TABLE, context)
         vector = self.parameterAsBoolean(parameters, self.VECTOR_OUTPUT, context)
-        # Polygons are drawn from the (filtered) masks the areas measure, kept only while drawn.
-        with (tempfile.TemporaryDirectory(dir=QgsProcessingUtils.tempFolder()) if vector else nullcontext()) as masks:
+        polygons = self.parameterAsFileOutput(parameters, self.FOOTPRINT_POLYGONS, context)
+        drawn = vector or bool(polygons)
+        # Polygons are drawn from the (filtered, sieved) masks the areas measure, kept only while drawn.
+        with (tempfile.TemporaryDirectory(dir=QgsProcessingUtils.tempFolder()) if drawn else nullcontext()) as masks:
             result = change_layers(dated, parse_pairs(self.parameterAsString(parameters, PAIRS, context), years),
                                    out_dir, reporter_for(feedback), Path(table) if table else None,
                                    self.parameterAsEnumString(parameters, TEMPORAL_FILTER, context),
-                                   Path(masks) if vector else None)
-            gpkg = write_change_polygons(out_dir / "change_polygons.gpkg", result.change, result.masks, context,
-                                         feedback) if vector else None
+                                   Path(masks) if drawn else None,
+                                   min_area_ha=self.parameterAsDouble(parameters, MIN_AREA_HA, context),
+                                   trajectory=Path(self.parameterAsOutputLayer(parameters, self.TRAJECTORY, context)))
+            gpkg = self._draw_polygons(parameters, context, feedback, result, out_dir, vector, polygons)
         feedback.pushInfo(self.tr("\nYear   Mined (ha)   Gain (ha)   Loss (ha)"))
         for year in result.years:
             step = next((a for (_, b), a in result.steps.items() if b == year), None)
@@ -109,6 +142,8 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             feedback.pushInfo(f"{year} {result.area_ha[year]:12.2f} {gain_loss}")
         outputs = results_of(result, out_dir)
         outputs[self.VECTOR_OUTPUT] = str(gpkg) if gpkg else None
+        outputs[self.FOOTPRINT_POLYGONS] = polygons or None
+        _log_trajectory(result.site, feedback)
         group = self.tr(GROUP)
         for name, layer_name, qml in SUMMARIES:
             load_on_completion(context, Path(outputs[name]), self.tr(layer_name), qml, group,
@@ -116,4 +151,32 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
         for (a, b), path in result.change.items():
             load_on_completion(context, path, self.tr("Change {a}–{b}").format(a=a, b=b), "change.qml", group)
         load_on_completion(context, result.table, self.tr("Mined area per year"), None, group, vector=True)
+        load_on_completion(context, result.trajectory, self.tr("Trajectory"), "trajectory.qml", group)
         return outputs
+
+    def _draw_polygons(self, parameters, context, feedback, result: ChangeLayersResult, out_dir: Path, vector: bool,
+                       polygons: str) -> Path | None:
+        """VECTOR_OUTPUT's change_polygons.gpkg (returned, or None) and FOOTPRINT_POLYGONS, from ``result.masks``."""
+        if polygons:
+            site = self.parameterAsString(parameters, self.SITE_NAME, context) or out_dir.name
+            write_footprint_polygons(Path(polygons), [(site, y, p) for y, p in result.masks.items()], context,
+                                     feedback)
+            load_on_completion(context, Path(polygons), self.tr("Footprint polygons per year"), None,
+                               self.tr(GROUP), vector=True)
+        if not vector:
+            return None
+        return write_change_polygons(out_dir / "change_polygons.gpkg", result.change, result.masks, context, feedback)
+
+
+def _log_trajectory(site: SiteTrajectory, feedback) -> None:
+    """The site's trajectory figures in the log."""
+    def figure(value, digits: int = 2) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    rate = figure(site.rate_ha_per_year)
+    if site.rate_se_ha_per_year is not None:
+        rate += f" ± {figure(site.rate_se_ha_per_year)}"
+    feedback.pushInfo(tr("\nTrajectory: first detected {first}, peak {peak} ({peak_ha} ha), expansion {rate} ha/yr "
+                         "over {years} year(s), flicker {flicker} of the area ever mined").format(
+        first=site.first_year or "n/a", peak=site.peak_year or "n/a", peak_ha=figure(site.peak_ha), rate=rate,
+        years=len(site.years), flicker=figure(site.flicker_share, 3)))

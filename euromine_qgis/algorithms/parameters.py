@@ -34,6 +34,7 @@ THRESHOLD = "THRESHOLD"
 TILE_OVERLAP = "TILE_OVERLAP"
 BATCH_SIZE = "BATCH_SIZE"
 OUTPUT_FOLDER = "OUTPUT_FOLDER"
+MIN_AREA_HA = "MIN_AREA_HA"
 
 
 def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
@@ -65,6 +66,14 @@ def temporal_filter_parameter() -> QgsProcessingParameterEnum:
     return QgsProcessingParameterEnum(
         TEMPORAL_FILTER, tr("Temporal filter"), options=list(TEMPORAL_FILTERS), defaultValue="none",
         usesStaticStrings=True,
+    )
+
+
+def min_area_parameter() -> QgsProcessingParameterNumber:
+    """MIN_AREA_HA: the minimum mapping unit; smaller mining patches and holes are removed (0 keeps all)."""
+    return QgsProcessingParameterNumber(
+        MIN_AREA_HA, tr("Minimum mapping unit (ha): smaller mining patches and holes are removed"),
+        QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0,
     )
 
 

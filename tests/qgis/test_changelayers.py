@@ -37,7 +37,8 @@ def test_algorithm_is_registered(euromine_provider):
     alg = QgsApplication.processingRegistry().algorithmById(ALG)
     assert alg.displayName() == "Change layers from annual footprints" and alg.groupId() == "change"
     assert [p.name() for p in alg.parameterDefinitions()] == [
-        "FOOTPRINTS", "YEARS", "PAIRS", "TEMPORAL_FILTER", "OUTPUT_FOLDER", "AREA_TABLE", "VECTOR_OUTPUT"]
+        "FOOTPRINTS", "YEARS", "PAIRS", "TEMPORAL_FILTER", "MIN_AREA_HA", "OUTPUT_FOLDER", "AREA_TABLE", "VECTOR_OUTPUT",
+        "TRAJECTORY", "FOOTPRINT_POLYGONS", "SITE_NAME"]
     assert alg.parameterDefinition("PAIRS").defaultValue() == "consecutive"
     assert "processing.run('euromine:changelayers'" in alg.shortHelpString()
 
@@ -67,7 +68,7 @@ def test_all_pairs_equal_the_engine_and_load_styled_in_a_group(footprints, tmp_p
             assert np.array_equal(alg_src.read(1), core_src.read(1))
 
     details = context.layersToLoadOnCompletion()
-    assert len(details) == 4 + 45 + 1
+    assert len(details) == 4 + 45 + 1 + 1  # summaries, changes, area table, trajectory
     renderers = {}
     for path, detail in details.items():
         layer = QgsProcessingUtils.mapLayerFromString(path, context, typeHint=detail.layerTypeHint)

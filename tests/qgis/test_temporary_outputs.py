@@ -26,8 +26,9 @@ def footprints(euromine_provider, sites) -> list[str]:
 
 
 def test_every_output_that_is_not_skippable_by_nature_defaults_to_a_temporary_output(euromine_provider):
-    # REPORT is written only when asked for; AREA_TABLE defaults to a file in OUTPUT_FOLDER
-    skippable = {("evaluate", "REPORT"), ("changelayers", "AREA_TABLE")}
+    # REPORT and FOOTPRINT_POLYGONS are written only when asked for; AREA_TABLE defaults to a file in OUTPUT_FOLDER
+    skippable = {("evaluate", "REPORT"), ("changelayers", "AREA_TABLE"), ("changelayers", "FOOTPRINT_POLYGONS"),
+                 ("mapsites", "FOOTPRINT_POLYGONS")}
     for alg in euromine_provider.algorithms():
         for parameter in alg.destinationParameterDefinitions():
             if (alg.name(), parameter.name()) not in skippable:

@@ -65,6 +65,7 @@ CHANGED = {  # setting -> (model override or model file, options, what the log n
     "pairs": (None, replace(BASE, pairs="all"), "parameters/pairs: 'consecutive' -> 'all'"),
     "lambda": (None, replace(BASE, lam=0.7), "parameters/lambda: 0.5 -> 0.7"),
     "site reports": (None, replace(BASE, site_reports=True), "parameters/site_reports: False -> True"),
+    "min area": (None, replace(BASE, min_area_ha=0.1), "parameters/min_area_ha: 0.0 -> 0.1"),
     "MEAN": (NormalizationOverride(mean=MEAN), BASE, "parameters/model_metadata/mean changed"),
     "STD": (NormalizationOverride(std=STD), BASE, "parameters/model_metadata/std changed"),
     "BANDS": (NormalizationOverride(bands=BANDS), BASE, "parameters/model_metadata/bands changed"),

@@ -1,5 +1,6 @@
 """The summary of a many-site run: one CSV row per site and one HTML page, with the scores
-pooled over the labelled sites (micro) and averaged per site (macro)."""
+pooled over the labelled sites (micro) and averaged per site (macro), and each site's mining
+trajectory (maps.trajectory): its figures and a small plot of its mined area per year."""
 from __future__ import annotations
 
 import html
@@ -8,12 +9,16 @@ from typing import Mapping, Sequence
 
 from ..io.outputs import atomic_outputs, write_csv
 from .metrics import Counts, PairChange, SeriesCounts, TransitionCounts, aggregate_sites
-from .report import STYLE, format_value
+from matplotlib.figure import Figure
+
+from .report import STYLE, _img, _png, format_value
 
 SCORES = ("ca_tiou", "tiou", "ciou", "iou", "f1")
 SCORE_NAMES = {"ca_tiou": "CA-TIoU", "tiou": "TIoU", "ciou": "CIoU", "iou": "IoU", "f1": "F1"}
 COLUMNS = ("row", "site", "split", "status", "first_year", "last_year", "area_first_ha", "area_last_ha",
            "gain_ha", "loss_ha", "net_ha", "labelled_years", "sites", *SCORES)
+TRAJECTORY_COLUMNS = ("first_detected_year", "peak_year", "peak_ha", "rate_ha_per_year", "rate_se_ha_per_year",
+                      "flicker_share")
 
 
 def series_counts_from_summary(summary: Mapping) -> SeriesCounts:
@@ -37,6 +42,12 @@ def site_row(record: Mapping, status: str) -> dict:
            "first_year": years[0], "last_year": years[-1], "area_first_ha": area[str(years[0])],
            "area_last_ha": area[str(years[-1])], "gain_ha": record["gain_ha"], "loss_ha": record["loss_ha"],
            "net_ha": record["net_ha"]}
+    trajectory = record.get("trajectory") or {}
+    row.update(first_detected_year=trajectory.get("first_year"), peak_year=trajectory.get("peak_year"),
+               peak_ha=trajectory.get("peak_ha"), rate_ha_per_year=trajectory.get("rate_ha_per_year"),
+               rate_se_ha_per_year=trajectory.get("rate_se_ha_per_year"),
+               flicker_share=trajectory.get("flicker_share"),
+               area_series={int(y): a for y, a in record["area_ha"].items() if int(y) in trajectory.get("years", ())})
     if evaluation:
         summary = evaluation["summary"]
         row.update(labelled_years=len(summary["years"]), ca_tiou=summary["ca_tiou"], tiou=summary["tiou"],
@@ -68,9 +79,43 @@ def _cell(value) -> str:
 
 def write_summary_table(rows: Sequence[Mapping], pooled: Mapping, path: Path) -> Path:
     """CSV: one row per site, then the micro and macro rows; undefined scores are empty cells."""
+    columns = (*COLUMNS, *TRAJECTORY_COLUMNS)
     with atomic_outputs([Path(path)]) as (temp,):
-        write_csv(temp, COLUMNS, [[_cell(row.get(c)) for c in COLUMNS] for row in [*rows, *pooled_rows(pooled)]])
+        write_csv(temp, columns, [[_cell(row.get(c)) for c in columns] for row in [*rows, *pooled_rows(pooled)]])
     return Path(path)
+
+
+def trajectory_plot(series: Mapping[int, float], slope: float | None) -> str:
+    """A small PNG (base64) of mined hectares per year with the least-squares line."""
+    years, areas = list(series), list(series.values())
+    fig = Figure(figsize=(3.2, 1.4), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(years, areas, marker="o", markersize=3, color="#c0392b")
+    if slope is not None:
+        mean_year, mean_area = sum(years) / len(years), sum(areas) / len(areas)
+        ax.plot(years, [mean_area + slope * (y - mean_year) for y in years], color="#555", linewidth=0.8,
+                linestyle="--")
+    ax.set_ylabel("ha", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.set_xticks(years[:: max(1, len(years) // 5)])
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def trajectory_table(rows: Sequence[Mapping]) -> str:
+    """The HTML rows of the trajectory table: each site's figures and its area plot."""
+    body = ("<tr><th>site</th><th>first detected</th><th>peak year</th><th>peak (ha)</th>"
+            "<th>rate (ha/yr)</th><th>flicker share</th><th>mined area per year</th></tr>")
+    for r in rows:
+        rate = format_value(r["rate_ha_per_year"], 3)
+        if r["rate_se_ha_per_year"] is not None:
+            rate += f" ± {format_value(r['rate_se_ha_per_year'], 3)}"
+        plot = (_img(trajectory_plot(r["area_series"], r["rate_ha_per_year"]), f"{r['site']} mined area per year")
+                if r["area_series"] else "")
+        body += (f"<tr><td>{html.escape(r['site'])}</td><td>{r['first_detected_year'] or '–'}</td>"
+                 f"<td>{r['peak_year'] or '–'}</td><td>{format_value(r['peak_ha'], 2)}</td><td>{rate}</td>"
+                 f"<td>{format_value(r['flicker_share'], 3)}</td><td>{plot}</td></tr>")
+    return body
 
 
 def write_summary_report(rows: Sequence[Mapping], pooled: Mapping, reports: Mapping[str, str], path: Path,
@@ -107,6 +152,11 @@ area where nodata differs between the two years. Scores need labels: micro pools
 <div class="cards">{cards}</div>
 <h2>Sites</h2>
 <table>{header}{body}</table>
+<h2>Mining trajectories</h2>
+<p class="meta">Mined area per year over the years with valid pixels, with the least-squares trend. Rate = its
+slope ± standard error; flicker = share of the area ever mined whose pixels switched more than once (noise more
+likely than change); the TRAJECTORY raster in each site's change folder maps it per pixel.</p>
+<table>{trajectory_table(rows)}</table>
 </body></html>
 """
     with atomic_outputs([Path(path)]) as (temp,):
