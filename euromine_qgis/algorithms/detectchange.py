@@ -19,7 +19,7 @@ from .base import EuroMineAlgorithm, reporter_for
 from .changelayers import GROUP as CHANGE_GROUP
 from .inputs import layer_files
 from .layers import load_on_completion
-from .models import ModelChoice, bundled_model_parameter, load_model, model_parameters
+from .models import ModelChoice, bundled_model_parameter, load_model, model_parameters, read_image_input
 from .parameters import THRESHOLD, engine_parameters, model_file_parameter, read_tile_settings, temporary_by_default
 
 CHANGE_MODEL = ModelChoice("CHANGE_MODEL", "CHANGE_MODEL_FILE", "Change model", overrides=False)
@@ -101,6 +101,7 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
                 before, after, target, footprint_model, change_model,
                 threshold=self.parameterAsDouble(parameters, THRESHOLD, context),
                 settings=read_tile_settings(self, parameters, context), reporter=reporter_for(feedback),
+                image_input=read_image_input(self, parameters, context),
             )
         feedback.pushInfo(self.tr("Gain {gain} ha, loss {loss} ha, net {net} ha ({before} -> {after}, {method})").format(
             gain=f"{result.gain_ha:.2f}", loss=f"{result.loss_ha:.2f}", net=f"{result.net_ha:+.2f}",

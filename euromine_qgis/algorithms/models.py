@@ -19,12 +19,15 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
 
 from ..core.engine.bundled import SYNTHETIC_LABEL, bundled_models, resolve_bundled
 from ..core.engine.contract import FOOTPRINT_TASKS, NormalizationOverride
+from ..core.engine.scaling import ImageInput, check_scale, scaled_override
 from ..core.errors import ModelError, first_line
+from ..core.io.bands import parse_input_bands
 from ..environment import GPU, MODELS, check_environment
 from .parameters import DEVICE, advanced, device_parameter, model_file_parameter
 from .translation import tr
@@ -37,6 +40,8 @@ MODEL_FILE = "MODEL_FILE"
 BANDS = "BANDS"
 MEAN = "MEAN"
 STD = "STD"
+INPUT_BANDS = "INPUT_BANDS"
+SCALE = "SCALE"
 
 @dataclass(frozen=True)
 class ModelChoice:
@@ -68,8 +73,8 @@ def bundled_model_parameter(name: str, description: str, tasks: tuple[str, ...],
 
 
 def model_parameters(tasks: tuple[str, ...] = FOOTPRINT_TASKS) -> list[QgsProcessingParameterDefinition]:
-    """MODEL (bundled models of ``tasks``), MODEL_FILE, DEVICE and the normalization overrides
-    (BANDS, MEAN, STD)."""
+    """MODEL (bundled models of ``tasks``), MODEL_FILE, DEVICE, the normalization overrides
+    (BANDS, MEAN, STD) and how the images feed the model (INPUT_BANDS, SCALE)."""
     return [
         bundled_model_parameter(MODEL, tr("Bundled model"), tasks, default="spectral_baseline"),
         model_file_parameter(MODEL_FILE, tr("Own ONNX model file (overrides MODEL)")),
@@ -80,7 +85,19 @@ def model_parameters(tasks: tuple[str, ...] = FOOTPRINT_TASKS) -> list[QgsProces
             MEAN, tr("Per-band mean for normalization (comma-separated)"), optional=True)),
         advanced(QgsProcessingParameterString(
             STD, tr("Per-band std for normalization (comma-separated)"), optional=True)),
+        advanced(QgsProcessingParameterString(
+            INPUT_BANDS, tr("Image bands for the model's bands, in the model's order (numbers or names, "
+                            "comma-separated; empty: by band name)"), optional=True)),
+        advanced(QgsProcessingParameterNumber(
+            SCALE, tr("Scale: multiply the image values by (10000 for 0-1 reflectance)"),
+            QgsProcessingParameterNumber.Double, defaultValue=1.0, minValue=0.0)),
     ]
+
+
+def read_image_input(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> ImageInput:
+    """INPUT_BANDS and SCALE as the engine takes them."""
+    return ImageInput(parse_input_bands(alg.parameterAsString(parameters, INPUT_BANDS, context)),
+                      alg.parameterAsDouble(parameters, SCALE, context))
 
 
 def model_help() -> str:
@@ -115,7 +132,7 @@ def _model_path(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProce
 
 def load_model(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext,
                feedback: QgsProcessingFeedback, choice: ModelChoice = FOOTPRINT_MODEL) -> Model:
-    """The model ``choice`` names, on DEVICE (with BANDS/MEAN/STD where they apply). The log says
+    """The model ``choice`` names, on DEVICE (with BANDS/MEAN/STD where they apply, and SCALE). The log says
     which execution provider and device run it and how to use an idle NVIDIA GPU; a model trained
     on synthetic sites is a warning."""
     try:
@@ -132,8 +149,12 @@ def load_model(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProces
             mean=_float_list(alg.parameterAsString(parameters, MEAN, context), MEAN),
             std=_float_list(alg.parameterAsString(parameters, STD, context), STD),
         )
-    model = Model(_model_path(alg, parameters, context, choice),
-                  device=alg.parameterAsEnumString(parameters, DEVICE, context), override=override)
+    path, device = _model_path(alg, parameters, context, choice), alg.parameterAsEnumString(parameters, DEVICE, context)
+    scale = read_image_input(alg, parameters, context).scale
+    check_scale(scale)
+    if scale != 1.0:  # SCALE folded into the normalization (core/engine/scaling.py); a CPU session reads it
+        override = scaled_override(Model(path, device="cpu", override=override).info, scale)
+    model = Model(path, device=device, override=override)
     feedback.pushInfo(tr("Execution provider: {provider} on {device} ({name})").format(
         provider=model.provider, device=model.device_name, name=model.info.name))
     for problem in check_environment():

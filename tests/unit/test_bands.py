@@ -129,6 +129,12 @@ def test_ambiguous_and_out_of_range_mappings_are_refused():
         select_bands("x.tif", [None, None, None], ("B2", "B3"), (1,))
     assert select_bands("x.tif", ["B2", "SR_B2", "B3"], ("B2", "B3")) == ((1, 3), "by name")  # exact name first
     assert select_bands("x.tif", ["B03", "B02"], ("B2", "B3")) == ((2, 1), "by name")
+    # a model band that is no Sentinel-2 name (BANDS=...,SWIR2): names cannot decide, the count can
+    assert select_bands("x.tif", ["B2", "B12"], ("B2", "SWIR2")) == \
+        ((1, 2), "in order (model bands SWIR2 are not Sentinel-2 names)")
+    assert select_bands("x.tif", ["SWIR2", "B2"], ("B2", "SWIR2")) == ((2, 1), "by name")
+    with pytest.raises(InputError, match="no band is named SWIR2"):
+        select_bands("x.tif", ["B2", "B12", "SCL"], ("B2", "SWIR2"))
 
 
 def test_change_detection_picks_bands_by_name_too(site, model, tmp_path):

@@ -7,10 +7,13 @@ Three ways, the first that applies:
    Example for a 10-band model and a 13-band L2A stack: ``2,3,4,5,6,7,8,9,12,13``.
 2. An image with exactly the model's band count whose band descriptions name no Sentinel-2 band
    (the EuroMineNet release names none): its bands in order.
-3. Otherwise the image's band descriptions name the model's bands. Names are compared as
+3. Otherwise the image's band descriptions name the model's bands. Names are compared exactly
+   (ignoring case), then as
    Sentinel-2 band names: case, zero padding and one underscore-joined prefix are ignored, so
    ``B2``, ``b02``, ``SR_B2`` and ``B02`` name the same band, as do ``B8A`` and ``B08A``. A name
-   two of the image's bands share is ambiguous and matches neither.
+   two of the image's bands share is ambiguous and matches neither. Where they do not all match
+   but the image has the model's band count and some model band is no Sentinel-2 name (BANDS such
+   as ``SWIR2``), names cannot decide, and the bands are taken in order as in 2.
 
 An image that cannot be matched is refused with the bands it holds and the bands the model needs.
 """
@@ -106,6 +109,9 @@ def select_bands(source: str | Path, descriptions: Sequence[str | None], model_b
         return tuple(range(1, needed + 1)), "in order (the bands are not named)"
     matched = [_by_name(descriptions, band) for band in model_bands]
     problems = [why for index, why in matched if index is None]
+    unnamed = [band for band in model_bands if not sentinel2_name(band)]
+    if problems and len(descriptions) == needed and unnamed:  # names cannot decide: the model's are not Sentinel-2's
+        return tuple(range(1, needed + 1)), f"in order (model bands {', '.join(unnamed)} are not Sentinel-2 names)"
     if problems:
         if not any(descriptions):
             raise refuse("its bands are unnamed, so the model's bands cannot be picked by name")
