@@ -12,7 +12,7 @@ from ..core.maps.footprints import PROBABILITY_TYPES, map_footprints
 from .base import EuroMineAlgorithm, reporter_for
 from .inputs import dated_layers
 from .layers import load_on_completion
-from .models import load_model, model_parameters, model_results
+from .models import load_model, model_parameters, model_results, read_image_input
 from .parameters import (
     OUTPUT_FOLDER,
     TEMPORAL_FILTER,
@@ -66,6 +66,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
             settings=read_tile_settings(self, parameters, context), reporter=reporter_for(feedback),
             probabilities=None if probabilities == "none" else probabilities,
             temporal_filter=self.parameterAsEnumString(parameters, TEMPORAL_FILTER, context),
+            image_input=read_image_input(self, parameters, context),
         )
         feedback.pushInfo(self.tr("\nYear   Mining area (ha)   Footprint"))
         for r in results:

@@ -23,7 +23,7 @@ from ..core.progress import Reporter
 from .base import EuroMineAlgorithm, reporter_for, score_text
 from .inputs import layer_files
 from .layers import load_on_completion
-from .models import load_model, model_parameters, model_results
+from .models import load_model, model_parameters, model_results, read_image_input
 from .parameters import (
     LAMBDA,
     OUTPUT_FOLDER,
@@ -126,6 +126,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
             pairs=self.parameterAsString(parameters, PAIRS, context),
             lam=self.parameterAsDouble(parameters, LAMBDA, context),
             site_reports=self.parameterAsBoolean(parameters, self.SITE_REPORTS, context),
+            image_input=read_image_input(self, parameters, context),
         )
         result = map_sites(sites, model, out_dir, options, reporter)
         _log_table(result, feedback)

@@ -19,6 +19,7 @@ from typing import Sequence
 from ..engine.bundled import SYNTHETIC_LABEL
 from ..engine.inference import TileSettings
 from ..engine.model import Model
+from ..engine.scaling import ImageInput
 from ..errors import OutputError
 from ..io.checksum import sha256_of
 from ..io.clip import clip_mosaic
@@ -49,6 +50,7 @@ class SiteOptions:
     pairs: str = "consecutive"
     lam: float = 0.5
     site_reports: bool = True  # an HTML report per labelled site (plots take about a second a site)
+    image_input: ImageInput = ImageInput()  # INPUT_BANDS and the SCALE the model was loaded with
 
 
 @dataclass(frozen=True)
@@ -125,15 +127,16 @@ def output_settings(model: Model, options: SiteOptions) -> dict:
     return {"model_sha256": sha256_of(model.path), "model_metadata": model.info.as_dict(),
             "threshold": options.threshold, "tile_size": options.settings.tile or model.info.patch_size,
             "tile_overlap": options.settings.overlap, "temporal_filter": options.temporal_filter,
-            "pairs": options.pairs, "lambda": options.lam, "site_reports": options.site_reports}
+            "pairs": options.pairs, "lambda": options.lam, "site_reports": options.site_reports,
+            **options.image_input.settings()}
 
 
 def _check_inputs(sites: Sequence[SiteSource], model: Model, options: SiteOptions) -> None:
     """Every image header and the PAIRS of every site, before any site is mapped."""
     mosaics = {p for s in sites if s.clip for p in s.clip.mosaics.items()}
-    check_images(sorted(mosaics), model)
+    check_images(sorted(mosaics), model, options.image_input.bands)
     for site in sites:
-        check_images(sorted(site.images.items()), model)
+        check_images(sorted(site.images.items()), model, options.image_input.bands)
         parse_pairs(options.pairs, site.years)
 
 
@@ -178,7 +181,8 @@ def _map_site(site: SiteSource, model: Model, folder: Path, final: Path, options
             clip_mosaic(mosaic, site.clip.geometry, site.clip.crs, images[year])
     years = sorted(images)
     mapped = map_footprints(sorted(images.items()), model, folder / "footprints", options.threshold,
-                                  options.settings, reporter, temporal_filter=options.temporal_filter)
+                                  options.settings, reporter, temporal_filter=options.temporal_filter,
+                                  image_input=options.image_input)
     footprints = {m.year: m.footprint for m in mapped}
     first_last = (years[0], years[-1]) if len(years) > 1 else None
     pairs = sorted(set(parse_pairs(options.pairs, years)) | ({first_last} if first_last else set()))
