@@ -97,6 +97,15 @@ demo: zip
 	  PAIRS=all TABLE=$(abspath $(DEMO_DIR)/evaluation.csv) REPORT=$(abspath $(DEMO_DIR)/report.html)
 	@echo "evaluation table: $(abspath $(DEMO_DIR)/evaluation.csv)"
 	@echo "evaluation report (open in a browser): $(abspath $(DEMO_DIR)/report.html)"
+	HOME=$(abspath $(DEMO_DIR)/home) QGIS_PLUGINPATH=$(abspath $(BUILD)/plugins) PYTHONPATH=$(VENV_SITE) \
+	  /usr/bin/qgis_process.bin run euromine:changelayers -- \
+	  $$(for f in $(DEMO_DIR)/footprints/footprint_*.tif; do printf ' FOOTPRINTS=%s' "$(abspath .)/$$f"; done) \
+	  MIN_AREA_HA=0.1 OUTPUT_FOLDER=$(abspath $(DEMO_DIR)/change) TRAJECTORY=$(abspath $(DEMO_DIR)/trajectory.tif) \
+	  FOOTPRINT_POLYGONS=$(abspath $(DEMO_DIR)/footprint_polygons.gpkg) SITE_NAME=Synthetic_1 \
+	  > $(DEMO_DIR)/changelayers.log
+	@sed -n "/^Year   Mined/,/^Trajectory/p" $(DEMO_DIR)/changelayers.log
+	@echo "trajectory raster (class x 10000 + year): $(abspath $(DEMO_DIR)/trajectory.tif)"
+	@echo "footprint polygons per year (site, year, area_ha): $(abspath $(DEMO_DIR)/footprint_polygons.gpkg)"
 
 # The real-window check by hand: QGIS desktop under Xvfb with the zip installed in a fresh profile.
 screenshot: zip

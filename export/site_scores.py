@@ -8,10 +8,16 @@ Every image goes through ``core.engine.inference.predict_rows`` as in ``euromine
 ``core.io.valid``), is thresholded at 0.5 and scored by ``core.scoring.metrics``
 (docs/metrics.md); labels are read by the mask rule. Footprint and series models are scored on
 every year of a site (pooled IoU/F1/P/R/OA, TIoU, CIoU, CA-TIoU); change models on every pair
-of years a < b against |Y_b - Y_a|, per interval class and over all pairs.
+of years a < b against |Y_b - Y_a|, per interval class and over all pairs. With a minimum
+mapping unit (``min_area_ha``) each year's footprint is sieved as ``euromine:mapfootprints``
+sieves it (``core.maps.min_area``) before scoring.
+
+Measure the effect of the minimum mapping unit on held-out sites:
+``python -m export.site_scores models_onnx/unet_footprint.onnx build/zoo/test --min-area-ha 0 0.1 0.5``
 """
 from __future__ import annotations
 
+import argparse
 import itertools
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -21,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from euromine_qgis.core.engine.inference import TileModel, TileSettings, engine_env, predict_rows
-from euromine_qgis.core.io.raster import open_raster
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.io.raster import footprint_values, inspect_image, open_raster
+from euromine_qgis.core.maps.min_area import min_area_pixels, sieve_mask
 from euromine_qgis.core.scoring.metrics import (
     Counts,
     SeriesCounts,
@@ -49,21 +57,32 @@ def map_scene(model: TileModel, images: Sequence[Path]) -> tuple[np.ndarray, np.
             np.concatenate([b.valid for b in blocks], rows))
 
 
-def footprint_counts(model: TileModel, site: TrainingSite) -> SeriesCounts:
-    """Counts of a footprint or series model over every year of ``site``."""
+def sieved(mining: np.ndarray, valid: np.ndarray, image: Path, min_area_ha: float) -> np.ndarray:
+    """``mining`` (H, W) without patches and holes under ``min_area_ha`` on the grid of ``image``."""
+    pixels = min_area_pixels(inspect_image(image).grid, min_area_ha)
+    return sieve_mask(footprint_values(mining, valid), pixels) == 1
+
+
+def footprint_counts(model: TileModel, site: TrainingSite, min_area_ha: float = 0.0) -> SeriesCounts:
+    """Counts of a footprint or series model over every year of ``site``, its footprints sieved
+    to ``min_area_ha`` when above 0."""
     if model.info.series:
         probability, valid = map_scene(model, [site.image(y) for y in site.years])
     else:
         maps = [map_scene(model, [site.image(y)]) for y in site.years]
         probability, valid = np.stack([p for p, _ in maps]), np.stack([v for _, v in maps])
     labels, labelled = read_labels(site, probability.shape[-2:])
-    return series_counts(probability >= THRESHOLD, labels, valid & labelled, site.years)
+    mining = probability >= THRESHOLD
+    if min_area_ha > 0:
+        mining = np.stack([sieved(m, v, site.image(y), min_area_ha) for m, v, y in zip(mining, valid, site.years)])
+    return series_counts(mining, labels, valid & labelled, site.years)
 
 
-def footprint_scores(model: TileModel, sites: Sequence[TrainingSite]) -> dict[str, Any]:
+def footprint_scores(model: TileModel, sites: Sequence[TrainingSite], min_area_ha: float = 0.0) -> dict[str, Any]:
     """Micro and macro benchmark scores of a footprint or series model over ``sites``
-    (``core.scoring.metrics.aggregate_sites`` with lambda ``LAMBDA``)."""
-    return aggregate_sites({site.name: footprint_counts(model, site) for site in sites}, LAMBDA)
+    (``core.scoring.metrics.aggregate_sites`` with lambda ``LAMBDA``), footprints sieved to
+    ``min_area_ha`` when above 0."""
+    return aggregate_sites({site.name: footprint_counts(model, site, min_area_ha) for site in sites}, LAMBDA)
 
 
 def change_counts(model: TileModel, sites: Sequence[TrainingSite]) -> dict[str, Counts]:
@@ -94,3 +113,28 @@ def score_sites(model: TileModel, sites: Sequence[TrainingSite]) -> dict[str, An
     summary = footprint_scores(model, sites)
     return {"micro": {k: summary["micro"][k] for k in FOOTPRINT_KEYS},
             "macro": {k: summary["macro"][k]["value"] for k in FOOTPRINT_KEYS}}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print held-out CA-TIoU, TIoU and CIoU (micro and macro) of a footprint model for each minimum mapping unit."""
+    from export.data import training_sites
+
+    parser = argparse.ArgumentParser(prog="python -m export.site_scores", description=main.__doc__)
+    parser.add_argument("model", type=Path, help="footprint or series .onnx model")
+    parser.add_argument("test_data", type=Path, help="held-out sites in the EuroMineNet layout")
+    parser.add_argument("--min-area-ha", type=float, nargs="+", default=[0.0], help="minimum mapping units (ha)")
+    args = parser.parse_args(argv)
+    model = Model(args.model, device="cpu")
+    if model.info.task == "change":
+        parser.error(f"{args.model}: a footprint or series model is needed, this one's task is 'change'")
+    sites = training_sites(args.test_data)
+    print(f"{model.info.name} on {len(sites)} site(s) of {args.test_data}; micro (macro)")
+    print("MIN_AREA_HA   CA-TIoU           TIoU              CIoU")
+    for min_area_ha in args.min_area_ha:
+        scores = footprint_scores(model, sites, min_area_ha)
+        cells = [f"{scores['micro'][k]:.4f} ({scores['macro'][k]['value']:.4f})" for k in ("ca_tiou", "tiou", "ciou")]
+        print(f"{min_area_ha:<13g} " + "   ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
