@@ -14,10 +14,12 @@ from .inputs import dated_layers
 from .layers import load_on_completion
 from .models import load_model, model_parameters, model_results, read_image_input
 from .parameters import (
+    MIN_AREA_HA,
     OUTPUT_FOLDER,
     TEMPORAL_FILTER,
     THRESHOLD,
     engine_parameters,
+    min_area_parameter,
     output_folder_parameter,
     read_output_folder,
     read_tile_settings,
@@ -53,6 +55,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
             self.PROBABILITIES, self.tr("Also write mining probabilities"), options=list(PROBABILITY_CHOICES),
             defaultValue="none", usesStaticStrings=True))
         self.addParameter(temporal_filter_parameter())
+        self.addParameter(min_area_parameter())
         self.addParameter(output_folder_parameter())
         self.addOutput(QgsProcessingOutputMultipleLayers(self.FOOTPRINTS, self.tr("Footprint rasters")))
 
@@ -66,6 +69,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
             settings=read_tile_settings(self, parameters, context), reporter=reporter_for(feedback),
             probabilities=None if probabilities == "none" else probabilities,
             temporal_filter=self.parameterAsEnumString(parameters, TEMPORAL_FILTER, context),
+            min_area_ha=self.parameterAsDouble(parameters, MIN_AREA_HA, context),
             image_input=read_image_input(self, parameters, context),
         )
         feedback.pushInfo(self.tr("\nYear   Mining area (ha)   Footprint"))

@@ -13,19 +13,24 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterString,
 )
 
 from ..core.batch.site_sources import SiteSource, sites_from_folder, sites_from_outlines
 from ..core.batch.sites import SiteOptions, SiteOutcome, SitesResult, map_sites
+from ..core.maps.trajectory import SiteTrajectory
 from ..core.progress import Reporter
 from .base import EuroMineAlgorithm, reporter_for, score_text
+from .changelayers import trajectory_results
+from .footprint_polygons import write_footprint_polygons
 from .inputs import layer_files
 from .layers import load_on_completion
 from .models import load_model, model_parameters, model_results, read_image_input
 from .parameters import (
     LAMBDA,
+    MIN_AREA_HA,
     OUTPUT_FOLDER,
     PAIRS,
     TEMPORAL_FILTER,
@@ -33,6 +38,7 @@ from .parameters import (
     advanced,
     engine_parameters,
     lambda_parameter,
+    min_area_parameter,
     output_folder_parameter,
     pairs_parameter,
     read_output_folder,
@@ -61,6 +67,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
     SITE_REPORTS = "SITE_REPORTS"
     SUMMARY_TABLE = "SUMMARY_TABLE"
     SUMMARY_REPORT = "SUMMARY_REPORT"
+    FOOTPRINT_POLYGONS = "FOOTPRINT_POLYGONS"
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterFile(
@@ -81,11 +88,15 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         for p in (*model_parameters(), *engine_parameters()):
             self.addParameter(p)
         self.addParameter(temporal_filter_parameter())
+        self.addParameter(min_area_parameter())
         self.addParameter(pairs_parameter(default="consecutive"))
         self.addParameter(lambda_parameter())
         self.addParameter(advanced(QgsProcessingParameterBoolean(
             self.SITE_REPORTS, self.tr("HTML report per labelled site"), defaultValue=True)))
         self.addParameter(output_folder_parameter())
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.FOOTPRINT_POLYGONS, self.tr("Footprint polygons of every site and year (site, year, area_ha)"),
+            self.tr("GeoPackage (*.gpkg)"), optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputFile(self.SUMMARY_TABLE, self.tr("Summary table (CSV)")))
         self.addOutput(QgsProcessingOutputHtml(self.SUMMARY_REPORT, self.tr("Summary report")))
 
@@ -126,10 +137,16 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
             pairs=self.parameterAsString(parameters, PAIRS, context),
             lam=self.parameterAsDouble(parameters, LAMBDA, context),
             site_reports=self.parameterAsBoolean(parameters, self.SITE_REPORTS, context),
+            min_area_ha=self.parameterAsDouble(parameters, MIN_AREA_HA, context),
             image_input=read_image_input(self, parameters, context),
         )
         result = map_sites(sites, model, out_dir, options, reporter)
         _log_table(result, feedback)
+        polygons = self.parameterAsFileOutput(parameters, self.FOOTPRINT_POLYGONS, context)
+        if polygons:
+            write_footprint_polygons(Path(polygons), [(o.name, int(y), o.folder / p) for o in result.sites
+                                                      for y, p in o.record["footprints"].items()], context, feedback)
+            load_on_completion(context, Path(polygons), self.tr("EuroMine footprint polygons"), None, vector=True)
         load_on_completion(context, result.table, self.tr("EuroMine sites summary"), None, vector=True)
         return {
             OUTPUT_FOLDER: str(out_dir),
@@ -139,6 +156,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
             "MAPPED": [o.name for o in result.sites if o.status == "mapped"],
             "REUSED": [o.name for o in result.sites if o.status == "reused"],
             "SITE_RESULTS": {o.name: _site_results(o) for o in result.sites},
+            self.FOOTPRINT_POLYGONS: polygons or None,
             "MICRO": result.pooled["micro"],
             "MACRO": result.pooled["macro"],
             **model_results(model),
@@ -156,6 +174,8 @@ def _site_results(outcome: SiteOutcome) -> dict:
         "footprints": [str(outcome.folder / p) for p in record["footprints"].values()],
         "change": {pair: str(outcome.folder / p) for pair, p in record["change"].items()},
         "area_table": str(outcome.folder / record["area_table"]),
+        "trajectory": str(outcome.folder / record["trajectory_raster"]),
+        **trajectory_results(SiteTrajectory(**record["trajectory"])),
         "evaluation_table": str(outcome.path(evaluation.get("table"))) if evaluation else None,
         "report": str(outcome.path(evaluation.get("report"))) if evaluation.get("report") else None,
         "ca_tiou": summary.get("ca_tiou"), "tiou": summary.get("tiou"), "ciou": summary.get("ciou"),

@@ -51,6 +51,7 @@ class SiteOptions:
     lam: float = 0.5
     site_reports: bool = True  # an HTML report per labelled site (plots take about a second a site)
     image_input: ImageInput = ImageInput()  # INPUT_BANDS and the SCALE the model was loaded with
+    min_area_ha: float = 0.0  # minimum mapping unit of the footprints (maps.min_area)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def output_settings(model: Model, options: SiteOptions) -> dict:
             "threshold": options.threshold, "tile_size": options.settings.tile or model.info.patch_size,
             "tile_overlap": options.settings.overlap, "temporal_filter": options.temporal_filter,
             "pairs": options.pairs, "lambda": options.lam, "site_reports": options.site_reports,
-            **options.image_input.settings()}
+            **options.image_input.settings(), "min_area_ha": options.min_area_ha}
 
 
 def _check_inputs(sites: Sequence[SiteSource], model: Model, options: SiteOptions) -> None:
@@ -182,7 +183,7 @@ def _map_site(site: SiteSource, model: Model, folder: Path, final: Path, options
     years = sorted(images)
     mapped = map_footprints(sorted(images.items()), model, folder / "footprints", options.threshold,
                                   options.settings, reporter, temporal_filter=options.temporal_filter,
-                                  image_input=options.image_input)
+                                  image_input=options.image_input, min_area_ha=options.min_area_ha)
     footprints = {m.year: m.footprint for m in mapped}
     first_last = (years[0], years[-1]) if len(years) > 1 else None
     pairs = sorted(set(parse_pairs(options.pairs, years)) | ({first_last} if first_last else set()))
@@ -196,6 +197,8 @@ def _map_site(site: SiteSource, model: Model, folder: Path, final: Path, options
         "footprints": {str(y): _relative(p, folder) for y, p in footprints.items()},
         "change": {f"{a}-{b}": _relative(p, folder) for (a, b), p in change.change.items()},
         "area_table": _relative(change.table, folder),
+        "trajectory_raster": _relative(change.trajectory, folder),
+        "trajectory": change.site.as_dict(),
         "evaluation": None,
     }
     labelled = [y for y in years if y in site.labels]
