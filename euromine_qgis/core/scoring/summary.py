@@ -7,10 +7,10 @@ import html
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..io.outputs import atomic_outputs, write_csv
-from .metrics import Counts, PairChange, SeriesCounts, TransitionCounts, aggregate_sites
 from matplotlib.figure import Figure
 
+from ..io.outputs import atomic_outputs, write_csv
+from .metrics import Counts, PairChange, SeriesCounts, TransitionCounts, aggregate_sites
 from .report import STYLE, _img, _png, format_value
 
 SCORES = ("ca_tiou", "tiou", "ciou", "iou", "f1")

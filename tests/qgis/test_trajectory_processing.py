@@ -51,7 +51,8 @@ def test_changelayers_min_area_trajectory_and_polygons(footprints, tmp_path):
         "FOOTPRINTS": footprints, "MIN_AREA_HA": 0.05, "OUTPUT_FOLDER": str(tmp_path / "out"),
         "TRAJECTORY": str(tmp_path / "trajectory.tif"), "FOOTPRINT_POLYGONS": str(tmp_path / "polygons.gpkg"),
         "SITE_NAME": "Site A"})
-    plain = processing.run("euromine:changelayers", {"FOOTPRINTS": footprints, "OUTPUT_FOLDER": str(tmp_path / "plain")})
+    plain = processing.run("euromine:changelayers", {"FOOTPRINTS": footprints,
+                                                     "OUTPUT_FOLDER": str(tmp_path / "plain")})
 
     # the areas are those of the sieved footprints
     grid = grid_of(footprints[0])
