@@ -32,7 +32,9 @@ import torch
 
 from euromine_qgis.core import release
 from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL
-from euromine_qgis.core.engine.contract import METADATA_KEY, OUTPUT_NAME, TASK_TABLE, ModelInfo
+from euromine_qgis.core.engine.contract import DEFAULTS, METADATA_KEY, OUTPUT_NAME, TASK_TABLE, ModelInfo
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.engine.receptive_field import ReceptiveField, measure
 from euromine_qgis.core.errors import ModelError
 from euromine_qgis.core.io.checksum import sha256_of
 
@@ -44,6 +46,8 @@ REGISTRY_KEYS = (
     "license", "version", "provenance", "description",
 )
 PROVENANCE_KEYS = ("command", "seed", "torch", "onnx_opset", "exporter")
+# Contract fields the exporter measures on the exported file instead of taking them from the caller.
+MEASURED_FIELDS = ("receptive_field", "alignment")
 
 # Parity tolerances (the team's contract for every exported model).
 MAX_ABS_DIFF = 1e-4
@@ -165,6 +169,24 @@ def _embed_metadata(proto: onnx.ModelProto, text: str) -> None:
     entry.key, entry.value = METADATA_KEY, text
 
 
+def record_receptive_field(path: Path) -> ReceptiveField:
+    """Measure the receptive field and alignment of the model in ``path`` as onnxruntime runs it on
+    the CPU (core.engine.receptive_field) and write them into its metadata, in place; the graph is
+    untouched. A model whose field is unbounded gets ``receptive_field: null`` and the engine's
+    fallback tiling."""
+    field = measure(Model(path, device="cpu"))
+    proto = onnx.load(str(path), load_external_data=False)
+    metadata = dict(read_metadata(path), receptive_field=field.radius, alignment=field.alignment or 1)
+    _embed_metadata(proto, ModelInfo.from_json(metadata, path, complete=True).to_json())
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.rf.tmp")
+    try:
+        onnx.save_model(proto, str(tmp), save_as_external_data=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return field
+
+
 def _check_graph(proto: onnx.ModelProto, task: str, opset: int, dynamic: bool) -> None:
     onnx.checker.check_model(proto, full_check=True)
     written = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
@@ -244,11 +266,13 @@ def export_onnx(
     metadata_props["euromine"], runs the ONNX checker and proves parity with PyTorch at
     N = 1, ``sample_hw`` (T = ``steps[0]``) and, when dynamic, at ``check_shape`` = (N, H, W)
     with T = ``steps[1]``. Pass a check_shape the architecture accepts (e.g. multiples of 32
-    for a deep U-Net). The file is written under a temporary name in the same folder and
-    renamed only after every check passed.
+    for a deep U-Net). A dynamic export then gets its measured receptive field and alignment
+    (MEASURED_FIELDS, see record_receptive_field) in its metadata. The file is written under a
+    temporary name in the same folder and renamed only after every check passed.
     """
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter must be one of {', '.join(EXPORTERS)}, got '{exporter}'")
+    metadata = {**{k: DEFAULTS[k] for k in MEASURED_FIELDS}, **metadata}
     text = validate_metadata(metadata, in_channels, out_path)
     task = metadata["task"]
     out_path = Path(out_path)
@@ -268,6 +292,7 @@ def export_onnx(
         if dynamic:
             n, h, w = check_shape
             check_parity(model, tmp, example_inputs(task, n, in_channels, h, w, steps[1], seed=1), task, n_classes)
+            record_receptive_field(tmp)
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)

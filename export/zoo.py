@@ -1,9 +1,12 @@
 """Bundle trained models into models_onnx/ with metrics measured on held-out sites.
 
 ``python -m export.zoo add CHECKPOINT --name NAME --display-name TEXT --test-data DIR --out models_onnx``
-exports a checkpoint of ``python -m export.train`` (parity-checked), measures it and registers
-it in models.json. ``python -m export.zoo measure NAME --test-data DIR --out models_onnx``
-(re)measures a model that is already bundled, e.g. the spectral baseline.
+exports a checkpoint of ``python -m export.train`` (parity-checked, its receptive field measured
+and recorded), measures it and registers it in models.json. ``python -m export.zoo measure NAME
+--test-data DIR --out models_onnx`` (re)measures a model that is already bundled, e.g. the
+spectral baseline. ``python -m export.zoo receptive-field NAME --out models_onnx`` measures the
+receptive field and alignment of a bundled file and records them in its metadata (for files
+exported before the exporter did so) and models.json.
 
 Measuring runs the plugin's own engine on the exported ONNX file, exactly as a user runs it,
 through ``export.site_scores`` (the same path as the training-time validation): footprint and
@@ -24,7 +27,8 @@ from typing import Any, Sequence
 from euromine_qgis.core.engine.model import Model
 from export import architectures
 from export.data import training_sites
-from export.onnx import EXPORTERS, export_checkpoint, load_checkpoint, register_model
+from euromine_qgis.core.engine.contract import RECEPTIVE_FIELD_TOLERANCE
+from export.onnx import EXPORTERS, export_checkpoint, load_checkpoint, read_metadata, record_receptive_field, register_model
 from export.site_scores import LAMBDA, score_sites
 
 
@@ -52,6 +56,13 @@ def _registry_entry(out: Path, name: str) -> dict[str, Any]:
         if entry["name"] == name:
             return {k: v for k, v in entry.items() if k not in ("sha256", "size_bytes")}
     raise SystemExit(f"{out / 'models.json'} has no model named '{name}'")
+
+
+def _field_record(path: Path, command: str) -> dict[str, Any]:
+    """The provenance of a file's recorded receptive field: what it is and how it was measured."""
+    meta = read_metadata(path)
+    return {"receptive_field": meta["receptive_field"], "alignment": meta["alignment"],
+            "tolerance": RECEPTIVE_FIELD_TOLERANCE, "command": command}
 
 
 def add(args: argparse.Namespace, command: str) -> Path:
@@ -83,6 +94,7 @@ def add(args: argparse.Namespace, command: str) -> Path:
                      "init": checkpoint.get("init")},
             "best_epoch": checkpoint["epoch"],
             "validation": _round(checkpoint["validation"]),
+            "receptive_field": _field_record(path, command),
         },
         "metrics": metrics,
     })
@@ -97,6 +109,14 @@ def remeasure(args: argparse.Namespace, command: str) -> None:
     register_model(args.out, dict(entry, metrics=metrics))
 
 
+def record_field(args: argparse.Namespace, command: str) -> None:
+    """Measure and record the receptive field of a model already in models.json."""
+    entry = _registry_entry(args.out, args.name)
+    path = args.out / entry["file"]
+    record_receptive_field(path)
+    register_model(args.out, dict(entry, provenance=dict(entry["provenance"], receptive_field=_field_record(path, command))))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m export.zoo", description=__doc__.split("\n\n")[0])
@@ -109,13 +129,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_add.add_argument("--version", default="1.0.0")
     p_measure = sub.add_parser("measure", help="measure a bundled model and store its metrics")
     p_measure.add_argument("name")
+    p_field = sub.add_parser("receptive-field", help="measure and record a bundled model's receptive field")
+    p_field.add_argument("name")
     for p in (p_add, p_measure):
         p.add_argument("--test-data", required=True, type=Path, help="held-out sites (EuroMineNet layout)")
+    for p in (p_add, p_measure, p_field):
         p.add_argument("--out", type=Path, default=Path("models_onnx"))
     args = parser.parse_args(argv)
     command = "python -m export.zoo " + shlex.join(list(sys.argv[1:] if argv is None else argv))
     if args.action == "add":
         print(add(args, command))
+    elif args.action == "receptive-field":
+        record_field(args, command)
+        print(json.dumps(_registry_entry(args.out, args.name)["provenance"]["receptive_field"], indent=2))
+        return 0
     else:
         remeasure(args, command)
     print(json.dumps(_registry_entry(args.out, args.name)["metrics"], indent=2))

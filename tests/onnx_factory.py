@@ -23,6 +23,7 @@ def metadata(**changes) -> dict:
         "name": "test_conv", "task": "footprint", "bands": BANDS, "mean": MEAN, "std": STD,
         "patch_size": 64, "classes": list(TASK_TABLE["footprint"].classes), "output": "logits",
         "trained_on": "random weights for tests", "license": "MIT", "version": "0",
+        "receptive_field": None, "alignment": 1,
     }
     meta.update(changes)
     return meta
@@ -156,5 +157,43 @@ def with_external_data(path: Path, data_file: Path, location: str) -> Path:
         for entry in tensor.external_data:
             if entry.key == "location":
                 entry.value = location
+    onnx.save(model, str(path))
+    return path
+
+
+def pooled_model(path: Path, in_channels: int = 10, seed: int = 3, meta: dict | None = None,
+                 global_context: bool = False) -> Path:
+    """A small encoder-decoder: 3×3 conv, 2×2 max pooling, 3×3 conv, nearest 2× upsampling, 3×3
+    conv to 2 classes. Its output shifts with its input only by whole pooling cells (alignment 2)
+    and a pixel sees 5 px to each side (its receptive field); H and W must be even.
+    ``global_context`` adds the scene's mean of the pooled features to them: every pixel then sees
+    the whole scene, as with global pooling or attention."""
+    rng = np.random.default_rng(seed)
+    shapes = {"w1": (6, in_channels, 3, 3), "w2": (6, 6, 3, 3), "w3": (2, 6, 3, 3)}
+    weights = {n: rng.normal(0, 0.4, s).astype(np.float32) for n, s in shapes.items()}
+    scales = np.array([1, 1, 2, 2], np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["image", "w1"], ["c1"], pads=[1] * 4),
+            helper.make_node("Relu", ["c1"], ["r1"]),
+            helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+            *([helper.make_node("GlobalAveragePool", ["p1"], ["g1"]),
+               helper.make_node("Add", ["p1", "g1"], ["p1g"])] if global_context else []),
+            helper.make_node("Conv", ["p1g" if global_context else "p1", "w2"], ["c2"], pads=[1] * 4),
+            helper.make_node("Relu", ["c2"], ["r2"]),
+            helper.make_node("Resize", ["r2", "", "scales"], ["u2"], mode="nearest"),
+            helper.make_node("Conv", ["u2", "w3"], ["logits"], pads=[1] * 4),
+        ],
+        "test_pooled",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", in_channels, "H", "W"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2, "H", "W"])],
+        initializer=[*(numpy_helper.from_array(a, n) for n, a in weights.items()),
+                     numpy_helper.from_array(scales, "scales")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    meta = metadata(name="test_pooled") if meta is None else meta
+    helper.set_model_props(model, {METADATA_KEY: json.dumps(meta)})
+    onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path

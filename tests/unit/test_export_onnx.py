@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO / "models_onnx"
 CONTRACT_KEYS = {
     "name", "task", "bands", "mean", "std", "patch_size", "classes", "output",
-    "trained_on", "license", "version",
+    "trained_on", "license", "version", "receptive_field", "alignment",
 }
 
 
@@ -59,7 +59,8 @@ def _entry(file: str, name: str = NAME, **extra: object) -> dict:
 def test_metadata_embedded_as_contract_json(exported: Path) -> None:
     meta = read_metadata(exported)
     assert set(meta) == CONTRACT_KEYS
-    assert meta == metadata()
+    # the spectral rule averages over 5x5 pixels and has no downsampling: measured at export
+    assert meta == dict(metadata(), receptive_field=2, alignment=1)
     assert meta["bands"] == list(release.BANDS) and meta["patch_size"] == 160
     assert meta["classes"] == ["background", "mining"] and meta["output"] == "logits"
     session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
@@ -157,7 +158,7 @@ def test_committed_models_match_models_json() -> None:
     spectral = {m["name"]: m for m in models}[NAME]
     assert spectral["synthetic_training"] is False
     assert spectral["provenance"]["command"] == "python -m export.spectral --out models_onnx"
-    assert read_metadata(MODELS_DIR / spectral["file"]) == metadata()
+    assert read_metadata(MODELS_DIR / spectral["file"]) == dict(metadata(), receptive_field=2, alignment=1)
 
 
 # --- physics -----------------------------------------------------------------------------------

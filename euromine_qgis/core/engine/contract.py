@@ -64,9 +64,13 @@ NORMALIZATION_FIELDS = ("bands", "mean", "std")
 DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "task": "footprint", "patch_size": release.PATCH_SIZE, "output": OUTPUTS[0],
     "trained_on": "unknown", "license": "unknown", "version": "unknown",
+    "receptive_field": None, "alignment": 1,
 })
 FIELDS = ("name", "task", *NORMALIZATION_FIELDS, "patch_size", "classes", "output", "trained_on", "license",
-          "version")
+          "version", "receptive_field", "alignment")
+# The largest probability difference the measured receptive field allows between a tile's output at
+# that distance from a cut edge and whole-scene inference (core/engine/receptive_field.py).
+RECEPTIVE_FIELD_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -98,9 +102,17 @@ def _problems(meta: Mapping[str, Any]) -> list[str]:
     if not isinstance(classes, (list, tuple)) or len(classes) < 2 or len(set(classes)) < len(classes):
         problems.append(f"classes must name at least two distinct classes, got {classes!r}")
     size = meta["patch_size"]
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if not _whole(size, 1):
         problems.append(f"patch_size must be a positive whole number of pixels, got {size!r}")
+    if meta["receptive_field"] is not None and not _whole(meta["receptive_field"], 0):
+        problems.append(f"receptive_field must be null or a whole number of pixels >= 0, got {meta['receptive_field']!r}")
+    if not _whole(meta["alignment"], 1):
+        problems.append(f"alignment must be a positive whole number of pixels, got {meta['alignment']!r}")
     return problems
+
+
+def _whole(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def _finite(values: Any) -> bool:
@@ -122,6 +134,11 @@ class ModelInfo:
     trained_on: str = DEFAULTS["trained_on"]
     license: str = DEFAULTS["license"]
     version: str = DEFAULTS["version"]
+    # Pixels from a tile's cut edge beyond which its output equals whole-scene inference to
+    # RECEPTIVE_FIELD_TOLERANCE (None: unknown or unbounded), and the shift, in pixels, under which
+    # the model's output shifts with its input (2^levels for a U-Net-like model), both measured at export.
+    receptive_field: int | None = DEFAULTS["receptive_field"]
+    alignment: int = DEFAULTS["alignment"]
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # fields the contract does not name
 
     @classmethod
@@ -173,6 +190,8 @@ class ModelInfo:
             trained_on=str(meta["trained_on"]),
             license=str(meta["license"]),
             version=str(meta["version"]),
+            receptive_field=meta["receptive_field"],
+            alignment=meta["alignment"],
             extra={k: v for k, v in meta.items() if k not in FIELDS},
         )
 

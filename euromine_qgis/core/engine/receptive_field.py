@@ -1,0 +1,124 @@
+"""Measure how far a model looks: its effective receptive field and its alignment.
+
+Tiled inference equals whole-scene inference when every output pixel kept from a tile lies far
+enough from the tile's cut edges that the missing context no longer changes it, and when every
+tile starts on the model's pooling grid. Both are measured here, on the model as it runs, once
+at export time (export/onnx.py records them in the model's metadata):
+
+* **alignment**: the smallest shift of the input, in pixels, that shifts the output by the same
+  amount (1 for a model without downsampling, 2^levels for a U-Net-like one);
+* **receptive field**: the smallest distance from a tile's cut edges beyond which the tile's
+  output equals the output of a run on a larger scene to ``tolerance`` in probability.
+
+Theoretical receptive fields of deep encoders run to hundreds of pixels and say nothing about
+where the influence actually becomes negligible, so both are measured empirically (the idea of
+Luo et al. 2016, "Understanding the Effective Receptive Field in Deep Convolutional Neural
+Networks"): by cutting tiles out of seeded random scenes in normalized units: white noise, smoothed
+noise and piecewise-constant blocks (fields, pits and nodata holes: large uniform areas with sharp
+edges carry context furthest). No library measures this for an ONNX
+model, hence the hand-written code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .contract import RECEPTIVE_FIELD_TOLERANCE
+
+# Scene sides tried in turn: a model whose influence is not negligible at the centre of a tile of
+# half the scene is measured again on the next, larger scene.
+SCENE_SIDES = (512, 1024, 2048)
+ALIGNMENTS = (1, 2, 4, 8, 16, 32, 64)
+SMOOTHING_RADIUS = 4
+BLOCK = 32  # side of the uniform blocks, in pixels
+BLOCK_STD = 1.5
+SEED = 0
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """What the measurement found: ``radius`` is None when the model's output depends on context
+    beyond the largest scene tried (global pooling or attention), ``alignment`` likewise."""
+
+    radius: int | None
+    alignment: int | None
+    tolerance: float
+    scene: int  # side of the largest scene measured on
+
+    @property
+    def bounded(self) -> bool:
+        return self.radius is not None and self.alignment is not None
+
+
+def _box_blur(x: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over (2 radius + 1)² windows of the last two axes, reflect-padded."""
+    for axis in (-2, -1):
+        pad = [(0, 0)] * x.ndim
+        pad[axis] = (radius + 1, radius)
+        c = np.cumsum(np.pad(x, pad, mode="reflect"), axis=axis, dtype=np.float64)
+        n = x.shape[axis]
+        x = (np.take(c, range(2 * radius + 1, n + 2 * radius + 1), axis=axis)
+             - np.take(c, range(0, n), axis=axis)) / (2 * radius + 1)
+    return x.astype(np.float32)
+
+
+def scenes(channels: int, side: int, seed: int = SEED) -> list[np.ndarray]:
+    """The measurement inputs, normalized (1, channels, side, side) float32: white noise and smoothed
+    noise with unit variance, and BLOCK-px blocks of uniform values (standard deviation BLOCK_STD)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((1, channels, side, side), dtype=np.float32)
+    smooth = _box_blur(rng.standard_normal((1, channels, side, side), dtype=np.float32), SMOOTHING_RADIUS)
+    cells = rng.normal(0.0, BLOCK_STD, (1, channels, side // BLOCK, side // BLOCK)).astype(np.float32)
+    blocks = np.repeat(np.repeat(cells, BLOCK, axis=2), BLOCK, axis=3)
+    return [noise, smooth / smooth.std(), blocks]
+
+
+def _maps(model, x: np.ndarray) -> np.ndarray:
+    """(maps, H, W) probabilities of one normalized sample."""
+    p = model.positive_probability(np.ascontiguousarray(x))[0]
+    return p if p.ndim == 3 else p[None]
+
+
+def _alignment(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int | None:
+    """The smallest shift in ALIGNMENTS under which the centre of the output shifts with the input."""
+    side = x.shape[-1]
+    crop, centre = side - ALIGNMENTS[-1], slice(side // 2 - 16, side // 2 + 16)
+    for shift in ALIGNMENTS:
+        shifted = _maps(model, x[..., shift:shift + crop, shift:shift + crop])
+        moved = shifted[:, centre.start - shift:centre.stop - shift, centre.start - shift:centre.stop - shift]
+        if np.max(np.abs(moved - whole[:, centre, centre])) <= tolerance:
+            return shift
+    return None
+
+
+def _radius(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int | None:
+    """Cut the middle half of the scene as a tile and find how far from its edges it still differs."""
+    side = x.shape[-1]
+    start, tile = side // 4, side // 2
+    cut = _maps(model, x[..., start:start + tile, start:start + tile])
+    error = np.max(np.abs(cut - whole[:, start:start + tile, start:start + tile]), axis=0)
+    edge = np.minimum.outer(np.minimum(np.arange(tile), np.arange(tile)[::-1]),
+                            np.minimum(np.arange(tile), np.arange(tile)[::-1]))
+    wrong = edge[error > tolerance]
+    if wrong.size == 0:
+        return 0
+    radius = int(wrong.max()) + 1
+    return radius if radius < tile // 2 - 8 else None  # still wrong near the tile's centre
+
+
+def measure(model, tolerance: float = RECEPTIVE_FIELD_TOLERANCE, images: int = 3) -> ReceptiveField:
+    """Measure ``model``'s (a core TileModel: ``info`` and ``positive_probability``) alignment and
+    effective receptive field, the largest over the measurement scenes, growing the scene while the
+    influence is not negligible at the centre. A series model is given ``images`` years."""
+    per_sample = model.info.images_per_sample or images
+    channels = len(model.info.bands) * per_sample
+    for side in SCENE_SIDES:
+        radii, alignments = [], []
+        for x in scenes(channels, side):
+            whole = _maps(model, x)
+            alignments.append(_alignment(model, x, whole, tolerance))
+            radii.append(_radius(model, x, whole, tolerance))
+        if None not in radii and None not in alignments:
+            return ReceptiveField(max(radii), max(alignments), tolerance, side)
+    return ReceptiveField(None, None, tolerance, side)
