@@ -129,13 +129,22 @@ def engine_parameters() -> list[QgsProcessingParameterDefinition]:
         defaultValue=0.5, minValue=0.0, maxValue=1.0,
     )
     overlap = QgsProcessingParameterNumber(
-        TILE_OVERLAP, tr("Tile overlap (pixels)"), QgsProcessingParameterNumber.Integer, defaultValue=32, minValue=0,
+        TILE_OVERLAP, tr("Tile overlap (pixels; empty = from the model: exact whole-scene results)"),
+        QgsProcessingParameterNumber.Integer, defaultValue=None, minValue=0, optional=True,
     )
     batch = QgsProcessingParameterNumber(
-        BATCH_SIZE, tr("Tiles per batch (0 = automatic: 32 on a GPU, 4 on a CPU)"),
+        BATCH_SIZE, tr("Tiles per batch (0 = automatic: by tile size, more on a GPU)"),
         QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
     )
     return [threshold, advanced(overlap), advanced(batch)]
+
+
+def _optional_int(alg: QgsProcessingAlgorithm, parameters: dict, name: str, context: QgsProcessingContext) -> int | None:
+    """An optional integer parameter: None when it is not set (parameterAsInt would give 0)."""
+    value = parameters.get(name)
+    if value is None or value == "" or (hasattr(value, "isNull") and value.isNull()):
+        return None
+    return alg.parameterAsInt(parameters, name, context)
 
 
 def read_tile_settings(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> TileSettings:
@@ -143,6 +152,6 @@ def read_tile_settings(alg: QgsProcessingAlgorithm, parameters: dict, context: Q
     from ..core.engine.inference import TileSettings
 
     return TileSettings(
-        overlap=alg.parameterAsInt(parameters, TILE_OVERLAP, context),
+        overlap=_optional_int(alg, parameters, TILE_OVERLAP, context),
         batch_size=alg.parameterAsInt(parameters, BATCH_SIZE, context),
     )

@@ -22,7 +22,9 @@ from rasterio.windows import Window
 
 from euromine_qgis.core.engine.bundled import bundled_models
 from euromine_qgis.core.engine.devices import CUDA, TENSORRT, provider_loads
-from euromine_qgis.core.engine.inference import TileSettings, _pad_to, _Plan, _read_batches, auto_batch_size, engine_env
+from euromine_qgis.core.engine.inference import (
+    TileSettings, _Plan, _read_batches, _reflect_to, auto_batch_size, engine_env, resolve_tiling,
+)
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.maps.footprints import map_footprints
 from export.synthetic import generate_site
@@ -45,14 +47,20 @@ def footprint_models() -> list[tuple[str, Path]]:
     return [(m.name, m.file) for m in bundled_models(task="footprint")]
 
 
+def default_batch(model: Model) -> int:
+    """The engine's automatic batch size for the model's default tiles."""
+    tile = resolve_tiling(model.info, TileSettings()).tile
+    return auto_batch_size(model, tile * tile)
+
+
 def raw_session_seconds(model: Model, images, batch: int) -> float:
     """InferenceSession.run alone over exactly the tiles and batches the engine runs."""
     batches = []
     for _, path in images:
         with rasterio.open(path) as src:
-            plan = _Plan(src.height, src.width, model.info.patch_size, TileSettings().overlap)
-            x = model.normalize(src.read()[None])[0]
-        tiles = [_pad_to(x[:, y0:y0 + plan.th, x0:x0 + plan.tw], plan.tile) for y0 in plan.ys for x0 in plan.xs]
+            plan = _Plan(src.height, src.width, resolve_tiling(model.info, TileSettings()))
+            x = _reflect_to(model.normalize(src.read()[None])[0], plan.canvas_h, plan.canvas_w)
+        tiles = [x[:, y0:y0 + plan.th, x0:x0 + plan.tw] for y0 in plan.ys for x0 in plan.xs]
         batches += [np.stack(tiles[i:i + batch]) for i in range(0, len(tiles), batch)]
     start = time.perf_counter()
     for b in batches:
@@ -66,7 +74,7 @@ def reader_seconds(model: Model, images, batch: int) -> float:
     with engine_env():
         for _, path in images:
             with rasterio.open(path) as src:
-                plan = _Plan(src.height, src.width, model.info.patch_size, TileSettings().overlap)
+                plan = _Plan(src.height, src.width, resolve_tiling(model.info, TileSettings()))
                 for _ in _read_batches([src], model, plan, batch):
                     pass
     return time.perf_counter() - start
@@ -97,7 +105,7 @@ def test_throughput_against_raw_session(scene, tmp_path, device):
     rows = []
     for name, file in footprint_models():
         model = Model(file, device=device)
-        batch = auto_batch_size(model)
+        batch = default_batch(model)
         engine_seconds(model, scene[:1], tmp_path / "warm", batch)  # warm-up (TensorRT builds its engine here)
         e2e = engine_seconds(model, scene, tmp_path / f"e2e_{model.info.name}", batch)
         raw = raw_session_seconds(model, scene, batch)
@@ -136,7 +144,7 @@ def patch_pipeline_seconds(model: Model, images, work: Path) -> float:
             with rasterio.open(patch) as src:
                 data = src.read()
                 prof = dict(src.profile, count=1, dtype="uint8", nodata=255)
-            x = _pad_to(model.normalize(data[None])[0], PATCH)[None]
+            x = _reflect_to(model.normalize(data[None])[0], PATCH, PATCH)[None]
             prob = model.positive_probability(x)[0, :data.shape[1], :data.shape[2]]
             with rasterio.open(pred_dir / patch.name, "w", **prof) as dst:
                 dst.write((prob >= 0.5).astype(np.uint8), 1)
@@ -154,7 +162,7 @@ def test_against_patch_pipeline(scene, tmp_path):
     rows = []
     for name, file in footprint_models():
         model = Model(file, device="cpu")
-        ours = engine_seconds(model, scene, tmp_path / f"ours_{model.info.name}", auto_batch_size(model))
+        ours = engine_seconds(model, scene, tmp_path / f"ours_{model.info.name}", default_batch(model))
         theirs = patch_pipeline_seconds(model, scene, tmp_path / f"patches_{model.info.name}")
         rows.append(f"{name:22s} engine {ours:6.2f} s, patch pipeline {theirs:6.2f} s: "
                     f"{theirs / ours:.1f}x faster (target >= 5x)")

@@ -165,3 +165,34 @@ def test_explicit_cuda_without_gpu_is_a_clear_error(euromine_provider, sites, tm
     with pytest.raises(QgsProcessingException, match="DEVICE=cuda was asked for but onnxruntime cannot use CUDAExecutionProvider"):
         processing.run(ALG, {"IMAGES": images_of(sites[0])[:1], "MODEL": "spectral_baseline", "DEVICE": "cuda",
                              "OUTPUT_FOLDER": str(tmp_path)})
+
+
+class LogFeedback(QgsProcessingFeedback):
+    """Feedback that keeps the log lines."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def pushInfo(self, info):  # noqa: N802 (QGIS API)
+        self.lines.append(info)
+        super().pushInfo(info)
+
+
+@pytest.mark.parametrize("overlap, expected", [
+    (None, "tiles of 64 px overlapping by 11 px; the model's receptive field is 5 px, so tiled output equals whole-scene inference"),
+    (4, "overlapping by 4 px, less than 2 × the model's 5-px receptive field + 1 = 11 px"),
+])
+def test_tile_overlap_defaults_to_the_models_receptive_field(euromine_provider, sites, tmp_path, overlap, expected):
+    """TILE_OVERLAP left out follows the model's recorded receptive field (here 5 px, so 11 px);
+    a smaller one is honoured and the log says what it trades."""
+    from tests.onnx_factory import metadata, pooled_model
+
+    model = pooled_model(tmp_path / "pooled.onnx", meta=metadata(receptive_field=5, alignment=2, patch_size=64))
+    params = {"IMAGES": images_of(sites[0])[:1], "MODEL_FILE": str(model), "DEVICE": "cpu",
+              "OUTPUT_FOLDER": str(tmp_path / "out")}
+    if overlap is not None:
+        params["TILE_OVERLAP"] = overlap
+    feedback = LogFeedback()
+    processing.run(ALG, params, feedback=feedback)
+    assert any(expected in line for line in feedback.lines), feedback.lines

@@ -9,7 +9,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from euromine_qgis.core.engine import inference
-from euromine_qgis.core.engine.inference import TileSettings, _Plan, predict_rows
+from euromine_qgis.core.engine.inference import TileSettings, Tiling, _Plan, predict_rows
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.io.row_reader import RowReader, buffer_bytes, rows_per_read, split_at_blocks
 from tests.rasters import TRANSFORM, random_scene, write_image
@@ -37,11 +37,11 @@ class CountingReads:
 
 def strip_windows(height: int, width: int, tile: int, overlap: int, batch: int):
     """The windows the engine asks for: strips top to bottom, batches of tiles left to right."""
-    plan = _Plan(height, width, tile, overlap)
+    plan = _Plan(height, width, Tiling(tile, overlap, alignment=1, receptive_field=None))
     for y0 in plan.ys:
         for start in range(0, len(plan.xs), batch):
             x0s = plan.xs[start:start + batch]
-            yield Window(x0s[0], y0, x0s[-1] + plan.tw - x0s[0], plan.th)
+            yield Window(x0s[0], y0, min(x0s[-1] + plan.tw, width) - x0s[0], min(plan.th, height - y0))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -59,7 +59,8 @@ BANDS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "SWIR2")
 CHANGED = {  # setting -> (model override or model file, options, what the log names)
     "threshold": (None, replace(BASE, threshold=0.6), "parameters/threshold: 0.5 -> 0.6"),
     "tile size": (None, replace(BASE, settings=TileSettings(tile=128)), "parameters/tile_size: 160 -> 128"),
-    "tile overlap": (None, replace(BASE, settings=TileSettings(overlap=8)), "parameters/tile_overlap: 32 -> 8"),
+    # the spectral baseline sees 2 px around a pixel: its default overlap is 2 × 2 + 1
+    "tile overlap": (None, replace(BASE, settings=TileSettings(overlap=8)), "parameters/tile_overlap: 5 -> 8"),
     "temporal filter": (None, replace(BASE, temporal_filter="smooth3"),
                         "parameters/temporal_filter: 'none' -> 'smooth3'"),
     "pairs": (None, replace(BASE, pairs="all"), "parameters/pairs: 'consecutive' -> 'all'"),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..engine.bundled import SYNTHETIC_LABEL
-from ..engine.inference import TileSettings
+from ..engine.inference import TileSettings, resolve_tiling
 from ..engine.model import Model
 from ..engine.scaling import ImageInput
 from ..errors import OutputError
@@ -122,12 +122,13 @@ def _map_sites_locked(sites: Sequence[SiteSource], model: Model, out_dir: Path, 
 
 def output_settings(model: Model, options: SiteOptions) -> dict:
     """Every setting that changes a site's outputs, for its manifest: the model file's sha256, the
-    metadata the model runs with (BANDS/MEAN/STD overrides applied), the tile size it runs at and
-    every option. Batch size and read-ahead change only speed; the execution provider changes
+    metadata the model runs with (BANDS/MEAN/STD overrides applied), the tile size and overlap it
+    runs at (resolve_tiling) and every option. Batch size and read-ahead change only speed; the execution provider changes
     probabilities by float rounding alone, so outputs made on another device are reused."""
+    tiling = resolve_tiling(model.info, options.settings)
     return {"model_sha256": sha256_of(model.path), "model_metadata": model.info.as_dict(),
-            "threshold": options.threshold, "tile_size": options.settings.tile or model.info.patch_size,
-            "tile_overlap": options.settings.overlap, "temporal_filter": options.temporal_filter,
+            "threshold": options.threshold, "tile_size": tiling.tile,
+            "tile_overlap": tiling.overlap, "temporal_filter": options.temporal_filter,
             "pairs": options.pairs, "lambda": options.lam, "site_reports": options.site_reports,
             **options.image_input.settings(), "min_area_ha": options.min_area_ha}
 

@@ -4,8 +4,11 @@ The scene is walked one tile row (strip) at a time and each strip in batches of 
 are read top to bottom in whole GeoTIFF block rows, each decoded once (row_reader), and only
 the rows later strips still need are kept. Memory is bounded by that row buffer (at most
 ROW_BUFFER_BUDGET; scenes too wide for it are read window by window), batch × tile and two
-strip-wide float rows of accumulators, never by the scene's height. Tiles overlap and are blended with smooth weights so no seams appear; tiles sticking
-out of a small scene are padded by reflection and cropped back. Reading and normalising the
+strip-wide float rows of accumulators, never by the scene's height. Tiles start on the model's
+alignment and overlap by at least twice its receptive field (both measured at export, see
+receptive_field.py), and each tile's output is dropped within that field of its cut edges and
+blended with smooth weights beyond it, so tiled output equals whole-scene inference; the scene is
+padded by reflection to a multiple of the alignment (or to one tile) and cropped back. Reading and normalising the
 next batches runs in a background thread while the model runs (GDAL and onnxruntime both
 release the GIL).
 """
@@ -28,7 +31,7 @@ from ..io.valid import valid_pixels
 from ..progress import Reporter
 from .contract import ModelInfo, normalize_in_place
 from .devices import GPU_PROVIDERS
-from .tiling import blend_weights, tile_starts
+from .tiling import align_up, blend_weights, tile_starts
 
 T = TypeVar("T")
 
@@ -59,21 +62,80 @@ def engine_env() -> rasterio.Env:
     return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES)
 
 
+# A tile this many times its overlap keeps the pixels the model runs twice or more few:
+# (tile / (tile - overlap))² is about 1.8 model runs per output pixel.
+TILE_PER_OVERLAP = 4
+# The overlap of a model that does not declare its receptive field.
+UNDECLARED_OVERLAP = 32
+# Pixels per batch when BATCH_SIZE is automatic: large on a GPU (throughput), small on a CPU
+# (onnxruntime already uses every core inside one tile; bigger batches only cost memory).
+GPU_BATCH_PIXELS = 32 * 160 * 160
+CPU_BATCH_PIXELS = 4 * 160 * 160
+
+
 @dataclass(frozen=True)
 class TileSettings:
-    """Tiling of a job: tile size (None: the model's patch size), overlap, batch size (0: chosen
-    for the execution provider) and how many batches are read ahead."""
+    """Tiling of a job as the user asks for it: tile size and overlap (None: from the model's
+    receptive field, see resolve_tiling), batch size (0: chosen for the execution provider and the
+    tile) and how many batches are read ahead."""
 
     tile: int | None = None
-    overlap: int = 32
+    overlap: int | None = None
     batch_size: int = 0
     prefetch: int = 2
 
 
-def auto_batch_size(model: TileModel) -> int:
-    """Tiles per batch when the user leaves BATCH_SIZE at 0: large on a GPU (throughput), small on
-    a CPU (onnxruntime already uses every core inside one tile; bigger batches only cost memory)."""
-    return 32 if model.provider in GPU_PROVIDERS else 4
+@dataclass(frozen=True)
+class Tiling:
+    """The tiling a model runs with: tile side and overlap in pixels, the alignment of tile starts
+    and of the padded scene, and the model's receptive field: the pixels dropped at each cut edge of
+    a tile (None: undeclared, a quarter of the overlap is dropped)."""
+
+    tile: int
+    overlap: int
+    alignment: int
+    receptive_field: int | None
+
+    @property
+    def exact(self) -> bool:
+        """Whether tiled output equals whole-scene inference (to the measurement's tolerance)."""
+        return self.receptive_field is not None and self.overlap > 2 * self.receptive_field
+
+    @property
+    def description(self) -> str:
+        """One line for logs: the tiling and whether it reproduces whole-scene inference."""
+        text = f"tiles of {self.tile} px overlapping by {self.overlap} px"
+        field = self.receptive_field
+        if field is None:
+            return text + ("; the model declares no receptive field, so output near tile edges may "
+                           "differ from whole-scene inference")
+        if self.exact:
+            return text + f"; the model's receptive field is {field} px, so tiled output equals whole-scene inference"
+        return text + (f", less than 2 × the model's {field}-px receptive field + 1 = {2 * field + 1} px: "
+                       "output near tile edges differs from whole-scene inference")
+
+
+def resolve_tiling(info: ModelInfo, settings: TileSettings) -> Tiling:
+    """The tiling of ``settings`` for a model: the overlap defaults to 2 × its receptive field + 1
+    (every kept pixel then sees its whole field), the tile to TILE_PER_OVERLAP × the overlap but
+    at least the model's patch size, rounded up to the model's alignment."""
+    field, alignment = info.receptive_field, info.alignment
+    if settings.overlap is not None:
+        overlap = settings.overlap
+    else:
+        overlap = UNDECLARED_OVERLAP if field is None else 2 * field + 1
+    tile = align_up(settings.tile or max(info.patch_size, TILE_PER_OVERLAP * overlap), alignment)
+    if (tile - overlap) // alignment < 1:
+        raise ValueError(f"an overlap of {overlap} px leaves no room in tiles of {tile} px "
+                         f"(model '{info.name}', alignment {alignment} px)")
+    return Tiling(tile, overlap, alignment, field)
+
+
+def auto_batch_size(model: TileModel, tile_pixels: int) -> int:
+    """Tiles per batch when the user leaves BATCH_SIZE at 0: GPU_BATCH_PIXELS or CPU_BATCH_PIXELS
+    worth of tiles of ``tile_pixels`` pixels, at least one."""
+    budget = GPU_BATCH_PIXELS if model.provider in GPU_PROVIDERS else CPU_BATCH_PIXELS
+    return max(1, budget // tile_pixels)
 
 
 @dataclass(frozen=True)
@@ -95,12 +157,12 @@ class _Batch:
     x_start: int
 
 
-def _pad_to(tile: np.ndarray, size: int) -> np.ndarray:
-    """Reflect-pad a (C, h, w) tile to (C, size, size)."""
-    _, h, w = tile.shape
-    if h == size and w == size:
-        return tile
-    return np.pad(tile, ((0, 0), (0, size - h), (0, size - w)), mode="reflect")
+def _reflect_to(raw: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Extend a (C, h, w) block to (C, height, width) by reflection at its bottom and right."""
+    _, h, w = raw.shape
+    if h == height and w == width:
+        return raw
+    return np.pad(raw, ((0, 0), (0, height - h), (0, width - w)), mode="reflect")
 
 
 def _background(items: Iterable[T], depth: int) -> Iterator[T]:
@@ -149,24 +211,44 @@ def _background(items: Iterable[T], depth: int) -> Iterator[T]:
         worker.join()
 
 
-class _Plan:
-    """Where the tiles of one scene go and how each is weighted."""
+def _side(length: int, tiling: Tiling, declared: bool) -> tuple[int, int]:
+    """(tile, padded scene) along one axis. The scene is padded to the model's alignment. A model
+    that declares its receptive field runs on any multiple of its alignment, so it gets as few
+    tiles as the tiling's size needs, each shrunk to the smallest side that still covers the scene
+    (one tile of the padded scene when that is shorter). Other models keep the tiling's size."""
+    padded = align_up(length, tiling.alignment)
+    if padded <= tiling.tile:
+        side = padded if declared else tiling.tile
+        return side, side
+    if declared:
+        stride = (tiling.tile - tiling.overlap) // tiling.alignment * tiling.alignment
+        tiles = -(-(padded - tiling.tile) // stride) + 1
+        side = align_up(-(-(padded - tiling.overlap) // tiles) + tiling.overlap, tiling.alignment)
+        return min(side, tiling.tile), padded
+    return tiling.tile, padded
 
-    def __init__(self, height: int, width: int, tile: int, overlap: int) -> None:
-        self.height, self.width, self.tile = height, width, tile
-        self.overlap = min(overlap, tile - 1)
-        self.ys = tile_starts(height, tile, self.overlap)
-        self.xs = tile_starts(width, tile, self.overlap)
-        self.th, self.tw = min(tile, height), min(tile, width)
+
+class _Plan:
+    """Where the tiles of one scene go and how each is weighted. Tile positions are in the padded
+    scene (``canvas``): the scene extended by reflection at its bottom and right."""
+
+    def __init__(self, height: int, width: int, tiling: Tiling) -> None:
+        self.height, self.width, self.tiling = height, width, tiling
+        declared = tiling.receptive_field is not None
+        self.th, self.canvas_h = _side(height, tiling, declared)
+        self.tw, self.canvas_w = _side(width, tiling, declared)
+        self.ys = tile_starts(self.canvas_h, self.th, min(tiling.overlap, self.th - 1), tiling.alignment)
+        self.xs = tile_starts(self.canvas_w, self.tw, min(tiling.overlap, self.tw - 1), tiling.alignment)
         self._weights: dict[tuple[bool, bool, bool, bool], np.ndarray] = {}
 
     def weights(self, y0: int, x0: int) -> np.ndarray:
-        """2-D blending weights of the tile at (y0, x0). Only whether each side lies on the scene
+        """2-D blending weights of the tile at (y0, x0). Only whether each side lies on the canvas
         border matters, so all tiles share at most nine arrays."""
-        key = (y0 > 0, y0 + self.th < self.height, x0 > 0, x0 + self.tw < self.width)
+        key = (y0 > 0, y0 + self.th < self.canvas_h, x0 > 0, x0 + self.tw < self.canvas_w)
         if key not in self._weights:
-            wy = blend_weights(self.th, self.overlap, taper_start=key[0], taper_end=key[1])
-            wx = blend_weights(self.tw, self.overlap, taper_start=key[2], taper_end=key[3])
+            overlap, dead = self.tiling.overlap, self.tiling.receptive_field
+            wy = blend_weights(self.th, overlap, taper_start=key[0], taper_end=key[1], dead=dead)
+            wx = blend_weights(self.tw, overlap, taper_start=key[2], taper_end=key[3], dead=dead)
             self._weights[key] = wy[:, None] * wx[None, :]
         return self._weights[key]
 
@@ -187,27 +269,27 @@ def _read_batches(srcs: Sequence, model: TileModel, plan: _Plan, batch_size: int
 def _batches(srcs: Sequence, readers: Sequence[RowReader], model: TileModel, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
     bands = len(model.info.bands)
     for strip, y0 in enumerate(plan.ys):
+        rows = min(plan.th, plan.height - y0)
         for start in range(0, len(plan.xs), batch_size):
             x0s = plan.xs[start:start + batch_size]
             x_start, x_stop = x0s[0], x0s[-1] + plan.tw
-            window = Window(x_start, y0, x_stop - x_start, plan.th)
-            raws = [reader.read(window) for reader in readers]
+            window = Window(x_start, y0, min(x_stop, plan.width) - x_start, rows)
+            raws = [_reflect_to(reader.read(window), plan.th, x_stop - x_start) for reader in readers]
             valids = [valid_pixels(raw, src.nodata) for raw, src in zip(raws, srcs)]
             # series: one map per year, each valid where its own year is; otherwise valid where all images are
             valid = np.stack(valids) if model.info.series else np.logical_and.reduce(valids)[None]
-            tiles = np.empty((len(x0s), bands * len(srcs), plan.tile, plan.tile), np.float32)
+            tiles = np.empty((len(x0s), bands * len(srcs), plan.th, plan.tw), np.float32)
             for i, x0 in enumerate(x0s):
                 columns = slice(x0 - x_start, x0 - x_start + plan.tw)
                 for j, raw in enumerate(raws):
-                    tiles[i, j * bands:(j + 1) * bands] = _pad_to(raw[:, :, columns], plan.tile)
+                    tiles[i, j * bands:(j + 1) * bands] = raw[:, :, columns]
             normalize_in_place(tiles, model.info.mean, model.info.std)
             for i, x0 in enumerate(x0s):  # nodata enters the model as the band mean (zero once normalized)
                 columns = slice(x0 - x_start, x0 - x_start + plan.tw)
                 for j in range(len(srcs)):
                     ok = valid[j if model.info.series else 0, :, columns]
                     if not ok.all():
-                        channels = slice(j * bands, (j + 1) * bands)
-                        tiles[i, channels][:, ~_pad_to(ok[None], plan.tile)[0]] = 0.0
+                        tiles[i, j * bands:(j + 1) * bands][:, ~ok] = 0.0
             yield _Batch(strip, x0s, tiles, valid, x_start)
 
 
@@ -255,29 +337,30 @@ def predict_rows(
         raise ValueError(f"series model '{model.info.name}' needs at least two years, got {len(srcs)}")
     if not model.info.series and len(srcs) != model.info.images_per_sample:
         raise ValueError(f"model '{model.info.name}' takes {model.info.images_per_sample} image(s) per sample, got {len(srcs)}")
-    plan = _Plan(srcs[0].height, srcs[0].width, settings.tile or model.info.patch_size, settings.overlap)
-    batch_size = settings.batch_size or auto_batch_size(model)
+    plan = _Plan(srcs[0].height, srcs[0].width, resolve_tiling(model.info, settings))
+    batch_size = settings.batch_size or auto_batch_size(model, plan.th * plan.tw)
     run = _Runner(model, batch_size, reporter)
     th, width = plan.th, plan.width
     maps = len(srcs) if model.info.series else 1
-    acc = np.zeros((maps, th, width), np.float32)
-    wsum = np.zeros((th, width), np.float32)
-    valid = np.zeros((maps, th, width), bool)
+    acc = np.zeros((maps, th, plan.canvas_w), np.float32)
+    wsum = np.zeros((th, plan.canvas_w), np.float32)
+    valid = np.zeros((maps, th, plan.canvas_w), bool)
     batches_per_strip = -(-len(plan.xs) // batch_size)
     for n, batch in enumerate(_background(_read_batches(srcs, model, plan, batch_size, indexes or [None] * len(srcs)), settings.prefetch)):
         reporter.check()
         y0 = plan.ys[batch.strip]
         valid[:, :, batch.x_start:batch.x_start + batch.valid.shape[-1]] = batch.valid
-        probabilities = run(batch.tiles).reshape(len(batch.x0s), maps, plan.tile, plan.tile)
+        probabilities = run(batch.tiles).reshape(len(batch.x0s), maps, th, plan.tw)
         for p, x0 in zip(probabilities, batch.x0s):
             w = plan.weights(y0, x0)
-            acc[:, :, x0:x0 + plan.tw] += p[:, :th, :plan.tw] * w
+            acc[:, :, x0:x0 + plan.tw] += p * w
             wsum[:, x0:x0 + plan.tw] += w
         if (n + 1) % batches_per_strip:
             continue
         last = batch.strip + 1 == len(plan.ys)
-        done = th if last else plan.ys[batch.strip + 1] - y0
-        probability, finished = acc[:, :done] / wsum[:done], valid[:, :done].copy()
+        done = min(th, plan.height - y0) if last else plan.ys[batch.strip + 1] - y0
+        probability = acc[:, :done, :width] / wsum[:done, :width]
+        finished = valid[:, :done, :width].copy()
         yield RowBlock(y0, probability, finished) if model.info.series else RowBlock(y0, probability[0], finished[0])
         # rows from the next strip's start on were partly predicted by this strip: carry them over
         acc[:, :th - done] = acc[:, done:]

@@ -16,7 +16,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from ..engine.inference import TileSettings, engine_env, predict_rows
+from ..engine.inference import TileSettings, engine_env, predict_rows, resolve_tiling
 from ..engine.scaling import ImageInput, check_inputs
 from ..errors import InputError
 from ..io.area import AreaTally
@@ -98,9 +98,11 @@ def detect_change(
     grid = common_grid(infos, "the two images are not on the same grid", resampling="bilinear")
     _check_target(target, [p for _, p in pair])
     method = "change_model" if change_model is not None else "post_classification"
-    reporter.info(f"Footprint model: {footprint_model.description}")
+    reporter.info(f"Footprint model: {footprint_model.description}; "
+                  f"{resolve_tiling(footprint_model.info, settings).description}")
     if change_model is not None:
-        reporter.info(f"Change model: {change_model.description}")
+        reporter.info(f"Change model: {change_model.description}; "
+                      f"{resolve_tiling(change_model.info, settings).description}")
     check_inputs(infos, footprint_model.info, image_input.scale, reporter)
     tally = AreaTally(grid)
     quiet = reporter.silent()

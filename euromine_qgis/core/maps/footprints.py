@@ -20,7 +20,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from ..engine.inference import RowBlock, TileSettings, engine_env, predict_rows
+from ..engine.inference import RowBlock, TileSettings, engine_env, predict_rows, resolve_tiling
 from ..engine.scaling import ImageInput, check_inputs
 from ..errors import InputError
 from ..io.area import AreaTally
@@ -144,7 +144,7 @@ def map_footprints(
     check_not_inputs([p for t in targets for p in t.paths], [p for _, p in images], "choose another OUTPUT_FOLDER",
                      "an input image")
 
-    reporter.info(f"Model: {model.description}")
+    reporter.info(f"Model: {model.description}; {resolve_tiling(model.info, settings).description}")
     check_inputs(infos, model.info, image_input.scale, reporter)
     with folder_lock(out_dir, "mapfootprints", reporter):
         if min_area_ha > 0:

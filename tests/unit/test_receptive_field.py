@@ -1,0 +1,120 @@
+"""The measured receptive field and alignment, and tiling that follows them: tiled output equals
+whole-scene inference (the scene reflect-padded to the model's alignment) everywhere."""
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from euromine_qgis.core.engine.bundled import bundled_models
+from euromine_qgis.core.engine.contract import ModelInfo
+from euromine_qgis.core.engine.inference import TileSettings, predict_rows, resolve_tiling
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.engine.receptive_field import measure
+from euromine_qgis.core.engine.tiling import align_up
+from euromine_qgis.core.io.valid import valid_pixels
+from export.synthetic import generate_site
+from tests.onnx_factory import conv_model, metadata, pooled_model
+from tests.rasters import random_scene, write_image
+
+# The promise of the README and the help: tiled output equals whole-scene inference to this.
+EXACT = 1e-5
+
+
+def whole_scene(model: Model, paths) -> np.ndarray:
+    """The model run once on the whole scene, reflect-padded at its bottom and right to the model's
+    alignment and cropped back, pixels that are not valid fed as the band mean: (maps, H, W), NaN
+    where not valid."""
+    raws = []
+    for path in paths:
+        with rasterio.open(path) as src:
+            raws.append((src.read(), valid_pixels(src.read(), src.nodata)))
+    _, h, w = raws[0][0].shape
+    a = model.info.alignment
+    pad = ((0, 0), (0, align_up(h, a) - h), (0, align_up(w, a) - w))
+    x = model.normalize(np.concatenate([np.pad(r, pad, mode="reflect") for r, _ in raws])[None])
+    # a series model's year is valid where its image is; the images of other models where all are
+    valid = np.stack([ok for _, ok in raws]) if model.info.series else np.logical_and.reduce([ok for _, ok in raws])[None]
+    bands = len(model.info.bands)
+    for j in range(len(raws)):
+        x[0, j * bands:(j + 1) * bands][:, ~np.pad(valid[j % len(valid)], pad[1:], mode="reflect")] = 0.0
+    p = model.positive_probability(x)[0]
+    p = (p if p.ndim == 3 else p[None])[:, :h, :w]
+    return np.where(valid, p, np.nan)
+
+
+def tiled(model: Model, paths, settings: TileSettings) -> np.ndarray:
+    """predict_rows' (maps, H, W) probabilities, NaN where not valid."""
+    srcs = [rasterio.open(p) for p in paths]
+    blocks = list(predict_rows(model, srcs if len(srcs) > 1 else srcs[0], settings))
+    p = np.concatenate([np.where(b.valid, b.probability, np.nan) for b in blocks], axis=-2)
+    return p if p.ndim == 3 else p[None]
+
+
+def test_two_convolutions_see_two_pixels(tmp_path):
+    field = measure(Model(conv_model(tmp_path / "conv.onnx"), device="cpu"))
+    assert (field.radius, field.alignment) == (2, 1)
+
+
+def test_pooling_sets_the_alignment_and_widens_the_field(tmp_path):
+    # pooled_model's pixels reach 5 px (4 on one side, 5 on the other, alternating with parity)
+    field = measure(Model(pooled_model(tmp_path / "pooled.onnx"), device="cpu"))
+    assert (field.radius, field.alignment) == (5, 2)
+
+
+def test_global_context_has_no_bounded_field(tmp_path):
+    field = measure(Model(pooled_model(tmp_path / "global.onnx", global_context=True), device="cpu"))
+    assert not field.bounded and field.radius is None
+
+
+@pytest.mark.parametrize("shape", [(203, 171), (64, 64), (17, 90)])
+def test_declared_field_makes_tiles_exact(tmp_path, shape):
+    declared = Model(pooled_model(tmp_path / "m.onnx", meta=metadata(receptive_field=5, alignment=2)), device="cpu")
+    path = write_image(tmp_path / "scene.tif", random_scene(*shape, seed=7))
+    expected = whole_scene(declared, [path])
+    for tile in (16, 24, 40):
+        got = tiled(declared, [path], TileSettings(tile=tile, batch_size=3))
+        np.testing.assert_allclose(got, expected, atol=1e-6, err_msg=f"tile {tile}")
+
+
+def test_undeclared_field_differs_from_whole_scene(tmp_path):
+    """The same model without its field in the metadata, tiled as before the field was recorded
+    (tiles flush with the scene end, a quarter of a 11-px overlap dropped): tiles do not reproduce
+    the whole scene."""
+    undeclared = Model(pooled_model(tmp_path / "u.onnx"), device="cpu")
+    declared = Model(pooled_model(tmp_path / "d.onnx", meta=metadata(receptive_field=5, alignment=2)), device="cpu")
+    path = write_image(tmp_path / "scene.tif", random_scene(204, 172, seed=7))
+    error = np.abs(tiled(undeclared, [path], TileSettings(tile=24, overlap=11)) - whole_scene(declared, [path]))
+    assert error.max() > 1e-3
+
+
+def test_tiling_follows_the_field():
+    info = ModelInfo.from_json(json.dumps(metadata(receptive_field=202, alignment=32, patch_size=160)), "m.onnx")
+    t = resolve_tiling(info, TileSettings())
+    assert (t.overlap, t.alignment, t.exact) == (405, 32, True) and t.tile % 32 == 0 and t.tile >= 4 * 405
+    assert not resolve_tiling(info, TileSettings(overlap=32)).exact
+    legacy = resolve_tiling(ModelInfo.from_json(json.dumps(metadata(patch_size=160)), "m.onnx"), TileSettings())
+    assert (legacy.tile, legacy.overlap, legacy.receptive_field) == (160, 32, None)
+
+
+@pytest.fixture(scope="module")
+def site_1000(tmp_path_factory):
+    site = generate_site(tmp_path_factory.mktemp("rf"), "Scene", seed=5, size=(1000, 1000), years=(2019, 2020))
+    return sorted((site / "image").glob("Year*.tif"))
+
+
+@pytest.mark.parametrize("entry", bundled_models(), ids=lambda m: m.name)
+def test_bundled_models_tile_exactly_on_1000_px(site_1000, entry):
+    """Every bundled model records its field; with the default overlap, tiles smaller than the scene
+    give whole-scene inference to 1e-5 in probability on a 1000² site (the default tile of a model
+    with a wide field covers the whole scene: that is checked too)."""
+    model = Model(entry.file, device="cpu")
+    assert model.info.receptive_field is not None and model.info.alignment >= 1
+    paths = site_1000[:model.info.images_per_sample or 2]
+    expected = whole_scene(model, paths)
+    overlap = resolve_tiling(model.info, TileSettings()).overlap
+    tile = align_up(max(overlap * 3 // 2, 400), model.info.alignment)
+    for settings in (TileSettings(tile=tile), TileSettings()):
+        got = tiled(model, paths, settings)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, atol=EXACT, rtol=0, err_msg=f"{settings}")
