@@ -25,7 +25,7 @@ from qgis.core import (
 
 from ..core.engine.bundled import SYNTHETIC_LABEL, bundled_models, resolve_bundled
 from ..core.engine.contract import FOOTPRINT_TASKS, NormalizationOverride
-from ..core.engine.scaling import ImageInput, check_scale, scaled_override
+from ..core.engine.scaling import ImageInput
 from ..core.errors import ModelError, first_line
 from ..core.io.bands import parse_input_bands
 from ..environment import GPU, MODELS, check_environment
@@ -150,11 +150,7 @@ def load_model(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProces
             std=_float_list(alg.parameterAsString(parameters, STD, context), STD),
         )
     path, device = _model_path(alg, parameters, context, choice), alg.parameterAsEnumString(parameters, DEVICE, context)
-    scale = read_image_input(alg, parameters, context).scale
-    check_scale(scale)
-    if scale != 1.0:  # SCALE folded into the normalization (core/engine/scaling.py); a CPU session reads it
-        override = scaled_override(Model(path, device="cpu", override=override).info, scale)
-    model = Model(path, device=device, override=override)
+    model = Model(path, device=device, override=override, scale=read_image_input(alg, parameters, context).scale)
     feedback.pushInfo(tr("Execution provider: {provider} on {device} ({name})").format(
         provider=model.provider, device=model.device_name, name=model.info.name))
     for problem in check_environment():

@@ -129,6 +129,7 @@ def test_buffer_bytes_counts_every_image(tmp_path):
         one = buffer_bytes([src], 40)
         assert one == (40 + 48 + 16) * 60 * 10 * 2
         assert buffer_bytes([src, src, src], 40) == 3 * one
+        assert buffer_bytes([src, src], 40, [[1, 2, 3], None]) == one * 3 // 10 + one  # only the bands read
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

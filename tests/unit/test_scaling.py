@@ -12,7 +12,7 @@ from rasterio.enums import Resampling
 from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.contract import NormalizationOverride, normalize_in_place
 from euromine_qgis.core.engine.model import Model
-from euromine_qgis.core.engine.scaling import ImageInput, band_medians, check_inputs, scaled_override
+from euromine_qgis.core.engine.scaling import ImageInput, band_medians, check_inputs, scaled_info
 from euromine_qgis.core.errors import InputError
 from euromine_qgis.core.io.bands import banded_image
 from euromine_qgis.core.maps.footprints import map_footprints
@@ -65,12 +65,12 @@ def test_scale_must_be_positive(bundled):
     info = Model(bundled, device="cpu").info
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(InputError, match="SCALE .* must be a positive number"):
-            scaled_override(info, bad)
+            scaled_info(info, bad)
 
 
 def test_float_reflectance_with_scale_maps_as_the_int16_original(image, bundled, tmp_path):
     model = Model(bundled, device="cpu")
-    scaled = Model(bundled, device="cpu", override=scaled_override(model.info, 10000.0))
+    scaled = Model(bundled, device="cpu", scale=10000.0)
     copy = reflectance_copy(image, tmp_path / f"Year{YEAR}.tif")
     footprint, probability, warned = _run(image, model, tmp_path / "int16")
     float_footprint, float_probability, float_warned = _run(copy, scaled, tmp_path / "float", 10000.0)

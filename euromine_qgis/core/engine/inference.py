@@ -255,7 +255,7 @@ class _Plan:
 
 def _read_batches(srcs: Sequence, model: TileModel, plan: _Plan, batch_size: int,
                   indexes: Sequence[Sequence[int] | None]) -> Iterator[_Batch]:
-    keep_rows = buffer_bytes(srcs, plan.th) <= ROW_BUFFER_BUDGET
+    keep_rows = buffer_bytes(srcs, plan.th, indexes) <= ROW_BUFFER_BUDGET
     threads = decode_threads() if keep_rows else 1
     with ExitStack() as stack:
         pool = None

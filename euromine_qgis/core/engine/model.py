@@ -13,6 +13,7 @@ from ..errors import ModelError, OutOfMemory, first_line
 from .bundled import SYNTHETIC_LABEL
 from .contract import METADATA_KEY, ModelInfo, NormalizationOverride, model_inputs, normalize_in_place
 from .devices import GPU_PROVIDERS, device_name, execution_providers, provider_fallback, provider_options
+from .scaling import scaled_info
 
 TRT_CACHE = Path(tempfile.gettempdir()) / "euromine-trt-cache"
 # How onnxruntime words an allocation failure (BFC arena, CUDA runtime, cuDNN workspace).
@@ -30,7 +31,10 @@ class Model:
         path: str | Path,
         device: str = "auto",
         override: NormalizationOverride | None = None,
+        scale: float = 1.0,
     ) -> None:
+        """Open ``path`` on ``device`` with its metadata (``override`` replacing the normalization);
+        ``scale`` multiplies every input value before normalization (SCALE, folded into it)."""
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError(f"{self.path}: model file does not exist")
@@ -48,7 +52,7 @@ class Model:
         except Exception as exc:  # onnxruntime raises its own untyped pybind errors
             raise ModelError(f"{self.path}: not a usable ONNX model ({first_line(exc)})") from exc
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        self.info = ModelInfo.from_json(raw, self.path, override or NormalizationOverride())
+        self.info = scaled_info(ModelInfo.from_json(raw, self.path, override or NormalizationOverride()), scale)
         granted = self.session.get_providers()
         # onnxruntime drops a provider whose libraries do not load; an explicit DEVICE raises here
         self.fallback = provider_fallback(device, providers, granted, sys.platform)

@@ -3,7 +3,7 @@ SCALE folded into the model's normalization, and a cheap check of each image's s
 
 SCALE multiplies the input before normalization. Scaling by s and then normalizing with (mean,
 std) equals normalizing the raw values with (mean / s, std / s), so SCALE is a normalization
-override (scaled_override) and the engine's loop stays as it is; nodata and the valid-pixel rule
+override (scaled_info) and the engine's loop stays as it is; nodata and the valid-pixel rule
 still see the raw values.
 
 The check (check_scaling) reads each image decimated to at most SAMPLE_SIDE pixels a side (GDAL
@@ -18,7 +18,7 @@ and compares it with the model's mean and std (SCALE applied). It warns, and nev
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -29,7 +29,7 @@ from ..io.bands import BandedImage, BandItem
 from ..io.raster import open_raster
 from ..io.valid import valid_pixels
 from ..progress import Reporter
-from .contract import ModelInfo, NormalizationOverride
+from .contract import ModelInfo
 
 SAMPLE_SIDE = 512
 SCALE_RATIO = 100.0
@@ -39,7 +39,7 @@ Z_LIMIT = 4.0
 @dataclass(frozen=True)
 class ImageInput:
     """How the model reads the images: the INPUT_BANDS mapping (None: by name or in order, see
-    io.bands) and the SCALE the model was loaded with (scaled_override)."""
+    io.bands) and the SCALE the model was loaded with (scaled_info)."""
 
     bands: tuple[BandItem, ...] | None = None
     scale: float = 1.0
@@ -55,11 +55,13 @@ def check_scale(scale: float) -> None:
         raise InputError(f"SCALE {scale} must be a positive number (10000 for 0–1 reflectance)")
 
 
-def scaled_override(info: ModelInfo, scale: float) -> NormalizationOverride:
-    """The normalization of ``info`` for raw values that the model should see multiplied by ``scale``."""
+def scaled_info(info: ModelInfo, scale: float) -> ModelInfo:
+    """``info`` with the normalization of raw values that the model should see multiplied by
+    ``scale``: (raw × scale − mean) / std = (raw − mean / scale) / (std / scale)."""
     check_scale(scale)
-    return NormalizationOverride(bands=info.bands, mean=tuple(m / scale for m in info.mean),
-                                 std=tuple(s / scale for s in info.std))
+    if scale == 1.0:
+        return info
+    return replace(info, mean=tuple(m / scale for m in info.mean), std=tuple(s / scale for s in info.std))
 
 
 def band_medians(image: BandedImage, side: int = SAMPLE_SIDE) -> np.ndarray | None:

@@ -75,9 +75,12 @@ def rows_per_read(src: DatasetReader, min_rows: int) -> int:
     return block_height * -(-min_rows // block_height)
 
 
-def buffer_bytes(srcs, min_rows: int) -> int:
-    """Bytes of the row buffers RowReader allocates for ``srcs`` and windows of up to ``min_rows`` rows."""
-    return sum(_buffer_rows(s, min_rows) * s.width * s.count * np.dtype(s.dtypes[0]).itemsize for s in srcs)
+def buffer_bytes(srcs, min_rows: int, indexes: Sequence[Sequence[int] | None] | None = None) -> int:
+    """Bytes of the row buffers RowReader allocates for ``srcs``, windows of up to ``min_rows`` rows
+    and, per source, the bands read (``indexes``; every band when None)."""
+    indexes = indexes or [None] * len(srcs)
+    return sum(_buffer_rows(s, min_rows) * s.width * (s.count if ix is None else len(ix)) * np.dtype(s.dtypes[0]).itemsize
+               for s, ix in zip(srcs, indexes))
 
 
 def _buffer_rows(src: DatasetReader, min_rows: int) -> int:
