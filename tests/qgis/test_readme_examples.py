@@ -74,7 +74,27 @@ def data(tmp_path_factory) -> Path:
     for image in sorted((site / "image").glob("Year*.tif")):
         shutil.copy(image, root / "mosaics" / f"S2_{image.stem[-4:]}.tif")
     outlines(root / "sites.gpkg", root / "mosaics" / "S2_2015.tif")
+    for image in sorted((site / "image").glob("Year*.tif"))[:2]:
+        l2a_export(image, root / "l2a" / f"S2L2A_{image.stem[-4:]}.tif")
     return root
+
+
+# A 13-band L2A export's band order; the release's 10 bands are B2 B3 B4 B5 B6 B7 B8 B8A B11 B12.
+L2A_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12", "SCL")
+
+
+def l2a_export(image: Path, out: Path) -> None:
+    """A float 0–1 reflectance export with 13 named bands (B1 from B2, B9 from B8A, SCL 4) of a
+    release image, as "Your own imagery" starts from."""
+    with rasterio.open(image) as src:
+        data, profile = src.read().astype("float32") / 10000.0, src.profile
+    release = dict(zip(("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"), data))
+    release.update(B1=release["B2"], B9=release["B8A"], SCL=(release["B2"] > 0) * 4.0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(out, "w", **dict(profile, count=len(L2A_BANDS), dtype="float32")) as dst:
+        for i, name in enumerate(L2A_BANDS, 1):
+            dst.write(release[name].astype("float32"), i)
+            dst.set_band_description(i, name)
 
 
 def test_every_algorithm_has_an_example():
