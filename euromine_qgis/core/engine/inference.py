@@ -118,13 +118,18 @@ class Tiling:
 def resolve_tiling(info: ModelInfo, settings: TileSettings) -> Tiling:
     """The tiling of ``settings`` for a model: the overlap defaults to 2 × its receptive field + 1
     (every kept pixel then sees its whole field), the tile to TILE_PER_OVERLAP × the overlap but
-    at least the model's patch size, rounded up to the model's alignment."""
+    at least the model's patch size, rounded up to the model's alignment. A model without a
+    declared field keeps the older tiling: tiles of its patch size, UNDECLARED_OVERLAP px of overlap."""
     field, alignment = info.receptive_field, info.alignment
     if settings.overlap is not None:
         overlap = settings.overlap
     else:
         overlap = UNDECLARED_OVERLAP if field is None else 2 * field + 1
-    tile = align_up(settings.tile or max(info.patch_size, TILE_PER_OVERLAP * overlap), alignment)
+    if field is None:  # the older tiling: tiles of the model's patch size
+        tile = settings.tile or info.patch_size
+        overlap = min(overlap, tile - 1)
+    else:
+        tile = align_up(settings.tile or max(info.patch_size, TILE_PER_OVERLAP * overlap), alignment)
     if (tile - overlap) // alignment < 1:
         raise ValueError(f"an overlap of {overlap} px leaves no room in tiles of {tile} px "
                          f"(model '{info.name}', alignment {alignment} px)")
@@ -251,6 +256,47 @@ class _Plan:
             wx = blend_weights(self.tw, overlap, taper_start=key[2], taper_end=key[3], dead=dead)
             self._weights[key] = wy[:, None] * wx[None, :]
         return self._weights[key]
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """How predict_rows cuts one scene: the tiling, each tile's side (shrunk to the scene, see
+    _side), the strips and tiles per strip, and the tiles per batch."""
+
+    tiling: Tiling
+    tile_height: int
+    tile_width: int
+    canvas_width: int  # the scene's width padded to the model's alignment (the accumulators' width)
+    strips: int
+    columns: int
+    batch_size: int
+
+    @property
+    def tiles(self) -> int:
+        """Tiles over the whole scene."""
+        return self.strips * self.columns
+
+    @property
+    def batches(self) -> int:
+        """Model runs over the whole scene (each strip is cut into batches on its own)."""
+        return self.strips * -(-self.columns // self.batch_size)
+
+
+def tile_layout(model: TileModel, height: int, width: int, settings: TileSettings = TileSettings()) -> TileLayout:
+    """The TileLayout predict_rows uses for a ``height`` × ``width`` scene with ``settings``."""
+    plan = _Plan(height, width, resolve_tiling(model.info, settings))
+    batch_size = settings.batch_size or auto_batch_size(model, plan.th * plan.tw)
+    return TileLayout(plan.tiling, plan.th, plan.tw, plan.canvas_w, len(plan.ys), len(plan.xs), batch_size)
+
+
+def first_batch(model: TileModel, srcs: Sequence[rasterio.io.DatasetReader], settings: TileSettings = TileSettings(),
+                indexes: Sequence[Sequence[int] | None] | None = None) -> np.ndarray:
+    """The normalized tiles of the first batch predict_rows runs over ``srcs`` (arguments as
+    there), read as it reads them: the image's first strip is decoded across its full width."""
+    plan = _Plan(srcs[0].height, srcs[0].width, resolve_tiling(model.info, settings))
+    layout = tile_layout(model, srcs[0].height, srcs[0].width, settings)
+    with closing(_read_batches(srcs, model, plan, layout.batch_size, indexes or [None] * len(srcs))) as batches:
+        return next(batches).tiles
 
 
 def _read_batches(srcs: Sequence, model: TileModel, plan: _Plan, batch_size: int,

@@ -64,9 +64,10 @@ def scaled_info(info: ModelInfo, scale: float) -> ModelInfo:
     return replace(info, mean=tuple(m / scale for m in info.mean), std=tuple(s / scale for s in info.std))
 
 
-def band_medians(image: BandedImage, side: int = SAMPLE_SIDE) -> np.ndarray | None:
-    """The median of each selected band over the valid pixels of a decimated read, or None when the
-    sample holds no valid pixel or cannot be read (the engine's own read then names the damaged rows)."""
+def sample_image(image: BandedImage, side: int = SAMPLE_SIDE) -> tuple[np.ndarray, np.ndarray] | None:
+    """The selected bands of a decimated read of ``image`` (at most ``side`` pixels a side; GDAL
+    reads an overview where the file has one) and its valid pixels (io.valid), or None when it
+    cannot be read (the engine's own read then names the damaged rows)."""
     try:
         with open_raster(image.path) as src:
             step = max(1, math.ceil(max(src.height, src.width) / side))
@@ -74,10 +75,21 @@ def band_medians(image: BandedImage, side: int = SAMPLE_SIDE) -> np.ndarray | No
             data = src.read(list(image.indexes), out_shape=shape, resampling=Resampling.nearest)
     except OSError:  # rasterio's read errors: a damaged file, refused by the mapping that follows
         return None
-    valid = valid_pixels(data, image.nodata)
+    return data, valid_pixels(data, image.nodata)
+
+
+def sample_medians(data: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """The median of each band of a sample over its ``valid`` pixels, or None when none is valid."""
     if not valid.any():
         return None
     return np.median(data[:, valid].astype(np.float64), axis=1)
+
+
+def band_medians(image: BandedImage, side: int = SAMPLE_SIDE) -> np.ndarray | None:
+    """The median of each selected band over the valid pixels of a decimated read (sample_image),
+    or None when the sample holds no valid pixel or cannot be read."""
+    sample = sample_image(image, side)
+    return None if sample is None else sample_medians(*sample)
 
 
 def scaling_problem(medians: np.ndarray, info: ModelInfo, scale: float) -> str | None:
