@@ -372,8 +372,8 @@ def test_a_file_where_the_output_folder_should_be_is_refused(tmp_path, model):
 def test_outputs_may_not_replace_inputs(tmp_path, model):
     footprints = footprint_years(tmp_path, [2015, 2016])
     inputs = [p for _, p in footprints]
-    with refused(OutputError, r"footprint_2015.tif: output would overwrite an input; choose another OUTPUT_FOLDER "
-                 r"or AREA_TABLE", inputs, [tmp_path]):
+    with refused(OutputError, r"footprint_2015.tif: output would overwrite an input; choose another OUTPUT_FOLDER"
+                 r", AREA_TABLE or TRAJECTORY", inputs, [tmp_path]):
         change_layers(footprints, [(2015, 2016)], tmp_path / "out", table=inputs[0])
     with refused(OutputError, r"footprint_2016.tif: output would overwrite an input; choose another name for CHANGE",
                  inputs, [tmp_path]):

@@ -223,7 +223,7 @@ def test_outputs_equal_to_inputs_are_refused(euromine_provider, tmp_path):
         processing.run("euromine:evaluate", {"PREDICTIONS": [str(p) for p in masks], "REFERENCES": [str(p) for p in masks],
                                              "TABLE": str(masks[1])})
     with refused(QgsProcessingException, r"footprint_2015.tif: output would overwrite an input; choose another "
-                 r"OUTPUT_FOLDER or AREA_TABLE", masks, folder):
+                 r"OUTPUT_FOLDER, AREA_TABLE or TRAJECTORY", masks, folder):
         processing.run("euromine:changelayers", {"FOOTPRINTS": [str(p) for p in masks], "OUTPUT_FOLDER": str(tmp_path / "o"),
                                                  "AREA_TABLE": str(masks[0])})
     with refused(QgsProcessingException, r"footprint_2015.tif: output would overwrite an input; choose another name "
