@@ -1,0 +1,97 @@
+"""The `euromine` command in two environments: QGIS's (this venv: numpy 1, Debian's rasterio and
+GDAL) and a clean venv made with the system Python where `pip install .` brought numpy 2,
+rasterio's own wheel (with its own GDAL) and onnxruntime from PyPI.
+
+The clean venv is built once under build/cli-venv and rebuilt when pyproject.toml changes; the
+project itself is reinstalled into it once per test session, so it always runs this checkout.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CLI_VENV = REPO / "build" / "cli-venv"
+STAMP = CLI_VENV / ".pyproject-sha256"
+SYSTEM_PYTHON = Path(sys.base_prefix) / "bin" / "python3"  # the interpreter this venv was made from
+# Set for QGIS's Python (tests/conftest.py, QGIS itself); the wheels bring their own PROJ and GDAL data.
+FOREIGN_DATA = ("PROJ_DATA", "PROJ_LIB", "GDAL_DATA", "PYTHONPATH")
+
+
+@dataclass(frozen=True)
+class Euromine:
+    """One environment's `euromine` command: how to start it and with which environment."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: dict
+
+    def run(self, *args: object, timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run ``euromine ARGS`` to the end (stdout and stderr captured as text)."""
+        return subprocess.run([*self.argv, *map(str, args)], env=self.env, capture_output=True, text=True,
+                              timeout=timeout, cwd=self.env["EUROMINE_TEST_CWD"])
+
+    def json(self, *args: object) -> dict:
+        """``euromine ARGS --json``'s result dict; fails the test on a non-zero exit."""
+        out = self.run(*args, "--json")
+        assert out.returncode == 0, out.stderr[-3000:]
+        return json.loads(out.stdout)
+
+    def popen(self, *args: object) -> subprocess.Popen:
+        """Start ``euromine ARGS`` (stderr piped, stdout discarded)."""
+        return subprocess.Popen([*self.argv, *map(str, args)], env=self.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, cwd=self.env["EUROMINE_TEST_CWD"])
+
+
+def _pip(venv: Path, *args: str) -> None:
+    out = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q", *args],
+                         capture_output=True, text=True, cwd=REPO, timeout=1800)
+    assert out.returncode == 0, f"pip {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
+
+
+def numpy2_venv() -> Path:
+    """build/cli-venv with this checkout installed (see the module's docstring)."""
+    digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    if not STAMP.is_file() or STAMP.read_text().strip() != digest:
+        shutil.rmtree(CLI_VENV, ignore_errors=True)
+        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(CLI_VENV)], check=True, timeout=300)
+        _pip(CLI_VENV, "install", "--prefer-binary", ".", "hatchling")  # dependencies from PyPI wheels
+        STAMP.write_text(digest)
+    _pip(CLI_VENV, "install", "--no-deps", "--no-build-isolation", "--force-reinstall", ".")
+    return CLI_VENV
+
+
+def clean_env(cwd: Path) -> dict:
+    """os.environ without the QGIS environment's data paths, run from ``cwd``."""
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_DATA}
+    env["EUROMINE_TEST_CWD"] = str(cwd)
+    return env
+
+
+@pytest.fixture(scope="session")
+def euromine_qgis_env() -> Euromine:
+    """`python -m euromine_qgis.cli` with QGIS's interpreter (this venv), on this checkout."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), EUROMINE_TEST_CWD=str(REPO))
+    return Euromine("qgis-env", (sys.executable, "-m", "euromine_qgis.cli"), env)
+
+
+@pytest.fixture(scope="session")
+def euromine_numpy2(tmp_path_factory) -> Euromine:
+    """The console script `euromine` of build/cli-venv (numpy 2, rasterio's wheel), run outside the checkout."""
+    venv = numpy2_venv()
+    return Euromine("numpy2-venv", (str(venv / "bin" / "euromine"),), clean_env(tmp_path_factory.mktemp("cwd")))
+
+
+@pytest.fixture(scope="session", params=["qgis-env", "numpy2-venv"])
+def euromine(request) -> Euromine:
+    """The command in each environment in turn."""
+    fixture = {"qgis-env": "euromine_qgis_env", "numpy2-venv": "euromine_numpy2"}[request.param]
+    return request.getfixturevalue(fixture)

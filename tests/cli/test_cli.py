@@ -1,0 +1,130 @@
+"""The `euromine` command, run as users run it (a real process), in QGIS's environment and in the
+clean numpy-2 venv: results as JSON, exit codes and the engine's messages, progress as plain lines
+or a bar on a terminal, and Ctrl-C (a real SIGINT) leaving nothing partial."""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import rasterio
+
+from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL, bundled_models
+from tests.rasters import random_scene, write_image
+
+
+def images_of(site: Path) -> list[Path]:
+    return sorted((site / "image").glob("Year*.tif"))
+
+
+def test_models_lists_every_bundled_model_with_its_card(euromine):
+    cards = euromine.json("models")["MODELS"]
+    assert [c["name"] for c in cards] == [m.name for m in bundled_models()]
+    for card in cards:
+        assert Path(card["file"]).is_file()
+        assert (SYNTHETIC_LABEL in card["trained_on"]) == card["synthetic_training"]
+        assert card["receptive_field"] >= 1 and card["alignment"] >= 1
+        assert card["metrics"]["heldout"]
+    text = euromine.run("models").stdout
+    assert "unet_footprint: U-Net footprint model (footprint)" in text and SYNTHETIC_LABEL in text
+
+
+def test_mapfootprints_json_result_and_plain_progress_lines(euromine, sites, tmp_path):
+    images = images_of(sites[1])[:3]
+    out = euromine.run("mapfootprints", "--images", *images, "--output-folder", tmp_path / "out", "--json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)  # stdout holds the JSON alone
+    years = [int(p.stem[-4:]) for p in images]
+    assert result["YEARS"] == years and result["MODEL_NAME"] == "spectral_baseline"
+    assert result["PROVIDER"] == "CPUExecutionProvider"
+    assert [Path(p).name for p in result["FOOTPRINTS"]] == [f"footprint_{y}.tif" for y in years]
+    for year, path in zip(years, result["FOOTPRINTS"]):
+        with rasterio.open(path) as src:
+            assert src.read(1).max() <= 1 or src.nodata == 255
+        assert result["AREA_HA"][str(year)] >= 0
+    lines = out.stderr.splitlines()
+    assert any(line.startswith("Execution provider: CPUExecutionProvider") for line in lines)
+    assert [line for line in lines if line.endswith("%")] == [f"{p}%" for p in range(10, 101, 10)]
+    assert "\r" not in out.stderr  # not a terminal: no bar
+
+
+def test_bad_input_exits_2_with_the_engine_message(euromine, tmp_path):
+    image = write_image(tmp_path / "Year2020.tif", random_scene(40, 40), crs=None)
+    out = euromine.run("mapfootprints", "--images", image, "--output-folder", tmp_path / "out")
+    assert out.returncode == 2
+    assert f"euromine mapfootprints: error: {image}: image has no CRS" in out.stderr
+    assert not list((tmp_path / "out").glob("*.tif"))
+    out = euromine.run("mapfootprints", "--images", image, "--years", "2030", "--output-folder", tmp_path / "out")
+    assert out.returncode == 2 and "no image for year(s) 2030; the inputs hold 2020" in out.stderr
+    out = euromine.run("mapfootprints", "--images", image, "--input-bands", "1,,3", "--output-folder", tmp_path / "o")
+    assert out.returncode == 2 and "INPUT_BANDS '1,,3': an item is empty" in out.stderr
+    assert euromine.run("mapfootprints", "--output-folder", tmp_path).returncode == 2  # usage: --images missing
+
+
+def _lines_until(stream, wanted: str, timeout: float) -> list[str]:
+    """Lines of ``stream`` up to and including the first that equals ``wanted``."""
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if lines[-1] == wanted:
+            return lines
+    raise AssertionError(f"no line {wanted!r} within {timeout} s: {lines[-20:]}")
+
+
+def test_ctrl_c_mid_run_exits_130_and_leaves_nothing_partial(euromine, tmp_path):
+    image = write_image(tmp_path / "in" / "Year2021.tif", random_scene(1024, 1024, seed=3))
+    out_dir = tmp_path / "out"
+    run = euromine.popen("mapfootprints", "--images", image, "--model", "unet_footprint", "--tile-overlap", "32",
+                         "--device", "cpu", "--probabilities", "float32", "--output-folder", out_dir)
+    try:
+        _lines_until(run.stderr, "10%", timeout=300)  # mid-run: a tenth of the tiles are mapped and written
+        run.send_signal(signal.SIGINT)
+        rest = run.stderr.read()
+        assert run.wait(timeout=120) == 130, rest
+    finally:
+        run.kill()
+    assert "the run was cancelled; no partial output was kept" in rest
+    assert "100%" not in rest
+    assert sorted(p.name for p in out_dir.iterdir() if p.name != ".euromine.lock") == []
+
+
+def test_progress_bar_on_a_terminal(euromine, sites, tmp_path):
+    """stderr on a pseudo-terminal: tqdm's bar, ending at 100/100."""
+    master, slave = os.openpty()
+    run = subprocess.Popen([*euromine.argv, "mapfootprints", "--images", *map(str, images_of(sites[0])[:2]),
+                            "--output-folder", str(tmp_path / "out")], env=euromine.env, stdout=subprocess.DEVNULL,
+                           stderr=slave, cwd=euromine.env["EUROMINE_TEST_CWD"])
+    os.close(slave)
+    shown = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 120)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the other end closed: the run is over
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert run.wait(timeout=120) == 0, shown.decode(errors="replace")[-2000:]
+    finally:
+        os.close(master)
+        run.kill()
+    text = shown.decode(errors="replace")
+    assert "100/100 %" in text and "\r" in text  # the bar redrawn in place
+    assert "Execution provider:" in text  # log lines still shown, above the bar
+
+
+def test_help_names_exit_codes_and_what_the_command_leaves_out(euromine):
+    out = euromine.run("changelayers", "--help")
+    assert out.returncode == 0 and "exit codes: 0 done, 2 bad input" in out.stdout
+    assert "Polygon outputs (GeoPackage) are made only by the QGIS algorithms" in " ".join(out.stdout.split())
