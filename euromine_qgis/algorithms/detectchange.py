@@ -14,13 +14,23 @@ from qgis.core import (
 )
 
 from ..core.maps.bitemporal import METHODS, change_from_footprints, detect_change
+from ..core.maps.preflight import check_run
 from ..core.years import match_years
 from .base import EuroMineAlgorithm, reporter_for
 from .changelayers import GROUP as CHANGE_GROUP
 from .inputs import layer_files
 from .layers import load_on_completion
-from .models import ModelChoice, bundled_model_parameter, load_model, model_parameters, read_image_input
-from .parameters import THRESHOLD, engine_parameters, model_file_parameter, read_tile_settings, temporary_by_default
+from .models import ModelChoice, bundled_model_parameter, load_model, model_parameters, model_results, read_image_input
+from .parameters import (
+    THRESHOLD,
+    dry_run_parameter,
+    dry_run_results,
+    engine_parameters,
+    model_file_parameter,
+    read_dry_run,
+    read_tile_settings,
+    temporary_by_default,
+)
 
 CHANGE_MODEL = ModelChoice("CHANGE_MODEL", "CHANGE_MODEL_FILE", "Change model", overrides=False)
 
@@ -68,6 +78,7 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
             self.addParameter(p)
         self.addParameter(temporary_by_default(QgsProcessingParameterRasterDestination(
             self.CHANGE, self.tr("Change (0 none, 1 gain, 2 loss)"))))
+        self.addParameter(dry_run_parameter())
 
     def _dates(self, parameters, context) -> tuple[Path, Path]:
         """The before and after files: BEFORE and AFTER, or the years of SERIES."""
@@ -88,6 +99,8 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
     def process(self, parameters, context, feedback) -> dict:
         method = self.parameterAsEnumString(parameters, self.METHOD, context)
         before, after = self._dates(parameters, context)
+        if read_dry_run(self, parameters, context):  # before CHANGE is read: QGIS makes a temporary folder for it
+            return self._dry_run(method, before, after, parameters, context, feedback)
         target = Path(self.parameterAsOutputLayer(parameters, self.CHANGE, context))
         if target.suffix.lower() not in (".tif", ".tiff"):
             raise QgsProcessingException(self.tr("{target}: CHANGE must be a GeoTIFF (.tif)").format(target=target))
@@ -110,3 +123,15 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
             before=before.stem, after=after.stem), "change.qml", self.tr(CHANGE_GROUP))
         return {self.CHANGE: str(target), self.METHOD: result.method, "GAIN_HA": result.gain_ha,
                 "LOSS_HA": result.loss_ha, "NET_HA": result.net_ha, self.BEFORE: str(before), self.AFTER: str(after)}
+
+    def _dry_run(self, method: str, before: Path, after: Path, parameters, context, feedback) -> dict:
+        """The pre-run check of the model(s) METHOD runs on the two dates; nothing is written."""
+        if method == "footprints":
+            raise QgsProcessingException(self.tr("DRY_RUN checks a model run; METHOD footprints runs no model"))
+        footprint_model = load_model(self, parameters, context, feedback)
+        change_model = load_model(self, parameters, context, feedback, CHANGE_MODEL) if method == "change_model" else None
+        report = check_run([(None, before), (None, after)], footprint_model,
+                           settings=read_tile_settings(self, parameters, context),
+                           image_input=read_image_input(self, parameters, context), change_model=change_model,
+                           threshold=self.parameterAsDouble(parameters, THRESHOLD, context), change=True)
+        return {**dry_run_results({"": report}, feedback), **model_results(footprint_model), self.METHOD: method}

@@ -9,6 +9,7 @@ from qgis.core import (
 )
 
 from ..core.maps.footprints import PROBABILITY_TYPES, map_footprints
+from ..core.maps.preflight import check_run
 from .base import EuroMineAlgorithm, reporter_for
 from .inputs import dated_layers
 from .layers import load_on_completion
@@ -18,9 +19,12 @@ from .parameters import (
     OUTPUT_FOLDER,
     TEMPORAL_FILTER,
     THRESHOLD,
+    dry_run_parameter,
+    dry_run_results,
     engine_parameters,
     min_area_parameter,
     output_folder_parameter,
+    read_dry_run,
     read_output_folder,
     read_tile_settings,
     temporal_filter_parameter,
@@ -57,21 +61,25 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
         self.addParameter(temporal_filter_parameter())
         self.addParameter(min_area_parameter())
         self.addParameter(output_folder_parameter())
+        self.addParameter(dry_run_parameter())
         self.addOutput(QgsProcessingOutputMultipleLayers(self.FOOTPRINTS, self.tr("Footprint rasters")))
 
     def process(self, parameters, context, feedback) -> dict:
         dated = dated_layers(self, parameters, self.IMAGES, context)
-        out_dir = read_output_folder(self, parameters, context)
         probabilities = self.parameterAsEnumString(parameters, self.PROBABILITIES, context)
         model = load_model(self, parameters, context, feedback)
-        results = map_footprints(
-            dated, model, out_dir, threshold=self.parameterAsDouble(parameters, THRESHOLD, context),
-            settings=read_tile_settings(self, parameters, context), reporter=reporter_for(feedback),
-            probabilities=None if probabilities == "none" else probabilities,
-            temporal_filter=self.parameterAsEnumString(parameters, TEMPORAL_FILTER, context),
-            min_area_ha=self.parameterAsDouble(parameters, MIN_AREA_HA, context),
-            image_input=read_image_input(self, parameters, context),
-        )
+        run = {  # the arguments map_footprints and its pre-run check share
+            "threshold": self.parameterAsDouble(parameters, THRESHOLD, context),
+            "settings": read_tile_settings(self, parameters, context),
+            "probabilities": None if probabilities == "none" else probabilities,
+            "temporal_filter": self.parameterAsEnumString(parameters, TEMPORAL_FILTER, context),
+            "min_area_ha": self.parameterAsDouble(parameters, MIN_AREA_HA, context),
+            "image_input": read_image_input(self, parameters, context),
+        }
+        if read_dry_run(self, parameters, context):  # before OUTPUT_FOLDER is read: QGIS makes a temporary one
+            return {**dry_run_results({"": check_run(dated, model, **run)}, feedback), **model_results(model)}
+        out_dir = read_output_folder(self, parameters, context)
+        results = map_footprints(dated, model, out_dir, reporter=reporter_for(feedback), **run)
         feedback.pushInfo(self.tr("\nYear   Mining area (ha)   Footprint"))
         for r in results:
             feedback.pushInfo(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}")

@@ -20,7 +20,9 @@ from qgis.core import (
 
 from ..core.batch.site_sources import SiteSource, sites_from_folder, sites_from_outlines
 from ..core.batch.sites import SiteOptions, SiteOutcome, SitesResult, map_sites
+from ..core.maps.preflight import check_run
 from ..core.maps.trajectory import SiteTrajectory
+from ..core.pairs import parse_pairs
 from ..core.progress import Reporter
 from .base import EuroMineAlgorithm, reporter_for, score_text
 from .changelayers import trajectory_results
@@ -36,11 +38,14 @@ from .parameters import (
     TEMPORAL_FILTER,
     THRESHOLD,
     advanced,
+    dry_run_parameter,
+    dry_run_results,
     engine_parameters,
     lambda_parameter,
     min_area_parameter,
     output_folder_parameter,
     pairs_parameter,
+    read_dry_run,
     read_output_folder,
     read_tile_settings,
     read_years,
@@ -97,6 +102,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.FOOTPRINT_POLYGONS, self.tr("Footprint polygons of every site and year (site, year, area_ha)"),
             self.tr("GeoPackage (*.gpkg)"), optional=True, createByDefault=False))
+        self.addParameter(dry_run_parameter())
         self.addOutput(QgsProcessingOutputFile(self.SUMMARY_TABLE, self.tr("Summary table (CSV)")))
         self.addOutput(QgsProcessingOutputHtml(self.SUMMARY_REPORT, self.tr("Summary report")))
 
@@ -123,8 +129,20 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         return sites_from_outlines(shapes, crs.authid() or crs.toWkt(), layer_files(parameters, self.MOSAICS, context),
                                    selection, years)
 
+    def _dry_run(self, sites: list[SiteSource], model, options: SiteOptions) -> dict:
+        """The pre-run check of every site's footprint mapping (the sites of SITES_FOLDER: outlines
+        are cut from the mosaics only in a real run); nothing is written."""
+        if any(site.clip for site in sites):
+            raise QgsProcessingException(self.tr("DRY_RUN checks the sites of SITES_FOLDER; sites of SITES_LAYER are "
+                                                 "cut from the MOSAICS only in a real run"))
+        reports = {}
+        for site in sites:
+            parse_pairs(options.pairs, sorted(site.images))
+            reports[site.name] = check_run(sorted(site.images.items()), model, options.settings, options.image_input,
+                                           options.temporal_filter, options.min_area_ha, threshold=options.threshold)
+        return reports
+
     def process(self, parameters, context, feedback) -> dict:
-        out_dir = read_output_folder(self, parameters, context)
         reporter = reporter_for(feedback)
         sites = self._sites(parameters, context, reporter)
         feedback.pushInfo(self.tr("{count} site(s): {names}").format(
@@ -140,6 +158,9 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
             min_area_ha=self.parameterAsDouble(parameters, MIN_AREA_HA, context),
             image_input=read_image_input(self, parameters, context),
         )
+        if read_dry_run(self, parameters, context):  # before OUTPUT_FOLDER is read: QGIS makes a temporary one
+            return {**dry_run_results(self._dry_run(sites, model, options), feedback), **model_results(model)}
+        out_dir = read_output_folder(self, parameters, context)
         result = map_sites(sites, model, out_dir, options, reporter)
         _log_table(result, feedback)
         polygons = self.parameterAsFileOutput(parameters, self.FOOTPRINT_POLYGONS, context)

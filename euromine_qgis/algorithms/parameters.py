@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from qgis.core import (
     QgsProcessing,
     QgsProcessingAlgorithm,
+    QgsProcessingParameterBoolean,
     QgsProcessingContext,
     QgsProcessingDestinationParameter,
     QgsProcessingParameterDefinition,
@@ -23,7 +24,10 @@ from ..core.years import parse_years
 from .translation import tr
 
 if TYPE_CHECKING:
+    from qgis.core import QgsProcessingFeedback
+
     from ..core.engine.inference import TileSettings
+    from ..core.maps.preflight import RunCheck
 
 YEARS = "YEARS"
 PAIRS = "PAIRS"
@@ -35,6 +39,8 @@ TILE_OVERLAP = "TILE_OVERLAP"
 BATCH_SIZE = "BATCH_SIZE"
 OUTPUT_FOLDER = "OUTPUT_FOLDER"
 MIN_AREA_HA = "MIN_AREA_HA"
+DRY_RUN = "DRY_RUN"
+DRY_RUN_REPORT = "DRY_RUN_REPORT"
 
 
 def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
@@ -75,6 +81,30 @@ def min_area_parameter() -> QgsProcessingParameterNumber:
         MIN_AREA_HA, tr("Minimum mapping unit (ha): smaller mining patches and holes are removed"),
         QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0,
     )
+
+
+def dry_run_parameter() -> QgsProcessingParameterBoolean:
+    """DRY_RUN: check the inputs and report what the run would do (maps.preflight), writing nothing."""
+    return QgsProcessingParameterBoolean(
+        DRY_RUN, tr("Dry run: check the inputs and estimate tiles, memory and time; write nothing"),
+        defaultValue=False)
+
+
+def read_dry_run(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> bool:
+    """Whether DRY_RUN is set."""
+    return alg.parameterAsBoolean(parameters, DRY_RUN, context)
+
+
+def dry_run_results(reports: dict[str, RunCheck], feedback: QgsProcessingFeedback) -> dict:
+    """Log each pre-run check (one per site, or one under the key "") and return DRY_RUN_REPORT:
+    the report as plain values (RunCheck.as_dict), or per site for several."""
+    for name, report in reports.items():
+        for line in report.lines():
+            feedback.pushInfo(f"{name}: {line}" if name else line)
+        for warning in report.warnings:
+            feedback.pushWarning(warning)
+    values = {name: report.as_dict() for name, report in reports.items()}
+    return {DRY_RUN_REPORT: values[""] if list(values) == [""] else values}
 
 
 def lambda_parameter() -> QgsProcessingParameterNumber:
