@@ -147,12 +147,12 @@ def map_footprints(
     reporter.info(f"Model: {model.description}; {resolve_tiling(model.info, settings).description}")
     check_inputs(infos, model.info, image_input.scale, reporter)
     with folder_lock(out_dir, "mapfootprints", reporter):
+        mapper = _Mapper(model, threshold, settings, reporter)
         if min_area_ha > 0:
-            return _map_then_sieve(images, infos, targets, model, threshold, settings, reporter, temporal_filter,
-                                   min_area_ha)
+            return _map_then_sieve(images, infos, targets, mapper, temporal_filter, min_area_ha)
         if width > 1:
-            return _map_filtered(images, infos, targets, model, threshold, settings, reporter, temporal_filter)
-        return _map_years(images, infos, targets, model, threshold, settings, reporter)
+            return _map_filtered(images, infos, targets, mapper, temporal_filter)
+        return _map_years(images, infos, targets, mapper)
 
 
 def year_targets(out_dir: Path, year: int, probabilities: str | None) -> YearTargets:
@@ -161,49 +161,52 @@ def year_targets(out_dir: Path, year: int, probabilities: str | None) -> YearTar
                        probabilities or "uint8")
 
 
-def _map_years(
-    images: Sequence[tuple[int, Path]],
-    infos: Sequence[ImageInfo],
-    targets: Sequence[YearTargets],
-    model: Model,
-    threshold: float,
-    settings: TileSettings,
-    reporter: Reporter,
-) -> list[YearFootprint]:
+@dataclass(frozen=True)
+class _Mapper:
+    """What every year of one run is mapped with: the model, its threshold and tiling, the reporter."""
+
+    model: Model
+    threshold: float
+    settings: TileSettings
+    reporter: Reporter
+
+    def reporting(self, reporter: Reporter) -> _Mapper:
+        """The same mapping, reporting to ``reporter`` (a part of the run's progress)."""
+        return replace(self, reporter=reporter)
+
+
+Images = Sequence[tuple[int, Path]]  # (year, image file), one per year
+
+
+def _map_years(images: Images, infos: Sequence[BandedImage], targets: Sequence[YearTargets],
+               mapper: _Mapper) -> list[YearFootprint]:
     """Every year mapped without a temporal filter: year by year, or all at once by a series model."""
-    if model.info.series:
-        return _map_jointly(images, infos, targets, model, threshold, settings, reporter)
+    if mapper.model.info.series:
+        return _map_jointly(images, infos, targets, mapper)
     results = []
     for n, ((year, path), info, target) in enumerate(zip(images, infos, targets)):
-        reporter.check()
-        step = reporter.sub_range(100.0 * n / len(images), 100.0 * (n + 1) / len(images))
-        results.append(_map_one_year(year, path, info, target, model, threshold, settings, step))
+        mapper.reporter.check()
+        step = mapper.reporter.sub_range(100.0 * n / len(images), 100.0 * (n + 1) / len(images))
+        results.append(_map_one_year(year, path, info, target, mapper.reporting(step)))
     return results
 
 
-def _map_filtered(
-    images: Sequence[tuple[int, Path]],
-    infos: Sequence[ImageInfo],
-    targets: Sequence[YearTargets],
-    model: Model,
-    threshold: float,
-    settings: TileSettings,
-    reporter: Reporter,
-    temporal_filter: str,
-) -> list[YearFootprint]:
+def _map_filtered(images: Images, infos: Sequence[BandedImage], targets: Sequence[YearTargets], mapper: _Mapper,
+                  temporal_filter: str) -> list[YearFootprint]:
     """Map every year's float32 probabilities into a hidden work folder, then filter them over
     the years into ``targets`` (see the module docstring)."""
+    reporter = mapper.reporter
     grid = common_image_grid(infos)
     images, infos, targets = zip(*sorted(zip(images, infos, targets), key=lambda item: item[0][0]))
     out_dir = targets[0].footprint.parent
     work = Path(tempfile.mkdtemp(prefix=".temporal-", dir=out_dir))
     try:
         scratch = [year_targets(work, year, "float32") for year, _ in images]
-        mapped = _map_years(images, infos, scratch, model, threshold, settings, reporter.sub_range(0.0, MAPPING_SHARE))
+        mapped = _map_years(images, infos, scratch, mapper.reporting(reporter.sub_range(0.0, MAPPING_SHARE)))
         width = filter_width(temporal_filter)
         reporter.info(f"Temporal filter {temporal_filter}: {width}-year windows over the valid years of each pixel")
         probability_files = [t.probability for t in targets if t.probability]
-        areas = filter_probability_rasters([m.probability for m in mapped], grid, width, threshold,
+        areas = filter_probability_rasters([m.probability for m in mapped], grid, width, mapper.threshold,
                                            [t.footprint for t in targets], probability_files,
                                            targets[0].probability_dtype, reporter.sub_range(MAPPING_SHARE, 100.0))
     finally:
@@ -212,17 +215,8 @@ def _map_filtered(
             for (year, image), t, (ha, mining, valid) in zip(images, targets, areas)]
 
 
-def _map_then_sieve(
-    images: Sequence[tuple[int, Path]],
-    infos: Sequence[ImageInfo],
-    targets: Sequence[YearTargets],
-    model: Model,
-    threshold: float,
-    settings: TileSettings,
-    reporter: Reporter,
-    temporal_filter: str,
-    min_area_ha: float,
-) -> list[YearFootprint]:
+def _map_then_sieve(images: Images, infos: Sequence[BandedImage], targets: Sequence[YearTargets], mapper: _Mapper,
+                    temporal_filter: str, min_area_ha: float) -> list[YearFootprint]:
     """Map every year as without MIN_AREA_HA into a hidden work folder, then sieve each footprint
     into its target (``maps.min_area``); every year's files appear together when all are done."""
     out_dir = targets[0].footprint.parent
@@ -231,9 +225,9 @@ def _map_then_sieve(
         scratch = [year_targets(work, year, t.probability_dtype if t.probability else None)
                    for (year, _), t in zip(images, targets)]
         if filter_width(temporal_filter) > 1:
-            mapped = _map_filtered(images, infos, scratch, model, threshold, settings, reporter, temporal_filter)
+            mapped = _map_filtered(images, infos, scratch, mapper, temporal_filter)
         else:
-            mapped = _map_years(images, infos, scratch, model, threshold, settings, reporter)
+            mapped = _map_years(images, infos, scratch, mapper)
         by_year = {year: (info.grid, target) for (year, _), info, target in zip(images, infos, targets)}
         results = []
         with atomic_outputs([p for t in targets for p in t.paths]) as temps:
@@ -241,7 +235,7 @@ def _map_then_sieve(
             for m in mapped:
                 grid, target = by_year[m.year]
                 pixels = min_area_pixels(grid, min_area_ha)
-                reporter.info(f"{m.year}: minimum mapping unit {min_area_ha:g} ha = {pixels} pixels; smaller "
+                mapper.reporter.info(f"{m.year}: minimum mapping unit {min_area_ha:g} ha = {pixels} pixels; smaller "
                               "patches and holes removed (4-connected)")
                 os.replace(m.footprint, temp_of[target.footprint])
                 ha, mining = sieve_footprint_file(temp_of[target.footprint], grid, pixels)
@@ -301,39 +295,24 @@ def _write_behind(stack: ExitStack, blocks, write) -> None:
         pending.result()
 
 
-def _map_one_year(
-    year: int,
-    path: Path,
-    info: BandedImage,
-    targets: YearTargets,
-    model: Model,
-    threshold: float,
-    settings: TileSettings,
-    reporter: Reporter,
-) -> YearFootprint:
+def _map_one_year(year: int, path: Path, info: BandedImage, targets: YearTargets, mapper: _Mapper) -> YearFootprint:
     with atomic_outputs(targets.paths) as temps, ExitStack() as stack:
         stack.enter_context(engine_env())
         src = stack.enter_context(open_raster(path))
-        year_writer = _YearWriter(stack, temps, info.grid, targets, threshold)
+        year_writer = _YearWriter(stack, temps, info.grid, targets, mapper.threshold)
 
         def write(block: RowBlock) -> None:
             year_writer(block.row0, block.probability, block.valid)
 
-        _write_behind(stack, predict_rows(model, src, settings, reporter, [info.indexes]), write)
+        blocks = predict_rows(mapper.model, src, mapper.settings, mapper.reporter, [info.indexes])
+        _write_behind(stack, blocks, write)
     return year_writer.result(year, path, targets)
 
 
-def _map_jointly(
-    images: Sequence[tuple[int, Path]],
-    infos: Sequence[BandedImage],
-    targets: Sequence[YearTargets],
-    model: Model,
-    threshold: float,
-    settings: TileSettings,
-    reporter: Reporter,
-) -> list[YearFootprint]:
+def _map_jointly(images: Images, infos: Sequence[BandedImage], targets: Sequence[YearTargets],
+                 mapper: _Mapper) -> list[YearFootprint]:
     """A series model maps every year in one pass: each tile holds all years' images."""
-    reporter.info(f"Series model: {len(images)} years mapped together")
+    mapper.reporter.info(f"Series model: {len(images)} years mapped together")
     grid = common_image_grid(infos)
     outputs = [t.paths for t in targets]
     with atomic_outputs([p for group in outputs for p in group]) as temps, ExitStack() as stack:
@@ -341,12 +320,13 @@ def _map_jointly(
         srcs = [stack.enter_context(open_raster(path)) for _, path in images]
         writers, used = [], 0
         for target, group in zip(targets, outputs):
-            writers.append(_YearWriter(stack, temps[used:used + len(group)], grid, target, threshold))
+            writers.append(_YearWriter(stack, temps[used:used + len(group)], grid, target, mapper.threshold))
             used += len(group)
 
         def write(block: RowBlock) -> None:
             for t, year_writer in enumerate(writers):
                 year_writer(block.row0, block.probability[t], block.valid[t])
 
-        _write_behind(stack, predict_rows(model, srcs, settings, reporter, [i.indexes for i in infos]), write)
+        blocks = predict_rows(mapper.model, srcs, mapper.settings, mapper.reporter, [i.indexes for i in infos])
+        _write_behind(stack, blocks, write)
     return [w.result(year, path, t) for w, (year, path), t in zip(writers, images, targets)]
