@@ -36,7 +36,7 @@ class Euromine:
 
     def run(self, *args: object, timeout: float = 600) -> subprocess.CompletedProcess:
         """Run ``euromine ARGS`` to the end (stdout and stderr captured as text)."""
-        return subprocess.run([*self.argv, *map(str, args)], env=self.env, capture_output=True, text=True,
+        return subprocess.run([*self.argv, *map(str, args)], env=self.env, capture_output=True, text=True, check=False,
                               timeout=timeout, cwd=self.env["EUROMINE_TEST_CWD"])
 
     def json(self, *args: object) -> dict:
@@ -53,7 +53,7 @@ class Euromine:
 
 def _pip(venv: Path, *args: str) -> None:
     out = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q", *args],
-                         capture_output=True, text=True, cwd=REPO, timeout=1800)
+                         capture_output=True, text=True, cwd=REPO, timeout=1800, check=False)
     assert out.returncode == 0, f"pip {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
 
 
@@ -95,3 +95,17 @@ def euromine(request) -> Euromine:
     """The command in each environment in turn."""
     fixture = {"qgis-env": "euromine_qgis_env", "numpy2-venv": "euromine_numpy2"}[request.param]
     return request.getfixturevalue(fixture)
+
+
+
+@pytest.fixture(scope="session")
+def footprints_of_site(sites, tmp_path_factory) -> list[Path]:
+    """Annual footprints of the second generated site (2015-2018), mapped by the engine itself."""
+    from euromine_qgis.core.engine.bundled import resolve_bundled
+    from euromine_qgis.core.engine.model import Model
+    from euromine_qgis.core.maps.footprints import map_footprints
+    from euromine_qgis.core.years import match_years
+
+    images = match_years(sorted((sites[1] / "image").glob("Year*.tif")), [2015, 2016, 2017, 2018])
+    out = tmp_path_factory.mktemp("footprints")
+    return [r.footprint for r in map_footprints(images, Model(resolve_bundled("spectral_baseline"), "cpu"), out)]

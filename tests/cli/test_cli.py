@@ -3,11 +3,14 @@ clean numpy-2 venv: results as JSON, exit codes and the engine's messages, progr
 or a bar on a terminal, and Ctrl-C (a real SIGINT) leaving nothing partial."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import signal
+import struct
 import subprocess
+import termios
 import time
 from pathlib import Path
 
@@ -98,6 +101,7 @@ def test_ctrl_c_mid_run_exits_130_and_leaves_nothing_partial(euromine, tmp_path)
 def test_progress_bar_on_a_terminal(euromine, sites, tmp_path):
     """stderr on a pseudo-terminal: tqdm's bar, ending at 100/100."""
     master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # 30 rows, 100 columns
     run = subprocess.Popen([*euromine.argv, "mapfootprints", "--images", *map(str, images_of(sites[0])[:2]),
                             "--output-folder", str(tmp_path / "out")], env=euromine.env, stdout=subprocess.DEVNULL,
                            stderr=slave, cwd=euromine.env["EUROMINE_TEST_CWD"])
