@@ -15,6 +15,9 @@ from ..errors import OutputError
 from ..io.outputs import atomic_outputs, write_csv
 from .evaluation import FN, FP, NODATA, TN, TP, RasterEvaluation
 from .metrics import INTERVAL_CLASSES
+from .small_multiples import MINING as FOOTPRINT_MINING
+from .small_multiples import NODATA as FOOTPRINT_NODATA
+from .small_multiples import small_multiples_figure
 
 SCORE_COLUMNS = ("oa", "precision", "recall", "f1", "iou")
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")
@@ -143,6 +146,13 @@ def _panel(preview: np.ndarray, title: str) -> str:
     return _png(fig)
 
 
+def _footprints_by_year(previews: dict[int, np.ndarray]) -> str:
+    """The predicted footprints of the evaluation's panels as small multiples (core/scoring/small_multiples)."""
+    panels = {y: np.where(p == NODATA, FOOTPRINT_NODATA, np.isin(p, (FP, TP)) * FOOTPRINT_MINING)
+              for y, p in previews.items()}
+    return _png(small_multiples_figure(panels))
+
+
 def format_value(value, digits: int = 4) -> str:
     """A figure for HTML: "n/a" for an undefined ratio, 4 decimals for floats, thousands for counts."""
     if value is None:
@@ -240,6 +250,8 @@ selected years (CTP {t['ctp']:,}, CFP {t['cfp']:,}, CFN {t['cfn']:,}).</p>
 {change_html}
 <h2>Plots</h2>
 <div class="plots">{''.join(plots)}</div>
+<h2>Footprints over the years</h2>
+{_img(_footprints_by_year(evaluation.previews), "mapped footprint per year")}
 <h2>Maps</h2>
 <p class="legend">{legend}</p>
 <div class="panels">{panels}</div>
