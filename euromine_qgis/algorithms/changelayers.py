@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
+    QgsProcessingOutputFile,
     QgsProcessingOutputRasterLayer,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFileDestination,
@@ -20,6 +21,7 @@ from qgis.core import (
 from ..core.maps.change_layers import ChangeLayersResult, change_layers
 from ..core.maps.trajectory import SiteTrajectory
 from ..core.pairs import parse_pairs
+from ..core.scoring.small_multiples import write_small_multiples
 from .base import EuroMineAlgorithm, reporter_for
 from .footprint_polygons import write_footprint_polygons
 from .inputs import dated_layers
@@ -47,6 +49,8 @@ SUMMARIES = (  # result name, layer name, style
     ("YEARS_ACTIVE", "Years active", "years_active.qml"),
     ("TRANSITIONS", "Transitions (on/off switches)", "transitions.qml"),
 )
+SMALL_MULTIPLES = "footprints_by_year.png"  # in OUTPUT_FOLDER
+SHOWN = ("FIRST_YEAR", "YEARS_ACTIVE")  # the summaries checked when loaded; the other layers start unchecked
 
 
 def pair_key(pair: tuple[int, int]) -> str:
@@ -94,6 +98,7 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
     TRAJECTORY = "TRAJECTORY"
     FOOTPRINT_POLYGONS = "FOOTPRINT_POLYGONS"
     SITE_NAME = "SITE_NAME"
+    SMALL_MULTIPLES = "SMALL_MULTIPLES"
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -117,6 +122,7 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             optional=True))
         for name, description, _ in SUMMARIES:
             self.addOutput(QgsProcessingOutputRasterLayer(name, self.tr(description)))
+        self.addOutput(QgsProcessingOutputFile(self.SMALL_MULTIPLES, self.tr("Footprints by year (PNG)")))
 
     def process(self, parameters, context, feedback) -> dict:
         dated = dated_layers(self, parameters, self.FOOTPRINTS, context)
@@ -141,17 +147,23 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             gain_loss = "" if step is None else f"{step.gain_ha:11.2f} {step.loss_ha:11.2f}"
             feedback.pushInfo(f"{year} {result.area_ha[year]:12.2f} {gain_loss}")
         outputs = results_of(result, out_dir)
+        outputs[self.SMALL_MULTIPLES] = str(write_small_multiples(
+            {y: p for y, p in dated if y in result.years}, out_dir / SMALL_MULTIPLES,
+            self.parameterAsString(parameters, self.SITE_NAME, context) or None))
         outputs[self.VECTOR_OUTPUT] = str(gpkg) if gpkg else None
         outputs[self.FOOTPRINT_POLYGONS] = polygons or None
         _log_trajectory(result.site, feedback)
         group = self.tr(GROUP)
+        span = (result.years[0], result.years[-1])  # summaries cover every year: drawn at every time step
         for name, layer_name, qml in SUMMARIES:
             load_on_completion(context, Path(outputs[name]), self.tr(layer_name), qml, group,
-                               years=years if qml == "first_year.qml" else ())
-        for (a, b), path in result.change.items():
-            load_on_completion(context, path, self.tr("Change {a}–{b}").format(a=a, b=b), "change.qml", group)
+                               years=years if qml == "first_year.qml" else (), span=span, checked=name in SHOWN)
+        for (a, b), path in result.change.items():  # the change seen from year a + 1 up to year b
+            load_on_completion(context, path, self.tr("Change {a}–{b}").format(a=a, b=b), "change.qml", group,
+                               span=(a + 1, b), checked=False)
         load_on_completion(context, result.table, self.tr("Mined area per year"), None, group, vector=True)
-        load_on_completion(context, result.trajectory, self.tr("Trajectory"), "trajectory.qml", group)
+        load_on_completion(context, result.trajectory, self.tr("Trajectory"), "trajectory.qml", group, span=span,
+                           checked=False)
         return outputs
 
     def _draw_polygons(self, parameters, context, feedback, result: ChangeLayersResult, out_dir: Path, vector: bool,
@@ -162,7 +174,7 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             write_footprint_polygons(Path(polygons), [(site, y, p) for y, p in result.masks.items()], context,
                                      feedback)
             load_on_completion(context, Path(polygons), self.tr("Footprint polygons per year"), None,
-                               self.tr(GROUP), vector=True)
+                               self.tr(GROUP), vector=True, year_field="year", checked=False)
         if not vector:
             return None
         return write_change_polygons(out_dir / "change_polygons.gpkg", result.change, result.masks, context, feedback)

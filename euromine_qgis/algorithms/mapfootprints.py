@@ -83,11 +83,13 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
         feedback.pushInfo(self.tr("\nYear   Mining area (ha)   Footprint"))
         for r in results:
             feedback.pushInfo(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}")
+            # every year checked in collapsed groups: the Temporal Controller draws one year at a time
             load_on_completion(context, r.footprint, self.tr("Footprint {year}").format(year=r.year),
-                               "footprint.qml", self.tr(FOOTPRINT_GROUP))
+                               "footprint.qml", self.tr(FOOTPRINT_GROUP), span=(r.year, r.year), expanded=False)
             if r.probability:
                 load_on_completion(context, r.probability, self.tr("Mining probability {year}").format(year=r.year),
-                                   f"probability_{probabilities}.qml", self.tr(PROBABILITY_GROUP))
+                                   f"probability_{probabilities}.qml", self.tr(PROBABILITY_GROUP),
+                                   span=(r.year, r.year), group_checked=False, expanded=False)
         return {
             OUTPUT_FOLDER: str(out_dir),
             self.FOOTPRINTS: [str(r.footprint) for r in results],

@@ -167,7 +167,8 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         if polygons:
             write_footprint_polygons(Path(polygons), [(o.name, int(y), o.folder / p) for o in result.sites
                                                       for y, p in o.record["footprints"].items()], context, feedback)
-            load_on_completion(context, Path(polygons), self.tr("EuroMine footprint polygons"), None, vector=True)
+            load_on_completion(context, Path(polygons), self.tr("EuroMine footprint polygons"), None, vector=True,
+                               year_field="year")
         load_on_completion(context, result.table, self.tr("EuroMine sites summary"), None, vector=True)
         return {
             OUTPUT_FOLDER: str(out_dir),
