@@ -97,9 +97,9 @@ def _changelayers_arguments(parser: argparse.ArgumentParser) -> None:
     options.temporal_filter(parser)
     options.min_area(parser)
     options.output_folder(parser)
-    parser.add_argument("--area-table", type=Path, default=None,
+    parser.add_argument("--area-table", type=options.absolute_path, default=None,
                         help="area table CSV (default OUTPUT_FOLDER/area_table.csv)")
-    parser.add_argument("--trajectory", type=Path, default=None,
+    parser.add_argument("--trajectory", type=options.absolute_path, default=None,
                         help="trajectory raster, class x 10000 + year (default OUTPUT_FOLDER/trajectory.tif)")
 
 
@@ -151,8 +151,8 @@ def _changelayers(args: argparse.Namespace, reporter: Reporter) -> Outcome:
 
 def _detectchange_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=METHODS, default="post_classification", help="method (default post_classification)")
-    parser.add_argument("--before", type=Path, default=None, help="before (image, or footprint)")
-    parser.add_argument("--after", type=Path, default=None, help="after (image, or footprint)")
+    parser.add_argument("--before", type=options.absolute_path, default=None, help="before (image, or footprint)")
+    parser.add_argument("--after", type=options.absolute_path, default=None, help="after (image, or footprint)")
     options.files(parser, "--series", "or: annual series to pick the two years from", required=False)
     parser.add_argument("--before-year", type=int, default=None, help="before year (with --series)")
     parser.add_argument("--after-year", type=int, default=None, help="after year (with --series)")
@@ -160,7 +160,7 @@ def _detectchange_arguments(parser: argparse.ArgumentParser) -> None:
     options.model_choice(parser, "--change-model", "--change-model-file", ("change",), None,
                          "change model (--method change_model)")
     options.engine_options(parser)
-    parser.add_argument("--change", type=Path, required=True, help="change raster to write (GeoTIFF: 0 none, 1 gain, 2 loss)")
+    parser.add_argument("--change", type=options.absolute_path, required=True, help="change raster to write (GeoTIFF: 0 none, 1 gain, 2 loss)")
 
 
 def _dates(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -201,8 +201,8 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     options.years(parser)
     options.lambda_(parser)
     options.pairs(parser, default=None)
-    parser.add_argument("--table", type=Path, required=True, help="metrics table to write (CSV)")
-    parser.add_argument("--report", type=Path, default=None, help="HTML report to write (default: none)")
+    parser.add_argument("--table", type=options.absolute_path, required=True, help="metrics table to write (CSV)")
+    parser.add_argument("--report", type=options.absolute_path, default=None, help="HTML report to write (default: none)")
 
 
 _RENAMED = {"pairs": "CHANGE_PAIRS", "lambda": None, "predictions": None, "references": None}
@@ -222,7 +222,7 @@ def _evaluate(args: argparse.Namespace, reporter: Reporter) -> Outcome:
 # mapsites --------------------------------------------------------------------------------------
 
 def _mapsites_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sites-folder", type=Path, required=True, help="sites folder (EuroMineNet layout)")
+    parser.add_argument("--sites-folder", type=options.absolute_path, required=True, help="sites folder (EuroMineNet layout)")
     parser.add_argument("--sites", default="all", help="all, train, val, test, or names separated by commas")
     options.years(parser)
     options.model_options(parser)

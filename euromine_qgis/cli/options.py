@@ -23,16 +23,22 @@ if TYPE_CHECKING:
     from ..core.engine.model import Model
 
 
+def absolute_path(text: str) -> Path:
+    """A path flag's value made absolute (as QGIS hands algorithms their files), so that result
+    dicts and messages name files wherever the command was started."""
+    return Path(text).absolute()
+
+
 def files(parser: argparse.ArgumentParser, flag: str, help_text: str, required: bool = True) -> None:
     """A multiple-layers parameter: ``flag`` takes one or more files and may be repeated."""
-    parser.add_argument(flag, nargs="+", action="extend", type=Path, required=required, metavar="FILE",
+    parser.add_argument(flag, nargs="+", action="extend", type=absolute_path, required=required, metavar="FILE",
                         help=help_text + " (one or more; the flag may repeat)")
 
 
 def output_folder(parser: argparse.ArgumentParser) -> None:
     """OUTPUT_FOLDER. Required here: QGIS's default, a temporary folder of the QGIS session, has no
     counterpart in a command that ends."""
-    parser.add_argument("--output-folder", type=Path, required=True, help="where the rasters are written")
+    parser.add_argument("--output-folder", type=absolute_path, required=True, help="where the rasters are written")
 
 
 def years(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +85,7 @@ def model_choice(parser: argparse.ArgumentParser, flag: str, file_flag: str, tas
     if default not in names:
         default = names[0] if names else None
     parser.add_argument(flag, choices=names, default=default, help=f"bundled {what} (default {default})")
-    parser.add_argument(file_flag, type=Path, default=None, help=f"own {what} file (ONNX, overrides {flag})")
+    parser.add_argument(file_flag, type=absolute_path, default=None, help=f"own {what} file (ONNX, overrides {flag})")
 
 
 def model_options(parser: argparse.ArgumentParser, tasks: tuple[str, ...] = FOOTPRINT_TASKS) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import select
+import shlex
 import signal
 import struct
 import subprocess
@@ -18,6 +20,8 @@ import rasterio
 
 from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL, bundled_models
 from tests.rasters import random_scene, write_image
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def images_of(site: Path) -> list[Path]:
@@ -132,3 +136,28 @@ def test_help_names_exit_codes_and_what_the_command_leaves_out(euromine):
     out = euromine.run("changelayers", "--help")
     assert out.returncode == 0 and "exit codes: 0 done, 2 bad input" in out.stdout
     assert "Polygon outputs (GeoPackage) are made only by the QGIS algorithms" in " ".join(out.stdout.split())
+
+
+def readme_commands() -> str:
+    """The README's example block of the command line section (the one that runs every subcommand)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Command line (`euromine`)"):]
+    section = section[:section.index("\n## ", 1)]
+    return next(b for b in re.findall(r"```bash\n(.*?)```", section, re.DOTALL) if "euromine mapsites --sites-folder" in b)
+
+
+def test_readme_examples_run_as_written(euromine, tmp_path):
+    from export.synthetic import generate_sites
+
+    (site,) = generate_sites(tmp_path / "demo" / "sites", 1, seed=2015, size=(96, 96))
+    script = readme_commands().replace("build/demo/sites", str(site.parent))
+    assert script.count("euromine ") >= 6
+    prelude = f"set -euo pipefail\neuromine() {{ {' '.join(map(shlex.quote, euromine.argv))} \"$@\"; }}\n"
+    out = subprocess.run(["bash", "-c", prelude + script], env=euromine.env, cwd=tmp_path, capture_output=True,
+                         text=True, timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads((tmp_path / "out" / "sites.json").read_text())
+    assert result["MAPPED"] == [site.name]
+    for made in ("footprints/footprint_2020.tif", "change/trajectory.tif", "change/area_table.csv",
+                 "change_2016_2020.tif", "evaluation.csv", "report.html", "sites/summary.csv"):
+        assert (tmp_path / "out" / made).is_file(), made
