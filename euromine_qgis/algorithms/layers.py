@@ -37,7 +37,7 @@ from qgis.core import (
     QgsVectorLayerTemporalProperties,
 )
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime
+from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QTimer
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 ONE_YEAR = QgsInterval(1, QgsUnitTypes.TemporalYears)
@@ -102,6 +102,10 @@ class StyledLayer(QgsProcessingLayerPostProcessorInterface):
             if self.group and node.parent() is not None:
                 node.parent().setItemVisibilityChecked(self.group_checked)
                 node.parent().setExpanded(self.expanded)
+                if _canvas(project) is not None:
+                    # the desktop's layer tree view expands the group of the layer it makes current
+                    # after the loading; collapse it again once that is done
+                    QTimer.singleShot(0, lambda: _expand_group(project, self.group, self.expanded))
         if timed:
             _step_through_years(project)
         _zoom_canvas(project, node.parent() if node is not None else None)
@@ -153,6 +157,12 @@ def _move_to_group(project: QgsProject, layer, name: str) -> None:
     if node.parent() is not group:
         group.addChildNode(node.clone())
         node.parent().removeChildNode(node)
+
+
+def _expand_group(project: QgsProject, name: str, expanded: bool) -> None:
+    group = project.layerTreeRoot().findGroup(name)
+    if group is not None:
+        group.setExpanded(expanded)
 
 
 def _timed_years(project: QgsProject) -> tuple[int, int] | None:
