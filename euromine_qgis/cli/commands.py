@@ -25,11 +25,13 @@ from ..core.maps.trajectory import SiteTrajectory
 from ..core.pairs import parse_pairs
 from ..core.progress import Reporter
 from ..core.scoring.evaluate_files import evaluate_files
+from ..core.scoring.small_multiples import write_small_multiples
 from ..core.years import match_years
 from . import options
 from .cards import model_cards
 
 Outcome = tuple[dict, list[str]]  # the result dict, and the lines that summarise it
+SMALL_MULTIPLES = "footprints_by_year.png"  # changelayers' SMALL_MULTIPLES in OUTPUT_FOLDER, as the algorithm names it
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def _changelayers_arguments(parser: argparse.ArgumentParser) -> None:
                         help="area table CSV (default OUTPUT_FOLDER/area_table.csv)")
     parser.add_argument("--trajectory", type=options.absolute_path, default=None,
                         help="trajectory raster, class x 10000 + year (default OUTPUT_FOLDER/trajectory.tif)")
+    parser.add_argument("--site-name", default="", help=f"site name: the title of {SMALL_MULTIPLES}")
 
 
 def trajectory_results(site: SiteTrajectory) -> dict:
@@ -130,6 +133,8 @@ def _changelayers(args: argparse.Namespace, reporter: Reporter) -> Outcome:
         gain_loss = "" if step is None else f"{step.gain_ha:11.2f} {step.loss_ha:11.2f}"
         lines.append(f"{year} {result.area_ha[year]:12.2f} {gain_loss}")
     lines.append(_trajectory_line(result.site))
+    small_multiples = write_small_multiples({y: p for y, p in dated if y in result.years},
+                                            args.output_folder / SMALL_MULTIPLES, args.site_name or None)
     key = "{}-{}".format
     return {
         "OUTPUT_FOLDER": str(args.output_folder),
@@ -144,6 +149,7 @@ def _changelayers(args: argparse.Namespace, reporter: Reporter) -> Outcome:
         "AREA_TABLE": str(result.table),
         "TRAJECTORY": str(result.trajectory),
         "TRAJECTORY_SUMMARY": trajectory_results(result.site),
+        "SMALL_MULTIPLES": str(small_multiples),
     }, lines
 
 

@@ -158,6 +158,6 @@ def test_readme_examples_run_as_written(euromine, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "sites.json").read_text())
     assert result["MAPPED"] == [site.name]
-    for made in ("footprints/footprint_2020.tif", "change/trajectory.tif", "change/area_table.csv",
+    for made in ("footprints/footprint_2020.tif", "change/trajectory.tif", "change/area_table.csv", "change/footprints_by_year.png",
                  "change_2016_2020.tif", "evaluation.csv", "report.html", "sites/summary.csv"):
         assert (tmp_path / "out" / made).is_file(), made
