@@ -6,6 +6,7 @@ and, stepped through the years, the canvas draws exactly one year's footprint at
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 import subprocess
 
 import numpy as np
@@ -33,7 +34,7 @@ def test_years_step_through_the_time_slider(installed_profile, tmp_path):
     for year in YEARS:
         for name in (f"Footprint {year}", f"Mining probability {year}"):
             assert layers[name] == [f"{year}-01-01T00:00:01", f"{year}-12-31T23:59:59"], name
-    for a, b in zip(YEARS, YEARS[1:]):  # consecutive pairs: the change seen in year b
+    for a, b in pairwise(YEARS):  # consecutive pairs: the change seen in year b
         assert layers[f"Change {a}–{b}"] == [f"{b}-01-01T00:00:01", f"{b}-12-31T23:59:59"]
     for name in (*SUMMARIES, "Last year mined", "Trajectory", "Footprint polygons per year"):
         assert layers[name] == ["2015-01-01T00:00:01", "2024-12-31T23:59:59"], name

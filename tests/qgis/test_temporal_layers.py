@@ -111,7 +111,7 @@ def test_one_year_draws_at_a_time(loaded):
 
 
 def test_a_calm_layer_tree_and_a_one_year_step(loaded):
-    project, layers, _ = loaded
+    project, _, _ = loaded
     root = project.layerTreeRoot()
     footprints, probabilities, change = (root.findGroup(g) for g in (FOOTPRINT_GROUP, PROBABILITY_GROUP, CHANGE_GROUP))
     assert footprints.itemVisibilityChecked() and not footprints.isExpanded()
