@@ -6,8 +6,8 @@ and, stepped through the years, the canvas draws exactly one year's footprint at
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 import subprocess
+from itertools import pairwise
 
 import numpy as np
 from matplotlib.image import imread
