@@ -66,3 +66,24 @@ def test_bad_input_gives_the_algorithms_message(euromine_provider, euromine_qgis
     out = euromine_qgis_env.run("mapfootprints", *flags(parameters))
     assert out.returncode == 2
     assert f"euromine mapfootprints: error: {raised.value}\n" in out.stderr
+
+
+# Parameters only the algorithms have: the polygon outputs and site outlines read from a vector
+# layer (see euromine_qgis/cli/commands.py and the README). DRY_RUN is not a flag: the command's
+# pre-run check is to be its own subcommand, `euromine check` (issue 20), a Command in COMMANDS.
+QGIS_ONLY_PARAMETERS = {"VECTOR_OUTPUT", "FOOTPRINT_POLYGONS", "SITES_LAYER", "NAME_FIELD", "MOSAICS", "DRY_RUN"}
+
+
+@pytest.mark.parametrize("name", ["mapfootprints", "changelayers", "detectchange", "evaluate", "mapsites"])
+def test_every_algorithm_parameter_is_a_flag(euromine_provider, name, capsys):
+    from qgis.core import QgsApplication
+
+    from euromine_qgis.cli.main import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([name, "--help"])
+    shown = capsys.readouterr().out
+    algorithm = QgsApplication.processingRegistry().algorithmById(f"euromine:{name}")
+    parameters = {p.name() for p in algorithm.parameterDefinitions()} - QGIS_ONLY_PARAMETERS
+    missing = {p for p in parameters if flags({p: ""})[0] not in shown}
+    assert not missing, f"euromine {name} has no flag for {sorted(missing)}"
