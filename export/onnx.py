@@ -71,7 +71,8 @@ def validate_metadata(metadata: dict[str, Any], in_channels: int, source: str | 
 
 def contract_metadata(name: str, task: str, trained_on: str, version: str, license: str = "MIT",
                       classes: Sequence[str] | None = None) -> dict[str, Any]:
-    """Model-contract metadata for a model on the release's bands, normalization and patch size."""
+    """Model-contract metadata for a model on the release's bands, normalization and patch size;
+    its receptive field and alignment (MEASURED_FIELDS) are left unknown until export measures them."""
     return {
         "name": name,
         "task": task,
@@ -84,6 +85,7 @@ def contract_metadata(name: str, task: str, trained_on: str, version: str, licen
         "trained_on": trained_on,
         "license": license,
         "version": version,
+        **{k: DEFAULTS[k] for k in MEASURED_FIELDS},
     }
 
 

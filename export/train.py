@@ -26,6 +26,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from euromine_qgis.core import release
+from euromine_qgis.core.engine import receptive_field
 from euromine_qgis.core.engine.contract import TASK_TABLE, ModelInfo
 from euromine_qgis.core.errors import EuroMineError, YearsError
 from euromine_qgis.core.years import parse_years
@@ -97,8 +99,13 @@ def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor, valid: torch.Ten
 
 def validate(model: nn.Module, info: ModelInfo, sites: Sequence[TrainingSite], device: torch.device) -> dict[str, Any]:
     """The benchmark scores of the module on whole validation sites, mapped by the plugin's engine
-    as its export ``info`` will be; ``f1`` (of mining, or of change) is the checkpoint criterion."""
-    scores = score_sites(TorchTileModel(model, info, device), sites)
+    as its export ``info`` will be, with the receptive field and alignment the export will record
+    measured on the module's current weights; ``f1`` (of mining, or of change) is the checkpoint
+    criterion."""
+    tile_model = TorchTileModel(model, info, device)
+    field = receptive_field.measure(tile_model)
+    tile_model.info = replace(info, receptive_field=field.radius, alignment=field.alignment or 1)
+    scores = score_sites(tile_model, sites)
     if info.task == "change":
         return {"f1": scores["change_f1_all"], "iou": scores["change_iou_all"], **scores}
     return dict(scores["micro"])

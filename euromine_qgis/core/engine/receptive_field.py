@@ -6,7 +6,9 @@ tile starts on the model's pooling grid. Both are measured here, on the model as
 at export time (export/onnx.py records them in the model's metadata):
 
 * **alignment**: the smallest shift of the input, in pixels, that shifts the output by the same
-  amount (1 for a model without downsampling, 2^levels for a U-Net-like one);
+  amount (1 for a model without downsampling, 2^levels for a U-Net-like one), or the side multiple
+  the model needs to run at all, whichever is larger (deep levels of a freshly initialised model
+  can weigh too little to show in the shift);
 * **receptive field**: the smallest distance from a tile's cut edges beyond which the tile's
   output equals the output of a run on a larger scene to ``tolerance`` in probability.
 
@@ -92,6 +94,20 @@ def _alignment(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int
     return None
 
 
+def _size_multiple(model, channels: int) -> int | None:
+    """The smallest side multiple in ALIGNMENTS the model runs on (an odd number of them, so a
+    larger power of two does not divide it) and returns a map of the same size; None: none."""
+    for multiple in ALIGNMENTS:
+        h, w = multiple * 9, multiple * 11
+        try:
+            out = _maps(model, np.zeros((1, channels, h, w), np.float32))
+        except Exception:  # noqa: BLE001 - onnxruntime, torch and the engine each raise their own errors here
+            continue
+        if out.shape[-2:] == (h, w):
+            return multiple
+    return None
+
+
 def _radius(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int | None:
     """Cut the middle half of the scene as a tile and find how far from its edges it still differs."""
     side = x.shape[-1]
@@ -113,12 +129,13 @@ def measure(model, tolerance: float = RECEPTIVE_FIELD_TOLERANCE, images: int = 3
     influence is not negligible at the centre. A series model is given ``images`` years."""
     per_sample = model.info.images_per_sample or images
     channels = len(model.info.bands) * per_sample
+    size_multiple = _size_multiple(model, channels)
     for side in SCENE_SIDES:
         radii, alignments = [], []
         for x in scenes(channels, side):
             whole = _maps(model, x)
             alignments.append(_alignment(model, x, whole, tolerance))
             radii.append(_radius(model, x, whole, tolerance))
-        if None not in radii and None not in alignments:
-            return ReceptiveField(max(radii), max(alignments), tolerance, side)
+        if None not in radii and None not in alignments and size_multiple is not None:
+            return ReceptiveField(max(radii), max(*alignments, size_multiple), tolerance, side)
     return ReceptiveField(None, None, tolerance, side)
