@@ -26,8 +26,10 @@ def iso_range(r):
 
 
 def tree_state(root):
-    """{group: {"checked", "expanded", "layers": {name: checked}}} of the top-level groups."""
+    """{group: {"checked", "expanded", "position", "layers": {name: checked}}} of the top-level
+    groups; position 0 is the top of the tree (drawn over the others)."""
     return {group.name(): {"checked": group.itemVisibilityChecked(), "expanded": group.isExpanded(),
+                           "position": root.children().index(group),
                            "layers": {node.name(): node.itemVisibilityChecked() for node in group.findLayers()}}
             for group in root.findGroups()}
 

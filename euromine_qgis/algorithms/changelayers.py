@@ -26,6 +26,7 @@ from .base import EuroMineAlgorithm, reporter_for
 from .footprint_polygons import write_footprint_polygons
 from .inputs import dated_layers
 from .layers import load_on_completion
+from .mapfootprints import FOOTPRINT_GROUP, PROBABILITY_GROUP
 from .parameters import (
     MIN_AREA_HA,
     OUTPUT_FOLDER,
@@ -153,17 +154,18 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
         outputs[self.VECTOR_OUTPUT] = str(gpkg) if gpkg else None
         outputs[self.FOOTPRINT_POLYGONS] = polygons or None
         _log_trajectory(result.site, feedback)
-        group = self.tr(GROUP)
+        group, below = self.tr(GROUP), _per_year_groups()
         span = (result.years[0], result.years[-1])  # summaries cover every year: drawn at every time step
         for name, layer_name, qml in SUMMARIES:
-            load_on_completion(context, Path(outputs[name]), self.tr(layer_name), qml, group,
+            load_on_completion(context, Path(outputs[name]), self.tr(layer_name), qml, group, below=below,
                                years=years if qml == "first_year.qml" else (), span=span, checked=name in SHOWN)
         for (a, b), path in result.change.items():  # the change seen from year a + 1 up to year b
             load_on_completion(context, path, self.tr("Change {a}–{b}").format(a=a, b=b), "change.qml", group,
-                               span=(a + 1, b), checked=False)
-        load_on_completion(context, result.table, self.tr("Mined area per year"), None, group, vector=True)
+                               span=(a + 1, b), checked=False, below=below)
+        load_on_completion(context, result.table, self.tr("Mined area per year"), None, group, vector=True,
+                           below=below)
         load_on_completion(context, result.trajectory, self.tr("Trajectory"), "trajectory.qml", group, span=span,
-                           checked=False)
+                           checked=False, below=below)
         return outputs
 
     def _draw_polygons(self, parameters, context, feedback, result: ChangeLayersResult, out_dir: Path, vector: bool,
@@ -174,7 +176,7 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             write_footprint_polygons(Path(polygons), [(site, y, p) for y, p in result.masks.items()], context,
                                      feedback)
             load_on_completion(context, Path(polygons), self.tr("Footprint polygons per year"), None,
-                               self.tr(GROUP), vector=True, year_field="year", checked=False)
+                               self.tr(GROUP), vector=True, year_field="year", checked=False, below=_per_year_groups())
         if not vector:
             return None
         return write_change_polygons(out_dir / "change_polygons.gpkg", result.change, result.masks, context, feedback)
@@ -192,3 +194,9 @@ def _log_trajectory(site: SiteTrajectory, feedback) -> None:
                          "over {years} year(s), flicker {flicker} of the area ever mined").format(
         first=site.first_year or "n/a", peak=site.peak_year or "n/a", peak_ha=figure(site.peak_ha), rate=rate,
         years=len(site.years), flicker=figure(site.flicker_share, 3)))
+
+
+def _per_year_groups() -> tuple[str, str]:
+    """The groups of mapfootprints' per-year layers: change layers go under them, so that the
+    year's footprint draws over the summaries (first year mined, years active)."""
+    return tr(FOOTPRINT_GROUP), tr(PROBABILITY_GROUP)

@@ -69,13 +69,15 @@ class StyledLayer(QgsProcessingLayerPostProcessorInterface):
     LayerDetails has no group name, so the layer's node is moved into this top-level group here.
     ``span``: (first, last) calendar years of a raster's fixed temporal range. ``year_field``: a
     vector's integer year field, each feature's temporal range. ``checked``, ``group_checked``,
-    ``expanded``: the layer's and the group's state in the layer tree.
+    ``expanded``: the layer's and the group's state in the layer tree. ``below``: groups a new
+    ``group`` is made under, so that their layers draw over it.
     """
 
     def __init__(self, qml: str | None, group: str | None = None, years: Sequence[int] = (),
                  span: tuple[int, int] | None = None, year_field: str | None = None, checked: bool = True,
-                 group_checked: bool = True, expanded: bool = True) -> None:
+                 group_checked: bool = True, expanded: bool = True, below: Sequence[str] = ()) -> None:
         super().__init__()
+        self.below = list(below)
         self.qml = str(STYLES / qml) if qml else None
         self.group = group
         self.years = list(years)
@@ -95,7 +97,7 @@ class StyledLayer(QgsProcessingLayerPostProcessorInterface):
             _spread_year_ramp(layer, self.years)
         timed = self._set_time(layer)
         if self.group:
-            _move_to_group(project, layer, self.group)
+            _move_to_group(project, layer, self.group, self.below)
         node = project.layerTreeRoot().findLayer(layer.id())
         if node is not None:
             node.setItemVisibilityChecked(self.checked)
@@ -148,12 +150,17 @@ def _spread_year_ramp(layer, years: Sequence[int]) -> None:
     layer.renderer().setClassificationMax(years[-1])
 
 
-def _move_to_group(project: QgsProject, layer, name: str) -> None:
+def _move_to_group(project: QgsProject, layer, name: str, below: Sequence[str] = ()) -> None:
+    """Move the layer into top-level group ``name``, made on top of the tree, or right under the
+    lowest of the groups ``below`` that exist (so that their layers draw over this group's)."""
     root = project.layerTreeRoot()
     node = root.findLayer(layer.id())
     if node is None:
         return
-    group = root.findGroup(name) or root.insertGroup(0, name)
+    group = root.findGroup(name)
+    if group is None:
+        above = [root.children().index(g) for g in map(root.findGroup, below) if g is not None]
+        group = root.insertGroup(max(above) + 1 if above else 0, name)
     if node.parent() is not group:
         group.addChildNode(node.clone())
         node.parent().removeChildNode(node)
@@ -233,15 +240,16 @@ _POST_PROCESSORS: list[StyledLayer] = []
 def load_on_completion(context: QgsProcessingContext, path: Path, name: str, qml: str | None,
                        group: str | None = None, years: Sequence[int] = (), vector: bool = False, *,
                        span: tuple[int, int] | None = None, year_field: str | None = None, checked: bool = True,
-                       group_checked: bool = True, expanded: bool = True) -> None:
+                       group_checked: bool = True, expanded: bool = True, below: Sequence[str] = ()) -> None:
     """Ask the GUI to load ``path`` as layer ``name`` styled with ``styles/qml`` when the run completes,
-    optionally inside layer-tree ``group``, with the year ramp of ``years``, the temporal range of
-    ``span`` or ``year_field`` and the layer-tree state of ``checked``, ``group_checked`` and
-    ``expanded`` (see StyledLayer). ``vector``: load it as a vector (or table) layer, e.g. a CSV."""
+    optionally inside layer-tree ``group`` (made under the groups ``below`` where they exist), with
+    the year ramp of ``years``, the temporal range of ``span`` or ``year_field`` and the layer-tree
+    state of ``checked``, ``group_checked`` and ``expanded`` (see StyledLayer). ``vector``: load it
+    as a vector (or table) layer, e.g. a CSV."""
     details = QgsProcessingContext.LayerDetails(name, context.project() or QgsProject.instance(), name)
     if vector:
         details.layerTypeHint = QgsProcessingUtils.LayerHint.Vector
-    processor = StyledLayer(qml, group, years, span, year_field, checked, group_checked, expanded)
+    processor = StyledLayer(qml, group, years, span, year_field, checked, group_checked, expanded, below)
     # The context's C++ copy of the details owns and deletes the post-processor, but its Python
     # half dies with the temporary ``details`` wrapper unless referenced here until then.
     _POST_PROCESSORS[:] = [p for p in _POST_PROCESSORS if not sip.isdeleted(p)] + [processor]

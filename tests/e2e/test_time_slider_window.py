@@ -47,6 +47,8 @@ def test_years_step_through_the_time_slider(installed_profile, tmp_path):
         (False, False)
     assert {name for name, on in tree["EuroMine change layers"]["layers"].items() if on} == \
         {*SUMMARIES, "Mined area per year"}
+    # the year's footprint draws over the summaries: its group sits above theirs
+    assert tree["EuroMine footprints"]["position"] < tree["EuroMine change layers"]["position"]
 
     assert window["navigation_mode"] == window["animated_mode"] and window["frames"] == len(YEARS)
     assert window["first_view"] == {"frame": ["2024-01-01T00:00:00", "2025-01-01T00:00:00"],
