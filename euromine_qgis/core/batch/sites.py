@@ -14,7 +14,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..engine.bundled import SYNTHETIC_LABEL
 from ..engine.inference import TileSettings, resolve_tiling
@@ -35,6 +35,9 @@ from ..scoring.report import write_report, write_table
 from ..scoring.summary import aggregate, site_row, write_summary_report, write_summary_table
 from .manifest import has_manifest, verified_result, write_manifest
 from .site_sources import SiteSource, split_of
+
+if TYPE_CHECKING:
+    from .distributed import Cluster
 
 SUMMARY_TABLE = "summary.csv"
 SUMMARY_REPORT = "summary.html"
@@ -78,36 +81,58 @@ class SitesResult:
 
 
 def map_sites(sites: Sequence[SiteSource], model: Model, out_dir: Path, options: SiteOptions = SiteOptions(),
-              reporter: Reporter = Reporter()) -> SitesResult:
+              reporter: Reporter = Reporter(), cluster: Cluster | None = None) -> SitesResult:
     """Map, derive and score every site into ``out_dir/{site}``, reusing verified sites, then
-    write ``summary.csv`` and ``summary.html`` in ``out_dir``."""
+    write ``summary.csv`` and ``summary.html`` in ``out_dir``. With ``cluster`` the sites to map
+    are tasks of a Dask cluster (batch.distributed); the summary and manifests are written here."""
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
     with folder_lock(out_dir, "mapsites", reporter):
-        return _map_sites_locked(sites, model, out_dir, options, reporter)
+        return _map_sites_locked(sites, model, out_dir, options, reporter, cluster)
+
+
+@dataclass(frozen=True)
+class SiteJob:
+    """A site that has to be mapped: where its folder goes and what it is made from (its manifest's made_from)."""
+
+    number: int
+    site: SiteSource
+    target: Path
+    made_from: dict
 
 
 def _map_sites_locked(sites: Sequence[SiteSource], model: Model, out_dir: Path, options: SiteOptions,
-                      reporter: Reporter) -> SitesResult:
+                      reporter: Reporter, cluster: Cluster | None) -> SitesResult:
     """map_sites while it holds the output folder's lock."""
     _check_inputs(sites, model, options)
     parameters = output_settings(model, options)
-    outcomes = []
+    outcomes: dict[str, SiteOutcome] = {}
+    jobs = []
     for n, site in enumerate(sites):
         reporter.check()
-        step = reporter.sub_range(100.0 * n / len(sites), 100.0 * (n + 1) / len(sites))
         target = out_dir / site.name
-        _remove_leftovers(target)
+        remove_leftovers(target)
         made_from = {"parameters": parameters, "inputs": site.signature()}
         record, reason = verified_result(target, made_from)
         if record is not None:
             reporter.info(f"Site {n + 1}/{len(sites)} {site.name}: {reason}, skipped")
-            outcomes.append(SiteOutcome(site.name, target, "reused", record))
+            outcomes[site.name] = SiteOutcome(site.name, target, "reused", record)
             continue
+        job = SiteJob(n, site, target, made_from)
+        if cluster is not None:  # every site to map is known before any task starts
+            reporter.info(f"Site {n + 1}/{len(sites)} {site.name}: to map ({reason})")
+            check_target(target)
+            jobs.append(job)
+            continue
+        step = reporter.sub_range(100.0 * n / len(sites), 100.0 * (n + 1) / len(sites))
         reporter.info(f"Site {n + 1}/{len(sites)} {site.name}: mapping ({reason})")
-        outcomes.append(SiteOutcome(site.name, target, "mapped",
-                                    _map_site_atomically(site, model, target, made_from, options, step)))
+        outcomes[site.name] = SiteOutcome(site.name, target, "mapped",
+                                          _map_site_atomically(job, model, options, step))
         step.progress(100.0)
+    if cluster is not None and jobs:
+        for job, record in cluster.map_sites(jobs, options, reporter):
+            outcomes[job.site.name] = SiteOutcome(job.site.name, job.target, "mapped", record)
+    outcomes = [outcomes[site.name] for site in sites]
     records = [o.record for o in outcomes]
     pooled = aggregate(records, options.lam)
     rows = [site_row(o.record, o.status) for o in outcomes]
@@ -142,17 +167,40 @@ def _check_inputs(sites: Sequence[SiteSource], model: Model, options: SiteOption
         parse_pairs(options.pairs, site.years)
 
 
-def _map_site_atomically(site: SiteSource, model: Model, target: Path, made_from: dict, options: SiteOptions,
-                         reporter: Reporter) -> dict:
-    """Make the site's outputs in a staging folder and move it onto ``target`` once its manifest is written."""
+def _map_site_atomically(job: SiteJob, model: Model, options: SiteOptions, reporter: Reporter) -> dict:
+    """Make the site's outputs in a staging folder and move it onto its target once its manifest is written."""
+    check_target(job.target)
+    staging, record = stage_site(job.site, model, job.target, options, reporter)
+    commit_site(staging, job, record)
+    return record
+
+
+def check_target(target: Path) -> None:
+    """OutputError when ``target`` exists but was not written by a many-site run (it is never replaced)."""
     if target.exists() and not has_manifest(target):
         raise OutputError(f"{target}: folder exists and was not written by a many-site run; "
                           "choose another OUTPUT_FOLDER or move it away")
+
+
+def stage_site(site: SiteSource, model: Model, target: Path, options: SiteOptions,
+               reporter: Reporter) -> tuple[Path, dict]:
+    """Map one site into a new hidden staging folder beside ``target`` (removed again if mapping
+    fails); the folder and the site's record, for commit_site. A Dask worker runs this part."""
     staging = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
         staging.mkdir()
-        record = _map_site(site, model, staging, target, options, reporter)
-        write_manifest(staging, made_from, record)
+        return staging, _map_site(site, model, staging, target, options, reporter)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def commit_site(staging: Path, job: SiteJob, record: dict) -> None:
+    """Write the manifest into ``staging`` and move it onto the job's target (replacing an older
+    run's folder); the staging folder is gone afterwards whatever happens."""
+    target = job.target
+    try:
+        write_manifest(staging, job.made_from, record)
         if target.exists():
             old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
             os.replace(target, old)
@@ -160,10 +208,9 @@ def _map_site_atomically(site: SiteSource, model: Model, target: Path, made_from
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return record
 
 
-def _remove_leftovers(target: Path) -> None:
+def remove_leftovers(target: Path) -> None:
     """Staging and replaced folders of this site left by an interrupted run."""
     for pattern in (f".{target.name}.partial-*", f".{target.name}.old-*"):
         for leftover in target.parent.glob(pattern):
