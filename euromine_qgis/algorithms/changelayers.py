@@ -21,6 +21,7 @@ from qgis.core import (
 from ..core.maps.change_layers import ChangeLayersResult, change_layers
 from ..core.maps.trajectory import SiteTrajectory
 from ..core.pairs import parse_pairs
+from ..core.results import change_layers_results
 from ..core.scoring.small_multiples import write_small_multiples
 from .base import EuroMineAlgorithm, reporter_for
 from .footprint_polygons import write_footprint_polygons
@@ -29,7 +30,6 @@ from .layers import load_on_completion
 from .mapfootprints import FOOTPRINT_GROUP, PROBABILITY_GROUP
 from .parameters import (
     MIN_AREA_HA,
-    OUTPUT_FOLDER,
     PAIRS,
     TEMPORAL_FILTER,
     min_area_parameter,
@@ -52,37 +52,6 @@ SUMMARIES = (  # result name, layer name, style
 )
 SMALL_MULTIPLES = "footprints_by_year.png"  # in OUTPUT_FOLDER
 SHOWN = ("FIRST_YEAR", "YEARS_ACTIVE")  # the summaries checked when loaded; the other layers start unchecked
-
-
-def pair_key(pair: tuple[int, int]) -> str:
-    """The result-dict key of a pair of years, ``"2016-2017"``."""
-    return f"{pair[0]}-{pair[1]}"
-
-
-def trajectory_results(site: SiteTrajectory) -> dict:
-    """A site's trajectory figures under their result-dict names."""
-    return {"first_detected_year": site.first_year, "peak_year": site.peak_year, "peak_ha": site.peak_ha,
-            "rate_ha_per_year": site.rate_ha_per_year, "rate_se_ha_per_year": site.rate_se_ha_per_year,
-            "flicker_share": site.flicker_share}
-
-
-def results_of(result: ChangeLayersResult, out_dir: Path) -> dict:
-    """The algorithm's result dict for a core result."""
-    summaries = dict(zip((name for name, _, _ in SUMMARIES),
-                         (result.first_year, result.last_year, result.years_active, result.transitions)))
-    return {
-        OUTPUT_FOLDER: str(out_dir),
-        "YEARS": result.years,
-        **{name: str(path) for name, path in summaries.items()},
-        "CHANGE": {pair_key(p): str(path) for p, path in result.change.items()},
-        "AREA_HA": {str(y): ha for y, ha in result.area_ha.items()},
-        "GAIN_HA": {pair_key(p): a.gain_ha for p, a in result.pairs.items()},
-        "LOSS_HA": {pair_key(p): a.loss_ha for p, a in result.pairs.items()},
-        "NET_HA": {pair_key(p): a.net_ha for p, a in result.pairs.items()},
-        "AREA_TABLE": str(result.table),
-        "TRAJECTORY": str(result.trajectory),
-        "TRAJECTORY_SUMMARY": trajectory_results(result.site),
-    }
 
 
 class ChangeLayersAlgorithm(EuroMineAlgorithm):
@@ -147,7 +116,7 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
             step = next((a for (_, b), a in result.steps.items() if b == year), None)
             gain_loss = "" if step is None else f"{step.gain_ha:11.2f} {step.loss_ha:11.2f}"
             feedback.pushInfo(f"{year} {result.area_ha[year]:12.2f} {gain_loss}")
-        outputs = results_of(result, out_dir)
+        outputs = change_layers_results(result, out_dir)
         outputs[self.SMALL_MULTIPLES] = str(write_small_multiples(
             {y: p for y, p in dated if y in result.years}, out_dir / SMALL_MULTIPLES,
             self.parameterAsString(parameters, self.SITE_NAME, context) or None))

@@ -15,12 +15,13 @@ from qgis.core import (
 
 from ..core.maps.bitemporal import METHODS, change_from_footprints, detect_change
 from ..core.maps.preflight import check_run
+from ..core.results import change_results
 from ..core.years import match_years
 from .base import EuroMineAlgorithm, reporter_for
 from .changelayers import GROUP as CHANGE_GROUP
 from .inputs import layer_files
 from .layers import load_on_completion
-from .models import ModelChoice, bundled_model_parameter, load_model, model_parameters, model_results, read_image_input
+from .models import ModelChoice, bundled_model_parameter, load_model, model_parameters, read_image_input
 from .parameters import (
     THRESHOLD,
     dry_run_parameter,
@@ -121,8 +122,7 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
             before=before.name, after=after.name, method=result.method))
         load_on_completion(context, target, self.tr("Change {before} → {after}").format(
             before=before.stem, after=after.stem), "change.qml", self.tr(CHANGE_GROUP))
-        return {self.CHANGE: str(target), self.METHOD: result.method, "GAIN_HA": result.gain_ha,
-                "LOSS_HA": result.loss_ha, "NET_HA": result.net_ha, self.BEFORE: str(before), self.AFTER: str(after)}
+        return change_results(target, result, before, after)
 
     def _dry_run(self, method: str, before: Path, after: Path, parameters, context, feedback) -> dict:
         """The pre-run check of the model(s) METHOD runs on the two dates; nothing is written."""
@@ -134,4 +134,4 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
                            settings=read_tile_settings(self, parameters, context),
                            image_input=read_image_input(self, parameters, context), change_model=change_model,
                            threshold=self.parameterAsDouble(parameters, THRESHOLD, context), change=True)
-        return {**dry_run_results({"": report}, feedback), **model_results(footprint_model), self.METHOD: method}
+        return {**dry_run_results({"": report}, footprint_model, feedback), self.METHOD: method}

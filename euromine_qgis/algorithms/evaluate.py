@@ -10,6 +10,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
 )
 
+from ..core.results import evaluation_results
 from ..core.scoring.evaluate_files import evaluate_files
 from .base import EuroMineAlgorithm, reporter_for, score_text
 from .inputs import layer_files
@@ -22,19 +23,6 @@ from .parameters import (
     temporary_by_default,
     years_parameter,
 )
-
-# Summary keys returned under these result names; the rest are upper-cased as they are.
-_RENAMED = {"pairs": "CHANGE_PAIRS", "lambda": None, "predictions": None, "references": None}
-
-
-def results_of(summary: dict) -> dict:
-    """The result dict entries of an evaluation summary (core/scoring/evaluation.py RasterEvaluation.summary)."""
-    results = {}
-    for key, value in summary.items():
-        name = _RENAMED.get(key, key.upper())
-        if name is not None:
-            results[name] = value
-    return results
 
 
 class EvaluateAlgorithm(EuroMineAlgorithm):
@@ -79,4 +67,4 @@ class EvaluateAlgorithm(EuroMineAlgorithm):
         feedback.pushInfo(self.tr("Table: {path}").format(path=table))
         if report:
             feedback.pushInfo(self.tr("Report: {path}").format(path=report))
-        return {self.TABLE: str(table), self.REPORT: report or None, **results_of(summary)}
+        return {self.TABLE: str(table), self.REPORT: report or None, **evaluation_results(summary)}

@@ -10,13 +10,13 @@ from qgis.core import (
 
 from ..core.maps.footprints import PROBABILITY_TYPES, map_footprints
 from ..core.maps.preflight import check_run
+from ..core.results import footprint_results
 from .base import EuroMineAlgorithm, reporter_for
 from .inputs import dated_layers
 from .layers import load_on_completion
-from .models import load_model, model_parameters, model_results, read_image_input
+from .models import load_model, model_parameters, read_image_input
 from .parameters import (
     MIN_AREA_HA,
-    OUTPUT_FOLDER,
     TEMPORAL_FILTER,
     THRESHOLD,
     dry_run_parameter,
@@ -77,7 +77,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
             "image_input": read_image_input(self, parameters, context),
         }
         if read_dry_run(self, parameters, context):  # before OUTPUT_FOLDER is read: QGIS makes a temporary one
-            return {**dry_run_results({"": check_run(dated, model, **run)}, feedback), **model_results(model)}
+            return dry_run_results({"": check_run(dated, model, **run)}, model, feedback)
         out_dir = read_output_folder(self, parameters, context)
         results = map_footprints(dated, model, out_dir, reporter=reporter_for(feedback), **run)
         feedback.pushInfo(self.tr("\nYear   Mining area (ha)   Footprint"))
@@ -90,11 +90,4 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
                 load_on_completion(context, r.probability, self.tr("Mining probability {year}").format(year=r.year),
                                    f"probability_{probabilities}.qml", self.tr(PROBABILITY_GROUP),
                                    span=(r.year, r.year), group_checked=False, expanded=False)
-        return {
-            OUTPUT_FOLDER: str(out_dir),
-            self.FOOTPRINTS: [str(r.footprint) for r in results],
-            "AREA_HA": {str(r.year): r.mining_ha for r in results},
-            "YEARS": [r.year for r in results],
-            **model_results(model),
-            "PROBABILITY_RASTERS": [str(r.probability) for r in results if r.probability],
-        }
+        return footprint_results(out_dir, results, model)

@@ -18,22 +18,19 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ..core.batch.site_check import check_sites
 from ..core.batch.site_sources import SiteSource, sites_from_folder, sites_from_outlines
-from ..core.batch.sites import SiteOptions, SiteOutcome, SitesResult, map_sites
-from ..core.maps.preflight import check_run
-from ..core.maps.trajectory import SiteTrajectory
-from ..core.pairs import parse_pairs
+from ..core.batch.sites import SiteOptions, SitesResult, map_sites
 from ..core.progress import Reporter
+from ..core.results import site_results, sites_results
 from .base import EuroMineAlgorithm, reporter_for, score_text
-from .changelayers import trajectory_results
 from .footprint_polygons import write_footprint_polygons
 from .inputs import layer_files
 from .layers import load_on_completion
-from .models import load_model, model_parameters, model_results, read_image_input
+from .models import load_model, model_parameters, read_image_input
 from .parameters import (
     LAMBDA,
     MIN_AREA_HA,
-    OUTPUT_FOLDER,
     PAIRS,
     TEMPORAL_FILTER,
     THRESHOLD,
@@ -129,19 +126,6 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         return sites_from_outlines(shapes, crs.authid() or crs.toWkt(), layer_files(parameters, self.MOSAICS, context),
                                    selection, years)
 
-    def _dry_run(self, sites: list[SiteSource], model, options: SiteOptions) -> dict:
-        """The pre-run check of every site's footprint mapping (the sites of SITES_FOLDER: outlines
-        are cut from the mosaics only in a real run); nothing is written."""
-        if any(site.clip for site in sites):
-            raise QgsProcessingException(self.tr("DRY_RUN checks the sites of SITES_FOLDER; sites of SITES_LAYER are "
-                                                 "cut from the MOSAICS only in a real run"))
-        reports = {}
-        for site in sites:
-            parse_pairs(options.pairs, sorted(site.images))
-            reports[site.name] = check_run(sorted(site.images.items()), model, options.settings, options.image_input,
-                                           options.temporal_filter, options.min_area_ha, threshold=options.threshold)
-        return reports
-
     def process(self, parameters, context, feedback) -> dict:
         reporter = reporter_for(feedback)
         sites = self._sites(parameters, context, reporter)
@@ -159,7 +143,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
             image_input=read_image_input(self, parameters, context),
         )
         if read_dry_run(self, parameters, context):  # before OUTPUT_FOLDER is read: QGIS makes a temporary one
-            return {**dry_run_results(self._dry_run(sites, model, options), feedback), **model_results(model)}
+            return dry_run_results(check_sites(sites, model, options), model, feedback)
         out_dir = read_output_folder(self, parameters, context)
         result = map_sites(sites, model, out_dir, options, reporter)
         _log_table(result, feedback)
@@ -170,45 +154,13 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
             load_on_completion(context, Path(polygons), self.tr("EuroMine footprint polygons"), None, vector=True,
                                year_field="year")
         load_on_completion(context, result.table, self.tr("EuroMine sites summary"), None, vector=True)
-        return {
-            OUTPUT_FOLDER: str(out_dir),
-            self.SUMMARY_TABLE: str(result.table),
-            self.SUMMARY_REPORT: str(result.report),
-            "SITE_NAMES": [o.name for o in result.sites],
-            "MAPPED": [o.name for o in result.sites if o.status == "mapped"],
-            "REUSED": [o.name for o in result.sites if o.status == "reused"],
-            "SITE_RESULTS": {o.name: _site_results(o) for o in result.sites},
-            self.FOOTPRINT_POLYGONS: polygons or None,
-            "MICRO": result.pooled["micro"],
-            "MACRO": result.pooled["macro"],
-            **model_results(model),
-        }
-
-
-def _site_results(outcome: SiteOutcome) -> dict:
-    """One site's entry of SITE_RESULTS, with absolute paths."""
-    record = outcome.record
-    evaluation = record.get("evaluation") or {}
-    summary = evaluation.get("summary") or {}
-    return {
-        "folder": str(outcome.folder), "status": outcome.status, "years": record["years"],
-        "area_ha": record["area_ha"], "gain_ha": record["gain_ha"], "loss_ha": record["loss_ha"],
-        "footprints": [str(outcome.folder / p) for p in record["footprints"].values()],
-        "change": {pair: str(outcome.folder / p) for pair, p in record["change"].items()},
-        "area_table": str(outcome.folder / record["area_table"]),
-        "trajectory": str(outcome.folder / record["trajectory_raster"]),
-        **trajectory_results(SiteTrajectory(**record["trajectory"])),
-        "evaluation_table": str(outcome.path(evaluation.get("table"))) if evaluation else None,
-        "report": str(outcome.path(evaluation.get("report"))) if evaluation.get("report") else None,
-        "ca_tiou": summary.get("ca_tiou"), "tiou": summary.get("tiou"), "ciou": summary.get("ciou"),
-        "iou": summary.get("pooled", {}).get("iou"), "f1": summary.get("pooled", {}).get("f1"),
-    }
+        return {**sites_results(out_dir, result, model), self.FOOTPRINT_POLYGONS: polygons or None}
 
 
 def _log_table(result: SitesResult, feedback) -> None:
     feedback.pushInfo(tr("\nSite                 status   first (ha)   last (ha)   gain (ha)   loss (ha)   CA-TIoU"))
     for o in result.sites:
-        r = _site_results(o)
+        r = site_results(o)
         years = r["years"]
         figures = [r["area_ha"][str(years[0])], r["area_ha"][str(years[-1])], r["gain_ha"], r["loss_ha"]]
         cells = " ".join("        n/a" if v is None else f"{v:11.2f}" for v in figures)

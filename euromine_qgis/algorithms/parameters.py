@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from qgis.core import QgsProcessingFeedback
 
     from ..core.engine.inference import TileSettings
+    from ..core.engine.model import Model
     from ..core.maps.preflight import RunCheck
 
 YEARS = "YEARS"
@@ -40,7 +41,6 @@ BATCH_SIZE = "BATCH_SIZE"
 OUTPUT_FOLDER = "OUTPUT_FOLDER"
 MIN_AREA_HA = "MIN_AREA_HA"
 DRY_RUN = "DRY_RUN"
-DRY_RUN_REPORT = "DRY_RUN_REPORT"
 
 
 def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
@@ -95,16 +95,18 @@ def read_dry_run(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProc
     return alg.parameterAsBoolean(parameters, DRY_RUN, context)
 
 
-def dry_run_results(reports: dict[str, RunCheck], feedback: QgsProcessingFeedback) -> dict:
-    """Log each pre-run check (one per site, or one under the key "") and return DRY_RUN_REPORT:
-    the report as plain values (RunCheck.as_dict), or per site for several."""
-    for name, report in reports.items():
-        for line in report.lines():
-            feedback.pushInfo(f"{name}: {line}" if name else line)
+def dry_run_results(reports: dict[str, RunCheck], model: Model, feedback: QgsProcessingFeedback) -> dict:
+    """Log each pre-run check (one per site, or one under the key "") with its warnings and return
+    the result dict (core.results.dry_run_results: DRY_RUN_REPORT and the model)."""
+    from ..core.results import dry_run_lines
+    from ..core.results import dry_run_results as results
+
+    for line in dry_run_lines(reports):
+        feedback.pushInfo(line)
+    for report in reports.values():
         for warning in report.warnings:
             feedback.pushWarning(warning)
-    values = {name: report.as_dict() for name, report in reports.items()}
-    return {DRY_RUN_REPORT: values[""] if list(values) == [""] else values}
+    return results(reports, model)
 
 
 def lambda_parameter() -> QgsProcessingParameterNumber:

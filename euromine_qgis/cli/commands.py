@@ -14,16 +14,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.batch.site_check import check_sites
 from ..core.batch.site_sources import sites_from_folder
-from ..core.batch.sites import SiteOptions, SiteOutcome, map_sites
+from ..core.batch.sites import SiteOptions, map_sites
 from ..core.engine.bundled import bundled_models
 from ..core.errors import InputError
 from ..core.maps.bitemporal import METHODS, change_from_footprints, detect_change
 from ..core.maps.change_layers import change_layers
 from ..core.maps.footprints import PROBABILITY_TYPES, map_footprints
+from ..core.maps.preflight import RunCheck, check_run
 from ..core.maps.trajectory import SiteTrajectory
 from ..core.pairs import parse_pairs
 from ..core.progress import Reporter
+from ..core.results import (
+    change_layers_results,
+    change_results,
+    dry_run_lines,
+    dry_run_results,
+    evaluation_results,
+    footprint_results,
+    site_results,
+    sites_results,
+)
 from ..core.scoring.evaluate_files import evaluate_files
 from ..core.scoring.small_multiples import write_small_multiples
 from ..core.years import match_years
@@ -52,8 +64,13 @@ def _figure(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _model_results(model) -> dict:
-    return {"MODEL_NAME": model.info.name, "PROVIDER": model.provider, "DEVICE_NAME": model.device_name}
+def _dry_run(reports: dict[str, RunCheck], model, reporter: Reporter) -> Outcome:
+    """The outcome of --dry-run (the algorithms' DRY_RUN): the pre-run checks' result dict and
+    report lines, their scaling warnings on the log; nothing was written."""
+    for report in reports.values():
+        for warning in report.warnings:
+            reporter.warn(warning)
+    return dry_run_results(reports, model), list(dry_run_lines(reports))
 
 
 # mapfootprints ---------------------------------------------------------------------------------
@@ -68,26 +85,23 @@ def _mapfootprints_arguments(parser: argparse.ArgumentParser) -> None:
     options.temporal_filter(parser)
     options.min_area(parser)
     options.output_folder(parser)
+    options.dry_run(parser)
 
 
 def _mapfootprints(args: argparse.Namespace, reporter: Reporter) -> Outcome:
     dated = match_years(args.images, options.read_years(args))
     image_input = options.read_image_input(args)
     model = options.model_request(args).load(reporter)
-    results = map_footprints(
-        dated, model, args.output_folder, threshold=args.threshold, settings=options.read_tile_settings(args),
-        reporter=reporter, probabilities=None if args.probabilities == "none" else args.probabilities,
-        temporal_filter=args.temporal_filter, min_area_ha=args.min_area_ha, image_input=image_input,
-    )
+    run = {  # the arguments map_footprints and its pre-run check share
+        "threshold": args.threshold, "settings": options.read_tile_settings(args),
+        "probabilities": None if args.probabilities == "none" else args.probabilities,
+        "temporal_filter": args.temporal_filter, "min_area_ha": args.min_area_ha, "image_input": image_input,
+    }
+    if args.dry_run:
+        return _dry_run({"": check_run(dated, model, **run)}, model, reporter)
+    results = map_footprints(dated, model, args.output_folder, reporter=reporter, **run)
     lines = ["Year   Mining area (ha)   Footprint", *(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}" for r in results)]
-    return {
-        "OUTPUT_FOLDER": str(args.output_folder),
-        "FOOTPRINTS": [str(r.footprint) for r in results],
-        "AREA_HA": {str(r.year): r.mining_ha for r in results},
-        "YEARS": [r.year for r in results],
-        **_model_results(model),
-        "PROBABILITY_RASTERS": [str(r.probability) for r in results if r.probability],
-    }, lines
+    return footprint_results(args.output_folder, results, model), lines
 
 
 # changelayers ----------------------------------------------------------------------------------
@@ -104,13 +118,6 @@ def _changelayers_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trajectory", type=options.absolute_path, default=None,
                         help="trajectory raster, class x 10000 + year (default OUTPUT_FOLDER/trajectory.tif)")
     parser.add_argument("--site-name", default="", help=f"site name: the title of {SMALL_MULTIPLES}")
-
-
-def trajectory_results(site: SiteTrajectory) -> dict:
-    """A site's trajectory figures under the algorithms' result-dict names."""
-    return {"first_detected_year": site.first_year, "peak_year": site.peak_year, "peak_ha": site.peak_ha,
-            "rate_ha_per_year": site.rate_ha_per_year, "rate_se_ha_per_year": site.rate_se_ha_per_year,
-            "flicker_share": site.flicker_share}
 
 
 def _trajectory_line(site: SiteTrajectory) -> str:
@@ -135,22 +142,7 @@ def _changelayers(args: argparse.Namespace, reporter: Reporter) -> Outcome:
     lines.append(_trajectory_line(result.site))
     small_multiples = write_small_multiples({y: p for y, p in dated if y in result.years},
                                             args.output_folder / SMALL_MULTIPLES, args.site_name or None)
-    key = "{}-{}".format
-    return {
-        "OUTPUT_FOLDER": str(args.output_folder),
-        "YEARS": result.years,
-        "FIRST_YEAR": str(result.first_year), "LAST_YEAR": str(result.last_year),
-        "YEARS_ACTIVE": str(result.years_active), "TRANSITIONS": str(result.transitions),
-        "CHANGE": {key(*p): str(path) for p, path in result.change.items()},
-        "AREA_HA": {str(y): ha for y, ha in result.area_ha.items()},
-        "GAIN_HA": {key(*p): a.gain_ha for p, a in result.pairs.items()},
-        "LOSS_HA": {key(*p): a.loss_ha for p, a in result.pairs.items()},
-        "NET_HA": {key(*p): a.net_ha for p, a in result.pairs.items()},
-        "AREA_TABLE": str(result.table),
-        "TRAJECTORY": str(result.trajectory),
-        "TRAJECTORY_SUMMARY": trajectory_results(result.site),
-        "SMALL_MULTIPLES": str(small_multiples),
-    }, lines
+    return {**change_layers_results(result, args.output_folder), "SMALL_MULTIPLES": str(small_multiples)}, lines
 
 
 # detectchange ----------------------------------------------------------------------------------
@@ -167,6 +159,7 @@ def _detectchange_arguments(parser: argparse.ArgumentParser) -> None:
                          "change model (--method change_model)")
     options.engine_options(parser)
     parser.add_argument("--change", type=options.absolute_path, required=True, help="change raster to write (GeoTIFF: 0 none, 1 gain, 2 loss)")
+    options.dry_run(parser)
 
 
 def _dates(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -183,6 +176,8 @@ def _dates(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def _detectchange(args: argparse.Namespace, reporter: Reporter) -> Outcome:
     before, after = _dates(args)
+    if args.dry_run:
+        return _check_change(args, before, after, reporter)
     if args.change.suffix.lower() not in (".tif", ".tiff"):
         raise InputError(f"{args.change}: CHANGE must be a GeoTIFF (.tif)")
     if args.method == "footprints":
@@ -195,8 +190,20 @@ def _detectchange(args: argparse.Namespace, reporter: Reporter) -> Outcome:
                                settings=options.read_tile_settings(args), reporter=reporter, image_input=image_input)
     line = (f"Gain {result.gain_ha:.2f} ha, loss {result.loss_ha:.2f} ha, net {result.net_ha:+.2f} ha "
             f"({before.name} -> {after.name}, {result.method})")
-    return {"CHANGE": str(args.change), "METHOD": result.method, "GAIN_HA": result.gain_ha,
-            "LOSS_HA": result.loss_ha, "NET_HA": result.net_ha, "BEFORE": str(before), "AFTER": str(after)}, [line]
+    return change_results(args.change, result, before, after), [line]
+
+
+def _check_change(args: argparse.Namespace, before: Path, after: Path, reporter: Reporter) -> Outcome:
+    """The pre-run check of the model(s) --method runs on the two dates; nothing is written."""
+    if args.method == "footprints":
+        raise InputError("DRY_RUN checks a model run; METHOD footprints runs no model")
+    footprint_model = options.model_request(args).load(reporter)
+    change_model = options.change_model_request(args).load(reporter) if args.method == "change_model" else None
+    report = check_run([(None, before), (None, after)], footprint_model, settings=options.read_tile_settings(args),
+                       image_input=options.read_image_input(args), change_model=change_model,
+                       threshold=args.threshold, change=True)
+    result, lines = _dry_run({"": report}, footprint_model, reporter)
+    return {**result, "METHOD": args.method}, lines
 
 
 # evaluate --------------------------------------------------------------------------------------
@@ -211,18 +218,15 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=options.absolute_path, default=None, help="HTML report to write (default: none)")
 
 
-_RENAMED = {"pairs": "CHANGE_PAIRS", "lambda": None, "predictions": None, "references": None}
-
-
 def _evaluate(args: argparse.Namespace, reporter: Reporter) -> Outcome:
     summary = evaluate_files(args.predictions, args.references, args.table, args.report,
                              years=options.read_years(args), pairs=args.pairs, lam=args.lam, reporter=reporter)
-    results = {_RENAMED.get(k, k.upper()): v for k, v in summary.items() if _RENAMED.get(k, k.upper())}
     lines = [(f"TIoU {_score(summary['tiou'])}   CIoU {_score(summary['ciou'])}   "
               f"CA-TIoU (λ={args.lam:g}) {_score(summary['ca_tiou'])}"), f"Table: {args.table}"]
     if args.report:
         lines.append(f"Report: {args.report}")
-    return {"TABLE": str(args.table), "REPORT": str(args.report) if args.report else None, **results}, lines
+    return {"TABLE": str(args.table), "REPORT": str(args.report) if args.report else None,
+            **evaluation_results(summary)}, lines
 
 
 # mapsites --------------------------------------------------------------------------------------
@@ -240,26 +244,7 @@ def _mapsites_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site-reports", action=argparse.BooleanOptionalAction, default=True,
                         help="an HTML report per labelled site (default yes)")
     options.output_folder(parser)
-
-
-def site_results(outcome: SiteOutcome) -> dict:
-    """One site's entry of SITE_RESULTS, with absolute paths."""
-    record = outcome.record
-    evaluation = record.get("evaluation") or {}
-    summary = evaluation.get("summary") or {}
-    return {
-        "folder": str(outcome.folder), "status": outcome.status, "years": record["years"],
-        "area_ha": record["area_ha"], "gain_ha": record["gain_ha"], "loss_ha": record["loss_ha"],
-        "footprints": [str(outcome.folder / p) for p in record["footprints"].values()],
-        "change": {pair: str(outcome.folder / p) for pair, p in record["change"].items()},
-        "area_table": str(outcome.folder / record["area_table"]),
-        "trajectory": str(outcome.folder / record["trajectory_raster"]),
-        **trajectory_results(SiteTrajectory(**record["trajectory"])),
-        "evaluation_table": str(outcome.path(evaluation.get("table"))) if evaluation else None,
-        "report": str(outcome.path(evaluation.get("report"))) if evaluation.get("report") else None,
-        "ca_tiou": summary.get("ca_tiou"), "tiou": summary.get("tiou"), "ciou": summary.get("ciou"),
-        "iou": summary.get("pooled", {}).get("iou"), "f1": summary.get("pooled", {}).get("f1"),
-    }
+    options.dry_run(parser)
 
 
 def _mapsites(args: argparse.Namespace, reporter: Reporter) -> Outcome:
@@ -271,6 +256,8 @@ def _mapsites(args: argparse.Namespace, reporter: Reporter) -> Outcome:
         image_input=options.read_image_input(args),
     )
     model = options.model_request(args).load(reporter)
+    if args.dry_run:
+        return _dry_run(check_sites(sites, model, site_options), model, reporter)
     result = map_sites(sites, model, args.output_folder, site_options, reporter)
     per_site = {o.name: site_results(o) for o in result.sites}
     lines = ["Site                 status   first (ha)   last (ha)   gain (ha)   loss (ha)   CA-TIoU"]
@@ -284,18 +271,7 @@ def _mapsites(args: argparse.Namespace, reporter: Reporter) -> Outcome:
     lines += [(f"CA-TIoU over {micro['sites']} labelled site(s): micro {_score(micro['ca_tiou'])}, "
                f"macro {_score(macro.get('ca_tiou', {}).get('value'))}"),
               f"Summary: {result.table}", f"Report: {result.report}"]
-    return {
-        "OUTPUT_FOLDER": str(args.output_folder),
-        "SUMMARY_TABLE": str(result.table),
-        "SUMMARY_REPORT": str(result.report),
-        "SITE_NAMES": [o.name for o in result.sites],
-        "MAPPED": [o.name for o in result.sites if o.status == "mapped"],
-        "REUSED": [o.name for o in result.sites if o.status == "reused"],
-        "SITE_RESULTS": per_site,
-        "MICRO": micro,
-        "MACRO": macro,
-        **_model_results(model),
-    }, lines
+    return sites_results(args.output_folder, result, model), lines
 
 
 # models ----------------------------------------------------------------------------------------
@@ -319,17 +295,43 @@ def _models(_args: argparse.Namespace, _reporter: Reporter) -> Outcome:
     return {"MODELS": cards}, lines
 
 
-COMMANDS = (
+# check -----------------------------------------------------------------------------------------
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    """One sub-subcommand per command with a pre-run check, with that command's flags."""
+    checked = parser.add_subparsers(title="the run to check", metavar="COMMAND", required=True)
+    for command in CHECKED:
+        sub = checked.add_parser(command.name, help=command.help, description=f"check: {command.help}")
+        command.add_arguments(sub)
+        # --json may come before or after the checked command's name
+        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                         help="print the result dict as JSON on stdout")
+        sub.set_defaults(checked=command, dry_run=True)
+
+
+def _check(args: argparse.Namespace, reporter: Reporter) -> Outcome:
+    return args.checked.run(args, reporter)
+
+
+CHECKED = (  # the commands with a pre-run check (--dry-run, the algorithms' DRY_RUN)
     Command("mapfootprints", "annual mining footprint rasters from annual images",
             _mapfootprints_arguments, _mapfootprints),
-    Command("changelayers", "first/last year mined, years active, change rasters, areas and the trajectory "
-            "from annual footprints", _changelayers_arguments, _changelayers),
     Command("detectchange", "a change raster (gain / loss) between two dates", _detectchange_arguments, _detectchange),
-    Command("evaluate", "CA-TIoU and the benchmark metrics of annual predictions against references",
-            _evaluate_arguments, _evaluate),
     Command("mapsites", "footprints, change layers and evaluation over many sites in one resumable run",
             _mapsites_arguments, _mapsites),
+)
+MAPFOOTPRINTS, DETECTCHANGE, MAPSITES = CHECKED
+
+COMMANDS = (
+    MAPFOOTPRINTS,
+    Command("changelayers", "first/last year mined, years active, change rasters, areas and the trajectory "
+            "from annual footprints", _changelayers_arguments, _changelayers),
+    DETECTCHANGE,
+    Command("evaluate", "CA-TIoU and the benchmark metrics of annual predictions against references",
+            _evaluate_arguments, _evaluate),
+    MAPSITES,
     Command("models", "the bundled models with their cards", lambda _parser: None, _models),
-    # `check` (the pre-run check of issue 20: what a run would do, writing nothing) joins here as one
-    # more Command whose body calls the core's check with the same flags as the command it checks.
+    Command("check", "what a mapfootprints, detectchange or mapsites run would do (tiles, memory, time, bands, "
+            "scaling, pixel size, nodata), writing nothing: the same as that command with --dry-run",
+            _check_arguments, _check),
 )

@@ -41,6 +41,12 @@ def output_folder(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-folder", type=absolute_path, required=True, help="where the rasters are written")
 
 
+def dry_run(parser: argparse.ArgumentParser) -> None:
+    """DRY_RUN."""
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the inputs and estimate tiles, memory and time; write nothing (as euromine check)")
+
+
 def years(parser: argparse.ArgumentParser) -> None:
     """YEARS."""
     parser.add_argument("--years", default=None, help="years, e.g. 2015-2024 or 2016,2019 (default: every year)")
