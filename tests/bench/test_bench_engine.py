@@ -217,3 +217,70 @@ def test_peak_memory_is_flat(scene, tmp_path):
         rows.append(f"{side:6d} x {side:<6d} px: peak RSS {figures['peak_kib'] / 1024:7.0f} MiB, "
                     f"{side * side / 1e6 / figures['seconds']:6.2f} Mpx/s")
     report("peak resident memory of one mapping process (target: flat, < 2048 MiB at 20000 x 20000)", rows)
+
+
+class PhaseClock:
+    """Seconds spent in the engine's phases of one run, summed over the threads that run them."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+
+    def call(self, phase: str, function):
+        """``function``, its calls counted under ``phase``."""
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.add(phase, time.perf_counter() - start)
+        return timed
+
+    def generator(self, phase: str, function):
+        """A generator ``function`` whose steps (the time to each item) are counted under ``phase``."""
+        def timed(*args, **kwargs):
+            items = function(*args, **kwargs)
+            try:
+                while True:
+                    start = time.perf_counter()
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        return
+                    finally:
+                        self.add(phase, time.perf_counter() - start)
+                    yield item
+            finally:
+                items.close()
+        return timed
+
+
+def test_phase_shares(scene, tmp_path, monkeypatch):
+    """Where one run's time goes, per bundled footprint model: decoding (RowReader reads), batch
+    assembly (the rest of the reader thread: valid pixels, normalization, padding), inference,
+    blending (the rest of the engine's loop, less its waits for the reader) and writing (the writer
+    thread). Reader and writer threads overlap the loop, so shares of the wall time can sum past 100 %."""
+    from euromine_qgis.core.engine import inference
+    from euromine_qgis.core.maps import footprints
+
+    rows = []
+    for name, file in footprint_models():
+        model = Model(file, device="cpu")
+        clock = PhaseClock()
+        with monkeypatch.context() as patch:
+            patch.setattr(inference.RowReader, "read", clock.call("decode", inference.RowReader.read))
+            patch.setattr(inference, "_batches", clock.generator("reader", inference._batches))
+            patch.setattr(inference, "_background", clock.generator("waiting", inference._background))
+            patch.setattr(model, "positive_probability", clock.call("inference", model.positive_probability))
+            patch.setattr(footprints, "predict_rows", clock.generator("loop", footprints.predict_rows))
+            patch.setattr(footprints._YearWriter, "__call__", clock.call("writing", footprints._YearWriter.__call__))
+            start = time.perf_counter()
+            map_footprints(scene, model, tmp_path / f"phases_{name}", settings=TileSettings())
+            wall = time.perf_counter() - start
+        s = clock.seconds
+        phases = {"decode": s["decode"], "batch assembly": s["reader"] - s["decode"], "inference": s["inference"],
+                  "blending": s["loop"] - s["inference"] - s["waiting"], "writing": s["writing"]}
+        rows.append(f"{name:22s} {wall:6.2f} s: " + ", ".join(f"{k} {100 * v / wall:4.0f} %" for k, v in phases.items()))
+    report(f"engine phases as shares of one run's wall time, {len(scene)} years of {SIDE} x {SIDE} px, CPU", rows)

@@ -116,3 +116,29 @@ def test_any_tile_model_runs(tmp_path, conv_onnx):
     first = (data[0].astype(np.float32) - model.info.mean[0]) / model.info.std[0]
     assert valid.all()
     np.testing.assert_allclose(prob, 1.0 / (1.0 + np.exp(-first)), rtol=1e-5)
+
+
+class CountingTiles:
+    """A real model that counts the tiles it is given."""
+
+    def __init__(self, model: Model) -> None:
+        self.model, self.info, self.provider, self.tiles = model, model.info, model.provider, 0
+
+    def positive_probability(self, batch: np.ndarray) -> np.ndarray:
+        self.tiles += len(batch)
+        return self.model.positive_probability(batch)
+
+
+def test_tiles_of_nodata_alone_are_not_run(tmp_path, conv_onnx):
+    """A scene whose left half is nodata: the tiles wholly inside it never reach the model, and every
+    valid pixel gets what whole-scene inference gives it."""
+    data = random_scene(200, 300, seed=9)
+    data[:, :, :150] = 0
+    path = write_image(tmp_path / "half.tif", data, nodata=0)
+    counting = CountingTiles(Model(conv_onnx, device="cpu"))
+    prob, valid = stitched(counting, path, TileSettings(tile=64, overlap=16, batch_size=3))
+    starts = len(range(0, 200 - 64, 48)) + 1, len(range(0, 300 - 64, 48)) + 1  # strips, columns
+    assert counting.tiles < starts[0] * starts[1]
+    assert not valid[:, :150].any() and valid[:, 150:].all()
+    expected = whole_scene_probability(counting.model, data)
+    np.testing.assert_allclose(prob[:, 152:], expected[:, 152:], atol=2e-5)  # beyond the 5x5 view of the edge

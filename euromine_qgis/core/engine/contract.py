@@ -105,7 +105,8 @@ def _problems(meta: Mapping[str, Any]) -> list[str]:
     if not _whole(size, 1):
         problems.append(f"patch_size must be a positive whole number of pixels, got {size!r}")
     if meta["receptive_field"] is not None and not _whole(meta["receptive_field"], 0):
-        problems.append(f"receptive_field must be null or a whole number of pixels >= 0, got {meta['receptive_field']!r}")
+        problems.append("receptive_field must be null or a whole number of pixels >= 0, "
+                        f"got {meta['receptive_field']!r}")
     if not _whole(meta["alignment"], 1):
         problems.append(f"alignment must be a positive whole number of pixels, got {meta['alignment']!r}")
     return problems
@@ -254,9 +255,17 @@ def normalize_in_place(x: np.ndarray, mean: Sequence[float], std: Sequence[float
     if x.dtype != np.float32 or not x.flags.c_contiguous:
         raise ValueError("normalize_in_place needs a C-contiguous float32 array")
     per_image = x.reshape(-1, len(mean), *x.shape[2:])  # a view: x is contiguous
-    per_image -= np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
-    per_image *= (1.0 / np.asarray(std, np.float32)).reshape(1, -1, 1, 1)
+    normalize_into(per_image, per_image, mean, std)
     return x
+
+
+def normalize_into(out: np.ndarray, raw: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """Z-score raw band values (..., C, H, W) into float32 ``out`` of the same shape with per-band
+    ``mean`` and ``std``: (raw − mean) × (1 / std) in float32. The cast rides on the subtraction,
+    so a block of integer values is read once and ``out`` passed over twice; return ``out``."""
+    np.subtract(raw, np.asarray(mean, np.float32).reshape(-1, 1, 1), out=out)
+    out *= (1.0 / np.asarray(std, np.float32)).reshape(-1, 1, 1)
+    return out
 
 
 def model_inputs(batch: np.ndarray, info: ModelInfo, count: int) -> list[np.ndarray]:

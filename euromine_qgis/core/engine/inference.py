@@ -29,7 +29,7 @@ from ..errors import OutOfMemory
 from ..io.row_reader import ROW_BUFFER_BUDGET, RowReader, buffer_bytes, decode_threads
 from ..io.valid import valid_pixels
 from ..progress import Reporter
-from .contract import ModelInfo, normalize_in_place
+from .contract import ModelInfo, normalize_into
 from .devices import GPU_PROVIDERS
 from .tiling import align_up, blend_weights, tile_starts
 
@@ -160,6 +160,7 @@ class _Batch:
     tiles: np.ndarray  # (n, C, tile, tile) normalized, padded
     valid: np.ndarray  # (maps, th, x_stop - x_start) bool
     x_start: int
+    live: np.ndarray  # (n,) bool: the tile holds a valid pixel (the model runs only on these)
 
 
 def _reflect_to(raw: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -324,19 +325,20 @@ def _batches(srcs: Sequence, readers: Sequence[RowReader], model: TileModel, pla
             valids = [valid_pixels(raw, src.nodata) for raw, src in zip(raws, srcs)]
             # series: one map per year, each valid where its own year is; otherwise valid where all images are
             valid = np.stack(valids) if model.info.series else np.logical_and.reduce(valids)[None]
-            tiles = np.empty((len(x0s), bands * len(srcs), plan.th, plan.tw), np.float32)
+            tiles = np.zeros((len(x0s), bands * len(srcs), plan.th, plan.tw), np.float32)
+            live = np.zeros(len(x0s), bool)
             for i, x0 in enumerate(x0s):
                 columns = slice(x0 - x_start, x0 - x_start + plan.tw)
+                live[i] = valid[:, :, columns].any()
+                if not live[i]:  # all nodata: its probabilities are never used, the model is not run
+                    continue
                 for j, raw in enumerate(raws):
-                    tiles[i, j * bands:(j + 1) * bands] = raw[:, :, columns]
-            normalize_in_place(tiles, model.info.mean, model.info.std)
-            for i, x0 in enumerate(x0s):  # nodata enters the model as the band mean (zero once normalized)
-                columns = slice(x0 - x_start, x0 - x_start + plan.tw)
-                for j in range(len(srcs)):
+                    tile = tiles[i, j * bands:(j + 1) * bands]
+                    normalize_into(tile, raw[:, :, columns], model.info.mean, model.info.std)
                     ok = valid[j if model.info.series else 0, :, columns]
-                    if not ok.all():
-                        tiles[i, j * bands:(j + 1) * bands][:, ~ok] = 0.0
-            yield _Batch(strip, x0s, tiles, valid, x_start)
+                    if not ok.all():  # nodata enters the model as the band mean (zero once normalized)
+                        tile[:, ~ok] = 0.0
+            yield _Batch(strip, x0s, tiles, valid, x_start, live)
 
 
 class _Runner:
@@ -392,11 +394,17 @@ def predict_rows(
     wsum = np.zeros((th, plan.canvas_w), np.float32)
     valid = np.zeros((maps, th, plan.canvas_w), bool)
     batches_per_strip = -(-len(plan.xs) // batch_size)
-    for n, batch in enumerate(_background(_read_batches(srcs, model, plan, batch_size, indexes or [None] * len(srcs)), settings.prefetch)):
+    batches = _read_batches(srcs, model, plan, batch_size, indexes or [None] * len(srcs))
+    for n, batch in enumerate(_background(batches, settings.prefetch)):
         reporter.check()
         y0 = plan.ys[batch.strip]
         valid[:, :, batch.x_start:batch.x_start + batch.valid.shape[-1]] = batch.valid
-        probabilities = run(batch.tiles).reshape(len(batch.x0s), maps, th, plan.tw)
+        if batch.live.all():
+            probabilities = run(batch.tiles).reshape(len(batch.x0s), maps, th, plan.tw)
+        else:  # tiles of nodata alone are not run: their probabilities are never used
+            probabilities = np.zeros((len(batch.x0s), maps, th, plan.tw), np.float32)
+            if batch.live.any():
+                probabilities[batch.live] = run(batch.tiles[batch.live]).reshape(-1, maps, th, plan.tw)
         for p, x0 in zip(probabilities, batch.x0s):
             w = plan.weights(y0, x0)
             acc[:, :, x0:x0 + plan.tw] += p * w
