@@ -19,6 +19,7 @@ from ..core.progress import Reporter
 from ..core.years import parse_years
 
 if TYPE_CHECKING:
+    from ..core.batch.distributed import Cluster
     from ..core.engine.inference import TileSettings
     from ..core.engine.model import Model
 
@@ -163,6 +164,23 @@ class ModelRequest:
         if model.info.synthetic:
             reporter.warn(f"{self.role} '{model.info.name}' was {SYNTHETIC_LABEL}.")
         return model
+
+
+def scheduler(parser: argparse.ArgumentParser, tasks: str) -> None:
+    """SCHEDULER: run the ``tasks`` on a Dask cluster."""
+    parser.add_argument("--scheduler", default="",
+                        help=f"run the {tasks} as tasks of a Dask cluster: tcp://HOST:8786 (a running scheduler) or "
+                             "local:N (N local worker processes); needs pip install 'euromine[dask]' (default: here)")
+
+
+def cluster(args: argparse.Namespace, request: ModelRequest, model: Model) -> Cluster | None:
+    """The Dask cluster --scheduler names, whose workers open the model of ``request``; None without it."""
+    from ..core.batch.distributed import Cluster, ModelSpec, parse_scheduler
+
+    where = parse_scheduler(args.scheduler)
+    if where is None:
+        return None
+    return Cluster(where, ModelSpec.of(request.path, request.device, request.override, request.scale), model)
 
 
 def model_request(args: argparse.Namespace) -> ModelRequest:
