@@ -19,6 +19,7 @@ from qgis.core import (
 )
 
 from ..core.batch.site_check import check_sites
+from ..core.batch.distributed import Cluster, ModelSpec, parse_scheduler
 from ..core.batch.site_sources import SiteSource, sites_from_folder, sites_from_outlines
 from ..core.batch.sites import SiteOptions, SitesResult, map_sites
 from ..core.progress import Reporter
@@ -29,9 +30,11 @@ from .inputs import layer_files
 from .layers import load_on_completion
 from .models import load_model, model_parameters, read_image_input
 from .parameters import (
+    DEVICE,
     LAMBDA,
     MIN_AREA_HA,
     PAIRS,
+    SCHEDULER,
     TEMPORAL_FILTER,
     THRESHOLD,
     advanced,
@@ -46,6 +49,7 @@ from .parameters import (
     read_output_folder,
     read_tile_settings,
     read_years,
+    scheduler_parameter,
     temporal_filter_parameter,
     years_parameter,
 )
@@ -100,6 +104,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
             self.FOOTPRINT_POLYGONS, self.tr("Footprint polygons of every site and year (site, year, area_ha)"),
             self.tr("GeoPackage (*.gpkg)"), optional=True, createByDefault=False))
         self.addParameter(dry_run_parameter())
+        self.addParameter(scheduler_parameter())
         self.addOutput(QgsProcessingOutputFile(self.SUMMARY_TABLE, self.tr("Summary table (CSV)")))
         self.addOutput(QgsProcessingOutputHtml(self.SUMMARY_REPORT, self.tr("Summary report")))
 
@@ -126,6 +131,14 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         return sites_from_outlines(shapes, crs.authid() or crs.toWkt(), layer_files(parameters, self.MOSAICS, context),
                                    selection, years)
 
+    def _cluster(self, parameters, context, model) -> Cluster | None:
+        """The Dask cluster SCHEDULER names (Dask is imported only then), or None to map here."""
+        scheduler = parse_scheduler(self.parameterAsString(parameters, SCHEDULER, context))
+        if scheduler is None:
+            return None
+        device = self.parameterAsEnumString(parameters, DEVICE, context)
+        return Cluster(scheduler, ModelSpec.of_model(model, device), model)
+
     def process(self, parameters, context, feedback) -> dict:
         reporter = reporter_for(feedback)
         sites = self._sites(parameters, context, reporter)
@@ -145,7 +158,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         if read_dry_run(self, parameters, context):  # before OUTPUT_FOLDER is read: QGIS makes a temporary one
             return dry_run_results(check_sites(sites, model, options), model, feedback)
         out_dir = read_output_folder(self, parameters, context)
-        result = map_sites(sites, model, out_dir, options, reporter)
+        result = map_sites(sites, model, out_dir, options, reporter, self._cluster(parameters, context, model))
         _log_table(result, feedback)
         polygons = self.parameterAsFileOutput(parameters, self.FOOTPRINT_POLYGONS, context)
         if polygons:

@@ -41,6 +41,7 @@ BATCH_SIZE = "BATCH_SIZE"
 OUTPUT_FOLDER = "OUTPUT_FOLDER"
 MIN_AREA_HA = "MIN_AREA_HA"
 DRY_RUN = "DRY_RUN"
+SCHEDULER = "SCHEDULER"
 
 
 def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
@@ -81,6 +82,13 @@ def min_area_parameter() -> QgsProcessingParameterNumber:
         MIN_AREA_HA, tr("Minimum mapping unit (ha): smaller mining patches and holes are removed"),
         QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0,
     )
+
+
+def scheduler_parameter() -> QgsProcessingParameterString:
+    """SCHEDULER (advanced): run the sites as tasks of a Dask cluster, tcp://HOST:8786 or local:N (empty: here)."""
+    return advanced(QgsProcessingParameterString(
+        SCHEDULER, tr("Dask scheduler: tcp://HOST:8786, or local:N worker processes (empty: run here)"),
+        defaultValue="", optional=True))
 
 
 def dry_run_parameter() -> QgsProcessingParameterBoolean:

@@ -67,6 +67,13 @@ class ModelSpec:
         """The spec of the model file ``path`` (its sha256 read here, on the client)."""
         return cls(Path(path), sha256_of(path), device, override, scale)
 
+    @classmethod
+    def of_model(cls, model: Model, device: str) -> ModelSpec:
+        """The spec of ``model`` as the client opened it: its file on ``device`` with the bands and
+        normalization it runs with (BANDS/MEAN/STD overrides and SCALE already folded in)."""
+        info = model.info
+        return cls.of(model.path, device, NormalizationOverride(tuple(info.bands), tuple(info.mean), tuple(info.std)))
+
     def resources(self, model: Model) -> dict[str, float]:
         """Dask worker resources a task of this model holds: one GPU when it runs on a GPU (DEVICE
         cuda or tensorrt, or the client's own model landed on one), so a GPU runs one task at a time."""
