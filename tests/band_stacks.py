@@ -55,3 +55,24 @@ def reflectance_copy(image: Path, target: Path) -> Path:
             if name:
                 dst.set_band_description(index, name)
     return target
+
+
+ROUNDING = 1e-3  # a float 0–1 copy × 10000 differs from the int16 original by float rounding only
+
+
+def flips_only_at_threshold(footprint: Path, reference: Path, probability: Path) -> bool:
+    """Whether ``footprint`` equals ``reference`` except at pixels whose ``probability`` (of either
+    run) lies within ROUNDING of the threshold 0.5, where float rounding may tip a pixel."""
+    with rasterio.open(footprint) as a, rasterio.open(reference) as b, rasterio.open(probability) as p:
+        differ = a.read(1) != b.read(1)
+        return bool(np.all(np.abs(p.read(1)[differ] - 0.5) < ROUNDING))
+
+
+def sieved_footprint(footprint: Path, min_area_ha: float) -> np.ndarray:
+    """``footprint``'s values as MIN_AREA_HA ``min_area_ha`` leaves them (maps.min_area's rule)."""
+    from euromine_qgis.core.io.raster import Grid
+    from euromine_qgis.core.maps.min_area import min_area_pixels, sieve_mask
+
+    with rasterio.open(footprint) as src:
+        grid = Grid(src.crs, src.transform, src.width, src.height)
+        return sieve_mask(src.read(1), min_area_pixels(grid, min_area_ha))

@@ -69,9 +69,36 @@ def test_bad_input_gives_the_algorithms_message(euromine_provider, euromine_qgis
 
 
 # Parameters only the algorithms have: the polygon outputs and site outlines read from a vector
-# layer (see euromine_qgis/cli/commands.py and the README). DRY_RUN is not a flag: the command's
-# pre-run check is to be its own subcommand, `euromine check` (issue 20), a Command in COMMANDS.
-QGIS_ONLY_PARAMETERS = {"VECTOR_OUTPUT", "FOOTPRINT_POLYGONS", "SITES_LAYER", "NAME_FIELD", "MOSAICS", "DRY_RUN"}
+# layer (see euromine_qgis/cli/commands.py and the README).
+QGIS_ONLY_PARAMETERS = {"VECTOR_OUTPUT", "FOOTPRINT_POLYGONS", "SITES_LAYER", "NAME_FIELD", "MOSAICS"}
+# What a pre-run check measures (memory, seconds, the timed batch): it differs from one check to the next.
+MEASURED = {"memory", "seconds", "profiles", "peak_memory_mib"}
+
+
+def _checked(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k not in MEASURED}
+
+
+@pytest.mark.parametrize("name", ["mapfootprints", "detectchange", "mapsites"])
+def test_euromine_check_is_dry_run(euromine_provider, euromine_qgis_env, sites, footprints_of_site, tmp_path, name):
+    parameters = {**algorithm_parameters(sites, footprints_of_site, tmp_path)[name], "MIN_AREA_HA": 0.05}
+    parameters.pop("PROBABILITIES", None)  # not a DRY_RUN parameter of every algorithm; MIN_AREA_HA is a flag of all
+    if name == "detectchange":
+        parameters = {**parameters, "METHOD": "change_model"}
+        parameters.pop("MIN_AREA_HA")
+    processed = json.loads(json.dumps(  # as JSON, as the command gives it (tuples as lists)
+        processing.run(f"euromine:{name}", {**_processing_parameters(parameters), "DRY_RUN": True})))
+    commanded = euromine_qgis_env.json("check", name, *flags(parameters))
+    assert commanded.keys() == processed.keys()
+    reports = (processed["DRY_RUN_REPORT"], commanded["DRY_RUN_REPORT"])
+    if name == "mapsites":  # one report per site
+        reports = tuple(r[parameters["SITES"]] for r in reports)
+    assert _checked(reports[0]) == _checked(reports[1])
+    assert [(p["model"], p["tiles"]) for p in reports[0]["profiles"]] == \
+           [(p["model"], p["tiles"]) for p in reports[1]["profiles"]]
+    assert {k: v for k, v in processed.items() if k != "DRY_RUN_REPORT"} == \
+           {k: v for k, v in commanded.items() if k != "DRY_RUN_REPORT"}
+    assert not any(tmp_path.iterdir())  # neither wrote anything
 
 
 @pytest.mark.parametrize("name", ["mapfootprints", "changelayers", "detectchange", "evaluate", "mapsites"])
