@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.batch.distributed import map_footprints_on_cluster
 from ..core.batch.site_check import check_sites
 from ..core.batch.site_sources import sites_from_folder
 from ..core.batch.sites import SiteOptions, map_sites
@@ -86,12 +87,14 @@ def _mapfootprints_arguments(parser: argparse.ArgumentParser) -> None:
     options.min_area(parser)
     options.output_folder(parser)
     options.dry_run(parser)
+    options.scheduler(parser, "years")
 
 
 def _mapfootprints(args: argparse.Namespace, reporter: Reporter) -> Outcome:
     dated = match_years(args.images, options.read_years(args))
     image_input = options.read_image_input(args)
-    model = options.model_request(args).load(reporter)
+    request = options.model_request(args)
+    model = request.load(reporter)
     run = {  # the arguments map_footprints and its pre-run check share
         "threshold": args.threshold, "settings": options.read_tile_settings(args),
         "probabilities": None if args.probabilities == "none" else args.probabilities,
@@ -99,7 +102,11 @@ def _mapfootprints(args: argparse.Namespace, reporter: Reporter) -> Outcome:
     }
     if args.dry_run:
         return _dry_run({"": check_run(dated, model, **run)}, model, reporter)
-    results = map_footprints(dated, model, args.output_folder, reporter=reporter, **run)
+    cluster = options.cluster(args, request, model)
+    if cluster is None:
+        results = map_footprints(dated, model, args.output_folder, reporter=reporter, **run)
+    else:
+        results = map_footprints_on_cluster(cluster, dated, args.output_folder, reporter=reporter, **run)
     lines = ["Year   Mining area (ha)   Footprint", *(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}" for r in results)]
     return footprint_results(args.output_folder, results, model), lines
 
@@ -245,6 +252,7 @@ def _mapsites_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an HTML report per labelled site (default yes)")
     options.output_folder(parser)
     options.dry_run(parser)
+    options.scheduler(parser, "sites")
 
 
 def _mapsites(args: argparse.Namespace, reporter: Reporter) -> Outcome:
@@ -255,10 +263,11 @@ def _mapsites(args: argparse.Namespace, reporter: Reporter) -> Outcome:
         pairs=args.pairs, lam=args.lam, site_reports=args.site_reports, min_area_ha=args.min_area_ha,
         image_input=options.read_image_input(args),
     )
-    model = options.model_request(args).load(reporter)
+    request = options.model_request(args)
+    model = request.load(reporter)
     if args.dry_run:
         return _dry_run(check_sites(sites, model, site_options), model, reporter)
-    result = map_sites(sites, model, args.output_folder, site_options, reporter)
+    result = map_sites(sites, model, args.output_folder, site_options, reporter, options.cluster(args, request, model))
     per_site = {o.name: site_results(o) for o in result.sites}
     lines = ["Site                 status   first (ha)   last (ha)   gain (ha)   loss (ha)   CA-TIoU"]
     for o in result.sites:
