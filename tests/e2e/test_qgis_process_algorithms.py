@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 
+from euromine_qgis.core.maps.trajectory import CLASS_FACTOR, CLASS_NAMES, TRAJECTORY_NODATA
+from tests.band_stacks import flips_only_at_threshold, l2a_numbers, l2a_stack, reflectance_copy, sieved_footprint
 from tests.e2e.test_qgis_process import run_qgis_process
 
 YEARS = (2015, 2016, 2017)
@@ -90,3 +93,59 @@ def test_mapsites_over_outlines_and_mosaics(installed_profile, sites, tmp_path):
     assert entry["years"] == [2015, 2016] and entry["ca_tiou"] is None
     with rasterio.open(entry["footprints"][0]) as src:
         assert src.shape == (30, 40)
+
+
+# Issue 20 through qgis_process, each case one year of the footprints fixture's site and model.
+
+def test_a_13_band_float_l2a_export_with_scale_maps_as_the_int16_original(installed_profile, sites, footprints,
+                                                                          tmp_path):
+    image = sites[1] / "image" / f"Year{YEARS[0]}.tif"
+    export = reflectance_copy(l2a_stack(image, tmp_path / "stack.tif"), tmp_path / f"S2L2A_{YEARS[0]}.tif")
+    results = run_json(installed_profile, "mapfootprints", f"IMAGES={export}", "MODEL=spectral_baseline",
+                       "SCALE=10000", "PROBABILITIES=float32", f"OUTPUT_FOLDER={tmp_path / 'out'}")
+    (footprint,), (probability,) = results["FOOTPRINTS"], results["PROBABILITY_RASTERS"]
+    assert flips_only_at_threshold(Path(footprint), Path(footprints[0]), Path(probability))
+
+
+def test_input_bands_on_an_unnamed_stack(installed_profile, sites, footprints, tmp_path):
+    unnamed = l2a_stack(sites[1] / "image" / f"Year{YEARS[0]}.tif", tmp_path / f"Year{YEARS[0]}.tif", names=None)
+    results = run_json(installed_profile, "mapfootprints", f"IMAGES={unnamed}", "MODEL=spectral_baseline",
+                       f"INPUT_BANDS={','.join(map(str, l2a_numbers()))}", f"OUTPUT_FOLDER={tmp_path / 'out'}")
+    assert Path(results["FOOTPRINTS"][0]).read_bytes() == Path(footprints[0]).read_bytes()
+
+
+def test_min_area_ha_sieves_the_footprints(installed_profile, sites, footprints, tmp_path):
+    expected = sieved_footprint(Path(footprints[0]), 0.5)
+    with rasterio.open(footprints[0]) as src:
+        assert not np.array_equal(src.read(1), expected)  # the site has patches or holes under 0.5 ha
+    results = run_json(installed_profile, "mapfootprints", f"IMAGES={sites[1] / 'image' / f'Year{YEARS[0]}.tif'}",
+                       "MODEL=spectral_baseline", "MIN_AREA_HA=0.5", f"OUTPUT_FOLDER={tmp_path / 'out'}")
+    with rasterio.open(results["FOOTPRINTS"][0]) as src:
+        assert np.array_equal(src.read(1), expected)
+
+
+def test_dry_run_prints_the_report_and_writes_nothing(installed_profile, sites, tmp_path):
+    images = [sites[1] / "image" / f"Year{y}.tif" for y in YEARS]
+    out = run_qgis_process(installed_profile, "run", "euromine:mapfootprints", "--", *repeated("IMAGES", images),
+                           "MODEL=spectral_baseline", "DRY_RUN=true", f"OUTPUT_FOLDER={tmp_path / 'out'}")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "Dry run: nothing was written. tiles of " in out.stdout
+    for year in YEARS:
+        assert f"{year}: Year{year}.tif, " in out.stdout and f"{year}: bands by name: B2=1" in out.stdout
+    assert "Estimated peak memory " in out.stdout and "Estimated time " in out.stdout
+    assert "DRY_RUN_REPORT:" in out.stdout  # the result, after the log
+    assert not (tmp_path / "out").exists()
+
+
+def test_changelayers_writes_the_trajectory(installed_profile, footprints, tmp_path):
+    trajectory = tmp_path / "site_trajectory.tif"
+    results = run_json(installed_profile, "changelayers", *repeated("FOOTPRINTS", footprints),
+                       f"TRAJECTORY={trajectory}", f"OUTPUT_FOLDER={tmp_path / 'out'}")
+    assert results["TRAJECTORY"] == str(trajectory)
+    with rasterio.open(trajectory) as src:
+        values = src.read(1)
+    values = values[values != TRAJECTORY_NODATA]
+    assert values.size and set(np.unique(values // CLASS_FACTOR)) <= set(CLASS_NAMES)
+    assert set(np.unique(values % CLASS_FACTOR)) <= {0, *YEARS[1:]}  # gains and losses carry their year
+    summary = results["TRAJECTORY_SUMMARY"]
+    assert summary["first_detected_year"] in (None, *YEARS) and 0 <= summary["flicker_share"] <= 1
