@@ -6,6 +6,8 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.euromine-env
 # proj-bin: Debian's pyproj finds PROJ's data (for the core's area maths) from inside the venv through it
+# not python3-distributed: Debian 12's 2022.12 cannot talk to current Dask workers; requirements.txt pins
+# dask[distributed] (the workers' version) into .venv instead (README, Beyond one machine)
 # python3-venv: `python3 -m venv` for .venv and for the tests' clean numpy-2 venv of the euromine command (build/cli-venv)
 APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-pyproj proj-bin python3-scipy python3-matplotlib zip chromium \
              xvfb xauth python3-venv
