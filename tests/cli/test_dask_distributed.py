@@ -192,3 +192,17 @@ def test_ctrl_c_cancels_the_running_tasks_and_leaves_nothing_partial(euromine_qg
     for site in out.iterdir():  # a site committed before Ctrl-C is complete and verified
         if site.is_dir():
             assert (site / "euromine_manifest.json").is_file()
+
+
+def test_dask_is_not_imported_without_a_scheduler(small_sites, tmp_path):
+    """A run without --scheduler never imports dask or distributed (they are heavy, and optional
+    outside the QGIS environment)."""
+    script = (
+        "import sys; from euromine_qgis.cli.main import main; "
+        f"code = main(['mapsites', '--sites-folder', {str(small_sites)!r}, '--sites', 'Synthetic_1', "
+        f"{', '.join(repr(a) for a in SITE_ARGS)}, '--output-folder', {str(tmp_path / 'out')!r}]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))); sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
