@@ -24,7 +24,8 @@ from qgis.core import (
 )
 
 from ..core.engine.bundled import SYNTHETIC_LABEL, bundled_models, resolve_bundled
-from ..core.engine.contract import FOOTPRINT_TASKS, NormalizationOverride
+from ..core.engine.contract import FOOTPRINT_TASKS
+from ..core.engine.overrides import parse_override
 from ..core.engine.scaling import ImageInput
 from ..core.errors import ModelError, first_line
 from ..core.io.bands import parse_input_bands
@@ -108,16 +109,6 @@ def model_help() -> str:
         return f"<li>{exc}</li>"
 
 
-def _float_list(text: str, name: str) -> tuple[float, ...] | None:
-    if not text.strip():
-        return None
-    try:
-        return tuple(float(v) for v in text.replace(";", ",").split(","))
-    except ValueError as exc:
-        raise QgsProcessingException(
-            tr("{name} '{text}': expected comma-separated numbers").format(name=name, text=text)) from exc
-
-
 def _model_path(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext,
                 choice: ModelChoice) -> Path:
     model_file = alg.parameterAsFile(parameters, choice.file, context)
@@ -143,12 +134,7 @@ def load_model(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProces
             role=tr(choice.role), problem=problem)) from exc
     override = None
     if choice.overrides:
-        bands = alg.parameterAsString(parameters, BANDS, context)
-        override = NormalizationOverride(
-            bands=tuple(b.strip() for b in bands.split(",") if b.strip()) or None,
-            mean=_float_list(alg.parameterAsString(parameters, MEAN, context), MEAN),
-            std=_float_list(alg.parameterAsString(parameters, STD, context), STD),
-        )
+        override = parse_override(*(alg.parameterAsString(parameters, name, context) for name in (BANDS, MEAN, STD)))
     path, device = _model_path(alg, parameters, context, choice), alg.parameterAsEnumString(parameters, DEVICE, context)
     model = Model(path, device=device, override=override, scale=read_image_input(alg, parameters, context).scale)
     feedback.pushInfo(tr("Execution provider: {provider} on {device} ({name})").format(

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from ..core.engine.bundled import SYNTHETIC_LABEL, bundled_models, resolve_bundled
 from ..core.engine.contract import FOOTPRINT_TASKS, NormalizationOverride
 from ..core.engine.devices import DEVICES
+from ..core.engine.overrides import parse_override
 from ..core.engine.scaling import ImageInput
-from ..core.errors import InputError, ModelError
+from ..core.errors import ModelError
 from ..core.io.bands import parse_input_bands
 from ..core.maps.temporal_filter import TEMPORAL_FILTERS
 from ..core.progress import Reporter
@@ -135,15 +136,6 @@ def read_tile_settings(args: argparse.Namespace) -> TileSettings:
     return TileSettings(overlap=args.tile_overlap, batch_size=args.batch_size)
 
 
-def _float_list(text: str, name: str) -> tuple[float, ...] | None:
-    if not text.strip():
-        return None
-    try:
-        return tuple(float(v) for v in text.replace(";", ",").split(","))
-    except ValueError as exc:
-        raise InputError(f"{name} '{text}': expected comma-separated numbers") from exc
-
-
 @dataclass(frozen=True)
 class ModelRequest:
     """Which model to open and how: plain values, so that another process can open the same model."""
@@ -185,11 +177,7 @@ def cluster(args: argparse.Namespace, request: ModelRequest, model: Model) -> Cl
 
 def model_request(args: argparse.Namespace) -> ModelRequest:
     """The footprint model --model / --model-file name, with --bands/--mean/--std, --device and --scale."""
-    override = NormalizationOverride(
-        bands=tuple(b.strip() for b in args.bands.split(",") if b.strip()) or None,
-        mean=_float_list(args.mean, "MEAN"),
-        std=_float_list(args.std, "STD"),
-    )
+    override = parse_override(args.bands, args.mean, args.std)
     return ModelRequest(_model_path(args.model_file, args.model, "--model", "--model-file"), "Model",
                         args.device, override, args.scale)
 

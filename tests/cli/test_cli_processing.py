@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from qgis import processing
 from qgis.core import QgsProcessingException
+from rasterio.crs import CRS
 
 from tests.cli.cli_runs import algorithm_parameters, flags, rasters_under, run_commands
 from tests.rasters import random_scene, write_image
@@ -58,9 +59,11 @@ def test_same_files_and_results_as_processing(both_runs, name):
     assert {k: result[k] for k in command} == command
 
 
-def test_bad_input_gives_the_algorithms_message(euromine_provider, euromine_qgis_env, tmp_path):
-    image = write_image(tmp_path / "Year2020.tif", random_scene(40, 40), crs=None)
-    parameters = {"IMAGES": [str(image)], "OUTPUT_FOLDER": str(tmp_path / "out")}
+@pytest.mark.parametrize("crs, extra", [(None, {}), (CRS.from_epsg(4326), {"MEAN": "1,x"})],
+                         ids=["image without CRS", "MEAN not numbers"])
+def test_bad_input_gives_the_algorithms_message(euromine_provider, euromine_qgis_env, tmp_path, crs, extra):
+    image = write_image(tmp_path / "Year2020.tif", random_scene(40, 40), crs=crs)
+    parameters = {"IMAGES": [str(image)], "OUTPUT_FOLDER": str(tmp_path / "out"), **extra}
     with pytest.raises(QgsProcessingException) as raised:
         processing.run("euromine:mapfootprints", parameters)
     out = euromine_qgis_env.run("mapfootprints", *flags(parameters))
