@@ -31,6 +31,7 @@ from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.model import Model
 from export.synthetic import generate_site
 from tests.bench.deepness_model import deepness_copy
+from tests.bench.test_bench_engine import report
 from tests.unit.test_receptive_field import whole_scene
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,6 +130,7 @@ def reference(scene) -> np.ndarray:
 
 
 def euromine(label: str, *options: str) -> Tool:
+    """EuroMine in this venv, with side_by_side.py's ``options``."""
     return Tool(label, Path(sys.executable), ("euromine", *options))
 
 
@@ -161,13 +163,7 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
-def report(title: str, rows: list[str]) -> None:
-    print(f"\n== {title}")
-    for row in rows:
-        print("   " + row)
-
-
-def test_against_deepness(scene, reference, deepness_python, deepness_src, tmp_path):
+def test_against_deepness(deepness_python, deepness_src, scene, reference, tmp_path):
     model = resolve_bundled(MODEL)
     matched = ("--tile", str(TILE), "--overlap", str(OVERLAP), "--batch", str(BATCH))
     copy = deepness_copy(model, tmp_path / f"{MODEL}_deepness.onnx", TILE, OVERLAP, PIXEL_M * 100)
@@ -188,6 +184,7 @@ def test_against_deepness(scene, reference, deepness_python, deepness_src, tmp_p
         ["tiling", *(f.setting for f in figures.values())],
         ["time / Deepness's time", *(f"{f.seconds / theirs.seconds:.2f}×" for f in figures.values())],
         ["time / raw `session.run` on the same tiles", *(f"{f.seconds / f.raw_seconds:.2f}×" for f in figures.values())],
+        ["raw `session.run` / Deepness's raw", *(f"{f.raw_seconds / theirs.raw_seconds:.2f}×" for f in figures.values())],
         ["peak memory (VmHWM)", *(f"{f.peak_mib:.0f} MiB" for f in figures.values())],
         ["mask IoU with whole-scene inference", *(f"{iou(m, whole, valid):.3f}" for m in mining.values())],
         ["mask IoU with Deepness's", *(f"{iou(m, mining[deepness.label], valid):.3f}" for m in mining.values())],
