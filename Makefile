@@ -31,6 +31,8 @@ help:
 	@echo "make models re-export the spectral baseline (needs torch, installed by make env)"
 	@echo "make zoo    retrain, re-measure and re-register the bundled trained models (long)"
 	@echo "make screenshot  QGIS under Xvfb: toolbox and Map mining footprints dialog -> docs/qgis_toolbox.png"
+	@echo "make gpu-check   GPU tests and figures on an NVIDIA GPU into GPU_OUT (docs/gpu-check/README.md)"
+	@echo "make gpu-wheels  the wheels gpu-check needs on the lent GPU machine, split for its calls"
 
 env: $(STAMP)
 
@@ -122,3 +124,14 @@ bench: env
 
 clean:
 	rm -rf $(BUILD) $(DIST)
+
+# The engine on an NVIDIA GPU (docs/gpu-check/README.md): no env, since the lent GPU machine has no
+# apt or QGIS; only Python 3.12 with numpy and the wheels of make gpu-wheels (PYTHONPATH).
+GPU_PY  ?= python3
+GPU_OUT ?= $(BUILD)/gpu-check
+.PHONY: gpu-check gpu-wheels
+gpu-check:
+	$(GPU_PY) scripts/gpu_check.py --out $(GPU_OUT) $(GPU_CHECK_ARGS)
+
+gpu-wheels:
+	scripts/gpu_wheels.sh $(BUILD)/gpu-wheels
