@@ -75,7 +75,7 @@ def reader_seconds(model: Model, images, batch: int) -> float:
         for _, path in images:
             with rasterio.open(path) as src:
                 plan = _Plan(src.height, src.width, resolve_tiling(model.info, TileSettings()))
-                for _ in _read_batches([src], model, plan, batch):
+                for _ in _read_batches([src], model, plan, batch, [None]):
                     pass
     return time.perf_counter() - start
 

@@ -80,7 +80,7 @@ def test_every_image_is_an_embedded_valid_png(report, tmp_path):
     assert "CA-TIoU" in dom and "Change F1 by interval length" in dom
     parser = Images()
     parser.feed(dom)
-    assert len(parser.sources) == 4 + 10  # four plots and one map panel per year
+    assert len(parser.sources) == 4 + 1 + 10  # four plots, the footprints over the years, one map panel per year
     for src in parser.sources:
         match = re.fullmatch(r"data:image/png;base64,([A-Za-z0-9+/=]+)", src)
         assert match, src[:80]
