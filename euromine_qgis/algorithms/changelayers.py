@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 from qgis.core import (
@@ -123,18 +124,15 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
         outputs[self.VECTOR_OUTPUT] = str(gpkg) if gpkg else None
         outputs[self.FOOTPRINT_POLYGONS] = polygons or None
         _log_trajectory(result.site, feedback)
-        group, below = self.tr(GROUP), _per_year_groups()
+        load = partial(load_on_completion, context, group=self.tr(GROUP), below=_per_year_groups())
         span = (result.years[0], result.years[-1])  # summaries cover every year: drawn at every time step
         for name, layer_name, qml in SUMMARIES:
-            load_on_completion(context, Path(outputs[name]), self.tr(layer_name), qml, group, below=below,
-                               years=years if qml == "first_year.qml" else (), span=span, checked=name in SHOWN)
+            load(Path(outputs[name]), self.tr(layer_name), qml, years=years if qml == "first_year.qml" else (),
+                 span=span, checked=name in SHOWN)
         for (a, b), path in result.change.items():  # the change seen from year a + 1 up to year b
-            load_on_completion(context, path, self.tr("Change {a}–{b}").format(a=a, b=b), "change.qml", group,
-                               span=(a + 1, b), checked=False, below=below)
-        load_on_completion(context, result.table, self.tr("Mined area per year"), None, group, vector=True,
-                           below=below)
-        load_on_completion(context, result.trajectory, self.tr("Trajectory"), "trajectory.qml", group, span=span,
-                           checked=False, below=below)
+            load(path, self.tr("Change {a}–{b}").format(a=a, b=b), "change.qml", span=(a + 1, b), checked=False)
+        load(result.table, self.tr("Mined area per year"), None, vector=True)
+        load(result.trajectory, self.tr("Trajectory"), "trajectory.qml", span=span, checked=False)
         return outputs
 
     def _draw_polygons(self, parameters, context, feedback, result: ChangeLayersResult, out_dir: Path, vector: bool,

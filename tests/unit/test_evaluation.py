@@ -184,7 +184,8 @@ def test_table_and_report_are_written_atomically_and_inputs_untouched(random_sit
     assert {r["name"] for r in rows if r["section"] == "change"} == {"annual", "medium", "all"}
     report = write_report(ev, tmp_path / "out" / "report.html", 0.25)
     page = report.read_text()
-    assert page.count("<img ") == 4 + len(YEARS) and "CA-TIoU" in page
+    # four plots, the footprints over the years, a map panel per year
+    assert page.count("<img ") == 4 + 1 + len(YEARS) and "CA-TIoU" in page
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metrics.csv", "report.html"]
     assert before == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in inputs}
     with pytest.raises(OutputError, match="report.txt: the report must be an .html file"):
