@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from qgis import processing
 from qgis.core import (
@@ -10,6 +10,7 @@ from qgis.core import (
     QgsFeature,
     QgsField,
     QgsFields,
+    QgsGeometry,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
@@ -33,6 +34,46 @@ def area_measure(layer: QgsVectorLayer, context: QgsProcessingContext) -> QgsDis
     return measure
 
 
+def polygonize(raster: Path, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> QgsVectorLayer:
+    """gdal:polygonize of ``raster`` (4-connected, nodata left out) as a layer with field DN."""
+    polygons = processing.run(
+        "gdal:polygonize",
+        {"INPUT": str(raster), "BAND": 1, "FIELD": "DN", "EIGHT_CONNECTEDNESS": False, "OUTPUT": "TEMPORARY_OUTPUT"},
+        context=context, feedback=feedback, is_child_algorithm=True,
+    )["OUTPUT"]
+    layer = QgsVectorLayer(polygons, raster.stem, "ogr")
+    if not layer.isValid():
+        raise QgsProcessingException(tr("{raster}: gdal:polygonize produced no readable layer").format(raster=raster))
+    return layer
+
+
+def measured_polygons(source: QgsVectorLayer,
+                      context: QgsProcessingContext) -> Iterator[tuple[int, QgsGeometry, float]]:
+    """(DN value, multipolygon geometry, ellipsoidal area in hectares) of every polygon of ``source``."""
+    measure = area_measure(source, context)
+    for polygon in source.getFeatures():
+        geometry = polygon.geometry()
+        geometry.convertToMultiType()
+        square_metres = measure.convertAreaMeasurement(measure.measureArea(geometry), QgsUnitTypes.AreaSquareMeters)
+        yield int(polygon["DN"]), geometry, square_metres / M2_PER_HA
+
+
+def gpkg_layer_writer(gpkg: Path, layer_name: str, fields: QgsFields, crs, context: QgsProcessingContext
+                      ) -> QgsVectorFileWriter:
+    """A writer of multipolygon layer ``layer_name`` in ``gpkg`` (added when the file exists)."""
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.layerName = layer_name
+    options.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteLayer if gpkg.exists()
+                                    else QgsVectorFileWriter.CreateOrOverwriteFile)
+    writer = QgsVectorFileWriter.create(str(gpkg), fields, QgsWkbTypes.MultiPolygon, crs,
+                                        context.transformContext(), options)
+    if writer.hasError() != QgsVectorFileWriter.NoError:
+        raise QgsProcessingException(tr("{gpkg}: cannot write layer {layer} ({error})").format(
+            gpkg=gpkg, layer=layer_name, error=writer.errorMessage()))
+    return writer
+
+
 def write_class_polygons(
     raster: Path,
     gpkg: Path,
@@ -44,39 +85,18 @@ def write_class_polygons(
     """Polygonize ``raster`` (its nodata left out) into layer ``layer_name`` of ``gpkg`` with a
     ``class`` field (``classes[value]``; values not in ``classes`` are dropped) and ``area_ha``.
     Returns the number of polygons written."""
-    polygons = processing.run(
-        "gdal:polygonize",
-        {"INPUT": str(raster), "BAND": 1, "FIELD": "DN", "EIGHT_CONNECTEDNESS": False, "OUTPUT": "TEMPORARY_OUTPUT"},
-        context=context, feedback=feedback, is_child_algorithm=True,
-    )["OUTPUT"]
-    source = QgsVectorLayer(polygons, layer_name, "ogr")
-    if not source.isValid():
-        raise QgsProcessingException(tr("{raster}: gdal:polygonize produced no readable layer").format(raster=raster))
-    measure = area_measure(source, context)
+    source = polygonize(raster, context, feedback)
     fields = QgsFields()
     fields.append(QgsField("class", QVariant.String))
     fields.append(QgsField("area_ha", QVariant.Double))
-    options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
-    options.layerName = layer_name
-    options.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteLayer if gpkg.exists()
-                                    else QgsVectorFileWriter.CreateOrOverwriteFile)
-    writer = QgsVectorFileWriter.create(str(gpkg), fields, QgsWkbTypes.MultiPolygon, source.crs(),
-                                        context.transformContext(), options)
-    if writer.hasError() != QgsVectorFileWriter.NoError:
-        raise QgsProcessingException(tr("{gpkg}: cannot write layer {layer} ({error})").format(
-            gpkg=gpkg, layer=layer_name, error=writer.errorMessage()))
+    writer = gpkg_layer_writer(gpkg, layer_name, fields, source.crs(), context)
     count = 0
-    for polygon in source.getFeatures():
-        name = classes.get(int(polygon["DN"]))
-        if name is None:
+    for value, geometry, hectares in measured_polygons(source, context):
+        if value not in classes:
             continue
-        geometry = polygon.geometry()
-        geometry.convertToMultiType()
         feature = QgsFeature(fields)
         feature.setGeometry(geometry)
-        square_metres = measure.convertAreaMeasurement(measure.measureArea(geometry), QgsUnitTypes.AreaSquareMeters)
-        feature.setAttributes([name, square_metres / M2_PER_HA])
+        feature.setAttributes([classes[value], hectares])
         writer.addFeature(feature)
         count += 1
     del writer  # closes the layer
