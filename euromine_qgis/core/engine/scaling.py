@@ -26,7 +26,7 @@ from rasterio.enums import Resampling
 
 from ..errors import InputError
 from ..io.bands import BandedImage, BandItem
-from ..io.raster import open_raster
+from ..io.raster import decimation, open_raster
 from ..io.valid import valid_pixels
 from ..progress import Reporter
 from .contract import ModelInfo
@@ -70,9 +70,9 @@ def sample_image(image: BandedImage, side: int = SAMPLE_SIDE) -> tuple[np.ndarra
     cannot be read (the engine's own read then names the damaged rows)."""
     try:
         with open_raster(image.path) as src:
-            step = max(1, math.ceil(max(src.height, src.width) / side))
-            shape = (len(image.indexes), math.ceil(src.height / step), math.ceil(src.width / step))
-            data = src.read(list(image.indexes), out_shape=shape, resampling=Resampling.nearest)
+            _, height, width = decimation(src.height, src.width, side)
+            data = src.read(list(image.indexes), out_shape=(len(image.indexes), height, width),
+                            resampling=Resampling.nearest)
     except OSError:  # rasterio's read errors: a damaged file, refused by the mapping that follows
         return None
     return data, valid_pixels(data, image.nodata)

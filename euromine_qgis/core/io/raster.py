@@ -129,6 +129,13 @@ def missing_pixel_data(src, path: Path) -> str | None:
     return None
 
 
+def decimation(height: int, width: int, side: int) -> tuple[int, int, int]:
+    """Every how many pixels a decimated view of a ``height`` × ``width`` raster keeps one so its
+    longest side is at most ``side``, and that view's (height, width)."""
+    step = max(1, math.ceil(max(height, width) / side))
+    return step, math.ceil(height / step), math.ceil(width / step)
+
+
 def footprint_values(mining: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """The uint8 values of a footprint raster: 1 mining, 0 not mining, FOOTPRINT_NODATA where not ``valid``."""
     return np.where(valid, mining, FOOTPRINT_NODATA).astype(np.uint8)

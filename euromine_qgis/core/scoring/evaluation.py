@@ -6,7 +6,6 @@ window rows × width × years, never by the scene height.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +16,7 @@ from ..errors import InputError, YearsError
 from ..io.area import AreaTally
 from ..io.grids import align_hint, common_grid, grid_mismatch, same_grid
 from ..io.masks import MaskInfo, inspect_mask, read_stack, row_windows, window_rows
-from ..io.raster import Grid
+from ..io.raster import Grid, decimation
 from ..progress import Reporter
 from ..years import match_years
 from .metrics import Counts, SeriesCounts, series_counts
@@ -113,8 +112,8 @@ def evaluate_rasters(
     height, width = grid.shape
     rows = window_rows(grid, max(i.block_rows for i in (*pred_info.values(), *ref_info.values())))
     area = AreaTally(grid, "ha" if grid.crs is not None else "pixels")
-    step = max(1, math.ceil(max(height, width) / PREVIEW_SIDE))
-    previews = {y: np.empty((len(range(0, height, step)), len(range(0, width, step))), np.uint8) for y in years}
+    step, preview_height, preview_width = decimation(height, width, PREVIEW_SIDE)
+    previews = {y: np.empty((preview_height, preview_width), np.uint8) for y in years}
     total = SeriesCounts({y: Counts() for y in years})
     reporter.info(f"Evaluating {len(years)} year(s) on a {width} × {height} grid in windows of {rows} rows")
 

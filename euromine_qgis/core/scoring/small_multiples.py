@@ -21,7 +21,7 @@ from rasterio.enums import Resampling
 
 from ..errors import InputError, OutputError
 from ..io.outputs import atomic_outputs
-from ..io.raster import open_input
+from ..io.raster import decimation, open_input
 
 PANEL_SIDE = 400  # longest side, in pixels, a footprint is read at
 COLUMNS = 5  # panels per row: two rows for the ten EuroMineNet years
@@ -46,9 +46,8 @@ def read_panel(path: Path, side: int = PANEL_SIDE) -> np.ndarray:
     with open_input(Path(path)) as src:
         if src.count != 1:
             raise InputError(f"{path}: footprint raster has {src.count} bands; expected one band")
-        step = max(1, math.ceil(max(src.height, src.width) / side))
-        shape = (math.ceil(src.height / step), math.ceil(src.width / step))
-        data = src.read(1, out_shape=shape, resampling=Resampling.nearest, masked=True)
+        _, height, width = decimation(src.height, src.width, side)
+        data = src.read(1, out_shape=(height, width), resampling=Resampling.nearest, masked=True)
     values = data.filled(0)
     nodata = np.ma.getmaskarray(data) | (np.isnan(values) if values.dtype.kind == "f" else False)
     return np.where(nodata, NODATA, np.where(values != 0, MINING, NOT_MINING)).astype(np.uint8)
