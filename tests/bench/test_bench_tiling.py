@@ -11,8 +11,9 @@ import pytest
 
 from euromine_qgis.core.engine.bundled import bundled_models
 from euromine_qgis.core.engine.contract import METADATA_KEY
-from euromine_qgis.core.engine.inference import TileSettings
+from euromine_qgis.core.engine.inference import TileSettings, resolve_tiling, tile_layout
 from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.engine.tiling import align_up
 from export.synthetic import generate_site
 from tests.unit.test_receptive_field import tiled, whole_scene
 
@@ -44,11 +45,28 @@ def test_tiled_against_whole_scene(site, tmp_path):
         paths = site[:model.info.images_per_sample or 2]
         expected = whole_scene(model, paths)
         older = without_field(entry.file, tmp_path / entry.file.name)
-        for label, m in (("default tiling", model), ("older tiling", older)):
-            error = np.abs(tiled(m, paths, TileSettings()) - expected)
+        overlap = resolve_tiling(model.info, TileSettings()).overlap
+        smaller = TileSettings(tile=align_up(max(overlap * 3 // 2, 400), model.info.alignment))
+        for label, m, settings in (("default tiling", model, TileSettings()),
+                                   (f"{smaller.tile}-px tiles", model, smaller),
+                                   ("older tiling", older, TileSettings())):
+            error = np.abs(tiled(m, paths, settings) - expected)
             error = error[~np.isnan(error)]
             rows.append(f"{entry.name:22s} {label:15s} max |p - whole scene| {error.max():.1e}, "
                         f"pixels off by more than 1e-5: {np.mean(error > 1e-5):6.2%}")
     print(f"\n== tiled against whole-scene inference, a generated {SIDE} x {SIDE} site, CPU")
     for row in rows:
         print("   " + row)
+
+
+def test_model_runs_per_output_pixel():
+    """How many times the default tiling runs each model per output pixel, by scene side."""
+    print("\n== model runs per output pixel with the default tiling (tile side in brackets)")
+    for entry in bundled_models():
+        model = Model(entry.file, device="cpu")
+        cells = []
+        for side in (1000, 2000, 20000):
+            layout = tile_layout(model, side, side)
+            runs = layout.tiles * layout.tile_height * layout.tile_width / side ** 2
+            cells.append(f"{side}²: {runs:.2f} ({layout.tile_height} px)")
+        print(f"   {entry.name:22s} " + ", ".join(cells))
