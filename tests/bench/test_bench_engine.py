@@ -257,30 +257,82 @@ class PhaseClock:
         return timed
 
 
+def _unfused_normalize(out, raw, mean, std):
+    """The engine's normalization before item 3 of the speed work: a float32 copy of the block,
+    then the z-score on it (one pass over the block more than normalize_into)."""
+    values = raw.astype(np.float32)
+    out[...] = (values - np.asarray(mean, np.float32).reshape(-1, 1, 1)) / np.asarray(std, np.float32).reshape(-1, 1, 1)
+    return out
+
+
 def test_phase_shares(scene, tmp_path, monkeypatch):
     """Where one run's time goes, per bundled footprint model: decoding (RowReader reads), batch
     assembly (the rest of the reader thread: valid pixels, normalization, padding), inference,
     blending (the rest of the engine's loop, less its waits for the reader) and writing (the writer
-    thread). Reader and writer threads overlap the loop, so shares of the wall time can sum past 100 %."""
+    thread). Reader and writer threads overlap the loop, so shares of the wall time can sum past 100 %.
+    Each model runs as the engine is now and with the normalization it had before the cast was fused
+    into it (a float32 copy first), so the line pairs show what the fusion bought."""
     from euromine_qgis.core.engine import inference
     from euromine_qgis.core.maps import footprints
 
     rows = []
     for name, file in footprint_models():
-        model = Model(file, device="cpu")
-        clock = PhaseClock()
-        with monkeypatch.context() as patch:
-            patch.setattr(inference.RowReader, "read", clock.call("decode", inference.RowReader.read))
-            patch.setattr(inference, "_batches", clock.generator("reader", inference._batches))
-            patch.setattr(inference, "_background", clock.generator("waiting", inference._background))
-            patch.setattr(model, "positive_probability", clock.call("inference", model.positive_probability))
-            patch.setattr(footprints, "predict_rows", clock.generator("loop", footprints.predict_rows))
-            patch.setattr(footprints._YearWriter, "__call__", clock.call("writing", footprints._YearWriter.__call__))
-            start = time.perf_counter()
-            map_footprints(scene, model, tmp_path / f"phases_{name}", settings=TileSettings())
-            wall = time.perf_counter() - start
-        s = clock.seconds
-        phases = {"decode": s["decode"], "batch assembly": s["reader"] - s["decode"], "inference": s["inference"],
-                  "blending": s["loop"] - s["inference"] - s["waiting"], "writing": s["writing"]}
-        rows.append(f"{name:22s} {wall:6.2f} s: " + ", ".join(f"{k} {100 * v / wall:4.0f} %" for k, v in phases.items()))
+        for variant in ("now", "unfused cast"):
+            model = Model(file, device="cpu")
+            clock = PhaseClock()
+            with monkeypatch.context() as patch:
+                if variant != "now":
+                    patch.setattr(inference, "normalize_into", _unfused_normalize)
+                patch.setattr(inference.RowReader, "read", clock.call("decode", inference.RowReader.read))
+                patch.setattr(inference, "_batches", clock.generator("reader", inference._batches))
+                patch.setattr(inference, "_background", clock.generator("waiting", inference._background))
+                patch.setattr(model, "positive_probability", clock.call("inference", model.positive_probability))
+                patch.setattr(footprints, "predict_rows", clock.generator("loop", footprints.predict_rows))
+                writer = footprints._YearWriter.__call__
+                patch.setattr(footprints._YearWriter, "__call__", clock.call("writing", writer))
+                start = time.perf_counter()
+                map_footprints(scene, model, tmp_path / f"phases_{name}_{len(rows)}", settings=TileSettings())
+                wall = time.perf_counter() - start
+            s = clock.seconds
+            phases = {"decode": s["decode"], "batch assembly": s["reader"] - s["decode"], "inference": s["inference"],
+                      "blending": s["loop"] - s["inference"] - s["waiting"], "writing": s["writing"]}
+            rows.append(f"{name:22s} {variant:12s} {wall:6.2f} s: "
+                        + ", ".join(f"{k} {100 * v / wall:4.0f} %" for k, v in phases.items()))
     report(f"engine phases as shares of one run's wall time, {len(scene)} years of {SIDE} x {SIDE} px, CPU", rows)
+
+
+def test_detectchange_decodes_each_image_once(scene, tmp_path, monkeypatch):
+    """detectchange METHOD=change_model with the bundled U-Net and change model: wall time and
+    pixels decoded per image pixel, each image decoded once for both models (now) against each
+    of the three streams decoding its own images (as before)."""
+    from contextlib import contextmanager
+
+    from euromine_qgis.core.io import row_reader
+    from euromine_qgis.core.maps import bitemporal
+
+    unet = next(m.file for m in bundled_models(task="footprint") if m.name == "unet_footprint")
+    footprint = Model(unet, device="cpu")
+    change = Model(bundled_models(task="change")[0].file, device="cpu")
+    (_, before), (_, after) = scene
+    rows = []
+    for variant in ("now: each image decoded once", "before: each stream decodes its images"):
+        decoded = {"px": 0}
+        real_read = row_reader.read_window
+
+        def counting_read(src, window, indexes, out=None):
+            decoded["px"] += window.height * window.width
+            return real_read(src, window, indexes, out=out)
+
+        @contextmanager
+        def apart(*args, **kwargs):
+            yield None
+
+        with monkeypatch.context() as patch:
+            patch.setattr(row_reader, "read_window", counting_read)
+            if variant.startswith("before"):
+                patch.setattr(bitemporal, "decoded_once", apart)
+            start = time.perf_counter()
+            bitemporal.detect_change(before, after, tmp_path / f"change_{len(rows)}.tif", footprint, change)
+            wall = time.perf_counter() - start
+        rows.append(f"{variant:42s} {wall:6.2f} s, {decoded['px'] / (2 * SIDE * SIDE):4.2f} px decoded per image px")
+    report(f"detectchange change_model (unet_footprint + {change.info.name}), {SIDE} x {SIDE} px, CPU", rows)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol, Sequence, TypeVar
 
@@ -26,7 +26,7 @@ import rasterio
 from rasterio.windows import Window
 
 from ..errors import OutOfMemory
-from ..io.row_reader import ROW_BUFFER_BUDGET, RowReader, buffer_bytes, decode_threads
+from ..io.row_reader import ROW_BUFFER_BUDGET, RowReader, RowView, buffer_bytes, decode_threads
 from ..io.valid import valid_pixels
 from ..progress import Reporter
 from .contract import ModelInfo, normalize_into
@@ -300,20 +300,38 @@ def first_batch(model: TileModel, srcs: Sequence[rasterio.io.DatasetReader], set
         return next(batches).tiles
 
 
-def _read_batches(srcs: Sequence, model: TileModel, plan: _Plan, batch_size: int,
-                  indexes: Sequence[Sequence[int] | None]) -> Iterator[_Batch]:
-    keep_rows = buffer_bytes(srcs, plan.th, indexes) <= ROW_BUFFER_BUDGET
+@contextmanager
+def _row_readers(srcs: Sequence, rows: int, indexes: Sequence[Sequence[int] | None]) -> Iterator[list[RowReader]]:
+    """A RowReader per image for windows of up to ``rows`` rows, with one decoding pool for all."""
+    keep_rows = buffer_bytes(srcs, rows, indexes) <= ROW_BUFFER_BUDGET
     threads = decode_threads() if keep_rows else 1
     with ExitStack() as stack:
         pool = None
         if threads > 1:  # one pool for every image: they are read one after another
             pool = stack.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="euromine-decode"))
-        readers = [stack.enter_context(closing(RowReader(src, plan.th, keep_rows, pool, threads, bands)))
-                   for src, bands in zip(srcs, indexes)]
+        yield [stack.enter_context(closing(RowReader(src, rows, keep_rows, pool, threads, bands)))
+               for src, bands in zip(srcs, indexes)]
+
+
+@contextmanager
+def decoded_once(srcs: Sequence[rasterio.io.DatasetReader], rows: int, indexes: Sequence[Sequence[int] | None],
+                 consumers: int) -> Iterator[list[list[RowView]] | None]:
+    """Views on ``srcs`` for ``consumers`` predict_rows streams (``views[image][stream]``, see its
+    ``readers``) that decode each image once however the streams tile it, or None when the
+    images are too wide to keep their rows in memory (each stream then reads its own windows).
+    ``rows`` is the tallest tile of the streams (tile_layout), ``indexes`` the bands read per image."""
+    with _row_readers(srcs, rows, indexes) as readers:
+        yield [reader.views(consumers) for reader in readers] if all(r.keep_rows for r in readers) else None
+
+
+def _read_batches(srcs: Sequence, model: TileModel, plan: _Plan, batch_size: int,
+                  indexes: Sequence[Sequence[int] | None]) -> Iterator[_Batch]:
+    with _row_readers(srcs, plan.th, indexes) as readers:
         yield from _batches(srcs, readers, model, plan, batch_size)
 
 
-def _batches(srcs: Sequence, readers: Sequence[RowReader], model: TileModel, plan: _Plan, batch_size: int) -> Iterator[_Batch]:
+def _batches(srcs: Sequence, readers: Sequence[RowReader | RowView], model: TileModel, plan: _Plan,
+             batch_size: int) -> Iterator[_Batch]:
     bands = len(model.info.bands)
     for strip, y0 in enumerate(plan.ys):
         rows = min(plan.th, plan.height - y0)
@@ -369,6 +387,7 @@ def predict_rows(
     settings: TileSettings = TileSettings(),
     reporter: Reporter = Reporter(),
     indexes: Sequence[Sequence[int] | None] | None = None,
+    readers: Sequence[RowView] | None = None,
 ) -> Iterator[RowBlock]:
     """Yield the scene's positive-class probabilities (mining; change for a change model) as
     consecutive row blocks, top to bottom.
@@ -379,6 +398,8 @@ def predict_rows(
     any image, for a series model in that year's image - and fed to the model as the band mean
     (zero after normalization) so they do not disturb their neighbours. ``indexes`` holds, per
     image, the 1-based bands that feed the model in its order (io.bands; None: every band).
+    ``readers`` (from decoded_once, one per image) share the decoding with other streams over the
+    same images; without them the stream decodes its images itself.
     """
     srcs = [src] if isinstance(src, rasterio.io.DatasetReader) else list(src)
     if model.info.series and len(srcs) < 2:
@@ -394,7 +415,10 @@ def predict_rows(
     wsum = np.zeros((th, plan.canvas_w), np.float32)
     valid = np.zeros((maps, th, plan.canvas_w), bool)
     batches_per_strip = -(-len(plan.xs) // batch_size)
-    batches = _read_batches(srcs, model, plan, batch_size, indexes or [None] * len(srcs))
+    if readers is None:
+        batches = _read_batches(srcs, model, plan, batch_size, indexes or [None] * len(srcs))
+    else:
+        batches = _batches(srcs, readers, model, plan, batch_size)
     for n, batch in enumerate(_background(batches, settings.prefetch)):
         reporter.check()
         y0 = plan.ys[batch.strip]

@@ -116,6 +116,8 @@ class RowReader:
         self._local = threading.local()
         self._handles: list[DatasetReader] = []
         self._lock = threading.Lock()
+        self._views: list[RowView] = []
+        self._sharing = threading.Lock()  # one view's read at a time (the decoding threads take _lock)
 
     def read(self, window: Window) -> np.ndarray:
         """The (bands, height, width) block of ``window``; a view into the buffer when rows are kept."""
@@ -126,22 +128,53 @@ class RowReader:
             raise ValueError(f"rows must be read top to bottom: row {y0} requested after row {self.start}")
         if window.height > self.min_rows:
             raise ValueError(f"windows of this reader hold at most {self.min_rows} rows, not {window.height}")
-        stop = self.start + self.held
-        if y1 > stop:
-            keep = max(0, stop - y0)
-            if keep:  # move the rows still needed to the top of the buffer
-                self.rows[:, :keep] = self.rows[:, self.held - keep:self.held]
-                self.start = y0
-            else:  # nothing held is needed: restart at the block row holding y0
-                self.start = y0 // self.block_height * self.block_height
-            self.held = keep
-            while self.start + self.held < y1:
-                top = self.start + self.held
-                height = min(self.step, self.src.height - top)
-                self._read_rows(Window(0, top, self.src.width, height), self.held)
-                self.held += height
-        rows = self.rows[:, y0 - self.start:y1 - self.start]
+        self._hold(y0, y1)
+        return self._slice(window)
+
+    def views(self, consumers: int) -> list[RowView]:
+        """``consumers`` views that share this reader, each read on its own thread, so that several
+        streams over one image decode it once (the rows are kept in memory: ``keep_rows``)."""
+        if not self.keep_rows:
+            raise ValueError("only a reader that keeps its rows can be shared")
+        self._views = [RowView(self) for _ in range(consumers)]
+        return list(self._views)
+
+    def _shared_read(self, view: RowView, window: Window) -> np.ndarray:
+        """``window`` for one of the views: a copy, since another view may move the buffer next."""
+        with self._sharing:
+            if window.row_off < view.row:
+                raise ValueError(f"rows must be read top to bottom: row {window.row_off} after row {view.row}")
+            view.row = window.row_off
+            # rows stay until every view has passed them; the views advance together (their
+            # consumers' outputs are aligned row by row), so the buffer grows by at most their lead
+            self._hold(min(v.row for v in self._views), window.row_off + window.height)
+            return self._slice(window).copy()
+
+    def _slice(self, window: Window) -> np.ndarray:
+        rows = self.rows[:, window.row_off - self.start:window.row_off + window.height - self.start]
         return rows[:, :, window.col_off:window.col_off + window.width]
+
+    def _hold(self, lower: int, y1: int) -> None:
+        """Make the buffer hold image rows ``lower .. y1``, dropping the rows above ``lower``."""
+        stop = self.start + self.held
+        if y1 <= stop:
+            return
+        keep = max(0, stop - lower)
+        need = y1 - lower + self.block_height + self.step  # the most rows the reads below can leave held
+        if need > self.rows.shape[1]:  # only views ask for more rows than one window holds
+            grown = np.empty((len(self.indexes), need, self.src.width), self.rows.dtype)
+            grown[:, :keep] = self.rows[:, self.held - keep:self.held]
+            self.rows = grown
+        elif keep:  # move the rows still needed to the top of the buffer
+            self.rows[:, :keep] = self.rows[:, self.held - keep:self.held]
+        # nothing held is needed: restart at the block row holding ``lower``
+        self.start = lower if keep else lower // self.block_height * self.block_height
+        self.held = keep
+        while self.start + self.held < y1:
+            top = self.start + self.held
+            height = min(self.step, self.src.height - top)
+            self._read_rows(Window(0, top, self.src.width, height), self.held)
+            self.held += height
 
     def _read_rows(self, window: Window, at: int) -> None:
         """Read full-width ``window`` into the buffer from row ``at`` on, in pieces on the pool."""
@@ -173,3 +206,14 @@ class RowReader:
         for handle in self._handles:
             handle.close()
         self._handles.clear()
+
+
+class RowView:
+    """One consumer's reads of a shared RowReader (RowReader.views): its windows, top to bottom."""
+
+    def __init__(self, reader: RowReader) -> None:
+        self.reader, self.row = reader, 0
+
+    def read(self, window: Window) -> np.ndarray:
+        """The (bands, height, width) block of ``window``, a copy of the shared reader's rows."""
+        return self.reader._shared_read(self, window)

@@ -16,7 +16,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from ..engine.inference import TileSettings, engine_env, predict_rows, resolve_tiling
+from ..engine.inference import TileSettings, decoded_once, engine_env, predict_rows, resolve_tiling, tile_layout
 from ..engine.scaling import ImageInput, check_inputs
 from ..errors import InputError
 from ..io.area import AreaTally
@@ -70,6 +70,28 @@ def _aligned(streams: Sequence[Iterator], height: int) -> Iterator[tuple[int, li
         row += k
 
 
+def _with_change_model(stack: ExitStack, opened, images: tuple[Path, Path], models: tuple[Model, Model],
+                       infos: tuple[list, list], grid, settings: TileSettings, reporter: Reporter) -> list[Iterator]:
+    """The footprint model's streams over the two images and the change model's over both, each
+    image decoded once for the two models (both tilings) where its rows fit in memory and the
+    models read the same bands; otherwise every stream reads on its own."""
+    footprint_model, change_model = models
+    indexes = [i.indexes for i in infos[0]]
+    srcs = [opened(path) for path in images]
+    views = None
+    if indexes == [i.indexes for i in infos[1]]:
+        rows = max(tile_layout(m, grid.height, grid.width, settings).tile_height for m in models)
+        views = stack.enter_context(decoded_once(srcs, rows, indexes, consumers=2))
+    if views is None:
+        return [predict_rows(footprint_model, opened(images[0]), settings, reporter.silent(), [indexes[0]]),
+                predict_rows(footprint_model, opened(images[1]), settings, reporter.silent(), [indexes[1]]),
+                predict_rows(change_model, srcs, settings, reporter, [i.indexes for i in infos[1]])]
+    # the views are used by one thread each: streams read on their own background threads
+    return [predict_rows(footprint_model, srcs[0], settings, reporter.silent(), [indexes[0]], [views[0][0]]),
+            predict_rows(footprint_model, srcs[1], settings, reporter.silent(), [indexes[1]], [views[1][0]]),
+            predict_rows(change_model, srcs, settings, reporter, indexes, [views[0][1], views[1][1]])]
+
+
 def detect_change(
     before: Path,
     after: Path,
@@ -105,7 +127,6 @@ def detect_change(
                       f"{resolve_tiling(change_model.info, settings).description}")
     check_inputs(infos, footprint_model.info, image_input.scale, reporter)
     tally = AreaTally(grid)
-    quiet = reporter.silent()
     with atomic_outputs([target]) as (temp,), ExitStack() as stack:
         stack.enter_context(engine_env())
 
@@ -113,12 +134,12 @@ def detect_change(
             return stack.enter_context(open_raster(path))
 
         # the last stream reports progress for all (they advance together)
-        streams = [predict_rows(footprint_model, opened(before), settings, quiet, [infos[0].indexes]),
-                   predict_rows(footprint_model, opened(after), settings, reporter if change_model is None else quiet,
-                                [infos[1].indexes])]
-        if change_model is not None:
-            streams.append(predict_rows(change_model, [opened(before), opened(after)], settings, reporter,
-                                        [i.indexes for i in change_infos]))
+        if change_model is None:
+            streams = [predict_rows(footprint_model, opened(before), settings, reporter.silent(), [infos[0].indexes]),
+                       predict_rows(footprint_model, opened(after), settings, reporter, [infos[1].indexes])]
+        else:
+            streams = _with_change_model(stack, opened, (before, after), (footprint_model, change_model),
+                                         (infos, change_infos), grid, settings, reporter)
         for stream in streams:  # closed before the datasets: their reader threads stop first
             stack.enter_context(closing(stream))
         dst = stack.enter_context(rasterio.open(temp, "w", **footprint_profile(grid)))
