@@ -6,7 +6,14 @@ and recorded), measures it and registers it in models.json. ``python -m export.z
 --test-data DIR --out models_onnx`` (re)measures a model that is already bundled, e.g. the
 spectral baseline. ``python -m export.zoo receptive-field NAME --out models_onnx`` measures the
 receptive field and alignment of a bundled file and records them in its metadata (for files
-exported before the exporter did so) and models.json.
+exported before the exporter did so) and models.json. ``python -m export.zoo variant NAME --precision
+int8 --calibration-data DIR --test-data DIR --out models_onnx`` writes a bundled model's
+reduced-precision sibling (export.quantize), measures it on the held-out sites and records it in its
+parent's models.json entry only when it keeps the held-out IoU (change models: change F1) within
+VARIANT_TOLERANCE of the parent; otherwise the sibling is deleted.
+``python -m export.zoo routes --test-data DIR --shift-data DIR --out models_onnx`` measures every
+change route of the bundled models (``export.change_routes``) on the in-distribution and the
+domain-shift held-out sites and records them under ``change_routes`` in each change model's entry.
 
 Measuring runs the plugin's own engine on the exported ONNX file, exactly as a user runs it,
 through ``export.site_scores`` (the same path as the training-time validation): footprint and
@@ -26,10 +33,16 @@ from typing import Any, Sequence
 
 from euromine_qgis.core.engine.model import Model
 from export import architectures
+from export.change_routes import measure_routes
 from export.data import training_sites
 from euromine_qgis.core.engine.contract import RECEPTIVE_FIELD_TOLERANCE
+from euromine_qgis.core.io.checksum import sha256_of
 from export.onnx import EXPORTERS, export_checkpoint, load_checkpoint, read_metadata, record_receptive_field, register_model
+from export.quantize import write_sibling
 from export.site_scores import LAMBDA, score_sites
+
+# How far a bundled sibling's held-out score may fall below its parent's.
+VARIANT_TOLERANCE = 0.01
 
 
 def _round(value: Any) -> Any:
@@ -117,6 +130,48 @@ def record_field(args: argparse.Namespace, command: str) -> None:
     register_model(args.out, dict(entry, provenance=dict(entry["provenance"], receptive_field=_field_record(path, command))))
 
 
+def headline_score(entry_metrics: dict[str, Any]) -> tuple[str, float]:
+    """The held-out score a sibling must keep: pooled (micro) IoU, or change F1 over all pairs."""
+    if "change_f1_all" in entry_metrics:
+        return "change_f1_all", entry_metrics["change_f1_all"]
+    return "micro.iou", entry_metrics["micro"]["iou"]
+
+
+def add_variant(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """Write, measure and (when within VARIANT_TOLERANCE) record the ``args.precision`` sibling."""
+    entry = _registry_entry(args.out, args.name)
+    parent = args.out / entry["file"]
+    path, record = write_sibling(parent, args.precision, training_sites(args.calibration_data),
+                                 training_sites(args.test_data), command)
+    metrics = measure(path, args.test_data)
+    score, parent_value = headline_score(entry["metrics"])
+    value = headline_score(metrics)[1]
+    if value < parent_value - VARIANT_TOLERANCE:
+        path.unlink()
+        raise SystemExit(f"{path}: held-out {score} {value:.4f} is more than {VARIANT_TOLERANCE} below "
+                         f"{entry['name']}'s {parent_value:.4f}; not bundled (file removed)")
+    variant = dict(record, file=path.name, sha256=sha256_of(path), size_bytes=path.stat().st_size,
+                   metrics=dict(metrics, command=command), trained_on=entry["trained_on"],
+                   synthetic_training=entry["synthetic_training"],
+                   heldout_change={score: round(value - parent_value, 4)})
+    variants = dict(entry.get("variants", {}), **{args.precision: variant})
+    register_model(args.out, dict(entry, variants=variants))
+    return variant
+
+
+def record_routes(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """Measure every change route on both test sets and store the record in each change model's entry."""
+    record = dict(measure_routes(args.out, {"in_distribution": args.test_data, "domain_shift": args.shift_data}),
+                  command=command)
+    models = json.loads((args.out / "models.json").read_text(encoding="utf-8"))["models"]
+    changes = [m["name"] for m in models if m["task"] == "change"]
+    if not changes:
+        raise SystemExit(f"{args.out / 'models.json'} lists no change model to hold the change routes")
+    for name in changes:
+        register_model(args.out, dict(_registry_entry(args.out, name), change_routes=record))
+    return record
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m export.zoo", description=__doc__.split("\n\n")[0])
@@ -131,14 +186,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_measure.add_argument("name")
     p_field = sub.add_parser("receptive-field", help="measure and record a bundled model's receptive field")
     p_field.add_argument("name")
-    for p in (p_add, p_measure):
+    p_variant = sub.add_parser("variant", help="write, measure and bundle a bundled model's int8 or fp16 sibling")
+    p_variant.add_argument("name")
+    p_variant.add_argument("--precision", required=True, choices=("int8", "fp16"))
+    p_variant.add_argument("--calibration-data", required=True, type=Path, help="training sites for calibration")
+    for p in (p_add, p_measure, p_variant):
         p.add_argument("--test-data", required=True, type=Path, help="held-out sites (EuroMineNet layout)")
-    for p in (p_add, p_measure, p_field):
+    for p in (p_add, p_measure, p_field, p_variant):
         p.add_argument("--out", type=Path, default=Path("models_onnx"))
+    p_routes = sub.add_parser("routes", help="measure every change route on both held-out test sets")
+    p_routes.add_argument("--test-data", required=True, type=Path, help="in-distribution held-out sites")
+    p_routes.add_argument("--shift-data", required=True, type=Path,
+                          help="domain-shift held-out sites (python -m export.synthetic --domain shifted)")
+    p_routes.add_argument("--out", type=Path, default=Path("models_onnx"))
     args = parser.parse_args(argv)
     command = "python -m export.zoo " + shlex.join(list(sys.argv[1:] if argv is None else argv))
     if args.action == "add":
         print(add(args, command))
+    elif args.action == "routes":
+        print(json.dumps(record_routes(args, command), indent=2))
+        return 0
+    elif args.action == "variant":
+        print(json.dumps(add_variant(args, command), indent=2))
+        return 0
     elif args.action == "receptive-field":
         record_field(args, command)
         print(json.dumps(_registry_entry(args.out, args.name)["provenance"]["receptive_field"], indent=2))

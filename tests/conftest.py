@@ -13,6 +13,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
 os.environ.setdefault("PROJ_LIB", "/usr/share/proj")
+# PRECISION=auto's measured verdicts: kept with the build, not in the user's cache
+os.environ.setdefault("EUROMINE_CACHE_DIR", str(REPO / "build" / "test-cache"))
 
 from tests.onnx_factory import conv_model  # noqa: E402
 

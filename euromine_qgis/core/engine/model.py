@@ -1,21 +1,38 @@
 """EuroMine ONNX models: an onnxruntime session on a model file, checked against the model contract."""
 from __future__ import annotations
 
+import json
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from ..errors import ModelError, OutOfMemory, first_line
+from ..io.checksum import sha256_of
 from .bundled import SYNTHETIC_LABEL
 from .contract import METADATA_KEY, ModelInfo, NormalizationOverride, model_inputs, normalize_in_place
-from .devices import GPU_PROVIDERS, device_name, execution_providers, provider_fallback, provider_options
+from .devices import GPU_PROVIDERS, TENSORRT, device_name, execution_providers, provider_fallback, provider_options
+from .precision import (
+    PRECISIONS,
+    VARIANT_KEY,
+    Verdict,
+    auto_precision,
+    cache_key,
+    candidate_files,
+    requested_file,
+    sibling_record,
+)
 from .scaling import scaled_info
 
 TRT_CACHE = Path(tempfile.gettempdir()) / "euromine-trt-cache"
+# Timed batches per candidate when auto measures (after one warm-up run each), and the years of a
+# series model's timed stack (ten years of full-size tiles take minutes on a small CPU).
+TIMED_RUNS = 2
+TIMED_YEARS = 1
 # How onnxruntime words an allocation failure (BFC arena, CUDA runtime, cuDNN workspace).
 _OOM = re.compile(r"out of memory|failed to allocate|cudaErrorMemoryAllocation|CUDA failure 2\b|BFCArena", re.I)
 
@@ -32,30 +49,24 @@ class Model:
         device: str = "auto",
         override: NormalizationOverride | None = None,
         scale: float = 1.0,
+        precision: str = "fp32",
     ) -> None:
         """Open ``path`` on ``device`` with its metadata (``override`` replacing the normalization);
-        ``scale`` multiplies every input value before normalization (SCALE, folded into it)."""
+        ``scale`` multiplies every input value before normalization (SCALE, folded into it).
+        ``precision`` (core.engine.precision.PRECISIONS) picks the file that runs: fp32 the file
+        itself, int8/fp16 its verified sibling, auto the one measured fastest here."""
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError(f"{self.path}: model file does not exist")
-        providers = execution_providers(device)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # The engine's reader, decoding and writer threads share the cores with onnxruntime; its
-        # idle pool threads spinning between runs would starve them.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(
-                str(self.path), options, providers=providers,
-                provider_options=[provider_options(p, TRT_CACHE) for p in providers],
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped pybind errors
-            raise ModelError(f"{self.path}: not a usable ONNX model ({first_line(exc)})") from exc
+        if precision not in PRECISIONS:
+            raise ModelError(f"{self.path}: unknown precision '{precision}' (expected one of {', '.join(PRECISIONS)})")
+        self._providers = execution_providers(device)
+        self.session = self._open(self.path)
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         self.info = scaled_info(ModelInfo.from_json(raw, self.path, override or NormalizationOverride()), scale)
         granted = self.session.get_providers()
         # onnxruntime drops a provider whose libraries do not load; an explicit DEVICE raises here
-        self.fallback = provider_fallback(device, providers, granted, sys.platform)
+        self.fallback = provider_fallback(device, self._providers, granted, sys.platform)
         self.provider = granted[0]
         self.device_name = device_name(self.provider)
         self._check_signature()
@@ -63,6 +74,88 @@ class Model:
         self.output_name = self.session.get_outputs()[0].name
         # On a GPU, IO binding hands onnxruntime the input once and syncs once per batch.
         self._io_binding = self.provider in GPU_PROVIDERS
+        self.precision, self.precision_reason = self._variant_of_own_file()
+        if precision != "fp32" and self.precision == "fp32":
+            self._choose_precision(precision)
+
+    def _open(self, file: Path, fp16: bool = False) -> ort.InferenceSession:
+        """An onnxruntime session on ``file`` with the engine's options (TensorRT's fp16 flag if asked)."""
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        # The engine's reader, decoding and writer threads share the cores with onnxruntime; its
+        # idle pool threads spinning between runs would starve them.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        provider_settings = [provider_options(p, TRT_CACHE) for p in self._providers]
+        if fp16 and self._providers[0] == TENSORRT:
+            provider_settings[0] = dict(provider_settings[0], trt_fp16_enable="True")
+        try:
+            return ort.InferenceSession(str(file), options, providers=self._providers,
+                                        provider_options=provider_settings)
+        except Exception as exc:  # onnxruntime raises its own untyped pybind errors
+            raise ModelError(f"{file}: not a usable ONNX model ({first_line(exc)})") from exc
+
+    def _variant_of_own_file(self) -> tuple[str, str]:
+        """A sibling opened by its own name (a Dask worker gets the file its client chose) runs at
+        the precision its metadata records."""
+        raw = self.session.get_modelmeta().custom_metadata_map.get(VARIANT_KEY)
+        if raw is None:
+            return "fp32", "asked for"
+        precision = json.loads(raw).get("precision", "fp32")
+        return precision, f"the file {self.path.name} is the {precision} sibling"
+
+    def _choose_precision(self, precision: str) -> None:
+        """Replace the fp32 session by the sibling ``precision`` names, or auto's measured choice."""
+        parent = self.path
+        parent_sha = sha256_of(parent)
+        if precision == "auto":
+            records = {p: self._sibling(parent, f, parent_sha, p)
+                       for p, f in candidate_files(parent, self.provider).items()}
+            sessions = {p: s for p, (s, _) in records.items()}
+            key = cache_key(parent_sha, self.provider, self.device_name, ort.__version__)
+            verdict = auto_precision({p: r for p, (_, r) in records.items()}, key,
+                                     lambda names: self._seconds_per_batch({p: sessions[p] for p in names}))
+        else:
+            file = requested_file(parent, precision, self.provider)
+            sessions = {precision: self._sibling(parent, file, parent_sha, precision)[0]}
+            verdict = Verdict(precision, "asked for")
+        if verdict.precision != "fp32":
+            self.session = sessions[verdict.precision]
+            self.path = candidate_files(parent, self.provider)[verdict.precision]
+            self.provider = self.session.get_providers()[0]
+            self._check_signature()
+        self.precision, self.precision_reason = verdict.precision, verdict.reason
+
+    def _sibling(self, parent: Path, file: Path, parent_sha: str, precision: str
+                 ) -> tuple[ort.InferenceSession, float | None]:
+        """A session on the ``precision`` candidate ``file`` and its recorded argmax agreement (None:
+        the parent itself, at fp32 or with TensorRT's fp16 flag)."""
+        if precision == "fp32":
+            return self.session, None
+        session = self._open(file, fp16=precision == "fp16")
+        if file == parent:
+            return session, None
+        record = sibling_record(session.get_modelmeta().custom_metadata_map.get(VARIANT_KEY), file, parent_sha)
+        return session, float(record.get("argmax_agreement", 0.0))
+
+    def _seconds_per_batch(self, sessions: dict[str, ort.InferenceSession]) -> dict[str, float]:
+        """Median seconds per batch of the engine's own tiles and batch size for this model and
+        provider for each session, measured interleaved after one warm-up run each. A series model
+        gets TIMED_YEARS years: its time grows with the years alike at every precision."""
+        from .inference import TileSettings, auto_batch_size, resolve_tiling
+
+        tile = resolve_tiling(self.info, TileSettings()).tile
+        images = self.info.spec.images_per_sample or TIMED_YEARS
+        batch = np.random.default_rng(0).standard_normal(
+            (auto_batch_size(self, tile * tile), images * len(self.info.bands), tile, tile)).astype(np.float32)
+        feeds = dict(zip(self.input_names, model_inputs(batch, self.info, len(self.input_names))))
+        times: dict[str, list[float]] = {p: [] for p in sessions}
+        for run in range(TIMED_RUNS + 1):
+            for precision, session in sessions.items():
+                start = time.perf_counter()
+                session.run([self.output_name], feeds)
+                if run:
+                    times[precision].append(time.perf_counter() - start)
+        return {p: float(np.median(t)) for p, t in times.items()}
 
     def _check_signature(self) -> None:
         """The graph must take the task's inputs (contract.TASK_TABLE) with the metadata's bands."""
@@ -94,7 +187,8 @@ class Model:
         """One line for logs: name, provider, the synthetic-training label where it applies, and why
         the session runs on another provider than DEVICE=auto asked for."""
         return (
-            f"{self.info.name} v{self.info.version} ({self.path.name}) on {self.provider} ({self.device_name})"
+            f"{self.info.name} v{self.info.version} ({self.path.name}, {self.precision}) on {self.provider} "
+            f"({self.device_name})"
             + (f" [{SYNTHETIC_LABEL}]" if self.info.synthetic else "")
             + (f"; {self.fallback}" if self.fallback else "")
         )

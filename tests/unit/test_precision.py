@@ -1,0 +1,126 @@
+"""PRECISION in the engine: siblings that must belong to their parent, fp16 refused on the CPU, the
+measured ``auto`` choice and its cache, and int8 maps that agree with fp32 on held-out generated
+sites, all on real onnxruntime sessions of the bundled files and their int8 siblings."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from euromine_qgis.core.engine.bundled import MODELS_DIR
+from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.engine.precision import (
+    CACHE_ENV,
+    CACHE_FILE,
+    MIN_AGREEMENT,
+    MIN_SPEEDUP,
+    fastest,
+    sibling_path,
+)
+from euromine_qgis.core.errors import ModelError
+from export.site_scores import map_scene
+
+INDEX = {m["name"]: m for m in json.loads((MODELS_DIR / "models.json").read_text(encoding="utf-8"))["models"]}
+WITH_INT8 = sorted(name for name, entry in INDEX.items() if "int8" in entry.get("variants", {}))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(folder))
+    return folder / CACHE_FILE
+
+
+@pytest.fixture
+def baseline(tmp_path) -> Path:
+    """The bundled spectral baseline and its int8 sibling, copied (small and fast to time)."""
+    for name in ("spectral_baseline.onnx", "spectral_baseline.int8.onnx"):
+        shutil.copy(MODELS_DIR / name, tmp_path / name)
+    return tmp_path / "spectral_baseline.onnx"
+
+
+def test_a_reduced_precision_must_beat_fp32_by_the_margin():
+    assert fastest({"fp32": 1.0, "int8": 1.0}) == "fp32"
+    assert fastest({"fp32": 1.0, "int8": 1.0 / (MIN_SPEEDUP * 0.99)}) == "fp32"
+    assert fastest({"fp32": 1.0, "int8": 0.8}) == "int8"
+    assert fastest({"fp32": 1.0, "int8": 0.8, "fp16": 0.5}) == "fp16"
+
+
+def test_auto_measures_once_then_uses_the_cache_and_remeasures_a_corrupt_one(baseline, cache):
+    first = Model(baseline, device="cpu", precision="auto")
+    assert first.precision_reason.startswith("measured: fp32 1.00×, int8 ")
+    entry = next(iter(json.loads(cache.read_text()).values()))
+    assert entry["candidates"] == ["fp32", "int8"]
+    assert entry["precision"] == first.precision == fastest(entry["seconds_per_batch"])
+    assert first.path.name == ("spectral_baseline.int8.onnx" if first.precision == "int8" else baseline.name)
+
+    second = Model(baseline, device="cpu", precision="auto")
+    assert second.precision == first.precision
+    assert second.precision_reason == f"cached from {entry['measured']}: {entry['speeds']}"
+
+    cache.write_text("{not json")
+    assert Model(baseline, device="cpu", precision="auto").precision_reason.startswith("measured: ")
+    assert json.loads(cache.read_text())  # rewritten whole
+
+
+def test_auto_without_a_sibling_runs_fp32_without_timing(conv_onnx, cache):
+    model = Model(conv_onnx, device="cpu", precision="auto")
+    assert (model.precision, model.path) == ("fp32", conv_onnx)
+    assert "only candidate" in model.precision_reason
+    assert not cache.exists()
+
+
+def test_explicit_int8_opens_the_sibling(baseline):
+    model = Model(baseline, device="cpu", precision="int8")
+    assert model.path == sibling_path(baseline, "int8") and model.precision == "int8"
+    assert "(spectral_baseline.int8.onnx, int8)" in model.description
+
+
+def test_int8_without_a_sibling_names_the_missing_file_and_the_command(conv_onnx):
+    with pytest.raises(ModelError, match=r"conv\.int8\.onnx: PRECISION=int8 needs .*python -m export\.quantize"):
+        Model(conv_onnx, device="cpu", precision="int8")
+
+
+def test_a_sibling_of_another_model_is_refused(tmp_path):
+    parent = shutil.copy(MODELS_DIR / "unet_footprint.onnx", tmp_path / "unet_footprint.onnx")
+    shutil.copy(MODELS_DIR / "spectral_baseline.int8.onnx", tmp_path / "unet_footprint.int8.onnx")
+    with pytest.raises(ModelError, match=r"unet_footprint\.int8\.onnx: made from another model"):
+        Model(parent, device="cpu", precision="int8")
+
+
+def test_fp16_on_the_cpu_is_an_error_naming_the_provider(baseline):
+    with pytest.raises(ModelError, match=r"PRECISION=fp16 needs CUDAExecutionProvider or TensorrtExecutionProvider; "
+                                         r"this run has CPUExecutionProvider"):
+        Model(baseline, device="cpu", precision="fp16")
+
+
+def test_unknown_precision_is_an_error(baseline):
+    with pytest.raises(ModelError, match="unknown precision 'int4'"):
+        Model(baseline, device="cpu", precision="int4")
+
+
+@pytest.fixture(scope="module")
+def heldout_site(tmp_path_factory) -> Path:
+    """A generated site of the zoo's held-out seed (3000), which no bundled model was trained on."""
+    from export.synthetic import generate_sites
+
+    return generate_sites(tmp_path_factory.mktemp("heldout"), 2, seed=3000)[1]
+
+
+@pytest.mark.parametrize("name", WITH_INT8)
+def test_int8_maps_agree_with_fp32_on_a_heldout_site(heldout_site, name):
+    """The engine's maps (tiling, blending, threshold 0.5) of the int8 sibling against fp32."""
+    parent = MODELS_DIR / INDEX[name]["file"]
+    years = sorted(heldout_site.joinpath("image").glob("Year*.tif"))
+    images = years if INDEX[name]["task"] == "footprint_series" else years[:2]
+    fp32, int8 = (Model(parent, device="cpu", precision=p) for p in ("fp32", "int8"))
+    if INDEX[name]["task"] == "footprint_series":
+        (p32, valid), (p8, _) = map_scene(fp32, images), map_scene(int8, images)
+    else:
+        pairs = [(map_scene(fp32, [i]), map_scene(int8, [i])) for i in images]
+        p32, p8, valid = (np.stack(x) for x in zip(*[(a[0], b[0], a[1]) for a, b in pairs]))
+    agreement = np.mean((p32 > 0.5)[valid] == (p8 > 0.5)[valid])
+    assert agreement >= MIN_AGREEMENT, f"{name}: int8 agrees with fp32 on {agreement:.4%} of valid pixels"
