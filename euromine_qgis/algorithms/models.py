@@ -30,7 +30,7 @@ from ..core.engine.scaling import ImageInput
 from ..core.errors import ModelError, first_line
 from ..core.io.bands import parse_input_bands
 from ..environment import GPU, MODELS, check_environment
-from .parameters import DEVICE, advanced, device_parameter, model_file_parameter
+from .parameters import DEVICE, PRECISION, advanced, device_parameter, model_file_parameter, precision_parameter
 from .translation import tr
 
 if TYPE_CHECKING:
@@ -74,12 +74,13 @@ def bundled_model_parameter(name: str, description: str, tasks: tuple[str, ...],
 
 
 def model_parameters(tasks: tuple[str, ...] = FOOTPRINT_TASKS) -> list[QgsProcessingParameterDefinition]:
-    """MODEL (bundled models of ``tasks``), MODEL_FILE, DEVICE, the normalization overrides
+    """MODEL (bundled models of ``tasks``), MODEL_FILE, DEVICE, PRECISION, the normalization overrides
     (BANDS, MEAN, STD) and how the images feed the model (INPUT_BANDS, SCALE)."""
     return [
         bundled_model_parameter(MODEL, tr("Bundled model"), tasks, default="spectral_baseline"),
         model_file_parameter(MODEL_FILE, tr("Own ONNX model file (overrides MODEL)")),
         device_parameter(),
+        precision_parameter(),
         advanced(QgsProcessingParameterString(
             BANDS, tr("Band names for a model without metadata (comma-separated)"), optional=True)),
         advanced(QgsProcessingParameterString(
@@ -123,9 +124,9 @@ def _model_path(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProce
 
 def load_model(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext,
                feedback: QgsProcessingFeedback, choice: ModelChoice = FOOTPRINT_MODEL) -> Model:
-    """The model ``choice`` names, on DEVICE (with BANDS/MEAN/STD where they apply, and SCALE). The log says
-    which execution provider and device run it and how to use an idle NVIDIA GPU; a model trained
-    on synthetic sites is a warning."""
+    """The model ``choice`` names, on DEVICE at PRECISION (with BANDS/MEAN/STD where they apply, and SCALE).
+    The log says which execution provider and device run it, which precision and why, and how to use
+    an idle NVIDIA GPU; a model trained on synthetic sites is a warning."""
     try:
         from ..core.engine.model import Model
     except ImportError as exc:  # onnxruntime missing or broken: the environment check has the fix
@@ -136,9 +137,12 @@ def load_model(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProces
     if choice.overrides:
         override = parse_override(*(alg.parameterAsString(parameters, name, context) for name in (BANDS, MEAN, STD)))
     path, device = _model_path(alg, parameters, context, choice), alg.parameterAsEnumString(parameters, DEVICE, context)
-    model = Model(path, device=device, override=override, scale=read_image_input(alg, parameters, context).scale)
+    model = Model(path, device=device, override=override, scale=read_image_input(alg, parameters, context).scale,
+                  precision=alg.parameterAsEnumString(parameters, PRECISION, context) or "auto")
     feedback.pushInfo(tr("Execution provider: {provider} on {device} ({name})").format(
         provider=model.provider, device=model.device_name, name=model.info.name))
+    feedback.pushInfo(tr("Precision: {precision} ({file}; {reason})").format(
+        precision=model.precision, file=model.path.name, reason=model.precision_reason))
     for problem in check_environment():
         if problem.affects == GPU and model.provider == "CPUExecutionProvider":
             feedback.reportError(problem.message(), fatalError=False)

@@ -35,6 +35,7 @@ PAIRS = "PAIRS"
 TEMPORAL_FILTER = "TEMPORAL_FILTER"
 LAMBDA = "LAMBDA"
 DEVICE = "DEVICE"
+PRECISION = "PRECISION"
 THRESHOLD = "THRESHOLD"
 TILE_OVERLAP = "TILE_OVERLAP"
 BATCH_SIZE = "BATCH_SIZE"
@@ -152,6 +153,16 @@ def device_parameter() -> QgsProcessingParameterEnum:
 
     return advanced(QgsProcessingParameterEnum(
         DEVICE, tr("Execution device"), options=list(DEVICES), defaultValue="auto", usesStaticStrings=True,
+    ))
+
+
+def precision_parameter() -> QgsProcessingParameterEnum:
+    """PRECISION (advanced): auto (measured on first use), fp32, int8 or fp16 (CUDA and TensorRT)."""
+    from ..core.engine.precision import PRECISIONS  # the engine's module: imported where a model is declared
+
+    return advanced(QgsProcessingParameterEnum(
+        PRECISION, tr("Numeric precision (auto: the fastest measured here within the accuracy bounds)"),
+        options=list(PRECISIONS), defaultValue="auto", usesStaticStrings=True,
     ))
 
 

@@ -24,7 +24,8 @@ def _card_entries(models: Sequence[BundledModel]) -> dict[str, dict]:
 def model_cards(models: Sequence[BundledModel]) -> list[dict]:
     """One card per bundled model: name, display name, task, file, sha256, trained_on (labelled
     where the weights were trained on synthetic sites), architecture, license, version, the
-    receptive field and alignment recorded at export (None where not recorded) and the metrics."""
+    receptive field and alignment recorded at export (None where not recorded), the metrics and the
+    reduced-precision siblings (PRECISION) with their own sha256, agreement and metrics."""
     entries = _card_entries(models)
     cards = []
     for model in models:
@@ -39,6 +40,6 @@ def model_cards(models: Sequence[BundledModel]) -> list[dict]:
             "synthetic_training": model.synthetic_training, "architecture": entry.get("architecture"),
             "license": entry.get("license"), "version": entry.get("version"),
             "receptive_field": field.get("receptive_field"), "alignment": field.get("alignment"),
-            "metrics": entry.get("metrics", {}),
+            "metrics": entry.get("metrics", {}), "variants": entry.get("variants", {}),
         })
     return cards

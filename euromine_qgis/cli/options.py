@@ -12,6 +12,7 @@ from ..core.engine.bundled import SYNTHETIC_LABEL, bundled_models, resolve_bundl
 from ..core.engine.contract import FOOTPRINT_TASKS, NormalizationOverride
 from ..core.engine.devices import DEVICES
 from ..core.engine.overrides import parse_override
+from ..core.engine.precision import PRECISIONS
 from ..core.engine.scaling import ImageInput
 from ..core.errors import ModelError
 from ..core.io.bands import parse_input_bands
@@ -97,9 +98,12 @@ def model_choice(parser: argparse.ArgumentParser, flag: str, file_flag: str, tas
 
 
 def model_options(parser: argparse.ArgumentParser, tasks: tuple[str, ...] = FOOTPRINT_TASKS) -> None:
-    """MODEL, MODEL_FILE, DEVICE, BANDS, MEAN, STD, INPUT_BANDS and SCALE."""
+    """MODEL, MODEL_FILE, DEVICE, PRECISION, BANDS, MEAN, STD, INPUT_BANDS and SCALE."""
     model_choice(parser, "--model", "--model-file", tasks, "spectral_baseline", "model")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="execution device (default auto)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="numeric precision (default auto: the fastest measured here within the accuracy "
+                             "bounds; fp16 only on CUDA and TensorRT)")
     parser.add_argument("--bands", default="", help="band names for a model without metadata (comma-separated)")
     parser.add_argument("--mean", default="", help="per-band mean for normalization (comma-separated)")
     parser.add_argument("--std", default="", help="per-band std for normalization (comma-separated)")
@@ -145,14 +149,17 @@ class ModelRequest:
     device: str = "auto"
     override: NormalizationOverride | None = None
     scale: float = 1.0
+    precision: str = "auto"
 
     def load(self, reporter: Reporter) -> Model:
-        """The model on its device; the log says which execution provider and device run it, and a
-        model trained on synthetic sites is a warning."""
+        """The model on its device at its precision; the log says which execution provider and device
+        run it, which precision and why, and a model trained on synthetic sites is a warning."""
         from ..core.engine.model import Model
 
-        model = Model(self.path, device=self.device, override=self.override, scale=self.scale)
+        model = Model(self.path, device=self.device, override=self.override, scale=self.scale,
+                      precision=self.precision)
         reporter.info(f"Execution provider: {model.provider} on {model.device_name} ({model.info.name})")
+        reporter.info(f"Precision: {model.precision} ({model.path.name}; {model.precision_reason})")
         if model.info.synthetic:
             reporter.warn(f"{self.role} '{model.info.name}' was {SYNTHETIC_LABEL}.")
         return model
@@ -172,20 +179,22 @@ def cluster(args: argparse.Namespace, request: ModelRequest, model: Model) -> Cl
     where = parse_scheduler(args.scheduler)
     if where is None:
         return None
-    return Cluster(where, ModelSpec.of(request.path, request.device, request.override, request.scale), model)
+    # the workers open the file that runs here (a precision sibling included)
+    return Cluster(where, ModelSpec.of(model.path, request.device, request.override, request.scale), model)
 
 
 def model_request(args: argparse.Namespace) -> ModelRequest:
     """The footprint model --model / --model-file name, with --bands/--mean/--std, --device and --scale."""
     override = parse_override(args.bands, args.mean, args.std)
     return ModelRequest(_model_path(args.model_file, args.model, "--model", "--model-file"), "Model",
-                        args.device, override, args.scale)
+                        args.device, override, args.scale, args.precision)
 
 
 def change_model_request(args: argparse.Namespace) -> ModelRequest:
     """The change model --change-model / --change-model-file name (no normalization overrides)."""
     return ModelRequest(_model_path(args.change_model_file, args.change_model, "--change-model",
-                                    "--change-model-file"), "Change model", args.device, scale=args.scale)
+                                    "--change-model-file"), "Change model", args.device, scale=args.scale,
+                        precision=args.precision)
 
 
 def _model_path(model_file: Path | None, name: str | None, flag: str, file_flag: str) -> Path:

@@ -30,8 +30,9 @@ _EVALUATION_RENAMED = {"pairs": "CHANGE_PAIRS", "lambda": None, "predictions": N
 
 
 def model_results(model: Model) -> dict:
-    """The result entries that say which model ran, on which execution provider and device."""
-    return {"MODEL_NAME": model.info.name, "PROVIDER": model.provider, "DEVICE_NAME": model.device_name}
+    """The result entries that say which model ran, on which execution provider and device, at which precision."""
+    return {"MODEL_NAME": model.info.name, "PROVIDER": model.provider, "DEVICE_NAME": model.device_name,
+            "PRECISION": model.precision}
 
 
 def footprint_results(out_dir: Path, results: Sequence[YearFootprint], model: Model) -> dict:

@@ -58,8 +58,8 @@ def test_series_model_maps_every_year_in_one_run(euromine_provider, sites, tmp_p
     assert len(result["FOOTPRINTS"]) == 10
     assert any("trained on synthetic sites" in line for line in log.warnings)
     assert any("10 years mapped together" in line for line in log.lines)
-    core = map_footprints([(2015 + t, Path(p)) for t, p in enumerate(images(site))],
-                          Model(resolve_bundled(series), device="cpu"), tmp_path / "core")
+    model = Model(resolve_bundled(series), device="cpu", precision=result["PRECISION"])  # the precision auto chose
+    core = map_footprints([(2015 + t, Path(p)) for t, p in enumerate(images(site))], model, tmp_path / "core")
     for path, expected in zip(sorted(result["FOOTPRINTS"]), core):
         with rasterio.open(path) as a, rasterio.open(expected.footprint) as b:
             np.testing.assert_array_equal(a.read(1), b.read(1))
