@@ -63,9 +63,11 @@ def sieved(mining: np.ndarray, valid: np.ndarray, image: Path, min_area_ha: floa
     return sieve_mask(footprint_values(mining, valid), pixels) == 1
 
 
-def footprint_counts(model: TileModel, site: TrainingSite, min_area_ha: float = 0.0) -> SeriesCounts:
+def footprint_counts(model: TileModel, site: TrainingSite, min_area_ha: float = 0.0,
+                     pairs: bool = False) -> SeriesCounts:
     """Counts of a footprint or series model over every year of ``site``, its footprints sieved
-    to ``min_area_ha`` when above 0."""
+    to ``min_area_ha`` when above 0; with ``pairs`` also the change counts of every pair of years
+    a < b of the maps (post-classification change)."""
     if model.info.series:
         probability, valid = map_scene(model, [site.image(y) for y in site.years])
     else:
@@ -75,7 +77,8 @@ def footprint_counts(model: TileModel, site: TrainingSite, min_area_ha: float = 
     mining = probability >= THRESHOLD
     if min_area_ha > 0:
         mining = np.stack([sieved(m, v, site.image(y), min_area_ha) for m, v, y in zip(mining, valid, site.years)])
-    return series_counts(mining, labels, valid & labelled, site.years)
+    years = site.years
+    return series_counts(mining, labels, valid & labelled, years, itertools.combinations(years, 2) if pairs else ())
 
 
 def footprint_scores(model: TileModel, sites: Sequence[TrainingSite], min_area_ha: float = 0.0) -> dict[str, Any]:

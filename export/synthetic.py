@@ -20,6 +20,12 @@ Everything is drawn from numpy generators seeded by ``(seed, ...)``, so the same
 byte-identical files, and a year's files do not depend on which other years were asked for
 (as long as the asked years lie in 2015-2024).
 
+Two generator settings (:data:`DOMAINS`): ``default``, on which the bundled models were trained,
+validated and tested, and ``shifted``, a domain-shift test the training never sees: sites of
+other sizes on a projected grid (UTM, 10 m pixels in metres), more haze, more, smaller and
+denser clouds, more and deeper nodata margins, longer and rougher mines that open later and
+grow in fewer, larger steps with longer pauses.
+
 No torch, no qgis: numpy, scipy, rasterio and the release facts of ``core.release``.
 """
 
@@ -35,6 +41,7 @@ from typing import Sequence
 
 import numpy as np
 import rasterio
+from pyproj import Transformer
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine, from_origin
 from scipy import ndimage
@@ -121,6 +128,34 @@ _CLOUD_SHAPE = np.array([1.0, 0.99, 0.98, 0.98, 0.98, 0.98, 0.99, 0.99, 0.8, 0.6
 
 
 @dataclass(frozen=True)
+class Domain:
+    """Generator settings that tell one population of sites from another."""
+
+    name: str
+    sides: tuple[int, int]  # odd sides drawn when no size is given
+    projected: bool  # UTM grid in metres (else EPSG:4326 in degrees)
+    mine_length: tuple[float, float]  # ellipse half-axes over the mine scale
+    mine_width: tuple[float, float]
+    mine_roughness: float  # weight of the coarse noise on the mine outline
+    late_opening: float  # chance that the mine opens after the first year
+    pause: float  # chance that the footprint does not grow in a year
+    growth_step: tuple[float, float]  # relative size of a year's growth
+    haze: float  # chance of haze in a year
+    cloud: float  # chance of clouds in a year
+    cloud_size: tuple[float, float]  # cloud feature size in pixels
+    cloud_cover: tuple[float, float]  # share of the scene under clouds
+    nodata: float  # chance of a nodata margin in a year
+    nodata_depth: tuple[float, float]  # depth of a straight margin, share of the side
+
+
+DEFAULT_DOMAIN = Domain("default", _RANDOM_SIDES, False, (0.9, 1.35), (0.6, 1.0), 0.22, 0.15, 0.3, (0.3, 1.5),
+                        0.3, 0.25, (10, 30), (0.04, 0.25), 0.2, (0.05, 0.3))
+SHIFTED_DOMAIN = Domain("shifted", (161, 289), True, (1.2, 1.7), (0.4, 0.7), 0.4, 0.4, 0.45, (0.8, 2.5),
+                        0.5, 0.5, (5, 14), (0.1, 0.35), 0.4, (0.1, 0.4))
+DOMAINS = {d.name: d for d in (DEFAULT_DOMAIN, SHIFTED_DOMAIN)}
+
+
+@dataclass(frozen=True)
 class YearConditions:
     """What the atmosphere and the processing did to one year's image."""
 
@@ -146,6 +181,8 @@ class SyntheticSite:
     labels: dict[int, np.ndarray]
     cover: dict[int, np.ndarray]
     conditions: dict[int, YearConditions]
+    crs: str = "EPSG:4326"
+    domain: str = DEFAULT_DOMAIN.name
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -304,11 +341,11 @@ def _build_landscape(rng, shape, grid, potential, lat) -> _Landscape:
 # --------------------------------------------------------------------------- the mine
 
 
-def _mine_radii(rng, n_years: int) -> tuple[np.ndarray, int]:
+def _mine_radii(rng, n_years: int, domain: Domain) -> tuple[np.ndarray, int]:
     """Footprint radius (potential units) per year: grows with pauses; -inf before opening."""
-    opening = 0 if rng.random() > 0.15 else int(rng.integers(1, 4))
+    opening = 0 if rng.random() > domain.late_opening else int(rng.integers(1, 4))
     start = rng.uniform(0.4, 0.75)
-    steps = np.where(rng.random(n_years) < 0.3, 0.0, rng.uniform(0.3, 1.5, n_years))
+    steps = np.where(rng.random(n_years) < domain.pause, 0.0, rng.uniform(*domain.growth_step, n_years))
     steps[: opening + 1] = 0.0
     if steps.sum() == 0:
         steps[-1] = 1.0
@@ -354,21 +391,21 @@ def _ellipse_point(centre, a, b, theta, rho, alpha):
             centre[1] + u * np.cos(theta) - v * np.sin(theta))
 
 
-def _build_mine(rng, shape, grid, timeline) -> tuple[_Mine, np.ndarray]:
+def _build_mine(rng, shape, grid, timeline, domain: Domain) -> tuple[_Mine, np.ndarray]:
     """Mine geometry and its history; also returns the potential field (< 1 = final extent)."""
     h, w = shape
     yy, xx = grid
     centre = (rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w)
     scale = rng.uniform(0.2, 0.34) * min(h, w)
-    a, b = scale * rng.uniform(0.9, 1.35), scale * rng.uniform(0.6, 1.0)
+    a, b = scale * rng.uniform(*domain.mine_length), scale * rng.uniform(*domain.mine_width)
     theta = rng.uniform(0, np.pi)
     dy, dx = yy - centre[0], xx - centre[1]
     u = (dx * np.cos(theta) + dy * np.sin(theta)) / a
     v = (-dx * np.sin(theta) + dy * np.cos(theta)) / b
-    potential = (np.hypot(u, v) + 0.22 * _smooth_noise(rng, shape, scale / 2)
+    potential = (np.hypot(u, v) + domain.mine_roughness * _smooth_noise(rng, shape, scale / 2)
                  + 0.07 * _smooth_noise(rng, shape, scale / 8))
 
-    radii, opening = _mine_radii(rng, len(timeline))
+    radii, opening = _mine_radii(rng, len(timeline), domain)
     radii[opening:] = np.maximum(radii[opening:], potential.min() + 0.15)
     excavated = _first_years(potential, radii, timeline)
 
@@ -438,7 +475,7 @@ def _year_cover(land: _Landscape, mine: _Mine, crop_state: np.ndarray, year: int
 # --------------------------------------------------------------------------- rendering
 
 
-def _draw_conditions(rng, shape) -> tuple[YearConditions, np.ndarray, np.ndarray, np.ndarray]:
+def _draw_conditions(rng, shape, domain: Domain) -> tuple[YearConditions, np.ndarray, np.ndarray, np.ndarray]:
     """Per-year drift, haze field, cloud alpha and nodata mask."""
     h, w = shape
     gain = 1 + rng.normal(0, 0.02) + rng.normal(0, 0.025, len(BANDS))
@@ -446,23 +483,23 @@ def _draw_conditions(rng, shape) -> tuple[YearConditions, np.ndarray, np.ndarray
 
     haze = np.zeros(shape, np.float32)
     haze_amp = 0.0
-    if rng.random() < 0.3:
+    if rng.random() < domain.haze:
         haze_amp = float(rng.uniform(250, 700))
         haze = haze_amp * (0.4 + 0.6 / (1 + np.exp(-2 * _smooth_noise(rng, shape, 40))))
 
     alpha = np.zeros(shape, np.float32)
-    if rng.random() < 0.25:
-        field = _smooth_noise(rng, shape, rng.uniform(10, 30))
-        threshold = np.quantile(field, 1 - rng.uniform(0.04, 0.25))
+    if rng.random() < domain.cloud:
+        field = _smooth_noise(rng, shape, rng.uniform(*domain.cloud_size))
+        threshold = np.quantile(field, 1 - rng.uniform(*domain.cloud_cover))
         alpha = np.clip((field - threshold) / 0.35, 0, 1)
 
     nodata = np.zeros(shape, bool)
-    if rng.random() < 0.2:
+    if rng.random() < domain.nodata:
         yy, xx = np.mgrid[0:h, 0:w]
         fy, fx = (yy + 0.5) / h, (xx + 0.5) / w
         if rng.random() < 0.5:  # straight strip along one edge
             edge = [fy, 1 - fy, fx, 1 - fx][rng.integers(0, 4)]
-            nodata = edge < rng.uniform(0.05, 0.3)
+            nodata = edge < rng.uniform(*domain.nodata_depth)
         else:  # diagonal orbit edge across one corner
             if rng.random() < 0.5:
                 fy = 1 - fy
@@ -536,24 +573,31 @@ def _random_size(rng: np.random.Generator, sides=_RANDOM_SIDES) -> tuple[int, in
     return int(h), int(w)
 
 
-def _site_transform(rng, shape) -> Affine:
-    """North-up EPSG:4326 transform with ~10 m pixels around a European centre."""
+def _site_grid(rng, shape, projected: bool) -> tuple[str, Affine, float]:
+    """(CRS, north-up transform, latitude of the centre) of a ~10 m grid around a European centre:
+    EPSG:4326 in degrees, or with ``projected`` the centre's UTM zone with 10 m pixels."""
     h, w = shape
     lat, lon = rng.uniform(37, 66), rng.uniform(-9, 28)
+    if projected:
+        crs = f"EPSG:{32600 + int((lon + 180) // 6) + 1}"
+        east, north = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+        return crs, from_origin(round(east - w / 2 * 10), round(north + h / 2 * 10), 10, 10), lat
     dx = 10 / (111320 * np.cos(np.radians(lat)))
     dy = 10 / 110574
-    return from_origin(lon - w / 2 * dx, lat + h / 2 * dy, dx, dy)
+    transform = from_origin(lon - w / 2 * dx, lat + h / 2 * dy, dx, dy)
+    return "EPSG:4326", transform, transform.f - h / 2 * abs(transform.e)
 
 
 def simulate_site(seed: int, size: tuple[int, int] | None = None,
-                  years: Sequence[int] = YEARS) -> SyntheticSite:
+                  years: Sequence[int] = YEARS, domain: Domain = DEFAULT_DOMAIN) -> SyntheticSite:
     """Simulate one site in memory (nothing is written).
 
     Args:
         seed: non-negative integer; the whole site follows from it.
-        size: (height, width) in pixels; None draws odd sides in 91..419 from ``seed``.
+        size: (height, width) in pixels; None draws odd sides in ``domain.sides`` from ``seed``.
         years: years to render. The mine's history runs over 2015-2024 widened to cover them,
             so any subset of 2015-2024 renders exactly as in the full run.
+        domain: the generator settings (:data:`DOMAINS`).
 
     Returns:
         The images, labels, land cover and per-year conditions.
@@ -562,12 +606,11 @@ def simulate_site(seed: int, size: tuple[int, int] | None = None,
     if not years:
         raise ValueError("no years to simulate")
     rng = _rng(seed, 0)
-    shape = _check_size(size) if size is not None else _random_size(rng)
-    transform = _site_transform(rng, shape)
+    shape = _check_size(size) if size is not None else _random_size(rng, domain.sides)
+    crs, transform, lat = _site_grid(rng, shape, domain.projected)
     timeline = tuple(range(min(years[0], YEARS[0]), max(years[-1], YEARS[-1]) + 1))
     grid = tuple(g.astype(np.float32) for g in np.mgrid[0 : shape[0], 0 : shape[1]])
-    lat = transform.f - shape[0] / 2 * abs(transform.e)
-    mine, potential = _build_mine(rng, shape, grid, timeline)
+    mine, potential = _build_mine(rng, shape, grid, timeline, domain)
     land = _build_landscape(rng, shape, grid, potential, lat)
 
     images, labels, covers, conditions = {}, {}, {}, {}
@@ -579,11 +622,11 @@ def simulate_site(seed: int, size: tuple[int, int] | None = None,
         )
         crop_brightness = yr.uniform(0.75, 1.35, max(land.n_parcels, 1)).astype(np.float32)
         cover, label, green = _year_cover(land, mine, crop_state, year)
-        cond, haze, alpha, nodata = _draw_conditions(yr, shape)
+        cond, haze, alpha, nodata = _draw_conditions(yr, shape, domain)
         images[year] = _render(yr, land, mine, cover, green, cond, haze, alpha, nodata,
                                crop_brightness)
         labels[year], covers[year], conditions[year] = label, cover, cond
-    return SyntheticSite(int(seed), transform, years, images, labels, covers, conditions)
+    return SyntheticSite(int(seed), transform, years, images, labels, covers, conditions, crs, domain.name)
 
 
 # --------------------------------------------------------------------------- writing
@@ -609,13 +652,14 @@ def write_site(site: SyntheticSite, out_dir: str | Path, name: str) -> Path:
     h, w = site.shape
     common = {"driver": "GTiff", "height": h, "width": w, "compress": "deflate",
               **_block_options((h, w))}
-    image_profile = {**common, "count": len(BANDS), "dtype": "int16", "crs": "EPSG:4326",
+    image_profile = {**common, "count": len(BANDS), "dtype": "int16", "crs": site.crs,
                      "transform": site.transform, "nodata": IMAGE_NODATA, "predictor": 2}
     label_profile = {**common, "count": 1, "dtype": "uint8"}
     for year in site.years:
         with rasterio.open(layout.image_path(folder, year), "w", **image_profile) as dst:
             dst.write(site.images[year])
-            dst.update_tags(**{SYNTHETIC_TAG: f"export.synthetic site seed {site.seed}"})
+            shifted = "" if site.domain == DEFAULT_DOMAIN.name else f" ({site.domain} generator settings)"
+            dst.update_tags(**{SYNTHETIC_TAG: f"export.synthetic site seed {site.seed}{shifted}"})
             for index, band in enumerate(BANDS, start=1):
                 dst.set_band_description(index, band)
         # The release's labels carry no georeferencing; rasterio warns about that.
@@ -627,17 +671,18 @@ def write_site(site: SyntheticSite, out_dir: str | Path, name: str) -> Path:
 
 
 def generate_site(out_dir: str | Path, name: str, seed: int, size: tuple[int, int] | None = None,
-                  years: Sequence[int] = YEARS) -> Path:
+                  years: Sequence[int] = YEARS, domain: Domain = DEFAULT_DOMAIN) -> Path:
     """Simulate and write one site; returns its folder ``{out_dir}/{name}``.
 
     Args:
         out_dir: folder that receives the site folder.
         name: site folder name.
         seed: non-negative integer; the same seed writes byte-identical files.
-        size: (height, width) in pixels; None draws odd sides in 91..419 from ``seed``.
+        size: (height, width) in pixels; None draws odd sides in ``domain.sides`` from ``seed``.
         years: years to write (default 2015-2024).
+        domain: the generator settings (:data:`DOMAINS`).
     """
-    return write_site(simulate_site(seed, size, years), out_dir, name)
+    return write_site(simulate_site(seed, size, years, domain), out_dir, name)
 
 
 def site_seed(seed: int, index: int) -> int:
@@ -647,12 +692,12 @@ def site_seed(seed: int, index: int) -> int:
 
 def generate_sites(out_dir: str | Path, n_sites: int, seed: int,
                    size: tuple[int, int] | None = None,
-                   years: Sequence[int] = YEARS) -> list[Path]:
+                   years: Sequence[int] = YEARS, domain: Domain = DEFAULT_DOMAIN) -> list[Path]:
     """Write sites ``Synthetic_1`` ... ``Synthetic_{n_sites}``; returns their folders.
 
     Site ``k`` depends only on ``(seed, k)``, not on ``n_sites``. With ``size`` None every site
-    draws odd sides in 91..419, except that site 1 is smaller than a benchmark patch (160 px)
-    in at least one dimension.
+    draws odd sides in ``domain.sides``, except that site 1 is smaller than a benchmark patch
+    (160 px) in at least one dimension.
     """
     if n_sites < 0:
         raise ValueError("n_sites must be >= 0")
@@ -662,9 +707,9 @@ def generate_sites(out_dir: str | Path, n_sites: int, seed: int,
         site_size = size
         if size is None and index == 0:
             rng = _rng(own_seed, 2)
-            short, long = _random_size(rng, _SMALL_SIDES)[0], _random_size(rng)[1]
+            short, long = _random_size(rng, _SMALL_SIDES)[0], _random_size(rng, domain.sides)[1]
             site_size = (short, long) if rng.random() < 0.5 else (long, short)
-        folders.append(generate_site(out_dir, f"Synthetic_{index + 1}", own_seed, site_size, years))
+        folders.append(generate_site(out_dir, f"Synthetic_{index + 1}", own_seed, site_size, years, domain))
     return folders
 
 
@@ -672,7 +717,7 @@ def generate_sites(out_dir: str | Path, n_sites: int, seed: int,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m export.synthetic OUT --sites N --seed S``."""
+    """Command line: ``python -m export.synthetic OUT --sites N --seed S [--domain shifted]``."""
     parser = argparse.ArgumentParser(
         prog="python -m export.synthetic",
         description="Write synthetic mining sites in the EuroMineNet layout.",
@@ -684,6 +729,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="site size in pixels (default: random odd sizes)")
     parser.add_argument("--years", default="2015-2024",
                         help="years, e.g. 2015-2024 or 2016,2019 (default 2015-2024)")
+    parser.add_argument("--domain", choices=sorted(DOMAINS), default=DEFAULT_DOMAIN.name,
+                        help="generator settings: default (the bundled models' training data) or shifted "
+                             "(a domain-shift test; see the module's docstring)")
     args = parser.parse_args(argv)
     try:
         years = parse_years(args.years)
@@ -694,7 +742,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         size = _check_size(args.size) if args.size else None
     except (ValueError, YearsError) as exc:
         parser.error(str(exc))
-    for folder in generate_sites(args.out, args.sites, args.seed, size, years):
+    for folder in generate_sites(args.out, args.sites, args.seed, size, years, DOMAINS[args.domain]):
         print(folder)
     return 0
 
