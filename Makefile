@@ -30,11 +30,15 @@ help:
 	@echo "make zip    build the installable plugin zip into $(DIST)/"
 	@echo "make models re-export the spectral baseline (needs torch, installed by make env)"
 	@echo "make zoo    retrain, re-measure and re-register the bundled trained models (long)"
+	@echo "make benchmark DATA=dir [DEVICE=cuda]  train, export, measure and rank every architecture into BENCHMARK_OUT"
 	@echo "make screenshot  QGIS under Xvfb: toolbox and Map mining footprints dialog -> docs/qgis_toolbox.png"
 	@echo "make gpu-check   GPU tests and figures on an NVIDIA GPU into GPU_OUT (docs/gpu-check/README.md)"
 	@echo "make gpu-wheels  the wheels gpu-check needs on the lent GPU machine, split for its calls"
 
+# TORCH=auto: PyTorch's CUDA build where an NVIDIA GPU is found, the CPU build elsewhere (CI); or cpu|cuda
+TORCH ?= auto
 env: $(STAMP)
+	@TORCH=$(TORCH) $(PY) scripts/torch_build.py --install
 
 # apt only when a package is missing, so a set-up machine is not touched again.
 $(STAMP): Makefile requirements.txt requirements-dev.txt requirements-export.txt
@@ -85,6 +89,20 @@ zoo: env
 	$(PY) -m export.zoo add $(ZOO)/runs/unet.pt --name unet_footprint --display-name "U-Net footprint model" --test-data $(ZOO)/test
 	$(PY) -m export.zoo add $(ZOO)/runs/utae.pt --name utae_series --display-name "U-TAE series model (all years at once)" --test-data $(ZOO)/test
 	$(PY) -m export.zoo add $(ZOO)/runs/fc_siam_diff.pt --name fc_siam_diff_change --display-name "FC-Siam-diff change model" --test-data $(ZOO)/test
+
+# The benchmark table (README, Benchmark): every architecture trained on DATA's train split, selected on
+# its val split, exported with the parity check and measured on its test split by the plugin's engine.
+# Resumable: an architecture whose folder under BENCHMARK_OUT verifies is not trained again.
+BENCHMARK_OUT  ?= $(BUILD)/benchmark
+ARCHS          ?= all
+TASKS          ?= footprint,change,series
+EPOCHS         ?= 20
+SEED           ?= 0
+.PHONY: benchmark
+benchmark: env
+	@[ -n "$(DATA)" ] || { echo "make benchmark needs DATA=folder of sites (the EuroMineNet release or generated sites)"; exit 2; }
+	$(PY) -m export.benchmark --data $(DATA) --archs $(ARCHS) --tasks $(TASKS) --epochs $(EPOCHS) \
+	  --device $(DEVICE) --seed $(SEED) --out $(BENCHMARK_OUT) $(BENCHMARK_ARGS)
 
 demo: zip
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)/home

@@ -61,6 +61,16 @@ IGNORE = -100  # target of pixels the loss skips (not valid: nodata, padding)
 DATASETS = {"footprint": FootprintPatches, "change": ChangePairs, "footprint_series": SeriesStacks}
 
 
+def cuda_problem() -> str | None:
+    """Why torch cannot train on a GPU here (its build, or the machine), or None when it can."""
+    if torch.version.cuda is None:
+        return (f"this torch build ({torch.__version__}) has no CUDA; on a machine with an NVIDIA GPU, "
+                "`make env` (or `make env TORCH=cuda`) installs PyTorch's CUDA build")
+    if not torch.cuda.is_available():
+        return f"torch {torch.__version__} has CUDA {torch.version.cuda} but finds no usable NVIDIA GPU on this machine"
+    return None
+
+
 def seed_everything(seed: int, device: torch.device) -> None:
     """Seed torch and numpy; deterministic kernels on the CPU."""
     torch.manual_seed(seed)
@@ -148,8 +158,9 @@ def warm_start(model: nn.Module, checkpoint: Path) -> None:
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Run one training job; returns the checkpoint dict (also saved to ``args.out``)."""
     device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: this torch build or machine has no CUDA")
+    problem = cuda_problem() if device.type == "cuda" else None
+    if problem:
+        raise SystemExit(f"--device cuda: {problem}")
     seed_everything(args.seed, device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -265,6 +276,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be >= 1")
+    problem = cuda_problem() if args.device == "cuda" else None
+    if problem:
+        parser.error(f"--device cuda: {problem}")
     if args.patch % architectures.get(args.arch).multiple:
         parser.error(f"--patch must be a multiple of {architectures.get(args.arch).multiple} for {args.arch}")
     try:
