@@ -28,7 +28,7 @@ import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
-from onnxruntime.transformers.float16 import convert_float_to_float16
+from onnxruntime.transformers.float16 import ALWAYS_FLOAT_INPUTS, convert_float_to_float16
 
 from euromine_qgis.core.engine.contract import METADATA_KEY, TASK_TABLE, ModelInfo, model_inputs
 from euromine_qgis.core.engine.precision import MIN_AGREEMENT, VARIANT_KEY, sibling_path
@@ -93,8 +93,29 @@ def _int8(parent: Path, out: Path, feeds: Sequence[dict[str, np.ndarray]]) -> No
 
 
 def _fp16(parent: Path, out: Path) -> None:
-    proto = convert_float_to_float16(onnx.load(str(parent)), keep_io_types=True)
-    onnx.save_model(proto, str(out), save_as_external_data=False)
+    proto = onnx.load(str(parent))
+    _unshare_float_inputs(proto)
+    onnx.save_model(convert_float_to_float16(proto, keep_io_types=True), str(out), save_as_external_data=False)
+
+
+def _unshare_float_inputs(proto: onnx.ModelProto) -> None:
+    """Give every node its own copy of an initializer that the converter keeps in float32
+    (ALWAYS_FLOAT_INPUTS, e.g. Resize's scales): it names the Cast it inserts after the value, so
+    one value shared by several such nodes gets several Casts of one name, which onnxruntime refuses."""
+    initializers = {i.name: i for i in proto.graph.initializer}
+    used: set[str] = set()
+    for node in proto.graph.node:
+        for index in ALWAYS_FLOAT_INPUTS.get(node.op_type, []):
+            name = node.input[index] if index < len(node.input) else ""
+            if name not in initializers:
+                continue
+            if name in used:
+                copy = onnx.TensorProto()
+                copy.CopyFrom(initializers[name])
+                copy.name = f"{name}_{node.name}"
+                proto.graph.initializer.append(copy)
+                node.input[index] = copy.name
+            used.add(name)
 
 
 def write_sibling(parent: Path, precision: str, calibration: Sequence[TrainingSite], check: Sequence[TrainingSite],

@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SITES_IN_EUROMINENET = 133
 RATIO_TARGET = 0.8
-GPU_TESTS = ("tests/unit/test_gpu_engine.py", "tests/unit/test_devices.py", "tests/robustness/test_robust_gpu.py")
+GPU_TESTS = ("tests/unit/test_gpu_engine.py", "tests/unit/test_devices.py", "tests/robustness/test_robust_gpu.py",
+             "tests/unit/test_precision_gpu.py")
 
 
 def use_wheel_proj_data() -> None:

@@ -1,5 +1,6 @@
-"""`euromine --precision`: the int8 sibling on request, auto's reason in the log, fp16 refused on the
-CPU with exit code 2 and nothing written, in QGIS's environment and in the clean numpy-2 venv."""
+"""`euromine --precision`: the int8 sibling on request and fp16 refused on the CPU with exit code 2
+and nothing written, in QGIS's environment and in the clean numpy-2 venv (auto's log line is
+tested through processing.run, tests/qgis/test_precision_processing.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,14 +13,6 @@ def test_int8_runs_the_sibling(euromine, sites, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert '"PRECISION": "int8"' in out.stdout
     assert "Precision: int8 (unet_footprint.int8.onnx; asked for)" in out.stderr
-
-
-def test_auto_says_why(euromine, sites, tmp_path):
-    out = euromine.run("mapfootprints", "--images", sites[1] / "image" / "Year2020.tif", "--model", "unet_footprint",
-                       "--output-folder", tmp_path, "--json")
-    assert out.returncode == 0, out.stderr[-3000:]
-    line = next(line for line in out.stderr.splitlines() if line.startswith("Precision: "))
-    assert "measured: fp32 1.00×, int8 " in line or "cached from " in line
 
 
 def test_fp16_on_the_cpu_exits_2_naming_the_provider(euromine, sites, tmp_path):

@@ -124,3 +124,32 @@ def test_int8_maps_agree_with_fp32_on_a_heldout_site(heldout_site, name):
         p32, p8, valid = (np.stack(x) for x in zip(*[(a[0], b[0], a[1]) for a, b in pairs]))
     agreement = np.mean((p32 > 0.5)[valid] == (p8 > 0.5)[valid])
     assert agreement >= MIN_AGREEMENT, f"{name}: int8 agrees with fp32 on {agreement:.4%} of valid pixels"
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+def test_export_quantize_writes_a_sibling_that_belongs_to_its_parent(sites, tmp_path, precision):
+    from euromine_qgis.core.io.checksum import sha256_of
+    from export.data import training_sites
+    from export.quantize import write_sibling
+
+    parent = Path(shutil.copy(MODELS_DIR / "unet_footprint.onnx", tmp_path / "unet_footprint.onnx"))
+    calibration = training_sites(sites[0].parent)
+    path, record = write_sibling(parent, precision, calibration, calibration, "test", calibration_samples=8,
+                                 check_samples=4)
+    assert path == sibling_path(parent, precision)
+    assert record["parent_sha256"] == sha256_of(parent) and record["argmax_agreement"] >= MIN_AGREEMENT
+    if precision == "int8":
+        assert Model(parent, device="cpu", precision="int8").path == path
+
+
+def test_export_quantize_refuses_a_sibling_below_the_agreement_bound(sites, tmp_path):
+    """Four calibration patches are too few for the spectral baseline's index rules."""
+    from export.data import training_sites
+    from export.quantize import QuantizeError, write_sibling
+
+    parent = Path(shutil.copy(MODELS_DIR / "spectral_baseline.onnx", tmp_path / "spectral_baseline.onnx"))
+    calibration = training_sites(sites[0].parent)
+    with pytest.raises(QuantizeError, match=rf"argmax agreement with spectral_baseline.onnx is 0\.\d+ on 4 check "
+                                            rf"patches, below {MIN_AGREEMENT}; not written"):
+        write_sibling(parent, "int8", calibration, calibration, "test", calibration_samples=4, check_samples=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spectral_baseline.onnx"]
