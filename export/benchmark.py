@@ -179,12 +179,12 @@ def run(args: argparse.Namespace) -> list[Path]:
                                             "device", "years_text")}
     rows = []
     for name in args.arch_names:
-        made_from = {"architecture": name, "recipe": recipe, "sites": names}
+        made_from = {"architecture": name, "recipe": recipe, "data": str(args.data.resolve()), "sites": names}
         rows.append(resumable(out / "runs" / name, made_from, architectures.get(name).task, name,
                               lambda name=name: run_architecture(name, dirs, test_sites, out / "runs" / name, args)))
     for path in args.onnx:
         made_from = {"onnx": str(path.resolve()), "sha256": sha256_of(path) if path.is_file() else None,
-                     "device": args.device, "test_sites": names["test"]}
+                     "device": args.device, "data": str(args.data.resolve()), "test_sites": names["test"]}
         rows.append(resumable(out / "runs" / f"onnx-{path.stem}", made_from, "unknown", path.stem,
                               lambda path=path: run_onnx(path, test_sites, args)))
     described = (f"{len(names['test'])} test site(s) of {args.data} ({', '.join(names['test'])}), scored by the "
