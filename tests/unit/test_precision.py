@@ -89,6 +89,10 @@ def test_a_sibling_of_another_model_is_refused(tmp_path):
     shutil.copy(MODELS_DIR / "spectral_baseline.int8.onnx", tmp_path / "unet_footprint.int8.onnx")
     with pytest.raises(ModelError, match=r"unet_footprint\.int8\.onnx: made from another model"):
         Model(parent, device="cpu", precision="int8")
+    auto = Model(parent, device="cpu", precision="auto")  # a stale sibling does not stop a default run
+    assert (auto.precision, auto.path) == ("fp32", parent)
+    assert "only candidate" in auto.precision_reason and "unet_footprint.int8.onnx: made from another model" \
+        in auto.precision_reason
 
 
 def test_fp16_on_the_cpu_is_an_error_naming_the_provider(baseline):

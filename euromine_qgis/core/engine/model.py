@@ -108,12 +108,17 @@ class Model:
         parent = self.path
         parent_sha = sha256_of(parent)
         if precision == "auto":
-            records = {p: self._sibling(parent, f, parent_sha, p)
-                       for p, f in candidate_files(parent, self.provider).items()}
+            records, skipped = {}, []
+            for candidate, file in candidate_files(parent, self.provider).items():
+                try:
+                    records[candidate] = self._sibling(parent, file, parent_sha, candidate)
+                except ModelError as exc:  # e.g. a sibling left from before the model was retrained
+                    skipped.append(f"skipped {exc}")
             sessions = {p: s for p, (s, _) in records.items()}
             key = cache_key(parent_sha, self.provider, self.device_name, ort.__version__)
             verdict = auto_precision({p: r for p, (_, r) in records.items()}, key,
                                      lambda names: self._seconds_per_batch({p: sessions[p] for p in names}))
+            verdict = Verdict(verdict.precision, "; ".join([verdict.reason, *skipped]))
         else:
             file = requested_file(parent, precision, self.provider)
             sessions = {precision: self._sibling(parent, file, parent_sha, precision)[0]}
