@@ -413,10 +413,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: {json.dumps(read_metadata(path), sort_keys=True)}")
     status = 0
     if args.verify is not None:
-        for m in json.loads((args.verify / "models.json").read_text(encoding="utf-8"))["models"]:
+        models = json.loads((args.verify / "models.json").read_text(encoding="utf-8"))["models"]
+        # each model and its precision siblings (models.json "variants", export/quantize.py)
+        for m in [e for model in models for e in (model, *model.get("variants", {}).values())]:
+            name = m.get("name") or f"{m['parent'].removesuffix('.onnx')} {m['precision']}"
             file = args.verify / m["file"]
             ok = file.is_file() and file.stat().st_size == m["size_bytes"] and sha256_of(file) == m["sha256"]
-            print(f"{'ok  ' if ok else 'FAIL'} {m['name']} ({m['file']})")
+            print(f"{'ok  ' if ok else 'FAIL'} {name} ({m['file']})")
             status |= 0 if ok else 1
     if not (args.models or args.verify or args.checkpoint or args.random):
         parser.print_help()

@@ -157,3 +157,16 @@ def test_export_quantize_refuses_a_sibling_below_the_agreement_bound(sites, tmp_
                                             rf"patches, below {MIN_AGREEMENT}; not written"):
         write_sibling(parent, "int8", calibration, calibration, "test", calibration_samples=4, check_samples=4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spectral_baseline.onnx"]
+
+
+def test_verify_checks_every_sibling(tmp_path, capsys):
+    from export.onnx import main
+
+    folder = Path(shutil.copytree(MODELS_DIR, tmp_path / "models", ignore=shutil.ignore_patterns("*.md")))
+    assert main(["--verify", str(folder)]) == 0
+    with (folder / "unet_footprint.int8.onnx").open("ab") as damaged:
+        damaged.write(b"\0")
+    assert main(["--verify", str(folder)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "FAIL unet_footprint int8 (unet_footprint.int8.onnx)" in lines
+    assert "ok   utae_series int8 (utae_series.int8.onnx)" in lines
