@@ -77,6 +77,9 @@ def test_explicit_int8_opens_the_sibling(baseline):
     model = Model(baseline, device="cpu", precision="int8")
     assert model.path == sibling_path(baseline, "int8") and model.precision == "int8"
     assert "(spectral_baseline.int8.onnx, int8)" in model.description
+    by_name = Model(model.path, device="cpu")  # as a Dask worker opens the file its client chose
+    assert (by_name.precision, by_name.precision_reason) == ("int8", "the file spectral_baseline.int8.onnx is the "
+                                                                     "int8 sibling")
 
 
 def test_int8_without_a_sibling_names_the_missing_file_and_the_command(conv_onnx):

@@ -85,7 +85,8 @@ class Model:
         # The engine's reader, decoding and writer threads share the cores with onnxruntime; its
         # idle pool threads spinning between runs would starve them.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        provider_settings = [provider_options(p, TRT_CACHE) for p in self._providers]
+        # a TensorRT engine is built for one precision: fp16 engines get their own cache folder
+        provider_settings = [provider_options(p, TRT_CACHE / "fp16" if fp16 else TRT_CACHE) for p in self._providers]
         if fp16 and self._providers[0] == TENSORRT:
             provider_settings[0] = dict(provider_settings[0], trt_fp16_enable="True")
         try:
@@ -100,7 +101,10 @@ class Model:
         raw = self.session.get_modelmeta().custom_metadata_map.get(VARIANT_KEY)
         if raw is None:
             return "fp32", "asked for"
-        precision = json.loads(raw).get("precision", "fp32")
+        try:
+            precision = json.loads(raw)["precision"]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ModelError(f"{self.path}: its '{VARIANT_KEY}' metadata is not a precision record ({exc})") from exc
         return precision, f"the file {self.path.name} is the {precision} sibling"
 
     def _choose_precision(self, precision: str) -> None:
