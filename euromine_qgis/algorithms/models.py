@@ -151,7 +151,3 @@ def load_model(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProces
             role=tr(choice.role), name=model.info.name, label=SYNTHETIC_LABEL))
     return model
 
-
-def model_results(model: Model) -> dict:
-    """The result entries that say which model ran, on which execution provider and device."""
-    return {"MODEL_NAME": model.info.name, "PROVIDER": model.provider, "DEVICE_NAME": model.device_name}
