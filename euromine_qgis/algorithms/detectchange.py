@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ..core.engine.change_routes import recommendation_html
 from ..core.maps.bitemporal import METHODS, change_from_footprints, detect_change
 from ..core.maps.preflight import check_run
 from ..core.results import change_results
@@ -33,6 +34,7 @@ from .parameters import (
     temporary_by_default,
 )
 
+CHANGE_ROUTES = "{change_routes}"  # where the help lists the METHOD the measurements favour
 CHANGE_MODEL = ModelChoice("CHANGE_MODEL", "CHANGE_MODEL_FILE", "Change model", overrides=False)
 
 
@@ -53,6 +55,10 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
     BEFORE_YEAR = "BEFORE_YEAR"
     AFTER_YEAR = "AFTER_YEAR"
     CHANGE = "CHANGE"
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        """The help page, with the METHOD the recorded change-route measurements favour per interval length."""
+        return super().shortHelpString().replace(CHANGE_ROUTES, recommendation_html())
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterEnum(
