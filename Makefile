@@ -142,7 +142,7 @@ screenshot: zip
 	PYTHONPATH=$(VENV_SITE) scripts/screenshot.sh docs/qgis_toolbox.png $(BUILD)/screenshot.json $(DIST)/$(PLUGIN).zip
 
 test: env
-	$(PY) -m pytest -p no:cacheprovider tests
+	$(PY) -m pytest -p no:cacheprovider --durations=20 tests
 
 bench: env
 	$(PY) -m pytest -p no:cacheprovider tests/bench -s
