@@ -96,6 +96,9 @@ zoo: env
 	$(PY) -m export.zoo add $(ZOO)/runs/fc_siam_diff.pt --name fc_siam_diff_change --display-name "FC-Siam-diff change model" \
 	  --description "$(FC_SIAM_DIFF_TEXT)" --version 1.1.0 --test-data $(ZOO)/test
 	$(PY) -m export.zoo routes --test-data $(ZOO)/test --shift-data $(ZOO)/shift
+	for name in spectral_baseline unet_footprint utae_series fc_siam_diff_change; do \
+	  $(PY) -m export.zoo variant $$name --precision int8 --calibration-data $(ZOO)/train --test-data $(ZOO)/test || exit 1; \
+	done
 
 # The benchmark table (README, Benchmark): every architecture trained on DATA's train split, selected on
 # its val split, exported with the parity check and measured on its test split by the plugin's engine.
