@@ -4,11 +4,8 @@ rendered by headless Chromium, a rerun that keeps every finished model, and the 
 numbers against euromine:evaluate run through QGIS Processing on the exported model's footprints."""
 from __future__ import annotations
 
-import base64
 import csv
-import io
 import logging
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +15,7 @@ import pytest
 from PIL import Image
 
 from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL
-from tests.e2e.test_report_chromium import CHROMIUM, Images, chromium
+from tests.e2e.chromium import chromium, embedded_pngs, needs_chromium
 
 pytest.importorskip("torch")
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +83,7 @@ def test_rerun_keeps_finished_models(benchmark, caplog):
         [line for line in before.splitlines() if b"broken" not in line]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make env installs it)")
+@needs_chromium
 def test_html_renders_with_every_plot(benchmark, tmp_path):
     _, out, _ = benchmark
     page = out / "leaderboard.html"
@@ -96,16 +93,10 @@ def test_html_renders_with_every_plot(benchmark, tmp_path):
     assert pixels.std() > 20 and (pixels < 128).mean() > 0.01
     dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     assert SYNTHETIC_LABEL in dom and "unet (synthetic)" in dom and "Provenance" in dom
-    parser = Images()
-    parser.feed(dom)
+    images = embedded_pngs(dom)
     # IoU, F1, CA-TIoU, change F1, CA-TIoU components, change F1 by interval, accuracy vs throughput
-    assert len(parser.sources) == 7
-    for src in parser.sources:
-        match = re.fullmatch(r"data:image/png;base64,([A-Za-z0-9+/=]+)", src)
-        assert match, src[:80]
-        image = Image.open(io.BytesIO(base64.b64decode(match.group(1))))
-        image.load()
-        assert image.format == "PNG" and min(image.size) > 50
+    assert len(images) == 7
+    assert all(min(image.size) > 50 for image in images)
 
 
 def test_leaderboard_equals_evaluate_on_the_exported_models_footprints(benchmark, euromine_provider, tmp_path):

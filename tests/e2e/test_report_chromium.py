@@ -1,12 +1,6 @@
 """The HTML evaluation report rendered by headless Chromium: not blank, no broken image."""
 from __future__ import annotations
 
-import base64
-import io
-import re
-import shutil
-import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -18,31 +12,9 @@ from scipy import ndimage
 from euromine_qgis.core.pairs import parse_pairs
 from euromine_qgis.core.scoring.evaluation import evaluate_rasters, match_inputs
 from euromine_qgis.core.scoring.report import write_report
+from tests.e2e.chromium import chromium, embedded_pngs, needs_chromium
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make env installs it)")
-
-
-def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120, check=True,
-    )
-
-
-class Images(HTMLParser):
-    """Collects the src of every <img> of a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sources: list[str] = []
-
-    def handle_starttag(self, tag, attrs) -> None:
-        if tag == "img":
-            self.sources.append(dict(attrs).get("src") or "")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +50,6 @@ def test_report_renders_and_is_not_blank(report, tmp_path):
 def test_every_image_is_an_embedded_valid_png(report, tmp_path):
     dom = chromium(tmp_path, "--dump-dom", report.as_uri()).stdout
     assert "CA-TIoU" in dom and "Change F1 by interval length" in dom
-    parser = Images()
-    parser.feed(dom)
-    assert len(parser.sources) == 4 + 1 + 10  # four plots, the footprints over the years, one map panel per year
-    for src in parser.sources:
-        match = re.fullmatch(r"data:image/png;base64,([A-Za-z0-9+/=]+)", src)
-        assert match, src[:80]
-        image = Image.open(io.BytesIO(base64.b64decode(match.group(1))))
-        image.load()
-        assert image.format == "PNG" and min(image.size) > 50
+    images = embedded_pngs(dom)
+    assert len(images) == 4 + 1 + 10  # four plots, the footprints over the years, one map panel per year
+    assert all(min(image.size) > 50 for image in images)
