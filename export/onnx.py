@@ -37,6 +37,7 @@ from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.receptive_field import ReceptiveField, measure
 from euromine_qgis.core.errors import ModelError
 from euromine_qgis.core.io.checksum import sha256_of
+from export.field_scenes import site_scenes
 
 # How each exporter choice is named in models.json provenance.
 EXPORTERS = {"dynamo": "torch.onnx.export(dynamo=True)", "torchscript": "torch.onnx.export(dynamo=False)"}
@@ -176,7 +177,8 @@ def record_receptive_field(path: Path) -> ReceptiveField:
     the CPU (core.engine.receptive_field) and write them into its metadata, in place; the graph is
     untouched. A model whose field is unbounded gets ``receptive_field: null`` and the engine's
     fallback tiling."""
-    field = measure(Model(path, device="cpu"))
+    model = Model(path, device="cpu", precision="fp32")
+    field = measure(model, more_scenes=site_scenes(model.info))
     proto = onnx.load(str(path), load_external_data=False)
     metadata = dict(read_metadata(path), receptive_field=field.radius, alignment=field.alignment or 1)
     _embed_metadata(proto, ModelInfo.from_json(metadata, path, complete=True).to_json())

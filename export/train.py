@@ -51,6 +51,7 @@ from export.data import (
     holdout_split,
     training_sites,
 )
+from export.field_scenes import site_scenes
 from export.onnx import checkpoint_metadata
 from export.site_scores import score_sites
 from export.torch_model import TorchTileModel, run_module
@@ -113,7 +114,7 @@ def validate(model: nn.Module, info: ModelInfo, sites: Sequence[TrainingSite], d
     measured on the module's current weights; ``f1`` (of mining, or of change) is the checkpoint
     criterion."""
     tile_model = TorchTileModel(model, info, device)
-    field = receptive_field.measure(tile_model)
+    field = receptive_field.measure(tile_model, more_scenes=site_scenes(info))
     tile_model.info = replace(info, receptive_field=field.radius, alignment=field.alignment or 1)
     scores = score_sites(tile_model, sites)
     if info.task == "change":

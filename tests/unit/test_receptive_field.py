@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import rasterio
 
-from euromine_qgis.core.engine.bundled import bundled_models
+from euromine_qgis.core.engine.bundled import MODELS_DIR, bundled_models
 from euromine_qgis.core.engine.contract import ModelInfo
 from euromine_qgis.core.engine.inference import TileSettings, predict_rows, resolve_tiling
 from euromine_qgis.core.engine.model import Model
-from euromine_qgis.core.engine.receptive_field import measure
+from euromine_qgis.core.engine.receptive_field import DATE_NOISE, measure, scenes
 from euromine_qgis.core.engine.tiling import align_up
 from euromine_qgis.core.io.valid import valid_pixels
 from export.synthetic import generate_site
@@ -118,3 +118,23 @@ def test_bundled_models_tile_exactly_on_1000_px(site_1000, entry):
         got = tiled(model, paths, settings)
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, atol=EXACT, rtol=0, err_msg=f"{settings}")
+
+
+def test_change_and_series_scenes_show_one_landscape_over_the_dates():
+    """Besides independent random dates (which look like change everywhere and saturate a change
+    model), a model of several images is measured on dates of one landscape with some blocks changed."""
+    xs = scenes(20, 256, images=2)
+    assert len(xs) == 6 and all(x.shape == (1, 20, 256, 256) for x in xs)
+    unchanged = [np.mean(np.abs(x[0, :10] - x[0, 10:]).max(axis=0) < 6 * DATE_NOISE) for x in xs]
+    assert max(unchanged[:3]) < 0.05  # independent dates
+    assert all(0.6 < u < 0.9 for u in unchanged[3:])  # about 1 - CHANGED_BLOCKS of the landscape unchanged
+    assert len(scenes(10, 256)) == 3
+
+
+def test_measurement_adds_generated_sites_normalized_as_the_engine_does():
+    from export.field_scenes import site_scenes
+
+    info = Model(MODELS_DIR / "fc_siam_diff_change.onnx", device="cpu").info
+    (x,) = site_scenes(info)(64, 2)
+    assert x.shape == (1, 20, 64, 64) and x.dtype == np.float32 and np.isfinite(x).all()
+    assert np.abs(np.median(x)) < 2  # z-scores with the model's mean and std, not raw reflectance

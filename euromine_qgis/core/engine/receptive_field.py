@@ -23,6 +23,7 @@ model, hence the hand-written code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -35,6 +36,8 @@ ALIGNMENTS = (1, 2, 4, 8, 16, 32, 64)
 SMOOTHING_RADIUS = 4
 BLOCK = 32  # side of the uniform blocks, in pixels
 BLOCK_STD = 1.5
+DATE_NOISE = 0.1  # per-image noise on a landscape the images share, in normalized units
+CHANGED_BLOCKS = 0.25  # share of blocks that change from one image to the next
 SEED = 0
 
 
@@ -65,15 +68,37 @@ def _box_blur(x: np.ndarray, radius: int) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def scenes(channels: int, side: int, seed: int = SEED) -> list[np.ndarray]:
+def scenes(channels: int, side: int, seed: int = SEED, images: int = 1) -> list[np.ndarray]:
     """The measurement inputs, normalized (1, channels, side, side) float32: white noise and smoothed
-    noise with unit variance, and BLOCK-px blocks of uniform values (standard deviation BLOCK_STD)."""
+    noise with unit variance, and BLOCK-px blocks of uniform values (standard deviation BLOCK_STD).
+
+    With several ``images`` per sample (change and series models) each scene also comes with every
+    image showing one landscape, perturbed by DATE_NOISE and with a quarter of its blocks changed
+    from one image to the next: mostly unchanged dates are what such models see, and there their
+    output is far from saturated, so distant context still moves it. Independent dates alone
+    look like change everywhere, saturate a change model and understate its field."""
     rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((1, channels, side, side), dtype=np.float32)
-    smooth = _box_blur(rng.standard_normal((1, channels, side, side), dtype=np.float32), SMOOTHING_RADIUS)
-    cells = rng.normal(0.0, BLOCK_STD, (1, channels, side // BLOCK, side // BLOCK)).astype(np.float32)
-    blocks = np.repeat(np.repeat(cells, BLOCK, axis=2), BLOCK, axis=3)
-    return [noise, smooth / smooth.std(), blocks]
+
+    def draw(c: int) -> list[np.ndarray]:
+        noise = rng.standard_normal((1, c, side, side), dtype=np.float32)
+        smooth = _box_blur(rng.standard_normal((1, c, side, side), dtype=np.float32), SMOOTHING_RADIUS)
+        cells = rng.normal(0.0, BLOCK_STD, (1, c, side // BLOCK, side // BLOCK)).astype(np.float32)
+        return [noise, smooth / smooth.std(), np.repeat(np.repeat(cells, BLOCK, axis=2), BLOCK, axis=3)]
+
+    independent = draw(channels)
+    if images == 1:
+        return independent
+    bands = channels // images
+    shared = []
+    for base, other in zip(draw(bands), draw(bands)):
+        dates = [base]
+        for _ in range(images - 1):
+            cells = rng.random((side // BLOCK, side // BLOCK)) < CHANGED_BLOCKS
+            changed = np.repeat(np.repeat(cells, BLOCK, 0), BLOCK, 1)
+            dates.append(np.where(changed, other, dates[-1]))
+        noise = rng.standard_normal((1, channels, side, side), dtype=np.float32)
+        shared.append((np.concatenate(dates, axis=1) + DATE_NOISE * noise).astype(np.float32))
+    return independent + shared
 
 
 def _maps(model, x: np.ndarray) -> np.ndarray:
@@ -123,16 +148,21 @@ def _radius(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int | 
     return radius if radius < tile // 2 - 8 else None  # still wrong near the tile's centre
 
 
-def measure(model, tolerance: float = RECEPTIVE_FIELD_TOLERANCE, images: int = 3) -> ReceptiveField:
+def measure(model, tolerance: float = RECEPTIVE_FIELD_TOLERANCE, images: int = 3,
+            more_scenes: Callable[[int, int], list[np.ndarray]] | None = None) -> ReceptiveField:
     """Measure ``model``'s (a core TileModel: ``info`` and ``positive_probability``) alignment and
     effective receptive field, the largest over the measurement scenes, growing the scene while the
-    influence is not negligible at the centre. A series model is given ``images`` years."""
+    influence is not negligible at the centre. A series model is given ``images`` years.
+    ``more_scenes(side, images)`` adds normalized (1, C·images, side, side) scenes to the random
+    ones, e.g. rendered sites (export.field_scenes): random scenes need not move a trained model
+    as far as the landscapes it learned from do."""
     per_sample = model.info.images_per_sample or images
     channels = len(model.info.bands) * per_sample
     size_multiple = _size_multiple(model, channels)
     for side in SCENE_SIDES:
         radii, alignments = [], []
-        for x in scenes(channels, side):
+        extra = more_scenes(side, per_sample) if more_scenes is not None else []
+        for x in [*scenes(channels, side, images=per_sample), *extra]:
             whole = _maps(model, x)
             alignments.append(_alignment(model, x, whole, tolerance))
             radii.append(_radius(model, x, whole, tolerance))
