@@ -250,12 +250,12 @@ def _interleave(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 class MixingBlock(nn.Module):
     """TinyCD's mixing block (Codegoni et al. 2022): a grouped 3x3 conv over the interleaved
-    channels of both dates, PReLU, instance norm."""
+    channels of both dates, PReLU, batch norm."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.mix = nn.Sequential(
-            nn.Conv2d(2 * channels, channels, 3, padding=1, groups=channels), nn.PReLU(), nn.InstanceNorm2d(channels)
+            nn.Conv2d(2 * channels, channels, 3, padding=1, groups=channels), nn.PReLU(), nn.BatchNorm2d(channels)
         )
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -286,13 +286,13 @@ class MixAttentionMask(nn.Module):
 
 class UpMask(nn.Module):
     """TinyCD's decoder step: upsample to the mask's size, multiply by the mask, then a
-    depthwise 3x3 and a pointwise conv (each PReLU + instance norm)."""
+    depthwise 3x3 and a pointwise conv (each PReLU + batch norm)."""
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(cin, cin, 3, padding=1, groups=cin), nn.PReLU(), nn.InstanceNorm2d(cin),
-            nn.Conv2d(cin, cout, 1), nn.PReLU(), nn.InstanceNorm2d(cout),
+            nn.Conv2d(cin, cin, 3, padding=1, groups=cin), nn.PReLU(), nn.BatchNorm2d(cin),
+            nn.Conv2d(cin, cout, 1), nn.PReLU(), nn.BatchNorm2d(cout),
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -312,6 +312,11 @@ class TinyCD(nn.Module):
     trained from scratch here), mix-and-attention-mask blocks that mix the two dates channel-wise
     into spatial masks at strides 1 (on the raw bands), 2 and 4, a mixing block on the stride-8
     features, an upsampling decoder that applies the masks, and a pixel-wise MLP classifier.
+
+    Departs from the paper in one place: its mixing blocks and decoder steps use instance norm,
+    which normalizes over the whole image, so every output pixel depends on the whole scene; the
+    model then has no finite receptive field and the engine cannot tile it exactly. Batch norm,
+    whose statistics are fixed at inference, keeps every pixel's field local.
     """
 
     def __init__(self, in_channels: int, num_classes: int, width: int) -> None:

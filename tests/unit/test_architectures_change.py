@@ -154,3 +154,18 @@ def test_onnx_export_matches_pytorch_at_any_size(name: str) -> None:
         assert got.shape == expected.shape == (n, CLASSES, h, w)
         assert np.abs(got - expected).max() <= 1e-4
         assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.999
+
+
+def test_tinycd_output_depends_only_on_nearby_pixels() -> None:
+    """TinyCD has a finite receptive field, so the engine can tile it exactly: changing the after
+    image far from a pixel leaves that pixel's logits as they were, changing it nearby does not.
+    (With the paper's instance norm every pixel depended on the whole scene.)"""
+    model = _calibrated("tinycd")
+    before, after = _dates(1, 192, 192, seed=4)
+    far, near = after.clone(), after.clone()
+    far[..., 128:, 128:] += 3.0
+    near[..., 8:24, 8:24] += 3.0
+    with torch.no_grad():
+        reference, moved_far, moved_near = (model(before, x)[..., :16, :16] for x in (after, far, near))
+    assert torch.allclose(moved_far, reference, rtol=0, atol=1e-6)
+    assert not torch.allclose(moved_near, reference, rtol=0, atol=1e-3)
