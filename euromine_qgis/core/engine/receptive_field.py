@@ -22,8 +22,8 @@ model, hence the hand-written code.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -159,13 +159,24 @@ def measure(model, tolerance: float = RECEPTIVE_FIELD_TOLERANCE, images: int = 3
     per_sample = model.info.images_per_sample or images
     channels = len(model.info.bands) * per_sample
     size_multiple = _size_multiple(model, channels)
+    if size_multiple is None:
+        return ReceptiveField(None, None, tolerance, SCENE_SIDES[-1])
     for side in SCENE_SIDES:
         radii, alignments = [], []
-        extra = more_scenes(side, per_sample) if more_scenes is not None else []
-        for x in [*scenes(channels, side, images=per_sample), *extra]:
+        for x in _scenes_at(side, channels, per_sample, more_scenes):
             whole = _maps(model, x)
-            alignments.append(_alignment(model, x, whole, tolerance))
             radii.append(_radius(model, x, whole, tolerance))
-        if None not in radii and None not in alignments and size_multiple is not None:
+            alignments.append(None if radii[-1] is None else _alignment(model, x, whole, tolerance))
+            if None in (radii[-1], alignments[-1]):
+                break  # not settled at this side: the next, larger side is measured from scratch
+        else:
             return ReceptiveField(max(radii), max(*alignments, size_multiple), tolerance, side)
     return ReceptiveField(None, None, tolerance, side)
+
+
+def _scenes_at(side: int, channels: int, images: int,
+               more_scenes: Callable[[int, int], list[np.ndarray]] | None) -> Iterator[np.ndarray]:
+    """The measurement scenes of one side, the added ones made only when the random ones settle."""
+    yield from scenes(channels, side, images=images)
+    if more_scenes is not None:
+        yield from more_scenes(side, images)
