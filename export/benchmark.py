@@ -15,6 +15,10 @@
   its files and result; a rerun with the same settings keeps it. A failing architecture is
   recorded with its error and the others go on; a rerun tries it again.
 - ``--onnx FILE ...`` adds models trained elsewhere, measured the same way on the test split.
+- The bar: the bundled spectral baseline is measured on the same test split, as a footprint
+  model and, for change, by post-classification (its two years' maps compared, as
+  ``euromine:detectchange`` METHOD ``post_classification`` does). Its rows are references, not
+  ranked; the leaderboard names every model below them.
 - Outputs: ``OUT/leaderboard.csv``, ``.md`` and ``.html`` (``export.leaderboard``).
 """
 from __future__ import annotations
@@ -31,14 +35,22 @@ from typing import Any
 
 from euromine_qgis.core import release
 from euromine_qgis.core.batch.manifest import verified_result, write_manifest
+from euromine_qgis.core.engine.bundled import resolve_bundled
+from euromine_qgis.core.engine.change_routes import route_name
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import YearsError
 from euromine_qgis.core.io.checksum import sha256_of
 from euromine_qgis.core.years import parse_years
 from export import architectures, train
+from export.change_routes import route_scores
 from export.data import DataError, TrainingSite, holdout_split, training_sites
 from export.leaderboard import CHANGE_SCORES, FOOTPRINT_SCORES, write_leaderboard
-from export.model_cost import gflops_per_patch, module_parameters, onnx_parameters, throughput_mpx_s
+from export.model_cost import (
+    gflops_per_patch,
+    module_parameters,
+    onnx_parameters,
+    throughput_mpx_s,
+)
 from export.onnx import export_checkpoint, load_checkpoint
 from export.site_scores import score_sites
 
@@ -46,6 +58,7 @@ log = logging.getLogger("export.benchmark")
 
 SPLITS = ("train", "val", "test")
 TASK_NAMES = {"footprint": "footprint", "change": "change", "series": "footprint_series"}
+BASELINE = "spectral_baseline"  # the bundled model every trained architecture must beat
 
 
 def parse_list(text: str, known: Sequence[str], what: str) -> list[str]:
@@ -146,6 +159,25 @@ def run_onnx(path: Path, test_sites: Sequence[TrainingSite], args: argparse.Name
             "parameters": onnx_parameters(path), "source": f"--onnx {path}"}
 
 
+def baseline_rows(test_sites: Sequence[TrainingSite], tasks: set[str], args: argparse.Namespace
+                  ) -> list[dict[str, Any]]:
+    """Reference rows of the bundled spectral baseline on the test split: as a footprint model
+    (the bar of footprint and series models) and, when change models run, by post-classification
+    (the bar of change models)."""
+    path = resolve_bundled(BASELINE)
+    row = {**measured(path, test_sites, args.device), "model": BASELINE, "baseline": True,
+           "architecture": "bundled spectral index baseline (not trained)", "parameters": onnx_parameters(path),
+           "source": f"bundled {path.name}", "status": "ok", "error": None}
+    rows = [row] if tasks - {"change"} else []
+    if "change" in tasks:
+        scores = route_scores(Model(path, device=args.device), list(test_sites))
+        rows.append({**{k: v for k, v in row.items() if k not in FOOTPRINT_SCORES},
+                     **{f"change_{k}": v for k, v in scores.items()},
+                     "model": route_name("footprint", BASELINE), "task": "change",
+                     "architecture": "the bundled spectral baseline's two years' maps compared"})
+    return rows
+
+
 def resumable(folder: Path, made_from: dict[str, Any], task: str, model: str, work) -> dict[str, Any]:
     """The recorded row of ``folder`` when its manifest verifies against ``made_from``; else the
     row ``work()`` returns (recorded by a manifest), or a failed row with the error."""
@@ -182,6 +214,12 @@ def run(args: argparse.Namespace) -> list[Path]:
         made_from = {"architecture": name, "recipe": recipe, "data": str(args.data.resolve()), "sites": names}
         rows.append(resumable(out / "runs" / name, made_from, architectures.get(name).task, name,
                               lambda name=name: run_architecture(name, dirs, test_sites, out / "runs" / name, args)))
+    tasks = {architectures.get(name).task for name in args.arch_names} or {"footprint"}
+    made_from = {"baseline": BASELINE, "sha256": sha256_of(resolve_bundled(BASELINE)), "tasks": sorted(tasks),
+                 "device": args.device, "data": str(args.data.resolve()), "test_sites": names["test"]}
+    recorded = resumable(out / "runs" / "baseline", made_from, "footprint", BASELINE,
+                         lambda: {"rows": baseline_rows(test_sites, tasks, args)})
+    rows += recorded.get("rows", [recorded])
     for path in args.onnx:
         made_from = {"onnx": str(path.resolve()), "sha256": sha256_of(path) if path.is_file() else None,
                      "device": args.device, "data": str(args.data.resolve()), "test_sites": names["test"]}

@@ -3,7 +3,10 @@ leaderboard.html with embedded plots, from the rows ``export.benchmark`` records
 
 Models are ranked within their task by the headline metric (CA-TIoU for footprint and series
 models, change F1 over all pairs for change models); a model that failed is listed with its
-error and no rank. A model trained on synthetic sites carries the synthetic label in every file.
+error and no rank. Reference rows (``baseline``: the untrained spectral baseline) are listed
+unranked after their task's models, and each task's table names the models below its bar:
+footprint IoU for footprint and series models, change F1 over all pairs for change models.
+A model trained on synthetic sites carries the synthetic label in every file.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ HEADLINE = {"footprint": "ca_tiou", "footprint_series": "ca_tiou", "change": "ch
 FOOTPRINT_SCORES = ("oa", "precision", "recall", "f1", "iou", "tiou", "ciou", "ca_tiou")
 CHANGE_SCORES = tuple(f"change_{m}_{k}" for k in (*INTERVAL_CLASSES, "all") for m in ("f1", "iou"))
 COST = ("parameters", "gflops_160", "throughput_mpx_s", "device", "train_seconds")
-COLUMNS = ("rank", "model", "architecture", "task", "status", "synthetic_training", "trained_on",
+COLUMNS = ("rank", "model", "architecture", "task", "status", "baseline", "synthetic_training", "trained_on",
            *FOOTPRINT_SCORES, *CHANGE_SCORES, *COST, "epochs", "best_epoch", "source", "onnx", "sha256", "error")
 HEADINGS = {"oa": "OA", "precision": "P", "recall": "R", "f1": "F1", "iou": "IoU", "tiou": "TIoU", "ciou": "CIoU",
             "ca_tiou": "CA-TIoU", "parameters": "Params (M)", "gflops_160": "GFLOPs/160²",
@@ -43,6 +46,10 @@ HEADLINE_TEXT = {"ca_tiou": "CA-TIoU", "change_f1_all": "change F1 over all pair
 SCORES_SHOWN = {"footprint": FOOTPRINT_SCORES, "footprint_series": FOOTPRINT_SCORES,
                 "change": tuple(f"change_f1_{k}" for k in (*INTERVAL_CLASSES, "all")) + ("change_iou_all",)}
 SYNTHETIC_MARK = "(synthetic)"
+REFERENCE_MARK = "(reference)"
+BAR = {"footprint": ("footprint", "iou"), "footprint_series": ("footprint", "iou"),
+       "change": ("change", "change_f1_all")}
+BAR_TEXT = {"iou": "footprint IoU", "change_f1_all": "change F1 over all pairs"}
 COLOURS = {"footprint": "#3b75af", "footprint_series": "#519e3e", "change": "#ef8636"}
 
 
@@ -51,16 +58,31 @@ def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ``rank`` set within each task; failed models last, unranked."""
     out = []
     for task in TASK_ORDER:
-        done = [r for r in rows if r["task"] == task and r["status"] == "ok"]
+        done = [r for r in rows if r["task"] == task and r["status"] == "ok" and not r.get("baseline")]
         done.sort(key=lambda r: (r.get(HEADLINE[task]) is None, -(r.get(HEADLINE[task]) or 0.0), r["model"]))
         out += [dict(r, rank=i) for i, r in enumerate(done, 1)]
+        out += [dict(r, rank=None) for r in rows if r["task"] == task and r["status"] == "ok" and r.get("baseline")]
     failed = [dict(r, rank=None) for r in rows if r["status"] != "ok"]
     return out + sorted(failed, key=lambda r: r["model"])
 
 
 def display_name(row: dict[str, Any]) -> str:
-    """The model's name, marked when it was trained on synthetic sites."""
-    return f"{row['model']} {SYNTHETIC_MARK}" if row.get("synthetic_training") else row["model"]
+    """The model's name, marked when it was trained on synthetic sites or is a reference."""
+    marks = [SYNTHETIC_MARK] * bool(row.get("synthetic_training")) + [REFERENCE_MARK] * bool(row.get("baseline"))
+    return " ".join([row["model"], *marks])
+
+
+def below_bar(rows: Sequence[dict[str, Any]], task: str) -> str | None:
+    """The sentence naming ``task``'s ranked models below the reference row's bar (None without
+    a reference row)."""
+    bar_task, key = BAR[task]
+    bar = next((r for r in rows if r.get("baseline") and r["task"] == bar_task and r["status"] == "ok"), None)
+    if bar is None or bar.get(key) is None:
+        return None
+    below = [r["model"] for r in rows if r["task"] == task and r["status"] == "ok" and not r.get("baseline")
+             and (r.get(key) is None or r[key] <= bar[key])]
+    return (f"Bar: {bar['model']}'s {BAR_TEXT[key]}, {bar[key]:.4f}; "
+            f"models at or below it: {', '.join(below) if below else 'none'}.")
 
 
 def _csv_cell(value: Any) -> str:
@@ -101,9 +123,11 @@ def markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
         lines += [f"## {TASK_TITLES[task]}", "", f"Ranked by {HEADLINE_TEXT[HEADLINE[task]]}.", "",
                   "| Rank | Model | " + " | ".join(HEADINGS[c] for c in columns) + " |",
                   "|---:|---|" + "---:|" * len(columns)]
-        lines += [f"| {r['rank']} | {display_name(r)} | " + " | ".join(_text(c, r.get(c)) for c in columns) + " |"
-                  for r in done]
+        lines += [f"| {r['rank'] or 'ref'} | {display_name(r)} | " + " | ".join(_text(c, r.get(c)) for c in columns)
+                  + " |" for r in done]
         lines.append("")
+        if below_bar(rows, task):
+            lines += [below_bar(rows, task), ""]
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         lines += ["## Failed", ""] + [f"- {display_name(r)} ({r['task']}): {r['error']}" for r in failed] + [""]
@@ -204,7 +228,7 @@ def _html_table(rows: Sequence[dict[str, Any]], task: str) -> str:
     for r in rows:
         cells = "".join(f"<td>{format_value(None) if r.get(c) is None else html.escape(_text(c, r[c]))}</td>"
                         for c in columns)
-        body.append(f"<tr><td>{r['rank']}</td><td>{html.escape(display_name(r))}</td>{cells}</tr>")
+        body.append(f"<tr><td>{r['rank'] or 'ref'}</td><td>{html.escape(display_name(r))}</td>{cells}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 
@@ -232,6 +256,8 @@ def render_html(rows: Sequence[dict[str, Any]], title: str, described: str) -> s
         done = [r for r in rows if r["task"] == task and r["status"] == "ok"]
         if done:
             parts.append(f"<h2>{html.escape(TASK_TITLES[task])}</h2>{_html_table(done, task)}")
+            if below_bar(rows, task):
+                parts.append(f"<p>{html.escape(below_bar(rows, task))}</p>")
     parts.append("<h2>Plots</h2><div class='plots'>" + "".join(plots(rows)) + "</div>")
     parts.append("<h2>Provenance</h2>" + _provenance(rows))
     failed = [r for r in rows if r["status"] != "ok"]

@@ -55,7 +55,7 @@ def _rows(out: Path) -> dict[str, dict[str, str]]:
 def test_every_model_is_measured_and_labelled(benchmark):
     _, out, _ = benchmark
     rows = _rows(out)
-    assert set(rows) == {*ARCHS, "broken"}
+    assert set(rows) == {*ARCHS, "broken", "spectral_baseline", "post_classification:spectral_baseline"}
     for name in ARCHS:
         row = rows[name]
         assert row["status"] == "ok" and row["rank"] == "1" and row["synthetic_training"] == "true"
@@ -66,8 +66,15 @@ def test_every_model_is_measured_and_labelled(benchmark):
     assert rows["fc_siam_diff"]["task"] == "change" and rows["fc_siam_diff"]["change_f1_all"] != ""
     assert rows["unet"]["task"] == "footprint" and rows["unet"]["oa"] != "" and rows["unet"]["change_f1_all"] == ""
     assert rows["broken"]["status"] == "failed" and "broken.onnx: not a usable ONNX model" in rows["broken"]["error"]
+    bars = rows["spectral_baseline"], rows["post_classification:spectral_baseline"]
+    assert [(r["task"], r["status"], r["rank"], r["baseline"]) for r in bars] == \
+        [("footprint", "ok", "", "true"), ("change", "ok", "", "true")]
+    assert float(bars[0]["iou"]) > 0 and float(bars[1]["change_f1_all"]) > 0
     markdown = (out / "leaderboard.md").read_text(encoding="utf-8")
     assert "| 1 | unet (synthetic) |" in markdown and SYNTHETIC_LABEL in markdown and "## Failed" in markdown
+    assert "| ref | spectral_baseline (reference) |" in markdown
+    assert "Bar: spectral_baseline's footprint IoU" in markdown
+    assert "Bar: post_classification:spectral_baseline's change F1 over all pairs" in markdown
 
 
 def test_rerun_keeps_finished_models(benchmark, caplog):
@@ -77,7 +84,7 @@ def test_rerun_keeps_finished_models(benchmark, caplog):
     before = (out / "leaderboard.csv").read_bytes()
     caplog.set_level(logging.INFO)
     assert main(_arguments(sites, out)) == 0
-    assert all(f"{name}: kept (complete and verified)" in caplog.text for name in ARCHS)
+    assert all(f"{name}: kept (complete and verified)" in caplog.text for name in (*ARCHS, "spectral_baseline"))
     assert "epoch 1:" not in caplog.text
     assert [line for line in (out / "leaderboard.csv").read_bytes().splitlines() if b"broken" not in line] == \
         [line for line in before.splitlines() if b"broken" not in line]

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from export import architectures  # noqa: E402
 from export.benchmark import parse_args, selected_architectures, split_sites  # noqa: E402
 from export.data import DataError  # noqa: E402
-from export.leaderboard import ranked  # noqa: E402
+from export.leaderboard import below_bar, markdown, ranked  # noqa: E402
 from export.synthetic import generate_sites  # noqa: E402
 from export.train import cuda_problem  # noqa: E402
 from export.train import parse_args as train_arguments  # noqa: E402
@@ -65,6 +65,24 @@ def test_ranking_within_each_task_failures_last():
             {"model": "d", "task": "footprint", "status": "ok", "ca_tiou": 0.6},
             {"model": "e", "task": "change", "status": "failed", "error": "x"}]
     assert [(r["model"], r["rank"]) for r in ranked(rows)] == [("d", 1), ("a", 2), ("b", 3), ("c", 1), ("e", None)]
+
+
+def test_reference_rows_are_unranked_bars():
+    rows = [{"model": "a", "task": "footprint", "status": "ok", "ca_tiou": 0.1, "iou": 0.6},
+            {"model": "b", "task": "footprint", "status": "ok", "ca_tiou": 0.5, "iou": 0.3},
+            {"model": "s", "task": "footprint_series", "status": "ok", "ca_tiou": 0.5, "iou": 0.4},
+            {"model": "base", "task": "footprint", "status": "ok", "ca_tiou": 0.9, "iou": 0.4, "baseline": True},
+            {"model": "c", "task": "change", "status": "ok", "change_f1_all": None},
+            {"model": "d", "task": "change", "status": "ok", "change_f1_all": 0.5}]
+    out = ranked(rows)
+    assert [(r["model"], r["rank"]) for r in out] == [("b", 1), ("a", 2), ("base", None), ("s", 1), ("d", 1), ("c", 2)]
+    assert below_bar(out, "footprint") == "Bar: base's footprint IoU, 0.4000; models at or below it: b."
+    assert below_bar(out, "footprint_series").endswith("models at or below it: s.")  # the footprint bar, tied
+    assert below_bar(out, "change") is None  # no change reference row
+    text = markdown(out, "T")
+    assert "| ref | base (reference) |" in text and "| 1 | b |" in text
+    bar = {"model": "pc", "task": "change", "status": "ok", "change_f1_all": 0.3, "baseline": True}
+    assert below_bar(ranked([*rows, bar]), "change").endswith("models at or below it: c.")
 
 
 def test_torch_build_choice():
