@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import onnx
+
 from euromine_qgis.core import release
 from euromine_qgis.core.batch.manifest import verified_result, write_manifest
 from euromine_qgis.core.engine.bundled import resolve_bundled
@@ -51,7 +53,7 @@ from export.model_cost import (
     onnx_parameters,
     throughput_mpx_s,
 )
-from export.onnx import export_checkpoint, load_checkpoint
+from export.onnx import NATIVE_OPSET, OpsetError, export_checkpoint, load_checkpoint, written_opset
 from export.site_scores import score_sites
 
 log = logging.getLogger("export.benchmark")
@@ -142,7 +144,12 @@ def run_architecture(name: str, dirs: dict[str, Path], test_sites: Sequence[Trai
     started = time.perf_counter()
     checkpoint = train.train(train.parse_args(argv))
     seconds = time.perf_counter() - started
-    onnx_path = export_checkpoint(checkpoint_path, folder / f"{name}.onnx", name=f"benchmark_{name}")
+    try:
+        onnx_path = export_checkpoint(checkpoint_path, folder / f"{name}.onnx", name=f"benchmark_{name}")
+    except OpsetError as exc:  # opset 17 reaches older onnxruntimes; the exporter's own opset where it cannot
+        log.warning("%s: %s", name, exc)
+        onnx_path = export_checkpoint(checkpoint_path, folder / f"{name}.onnx", name=f"benchmark_{name}",
+                                      opset=NATIVE_OPSET)
     module, _ = load_checkpoint(checkpoint_path)
     return {
         **measured(onnx_path, test_sites, args.device),
@@ -225,6 +232,9 @@ def run(args: argparse.Namespace) -> list[Path]:
                      "device": args.device, "data": str(args.data.resolve()), "test_sites": names["test"]}
         rows.append(resumable(out / "runs" / f"onnx-{path.stem}", made_from, "unknown", path.stem,
                               lambda path=path: run_onnx(path, test_sites, args)))
+    for row in rows:  # read from each file, so rows kept from an earlier run say it too
+        if row.get("onnx") and Path(row["onnx"]).is_file():
+            row["onnx_opset"] = written_opset(onnx.load(row["onnx"], load_external_data=False))
     described = (f"{len(names['test'])} test site(s) of {args.data} ({', '.join(names['test'])}), scored by the "
                  f"plugin's engine as euromine:evaluate scores footprints; command: {args.command}")
     paths = write_leaderboard(rows, out, "EuroMine benchmark", described)

@@ -36,7 +36,8 @@ FOOTPRINT_SCORES = ("oa", "precision", "recall", "f1", "iou", "tiou", "ciou", "c
 CHANGE_SCORES = tuple(f"change_{m}_{k}" for k in (*INTERVAL_CLASSES, "all") for m in ("f1", "iou"))
 COST = ("parameters", "gflops_160", "throughput_mpx_s", "device", "train_seconds")
 COLUMNS = ("rank", "model", "architecture", "task", "status", "baseline", "synthetic_training", "trained_on",
-           *FOOTPRINT_SCORES, *CHANGE_SCORES, *COST, "epochs", "best_epoch", "source", "onnx", "sha256", "error")
+           *FOOTPRINT_SCORES, *CHANGE_SCORES, *COST, "epochs", "best_epoch", "source", "onnx", "onnx_opset", "sha256",
+           "error")
 HEADINGS = {"oa": "OA", "precision": "P", "recall": "R", "f1": "F1", "iou": "IoU", "tiou": "TIoU", "ciou": "CIoU",
             "ca_tiou": "CA-TIoU", "parameters": "Params (M)", "gflops_160": "GFLOPs/160²",
             "throughput_mpx_s": "Mpx/s", "device": "Device", "train_seconds": "Training (min)",

@@ -16,7 +16,9 @@ from euromine_qgis.core import release  # noqa: E402
 from euromine_qgis.core.engine.contract import METADATA_KEY  # noqa: E402
 from euromine_qgis.core.errors import ModelError  # noqa: E402
 from export.onnx import (  # noqa: E402
+    NATIVE_OPSET,
     ExportError,
+    OpsetError,
     check_parity,
     example_inputs,
     export_onnx,
@@ -106,6 +108,27 @@ def test_failed_check_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="metadata lists 3"):
         export_onnx(SpectralBaseline(), tmp_path / "bad.onnx", bad, exporter="torchscript")
     assert list(tmp_path.iterdir()) == []
+
+
+class _Halves(torch.nn.Module):
+    """A 1x1 convolution whose channels are split in equal halves (torch.chunk), as ChangeFormer and
+    BIT do: the exporter writes an opset-18 Split that ONNX's version converter cannot lower."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(len(release.BANDS), 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = torch.chunk(self.conv(x), 2, dim=1)
+        return a - b
+
+
+def test_a_graph_that_cannot_be_lowered_is_refused_then_exports_at_the_native_opset(tmp_path: Path) -> None:
+    with pytest.raises(OpsetError, match=f"export at opset {NATIVE_OPSET}"):
+        export_onnx(_Halves(), tmp_path / "m.onnx", metadata())
+    assert list(tmp_path.iterdir()) == []
+    path = export_onnx(_Halves(), tmp_path / "m.onnx", metadata(), opset=NATIVE_OPSET)
+    assert [o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx")] == [NATIVE_OPSET]
 
 
 def test_invalid_metadata_is_refused(tmp_path: Path) -> None:
