@@ -1,7 +1,7 @@
 """Reproduce the benchmark in one command: train, export, measure and rank every architecture.
 
 ``python -m export.benchmark --data DIR [--archs all|unet,bit,...] [--tasks footprint,change,series]
-[--epochs N] [--device cuda|cpu] [--out DIR] [--seed S] [--onnx FILE ...]``
+[--epochs N] [--device cuda|cpu] [--out DIR] [--seed S] [--onnx FILE ...] [--recipe ARCH:OPT=VALUE,... ...]``
 
 - Sites: the release's train, val and test splits when ``--data`` is the EuroMineNet release;
   for other folders (generated sites) every fifth site by name is the test split and every
@@ -11,6 +11,9 @@
   check, and ``export.site_scores`` scores the ONNX file on the test split with the plugin's
   engine exactly as ``euromine:evaluate`` scores its footprints. Parameters, GFLOPs per 160²
   patch, throughput on the named device and training time come from ``export.model_cost``.
+- ``--recipe ARCH:OPT=VALUE,...`` gives one architecture its own training recipe (``epochs``,
+  ``samples-per-epoch``, ``batch-size``, ``lr``, ``width``) in place of the common one; the
+  leaderboard row's training command shows the recipe it ran.
 - Resumable: a finished architecture's folder carries a manifest (``core.batch.manifest``) of
   its files and result; a rerun with the same settings keeps it. A failing architecture is
   recorded with its error and the others go on; a rerun tries it again.
@@ -122,12 +125,55 @@ def measured(onnx_path: Path, test_sites: Sequence[TrainingSite], device: str) -
             "device": f"{model.device_name} ({model.provider})", "onnx": str(onnx_path), "sha256": sha256_of(onnx_path)}
 
 
+RECIPE_OPTIONS = {"epochs": int, "samples-per-epoch": int, "batch-size": int, "lr": float, "width": int}
+
+
+def parse_recipes(texts: Sequence[str]) -> dict[str, dict[str, int | float]]:
+    """``--recipe ARCH:OPT=VALUE,...`` texts as {architecture: {option: value}}; ValueError
+    naming the text and what is wrong with it."""
+    recipes: dict[str, dict[str, int | float]] = {}
+    for text in texts:
+        name, _, options = text.partition(":")
+        if name not in architectures.ARCHITECTURES:
+            raise ValueError(f"--recipe '{text}': unknown architecture '{name}'")
+        if name in recipes:
+            raise ValueError(f"--recipe '{text}': {name} has a recipe already")
+        recipe = recipes[name] = {}
+        for item in filter(None, options.split(",")):
+            key, _, value = item.partition("=")
+            if key not in RECIPE_OPTIONS:
+                raise ValueError(f"--recipe '{text}': unknown option '{key}'; known: {', '.join(RECIPE_OPTIONS)}")
+            try:
+                recipe[key] = RECIPE_OPTIONS[key](value)
+            except ValueError:
+                raise ValueError(f"--recipe '{text}': {key} '{value}' is not a number") from None
+            if recipe[key] <= 0 and key != "samples-per-epoch":
+                raise ValueError(f"--recipe '{text}': {key} must be positive")
+        if not recipe:
+            raise ValueError(f"--recipe '{text}': no OPT=VALUE after '{name}:'")
+    return recipes
+
+
+def recipe_of(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The training recipe architecture ``name`` runs under: the common one, with its ``--recipe``."""
+    own = {key.replace("-", "_"): value for key, value in args.recipes.get(name, {}).items()}
+    return {key: own.get(key, getattr(args, key)) for key in (k.replace("-", "_") for k in RECIPE_OPTIONS)}
+
+
+def recipe_text(recipe: dict[str, Any]) -> str:
+    """A recipe as the leaderboard shows it: epochs × samples per epoch, peak learning rate."""
+    return f"{recipe['epochs']} × {recipe['samples_per_epoch'] or 'all'}, lr {recipe['lr']:g}"
+
+
 def train_argv(name: str, dirs: dict[str, Path], checkpoint: Path, args: argparse.Namespace) -> list[str]:
-    """The ``export.train`` command line of architecture ``name`` under the benchmark's recipe."""
+    """The ``export.train`` command line of architecture ``name`` under its recipe."""
+    recipe = recipe_of(name, args)
     argv = ["--arch", name, "--data", str(dirs["train"]), "--val-data", str(dirs["val"]), "--out", str(checkpoint),
-            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--patch", str(args.patch),
-            "--samples-per-epoch", str(args.samples_per_epoch), "--device", args.device, "--seed", str(args.seed)]
-    for flag, value in (("--width", args.width), ("--threads", args.threads), ("--years", args.years_text)):
+            "--patch", str(args.patch), "--device", args.device, "--seed", str(args.seed)]
+    for flag, value in ((f"--{k.replace('_', '-')}", v) for k, v in recipe.items()):
+        if value or flag == "--samples-per-epoch":
+            argv += [flag, str(value)]
+    for flag, value in (("--threads", args.threads), ("--years", args.years_text)):
         if value:
             argv += [flag, str(value)]
     return argv
@@ -155,7 +201,7 @@ def run_architecture(name: str, dirs: dict[str, Path], test_sites: Sequence[Trai
         **measured(onnx_path, test_sites, args.device),
         "model": name, "architecture": f"{arch.title} (width {checkpoint['width']}); {arch.reference}",
         "parameters": module_parameters(module), "gflops_160": gflops_per_patch(module, arch.task),
-        "train_seconds": seconds, "epochs": args.epochs, "best_epoch": checkpoint["epoch"],
+        "train_seconds": seconds, "epochs": recipe_of(name, args)["epochs"], "best_epoch": checkpoint["epoch"],
         "source": checkpoint["command"],
     }
 
@@ -214,13 +260,14 @@ def run(args: argparse.Namespace) -> list[Path]:
     names = {split: [s.name for s in sites] for split, sites in splits.items()}
     log.info("sites: %s", "; ".join(f"{k} {len(v)}" for k, v in names.items()))
     test_sites = training_sites(dirs["test"], years=args.years)
-    recipe = {k: getattr(args, k) for k in ("epochs", "batch_size", "patch", "samples_per_epoch", "width", "seed",
-                                            "device", "years_text")}
+    common = {k: getattr(args, k) for k in ("patch", "seed", "device", "years_text")}
     rows = []
     for name in args.arch_names:
+        recipe = {**common, **recipe_of(name, args)}
         made_from = {"architecture": name, "recipe": recipe, "data": str(args.data.resolve()), "sites": names}
-        rows.append(resumable(out / "runs" / name, made_from, architectures.get(name).task, name,
-                              lambda name=name: run_architecture(name, dirs, test_sites, out / "runs" / name, args)))
+        row = resumable(out / "runs" / name, made_from, architectures.get(name).task, name,
+                        lambda name=name: run_architecture(name, dirs, test_sites, out / "runs" / name, args))
+        rows.append({**row, "recipe": recipe_text(recipe_of(name, args))})
     tasks = {architectures.get(name).task for name in args.arch_names} or {"footprint"}
     made_from = {"baseline": BASELINE, "sha256": sha256_of(resolve_bundled(BASELINE)), "tasks": sorted(tasks),
                  "device": args.device, "data": str(args.data.resolve()), "test_sites": names["test"]}
@@ -258,9 +305,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     recipe.add_argument("--batch-size", type=int, default=8)
     recipe.add_argument("--patch", type=int, default=release.PATCH_SIZE)
     recipe.add_argument("--samples-per-epoch", type=int, default=0, help="random subset per epoch (0: all)")
+    recipe.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
     recipe.add_argument("--width", type=int, default=0, help="channel width (0: each architecture's default)")
     recipe.add_argument("--years", help="these years only, e.g. 2015-2019 (default: all)")
     recipe.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    recipe.add_argument("--recipe", action="append", default=[], metavar="ARCH:OPT=VALUE,...",
+                        help="one architecture's own recipe, e.g. bit:epochs=4,samples-per-epoch=640,lr=5e-4 "
+                             f"(options: {', '.join(RECIPE_OPTIONS)}); repeat for others")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be >= 1")
@@ -269,6 +320,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--device cuda: {problem}")
     try:
         args.arch_names = selected_architectures(args.archs, args.tasks)
+        args.recipes = parse_recipes(args.recipe)
         args.years_text, args.years = args.years, parse_years(args.years)
     except (ValueError, YearsError) as exc:
         parser.error(str(exc))

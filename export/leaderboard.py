@@ -36,11 +36,12 @@ FOOTPRINT_SCORES = ("oa", "precision", "recall", "f1", "iou", "tiou", "ciou", "c
 CHANGE_SCORES = tuple(f"change_{m}_{k}" for k in (*INTERVAL_CLASSES, "all") for m in ("f1", "iou"))
 COST = ("parameters", "gflops_160", "throughput_mpx_s", "device", "train_seconds")
 COLUMNS = ("rank", "model", "architecture", "task", "status", "baseline", "synthetic_training", "trained_on",
-           *FOOTPRINT_SCORES, *CHANGE_SCORES, *COST, "epochs", "best_epoch", "source", "onnx", "onnx_opset", "sha256",
-           "error")
+           *FOOTPRINT_SCORES, *CHANGE_SCORES, *COST, "recipe", "epochs", "best_epoch", "source", "onnx", "onnx_opset",
+           "sha256", "error")
 HEADINGS = {"oa": "OA", "precision": "P", "recall": "R", "f1": "F1", "iou": "IoU", "tiou": "TIoU", "ciou": "CIoU",
             "ca_tiou": "CA-TIoU", "parameters": "Params (M)", "gflops_160": "GFLOPs/160²",
             "throughput_mpx_s": "Mpx/s", "device": "Device", "train_seconds": "Training (min)",
+            "recipe": "Recipe (epochs × samples, lr)",
             **{f"change_{m}_{k}": f"{name} {k}"
                for k in (*INTERVAL_CLASSES, "all") for m, name in (("f1", "F1"), ("iou", "IoU"))}}
 HEADLINE_TEXT = {"ca_tiou": "CA-TIoU", "change_f1_all": "change F1 over all pairs"}
@@ -108,7 +109,7 @@ def _text(key: str, value: Any) -> str:
 
 
 def _table_columns(task: str) -> list[str]:
-    return [*SCORES_SHOWN[task], *COST]
+    return [*SCORES_SHOWN[task], *COST, "recipe"]
 
 
 def markdown(rows: Sequence[dict[str, Any]], title: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from export import architectures  # noqa: E402
-from export.benchmark import parse_args, selected_architectures, split_sites  # noqa: E402
+from export.benchmark import parse_args, selected_architectures, split_sites, train_argv  # noqa: E402
 from export.data import DataError  # noqa: E402
 from export.leaderboard import below_bar, markdown, ranked  # noqa: E402
 from export.synthetic import generate_sites  # noqa: E402
@@ -56,6 +56,31 @@ def test_bad_options_are_refused(capsys):
         with pytest.raises(SystemExit):
             parse_args(["--data", "sites", *argv])
         assert message in capsys.readouterr().err
+
+
+def test_an_architecture_trains_under_its_own_recipe(tmp_path):
+    args = parse_args(["--data", "sites", "--epochs", "2", "--samples-per-epoch", "256", "--threads", "2",
+                       "--recipe", "bit:epochs=4,samples-per-epoch=640,lr=5e-4"])
+    dirs = {"train": tmp_path / "train", "val": tmp_path / "val"}
+    bit = train_arguments(train_argv("bit", dirs, tmp_path / "bit.pt", args))
+    unet = train_arguments(train_argv("unet", dirs, tmp_path / "unet.pt", args))
+    assert (bit.epochs, bit.samples_per_epoch, bit.lr, bit.threads) == (4, 640, 5e-4, 2)
+    assert (unet.epochs, unet.samples_per_epoch, unet.lr, unet.threads) == (2, 256, 2e-3, 2)
+    assert bit.val_data == tmp_path / "val" and bit.out == tmp_path / "bit.pt"
+
+
+def test_bad_recipes_are_refused(capsys):
+    for recipe, message in (("resnet:epochs=2", "unknown architecture 'resnet'"),
+                            ("bit:steps=2", "unknown option 'steps'; known: epochs, samples-per-epoch"),
+                            ("bit:lr=fast", "lr 'fast' is not a number"),
+                            ("bit:epochs=0", "epochs must be positive"),
+                            ("bit:", "no OPT=VALUE after 'bit:'")):
+        with pytest.raises(SystemExit):
+            parse_args(["--data", "sites", "--recipe", recipe])
+        assert f"--recipe '{recipe}': {message}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "sites", "--recipe", "bit:epochs=2", "--recipe", "bit:lr=1e-3"])
+    assert "bit has a recipe already" in capsys.readouterr().err
 
 
 def test_ranking_within_each_task_failures_last():
