@@ -12,8 +12,8 @@
   engine exactly as ``euromine:evaluate`` scores its footprints. Parameters, GFLOPs per 160²
   patch, throughput on the named device and training time come from ``export.model_cost``.
 - ``--recipe ARCH:OPT=VALUE,...`` gives one architecture its own training recipe (``epochs``,
-  ``samples-per-epoch``, ``batch-size``, ``lr``, ``width``) in place of the common one; the
-  leaderboard row's training command shows the recipe it ran.
+  ``samples-per-epoch``, ``batch-size``, ``lr``, ``width``) in place of the common one; it is part
+  of what a kept architecture must match, and the leaderboard's Recipe column shows it.
 - Resumable: a finished architecture's folder carries a manifest (``core.batch.manifest``) of
   its files and result; a rerun with the same settings keeps it. A failing architecture is
   recorded with its error and the others go on; a rerun tries it again.
@@ -170,9 +170,8 @@ def train_argv(name: str, dirs: dict[str, Path], checkpoint: Path, args: argpars
     recipe = recipe_of(name, args)
     argv = ["--arch", name, "--data", str(dirs["train"]), "--val-data", str(dirs["val"]), "--out", str(checkpoint),
             "--patch", str(args.patch), "--device", args.device, "--seed", str(args.seed)]
-    for flag, value in ((f"--{k.replace('_', '-')}", v) for k, v in recipe.items()):
-        if value or flag == "--samples-per-epoch":
-            argv += [flag, str(value)]
+    for key, value in recipe.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
     for flag, value in (("--threads", args.threads), ("--years", args.years_text)):
         if value:
             argv += [flag, str(value)]
@@ -267,7 +266,7 @@ def run(args: argparse.Namespace) -> list[Path]:
         made_from = {"architecture": name, "recipe": recipe, "data": str(args.data.resolve()), "sites": names}
         row = resumable(out / "runs" / name, made_from, architectures.get(name).task, name,
                         lambda name=name: run_architecture(name, dirs, test_sites, out / "runs" / name, args))
-        rows.append({**row, "recipe": recipe_text(recipe_of(name, args))})
+        rows.append({**row, "recipe": recipe_text(recipe)})
     tasks = {architectures.get(name).task for name in args.arch_names} or {"footprint"}
     made_from = {"baseline": BASELINE, "sha256": sha256_of(resolve_bundled(BASELINE)), "tasks": sorted(tasks),
                  "device": args.device, "data": str(args.data.resolve()), "test_sites": names["test"]}
