@@ -20,6 +20,7 @@ ALGORITHMS = (
     ("changelayers", "ChangeLayersAlgorithm"),
     ("evaluate", "EvaluateAlgorithm"),
     ("mapsites", "MapSitesAlgorithm"),
+    ("installdependencies", "InstallDependenciesAlgorithm"),
 )
 
 
@@ -58,6 +59,12 @@ class EuroMineProvider(QgsProcessingProvider):
                 self.unavailable[module] = f"{type(exc).__name__}: {exc}"
                 continue
             self.addAlgorithm(algorithm)
+
+    def recheck(self) -> None:
+        """Check the environment again (after the installer ran) and reload the algorithms."""
+        check_environment.cache_clear()
+        self.problems = check_environment()
+        self.refreshAlgorithms()
 
     def warningMessage(self) -> str:  # noqa: N802 (QGIS API)
         """Each dependency problem with its fix, and any algorithm that failed to load for another reason."""

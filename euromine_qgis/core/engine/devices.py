@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ModelError
-from .hardware import cpu_name, nvidia_gpu_name
+from .hardware import CUDA_LIBRARIES, cpu_name, nvidia_gpu_name
 
 DEVICES = ("auto", "tensorrt", "cuda", "cpu")
 CPU = "CPUExecutionProvider"
@@ -25,8 +25,8 @@ def gpu_fix(platform: str) -> str:
     """What makes onnxruntime's GPU providers work on ``platform`` (a ``sys.platform`` value)."""
     if platform == "darwin":
         return "onnxruntime has no CUDA or TensorRT on macOS: choose DEVICE=auto or cpu"
-    libraries = ("cudart64_13.dll and cudnn64_9.dll on PATH" if platform == "win32"
-                 else "libcudart.so.13 and libcudnn.so.9 on the library path")
+    libraries = " and ".join(CUDA_LIBRARIES["win32" if platform == "win32" else "linux"]) + (
+        " on PATH" if platform == "win32" else " on the library path")
     return (f"install onnxruntime-gpu with CUDA 13 and cuDNN 9 ({libraries}; TensorRT too for "
             "DEVICE=tensorrt), or choose DEVICE=auto or cpu")
 

@@ -9,6 +9,9 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+# The CUDA runtime and cuDNN libraries onnxruntime-gpu's build loads, by platform (macOS has none)
+CUDA_LIBRARIES = {"win32": ("cudart64_13.dll", "cudnn64_9.dll"), "linux": ("libcudart.so.13", "libcudnn.so.9")}
+
 
 @lru_cache(maxsize=None)
 def nvidia_gpu_name() -> str | None:
