@@ -2,8 +2,11 @@
 GDAL) and a clean venv made with the system Python where `pip install .` brought numpy 2,
 rasterio's own wheel (with its own GDAL) and onnxruntime from PyPI.
 
-The clean venv is built once under build/cli-venv and rebuilt when pyproject.toml changes; the
-project itself is reinstalled into it once per test session, so it always runs this checkout.
+The clean venv is built once under build/cli-venv with every package pinned by
+tests/cli/numpy2-constraints.txt, and rebuilt when that file or pyproject.toml changes; the project
+itself is reinstalled into it once per test session, so it always runs this checkout. With
+EUROMINE_CLI_VENV=latest (`make test-latest`) the venv is build/cli-venv-latest instead, made anew
+with the newest release of every package, so that a new release is tried on purpose, not met in CI.
 """
 from __future__ import annotations
 
@@ -19,8 +22,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CLI_VENV = REPO / "build" / "cli-venv"
-STAMP = CLI_VENV / ".pyproject-sha256"
+CONSTRAINTS = Path(__file__).with_name("numpy2-constraints.txt")
+LATEST = os.environ.get("EUROMINE_CLI_VENV") == "latest"
+CLI_VENV = REPO / "build" / ("cli-venv-latest" if LATEST else "cli-venv")
+STAMP = CLI_VENV / ".inputs-sha256"
 SYSTEM_PYTHON = Path(sys.base_prefix) / "bin" / "python3"  # the interpreter this venv was made from
 # Set for QGIS's Python (tests/conftest.py, QGIS itself); the wheels bring their own PROJ and GDAL data.
 FOREIGN_DATA = ("PROJ_DATA", "PROJ_LIB", "GDAL_DATA", "PYTHONPATH")
@@ -58,12 +63,14 @@ def _pip(venv: Path, *args: str) -> None:
 
 
 def numpy2_venv() -> Path:
-    """build/cli-venv with this checkout installed (see the module's docstring)."""
-    digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
-    if not STAMP.is_file() or STAMP.read_text().strip() != digest:
+    """build/cli-venv (or build/cli-venv-latest) with this checkout installed (see the module's docstring)."""
+    inputs = (REPO / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes()
+    digest = "latest" if LATEST else hashlib.sha256(inputs).hexdigest()
+    if LATEST or not STAMP.is_file() or STAMP.read_text().strip() != digest:
         shutil.rmtree(CLI_VENV, ignore_errors=True)
         subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(CLI_VENV)], check=True, timeout=300)
-        _pip(CLI_VENV, "install", "--prefer-binary", ".", "hatchling")  # dependencies from PyPI wheels
+        pins = ("--upgrade",) if LATEST else ("-c", str(CONSTRAINTS))
+        _pip(CLI_VENV, "install", "--prefer-binary", *pins, ".", "hatchling")  # dependencies from PyPI wheels
         STAMP.write_text(digest)
     _pip(CLI_VENV, "install", "--no-deps", "--no-build-isolation", "--force-reinstall", ".")
     return CLI_VENV
