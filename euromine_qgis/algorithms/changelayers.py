@@ -8,7 +8,6 @@ from functools import partial
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingOutputRasterLayer,
     QgsProcessingParameterBoolean,
@@ -24,6 +23,7 @@ from ..core.maps.trajectory import SiteTrajectory
 from ..core.pairs import parse_pairs
 from ..core.results import change_layers_results
 from ..core.scoring.small_multiples import write_small_multiples
+from ..qgis_compat import SOURCE_RASTER
 from .base import EuroMineAlgorithm, reporter_for
 from .footprint_polygons import write_footprint_polygons
 from .inputs import dated_layers
@@ -73,7 +73,7 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.FOOTPRINTS, self.tr("Annual footprints (one per year)"), QgsProcessing.TypeRaster))
+            self.FOOTPRINTS, self.tr("Annual footprints (one per year)"), SOURCE_RASTER))
         self.addParameter(years_parameter())
         self.addParameter(pairs_parameter(default="consecutive"))
         self.addParameter(temporal_filter_parameter())

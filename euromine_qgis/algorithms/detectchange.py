@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterEnum,
     QgsProcessingParameterMultipleLayers,
@@ -18,6 +17,7 @@ from ..core.maps.bitemporal import METHODS, change_from_footprints, detect_chang
 from ..core.maps.preflight import check_run
 from ..core.results import change_results
 from ..core.years import match_years
+from ..qgis_compat import NUMBER_INTEGER, SOURCE_RASTER
 from .base import EuroMineAlgorithm, reporter_for
 from .changelayers import GROUP as CHANGE_GROUP
 from .inputs import layer_files
@@ -69,12 +69,12 @@ class DetectChangeAlgorithm(EuroMineAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.AFTER, self.tr("After (image, or footprint)"), optional=True))
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.SERIES, self.tr("Or: annual series to pick the two years from"), QgsProcessing.TypeRaster,
+            self.SERIES, self.tr("Or: annual series to pick the two years from"), SOURCE_RASTER,
             optional=True))
         for name, label in ((self.BEFORE_YEAR, self.tr("Before year (with SERIES)")),
                             (self.AFTER_YEAR, self.tr("After year (with SERIES)"))):
             self.addParameter(QgsProcessingParameterNumber(
-                name, label, QgsProcessingParameterNumber.Integer, optional=True, minValue=1980, maxValue=2099))
+                name, label, NUMBER_INTEGER, optional=True, minValue=1980, maxValue=2099))
         for p in model_parameters(("footprint",)):
             self.addParameter(p)
         self.addParameter(bundled_model_parameter(

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
@@ -12,6 +11,7 @@ from qgis.core import (
 
 from ..core.results import evaluation_results
 from ..core.scoring.evaluate_files import evaluate_files
+from ..qgis_compat import SOURCE_RASTER
 from .base import EuroMineAlgorithm, reporter_for, score_text
 from .inputs import layer_files
 from .parameters import (
@@ -40,9 +40,9 @@ class EvaluateAlgorithm(EuroMineAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.PREDICTIONS, self.tr("Predicted footprints (one per year)"), QgsProcessing.TypeRaster))
+            self.PREDICTIONS, self.tr("Predicted footprints (one per year)"), SOURCE_RASTER))
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.REFERENCES, self.tr("Reference footprints (one per year)"), QgsProcessing.TypeRaster))
+            self.REFERENCES, self.tr("Reference footprints (one per year)"), SOURCE_RASTER))
         self.addParameter(years_parameter())
         self.addParameter(lambda_parameter())
         self.addParameter(pairs_parameter(default=None))

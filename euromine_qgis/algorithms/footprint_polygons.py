@@ -7,15 +7,15 @@ from typing import Sequence
 
 from qgis.core import (
     QgsFeature,
-    QgsField,
     QgsFields,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType
 
 from ..core.io.outputs import atomic_outputs
+from ..qgis_compat import field
 from .polygons import gpkg_layer_writer, measured_polygons, polygonize
 from .translation import tr
 
@@ -33,9 +33,9 @@ def write_footprint_polygons(
     0/1 footprint raster), with ``site``, ``year`` and its ellipsoidal ``area_ha``. Written under a
     temporary name and renamed when complete (core.io.outputs.atomic_outputs)."""
     fields = QgsFields()
-    fields.append(QgsField("site", QVariant.String))
-    fields.append(QgsField("year", QVariant.Int))
-    fields.append(QgsField("area_ha", QVariant.Double))
+    fields.append(field("site", QMetaType.Type.QString))
+    fields.append(field("year", QMetaType.Type.Int))
+    fields.append(field("area_ha", QMetaType.Type.Double))
     with atomic_outputs([gpkg]) as (temp,):
         writer = None
         for site, year, raster in footprints:

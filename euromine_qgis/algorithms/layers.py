@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from qgis.core import (
+    Qgis,
     QgsColorRampShader,
     QgsCoordinateTransform,
     QgsDateTimeRange,
@@ -30,17 +31,16 @@ from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingUtils,
     QgsProject,
-    QgsRasterLayerTemporalProperties,
     QgsRectangle,
     QgsTemporalNavigationObject,
-    QgsUnitTypes,
-    QgsVectorLayerTemporalProperties,
 )
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QTimer
 
+from ..qgis_compat import NAVIGATION_ANIMATED, TEMPORAL_YEARS
+
 STYLES = Path(__file__).resolve().parent.parent / "styles"
-ONE_YEAR = QgsInterval(1, QgsUnitTypes.TemporalYears)
+ONE_YEAR = QgsInterval(1, TEMPORAL_YEARS)
 
 
 def year_range(first: int, last: int | None = None) -> QgsDateTimeRange:
@@ -117,13 +117,13 @@ class StyledLayer(QgsProcessingLayerPostProcessorInterface):
         """Give the layer its temporal range; whether it got one."""
         if self.span is not None:
             properties = layer.temporalProperties()
-            properties.setMode(QgsRasterLayerTemporalProperties.ModeFixedTemporalRange)
+            properties.setMode(Qgis.RasterTemporalMode.FixedTemporalRange)
             properties.setFixedTemporalRange(year_range(*self.span))
             properties.setIsActive(True)
             return True
         if self.year_field is not None and layer.fields().indexOf(self.year_field) >= 0:
             properties = layer.temporalProperties()
-            properties.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromExpressions)
+            properties.setMode(Qgis.VectorTemporalMode.FeatureDateTimeStartAndEndFromExpressions)
             start, end = year_expressions(self.year_field)
             properties.setStartExpression(start)
             properties.setEndExpression(end)
@@ -195,7 +195,7 @@ def _step_through_years(project: QgsProject) -> None:
     extent = QgsDateTimeRange(QDateTime(QDate(first, 1, 1), QTime(0, 0)), QDateTime(QDate(last, 12, 31), QTime(0, 0)))
     settings = project.timeSettings()
     settings.setTemporalRange(extent)
-    settings.setTimeStepUnit(QgsUnitTypes.TemporalYears)
+    settings.setTimeStepUnit(TEMPORAL_YEARS)
     settings.setTimeStep(1)
     canvas = _canvas(project)
     navigation = canvas.temporalController() if canvas is not None else None
@@ -203,7 +203,7 @@ def _step_through_years(project: QgsProject) -> None:
         return
     navigation.setTemporalExtents(extent)
     navigation.setFrameDuration(ONE_YEAR)
-    navigation.setNavigationMode(QgsTemporalNavigationObject.Animated)
+    navigation.setNavigationMode(NAVIGATION_ANIMATED)
     navigation.setCurrentFrameNumber(navigation.findBestFrameNumberForFrameStart(
         QDateTime(QDate(last, 1, 1), QTime(0, 0))))
 

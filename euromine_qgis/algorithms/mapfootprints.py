@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterEnum,
     QgsProcessingParameterMultipleLayers,
@@ -11,6 +10,7 @@ from qgis.core import (
 from ..core.maps.footprints import PROBABILITY_TYPES, map_footprints
 from ..core.maps.preflight import check_run
 from ..core.results import footprint_results
+from ..qgis_compat import SOURCE_RASTER
 from .base import EuroMineAlgorithm, reporter_for
 from .inputs import dated_layers
 from .layers import load_on_completion
@@ -51,7 +51,7 @@ class MapFootprintsAlgorithm(EuroMineAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.IMAGES, self.tr("Annual images"), QgsProcessing.TypeRaster))
+            self.IMAGES, self.tr("Annual images"), SOURCE_RASTER))
         self.addParameter(years_parameter())
         for p in (*model_parameters(), *engine_parameters()):
             self.addParameter(p)

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
@@ -24,6 +23,7 @@ from ..core.batch.site_sources import SiteSource, sites_from_folder, sites_from_
 from ..core.batch.sites import SiteOptions, SitesResult, map_sites
 from ..core.progress import Reporter
 from ..core.results import site_results, sites_results
+from ..qgis_compat import BEHAVIOR_FOLDER, SOURCE_RASTER, SOURCE_VECTOR_POLYGON
 from .base import EuroMineAlgorithm, reporter_for, score_text
 from .footprint_polygons import write_footprint_polygons
 from .inputs import layer_files
@@ -78,16 +78,16 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterFile(
             self.SITES_FOLDER, self.tr("Sites folder (EuroMineNet layout)"),
-            behavior=QgsProcessingParameterFile.Folder, optional=True))
+            behavior=BEHAVIOR_FOLDER, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.SITES_LAYER, self.tr("Or: site outlines (polygons)"), [QgsProcessing.TypeVectorPolygon],
+            self.SITES_LAYER, self.tr("Or: site outlines (polygons)"), [SOURCE_VECTOR_POLYGON],
             optional=True))
         self.addParameter(QgsProcessingParameterField(
             self.NAME_FIELD, self.tr("Site name field (with SITES_LAYER)"), parentLayerParameterName=self.SITES_LAYER,
             optional=True))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.MOSAICS, self.tr("Annual mosaics to cut the outlines from (with SITES_LAYER)"),
-            QgsProcessing.TypeRaster, optional=True))
+            SOURCE_RASTER, optional=True))
         self.addParameter(QgsProcessingParameterString(
             self.SITES, self.tr("Sites (all, train, val, test, or names separated by commas)"), defaultValue="all"))
         self.addParameter(years_parameter())

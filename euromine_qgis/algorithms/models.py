@@ -30,6 +30,7 @@ from ..core.engine.scaling import ImageInput
 from ..core.errors import ModelError, first_line
 from ..core.io.bands import parse_input_bands
 from ..environment import GPU, MODELS, check_environment
+from ..qgis_compat import NUMBER_DOUBLE
 from .parameters import DEVICE, PRECISION, advanced, device_parameter, model_file_parameter, precision_parameter
 from .translation import tr
 
@@ -64,7 +65,7 @@ def bundled_model_parameter(name: str, description: str, tasks: tuple[str, ...],
     try:
         names = [m.name for m in bundled_models() if m.task in tasks]
     except ModelError as exc:  # a damaged install: own model files (MODEL_FILE) still work
-        QgsMessageLog.logMessage(str(exc), "EuroMine", Qgis.Warning)
+        QgsMessageLog.logMessage(str(exc), "EuroMine", Qgis.MessageLevel.Warning)
         names = []
     if default not in names:
         default = names[0] if names else None
@@ -92,7 +93,7 @@ def model_parameters(tasks: tuple[str, ...] = FOOTPRINT_TASKS) -> list[QgsProces
                             "comma-separated; empty: by band name)"), optional=True)),
         advanced(QgsProcessingParameterNumber(
             SCALE, tr("Scale: multiply the image values by (10000 for 0-1 reflectance)"),
-            QgsProcessingParameterNumber.Double, defaultValue=1.0, minValue=0.0)),
+            NUMBER_DOUBLE, defaultValue=1.0, minValue=0.0)),
     ]
 
 

@@ -21,6 +21,7 @@ from qgis.core import (
 
 from ..core.maps.temporal_filter import TEMPORAL_FILTERS
 from ..core.years import parse_years
+from ..qgis_compat import BEHAVIOR_FILE, FLAG_ADVANCED, FLAG_OPTIONAL, NUMBER_DOUBLE, NUMBER_INTEGER
 from .translation import tr
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ SCHEDULER = "SCHEDULER"
 
 def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
     """``parameter``, shown under the dialog's Advanced parameters."""
-    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    parameter.setFlags(parameter.flags() | FLAG_ADVANCED)
     return parameter
 
 
@@ -81,7 +82,7 @@ def min_area_parameter() -> QgsProcessingParameterNumber:
     """MIN_AREA_HA: the minimum mapping unit; smaller mining patches and holes are removed (0 keeps all)."""
     return QgsProcessingParameterNumber(
         MIN_AREA_HA, tr("Minimum mapping unit (ha): smaller mining patches and holes are removed"),
-        QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0,
+        NUMBER_DOUBLE, defaultValue=0.0, minValue=0.0,
     )
 
 
@@ -121,7 +122,7 @@ def dry_run_results(reports: dict[str, RunCheck], model: Model, feedback: QgsPro
 def lambda_parameter() -> QgsProcessingParameterNumber:
     """LAMBDA: the weight of the change term in CA-TIoU."""
     return QgsProcessingParameterNumber(
-        LAMBDA, tr("λ: weight of the change term in CA-TIoU"), QgsProcessingParameterNumber.Double,
+        LAMBDA, tr("λ: weight of the change term in CA-TIoU"), NUMBER_DOUBLE,
         defaultValue=0.5, minValue=0.0, maxValue=1.0,
     )
 
@@ -133,7 +134,7 @@ def temporary_by_default(parameter: QgsProcessingDestinationParameter) -> QgsPro
     when its default is TEMPORARY_OUTPUT, so the parameter is also marked optional: left out (or
     skipped in the dialog) it still gets a temporary file or folder, never nothing."""
     parameter.setDefaultValue(QgsProcessing.TEMPORARY_OUTPUT)
-    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagOptional)
+    parameter.setFlags(parameter.flags() | FLAG_OPTIONAL)
     return parameter
 
 
@@ -169,23 +170,23 @@ def precision_parameter() -> QgsProcessingParameterEnum:
 def model_file_parameter(name: str, description: str) -> QgsProcessingParameterFile:
     """An optional .onnx file that overrides a bundled model."""
     return QgsProcessingParameterFile(
-        name, description, behavior=QgsProcessingParameterFile.File, extension="onnx", optional=True,
+        name, description, behavior=BEHAVIOR_FILE, extension="onnx", optional=True,
     )
 
 
 def engine_parameters() -> list[QgsProcessingParameterDefinition]:
     """THRESHOLD, and the advanced TILE_OVERLAP and BATCH_SIZE of the inference engine."""
     threshold = QgsProcessingParameterNumber(
-        THRESHOLD, tr("Probability threshold"), QgsProcessingParameterNumber.Double,
+        THRESHOLD, tr("Probability threshold"), NUMBER_DOUBLE,
         defaultValue=0.5, minValue=0.0, maxValue=1.0,
     )
     overlap = QgsProcessingParameterNumber(
         TILE_OVERLAP, tr("Tile overlap (pixels; empty = from the model: exact whole-scene results)"),
-        QgsProcessingParameterNumber.Integer, defaultValue=None, minValue=0, optional=True,
+        NUMBER_INTEGER, defaultValue=None, minValue=0, optional=True,
     )
     batch = QgsProcessingParameterNumber(
         BATCH_SIZE, tr("Tiles per batch (0 = automatic: by tile size, more on a GPU)"),
-        QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
+        NUMBER_INTEGER, defaultValue=0, minValue=0,
     )
     return [threshold, advanced(overlap), advanced(batch)]
 

@@ -8,21 +8,19 @@ from qgis import processing
 from qgis.core import (
     QgsDistanceArea,
     QgsFeature,
-    QgsField,
     QgsFields,
     QgsGeometry,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsUnitTypes,
     QgsVectorFileWriter,
     QgsVectorLayer,
-    QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType
 
 from ..core.io.area import M2_PER_HA
 from ..core.io.outputs import atomic_outputs
+from ..qgis_compat import AREA_SQUARE_METERS, WKB_MULTIPOLYGON, field
 from .translation import tr
 
 
@@ -54,7 +52,7 @@ def measured_polygons(source: QgsVectorLayer,
     for polygon in source.getFeatures():
         geometry = polygon.geometry()
         geometry.convertToMultiType()
-        square_metres = measure.convertAreaMeasurement(measure.measureArea(geometry), QgsUnitTypes.AreaSquareMeters)
+        square_metres = measure.convertAreaMeasurement(measure.measureArea(geometry), AREA_SQUARE_METERS)
         yield int(polygon["DN"]), geometry, square_metres / M2_PER_HA
 
 
@@ -64,11 +62,11 @@ def gpkg_layer_writer(gpkg: Path, layer_name: str, fields: QgsFields, crs, conte
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "GPKG"
     options.layerName = layer_name
-    options.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteLayer if gpkg.exists()
-                                    else QgsVectorFileWriter.CreateOrOverwriteFile)
-    writer = QgsVectorFileWriter.create(str(gpkg), fields, QgsWkbTypes.MultiPolygon, crs,
+    options.actionOnExistingFile = (QgsVectorFileWriter.ActionOnExistingFile.CreateOrOverwriteLayer if gpkg.exists()
+                                    else QgsVectorFileWriter.ActionOnExistingFile.CreateOrOverwriteFile)
+    writer = QgsVectorFileWriter.create(str(gpkg), fields, WKB_MULTIPOLYGON, crs,
                                         context.transformContext(), options)
-    if writer.hasError() != QgsVectorFileWriter.NoError:
+    if writer.hasError() != QgsVectorFileWriter.WriterError.NoError:
         raise QgsProcessingException(tr("{gpkg}: cannot write layer {layer} ({error})").format(
             gpkg=gpkg, layer=layer_name, error=writer.errorMessage()))
     return writer
@@ -87,8 +85,8 @@ def write_class_polygons(
     Returns the number of polygons written."""
     source = polygonize(raster, context, feedback)
     fields = QgsFields()
-    fields.append(QgsField("class", QVariant.String))
-    fields.append(QgsField("area_ha", QVariant.Double))
+    fields.append(field("class", QMetaType.Type.QString))
+    fields.append(field("area_ha", QMetaType.Type.Double))
     writer = gpkg_layer_writer(gpkg, layer_name, fields, source.crs(), context)
     count = 0
     for value, geometry, hectares in measured_polygons(source, context):
