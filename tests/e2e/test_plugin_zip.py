@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import configparser
 import json
+import re
 import subprocess
 import zipfile
-from pathlib import Path
+from urllib.parse import urlparse
 
-from tests.e2e.conftest import plugins_dir, qgis_env
+from tests.e2e.conftest import REPO, plugins_dir, qgis_env
+
+# What plugins.qgis.org's upload validator (qgis-app/plugins/validator.py in qgis/QGIS-Django) requires
+REQUIRED_METADATA = ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email",
+                     "repository", "tracker")
+MAX_ZIP_BYTES = 25_000_000
 
 LOAD_SCRIPT = r"""
 import json, sys
@@ -48,16 +54,49 @@ def test_zip_holds_a_complete_plugin(plugin_zip):
                    "algorithms/mapfootprints.py", "core/engine/inference.py", "styles/footprint.qml",
                    "models_onnx/models.json", "models_onnx/spectral_baseline.onnx"):
         assert f"euromine_qgis/{needed}" in names, needed
+    for module in (REPO / "euromine_qgis").glob("*.py"):  # pb_tool.cfg lists them one by one
+        assert f"euromine_qgis/{module.name}" in names, module.name
     for alg_id in ("mapfootprints", "detectchange", "changelayers", "evaluate", "mapsites"):  # help is not code
         assert f"euromine_qgis/algorithms/help/{alg_id}.html" in names, alg_id
-    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert not any(n.startswith("euromine_qgis/export") or "torch" in n for n in names)
     assert meta["general"]["hasProcessingProvider"] == "yes"
     assert meta["general"]["qgisMinimumVersion"] == "3.22"
-    bundled = json.loads((Path(__file__).resolve().parents[2] / "models_onnx" / "models.json").read_text())
+    bundled = json.loads((REPO / "models_onnx" / "models.json").read_text())
     assert models == bundled and "spectral_baseline" in {m["name"] for m in models["models"]}
     for m in models["models"]:  # every bundled model travels with the plugin
         assert f"euromine_qgis/models_onnx/{m['file']}" in names, m["file"]
+
+
+def test_zip_passes_the_plugin_repository_checks(plugin_zip):
+    """The checks plugins.qgis.org applies to an upload (all but whether the URLs answer)."""
+    assert plugin_zip.stat().st_size <= MAX_ZIP_BYTES
+    with zipfile.ZipFile(plugin_zip) as z:
+        assert z.testzip() is None
+        names = z.namelist()
+        meta = configparser.ConfigParser()
+        meta.optionxform = str  # keys keep their case, as the validator reads them
+        meta.read_string(z.read("euromine_qgis/metadata.txt").decode("utf-8"))
+        licence = z.read("euromine_qgis/LICENSE").decode("utf-8")
+        icon = z.read(f"euromine_qgis/{meta['general']['icon']}")
+    assert {n.split("/")[0] for n in names} == {"euromine_qgis"}  # one top-level folder
+    assert re.fullmatch(r"[A-Za-z][A-Za-z0-9-_]+", "euromine_qgis")
+    assert not any(".." in n or n.startswith("/") or ".pyc" in n for n in names)
+    assert not any({"__pycache__", ".git", "__MACOSX"} & set(n.split("/")) for n in names)
+    general = meta["general"]
+    assert [key for key in REQUIRED_METADATA if not general.get(key, "").strip()] == []
+    for key in ("repository", "tracker", "homepage"):
+        url = urlparse(general[key])
+        assert url.scheme == "https" and url.netloc, (key, general[key])
+    assert "/" not in general["author"]
+    assert _version(general["qgisMinimumVersion"]) <= (3, 22) and _version(general["qgisMaximumVersion"]) >= (4, 0)
+    assert general["changelog"].strip() and "numpy<2" not in general["about"]
+    assert licence == (REPO / "LICENSE").read_text(encoding="utf-8")  # the file itself, not a link
+    assert "GPL-2.0-or-later" in licence.split("\n\n")[0] and "GNU GENERAL PUBLIC LICENSE" in licence
+    assert icon.lstrip().startswith(b"<")  # the SVG the metadata names
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
 
 
 def test_fresh_profile_loads_plugin_like_qgis(installed_profile, python, tmp_path):
