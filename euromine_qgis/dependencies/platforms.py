@@ -52,11 +52,13 @@ class Platform:
 
 
 def python_candidates(platform: Platform) -> list[str]:
-    """Where QGIS's Python interpreter may be, best first: ``sys.executable`` when it is a Python;
-    else inside the prefix (``python.exe`` on Windows, ``bin/python3.X`` elsewhere) and, on macOS,
-    the Python inside QGIS.app (``Contents/MacOS/bin/python3``)."""
+    """Where QGIS's Python interpreter may be, best first: ``sys.executable`` when it is a Python inside
+    the prefix; else inside the prefix (``python.exe`` on Windows, ``bin/python3.X`` elsewhere) and, on
+    macOS, the Python inside QGIS.app (``Contents/MacOS/bin/python3``). A Python embedded in QGIS may
+    report the QGIS program, or the first ``python3`` on ``PATH`` (another Python), as ``sys.executable``."""
     candidates = []
-    if _PYTHON_NAME.fullmatch(platform.path(platform.executable).name):
+    executable = platform.path(platform.executable)
+    if _PYTHON_NAME.fullmatch(executable.name) and platform.path(platform.prefix) in executable.parents:
         candidates.append(platform.executable)
     major, minor = platform.version
     if platform.windows:

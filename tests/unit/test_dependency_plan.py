@@ -42,6 +42,10 @@ def test_interpreter_is_never_the_qgis_program():
     assert python_interpreter(WINDOWS_STANDALONE) == rf"{STANDALONE}\python3.exe"
     assert python_interpreter(MACOS) == f"{APP}/Contents/MacOS/bin/python3"
     assert python_interpreter(DEBIAN) == "/usr/bin/python3.13"
+    # an embedded Python may name the first python3 on PATH, which is not QGIS's
+    pyenv = Platform(system="linux", executable="/root/.pyenv/shims/python3", prefix="/usr", version=(3, 11),
+                     abi="cp311", exists={"/root/.pyenv/shims/python3", "/usr/bin/python3.11"}.__contains__)
+    assert python_interpreter(pyenv) == "/usr/bin/python3.11"
     nowhere = Platform(system="win32", executable=r"D:\qgis.exe", prefix=r"D:\py", version=(3, 12), abi="cp312",
                        exists=lambda _path: False)
     assert python_interpreter(nowhere) is None
