@@ -11,6 +11,7 @@ from pyproj import CRS as ProjCRS
 from pyproj import Proj
 
 from ..errors import InputError
+from .coordinates import apply_affine
 from .raster import Grid
 
 M2_PER_HA = 10_000.0
@@ -90,7 +91,7 @@ def _projected_pixel_areas(grid: Grid, row0: int, rows: int) -> np.ndarray:
     cols, knot_rows = np.meshgrid(col_knots + 0.5, row_knots[used] + 0.5)
     wkt = grid.crs.to_wkt()
     projection = _projection(wkt)
-    lon, lat = projection(*(t * (cols, knot_rows)), inverse=True, errcheck=False)
+    lon, lat = projection(*apply_affine(t, cols, knot_rows), inverse=True, errcheck=False)
     factors = projection.get_factors(lon, lat, errcheck=False)
     # The areal scale from the projection's partial derivatives and the area element of the datum's
     # ellipsoid, not PROJ's areal_scale: that one uses the sphere of spherical projections such as

@@ -10,6 +10,7 @@ from rasterio.crs import CRS
 from rasterio.transform import array_bounds
 
 from ..errors import InputError
+from .coordinates import apply_affine
 from .raster import Grid
 
 # Two grids are the same when no pixel corner of one lies further than this many pixels from its
@@ -80,9 +81,10 @@ def align_hint(path: Path, grid: Grid, onto: Path, target: Grid, resampling: str
 def _misalignment(a: Grid, b: Grid) -> float:
     """The largest distance, in pixels of ``b``, between pixel corner (col, row) of ``a`` and pixel
     corner (col, row) of ``b``; both grids are affine, so the four corners of ``a``'s extent bound it."""
-    to_b = ~b.transform * a.transform  # a's pixel coordinates -> b's
+    to_b = ~b.transform  # map coordinates -> b's pixel coordinates
     corners = [(0, 0), (a.width, 0), (0, a.height), (a.width, a.height)]
-    return max(max(abs(u - x), abs(v - y)) for x, y in corners for u, v in [to_b * (x, y)])
+    return max(max(abs(u - x), abs(v - y)) for x, y in corners
+               for u, v in [apply_affine(to_b, *apply_affine(a.transform, x, y))])
 
 
 def _crs_text(crs: CRS | None) -> str:

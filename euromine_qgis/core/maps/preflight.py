@@ -47,6 +47,7 @@ from pyproj import CRS as ProjCRS
 from ..engine.inference import GDAL_CACHE_BYTES, TileLayout, TileSettings, engine_env, first_batch, tile_layout
 from ..engine.scaling import ImageInput, check_scale, sample_image, sample_medians, scaling_problem
 from ..io.bands import BandedImage
+from ..io.coordinates import apply_affine
 from ..io.masks import window_rows
 from ..io.raster import Grid, open_raster
 from ..io.row_reader import ROW_BUFFER_BUDGET, buffer_bytes
@@ -237,9 +238,9 @@ def pixel_size_m(grid: Grid) -> tuple[float, float]:
         factor = grid.crs.linear_units_factor[1]
         return math.hypot(t.a, t.d) * factor, math.hypot(t.b, t.e) * factor
     geod = ProjCRS.from_wkt(grid.crs.to_wkt()).get_geod()
-    lon, lat = t * (grid.width / 2, grid.height / 2)
-    east = geod.inv(lon, lat, *(t * (grid.width / 2 + 1, grid.height / 2)))[2]
-    north = geod.inv(lon, lat, *(t * (grid.width / 2, grid.height / 2 + 1)))[2]
+    lon, lat = apply_affine(t, grid.width / 2, grid.height / 2)
+    east = geod.inv(lon, lat, *apply_affine(t, grid.width / 2 + 1, grid.height / 2))[2]
+    north = geod.inv(lon, lat, *apply_affine(t, grid.width / 2, grid.height / 2 + 1))[2]
     return east, north
 
 
