@@ -118,9 +118,9 @@ class _Scan(ast.NodeVisitor):
         if inspect.isclass(owner) and not _is_enum_type(owner):
             member = getattr(owner, node.attr, _MISSING)
             if _is_enum_member(member):
-                self.report(node, f"{ast.unparse(node)} is an enum member reached through its class: use "
-                                  f"{ast.unparse(node.value)}.{type(member).__name__}.{node.attr}, or the newer "
-                                  "name from euromine_qgis.qgis_compat")
+                self.report(node, f"{ast.unparse(node)} is an enum member reached through its class, which "
+                                  f"Qt 6 does not allow: reach it through its enum ({type(member).__name__}), or "
+                                  "take it from euromine_qgis.qgis_compat")
         self.generic_visit(node)
 
 
@@ -135,9 +135,9 @@ def qt5_only(source: str) -> list[str]:
 def outdated_metadata(text: str) -> list[str]:
     """What in a plugin's metadata.txt keeps it from counting as QGIS 4 ready: plugins.qgis.org and
     QGIS decide that from qgisMaximumVersion >= 4.0; supportsQt6 is deprecated."""
-    general = configparser.ConfigParser()
-    general.read_string(text)
-    meta = general["general"]
+    parser = configparser.ConfigParser()
+    parser.read_string(text)
+    meta = parser["general"]
     problems = []
     if "supportsQt6" in meta:
         problems.append("supportsQt6 is deprecated: qgisMaximumVersion >= 4.0 declares QGIS 4")
