@@ -20,53 +20,28 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QMetaType
 
-if hasattr(Qgis, "ProcessingSourceType"):  # QGIS >= 3.36
-    SOURCE_RASTER = Qgis.ProcessingSourceType.Raster
-    SOURCE_VECTOR_POLYGON = Qgis.ProcessingSourceType.VectorPolygon
-else:
-    SOURCE_RASTER = QgsProcessing.SourceType.TypeRaster
-    SOURCE_VECTOR_POLYGON = QgsProcessing.SourceType.TypeVectorPolygon
 
-if hasattr(Qgis, "ProcessingNumberParameterType"):  # QGIS >= 3.36
-    NUMBER_INTEGER = Qgis.ProcessingNumberParameterType.Integer
-    NUMBER_DOUBLE = Qgis.ProcessingNumberParameterType.Double
-else:
-    NUMBER_INTEGER = QgsProcessingParameterNumber.Type.Integer
-    NUMBER_DOUBLE = QgsProcessingParameterNumber.Type.Double
+def _scoped(new: str, old_owner: type, old: str) -> object:
+    """``Qgis.<new>`` where this QGIS has that enum (3.30 or 3.36 on), else ``<old_owner>.<old>``, the
+    scoped name QGIS 3.22 has; only the name taken is looked up."""
+    owner, path = (Qgis, new) if hasattr(Qgis, new.split(".")[0]) else (old_owner, old)
+    for part in path.split("."):
+        owner = getattr(owner, part)
+    return owner
 
-if hasattr(Qgis, "ProcessingFileParameterBehavior"):  # QGIS >= 3.36
-    BEHAVIOR_FILE = Qgis.ProcessingFileParameterBehavior.File
-    BEHAVIOR_FOLDER = Qgis.ProcessingFileParameterBehavior.Folder
-else:
-    BEHAVIOR_FILE = QgsProcessingParameterFile.Behavior.File
-    BEHAVIOR_FOLDER = QgsProcessingParameterFile.Behavior.Folder
 
-if hasattr(Qgis, "ProcessingParameterFlag"):  # QGIS >= 3.36
-    FLAG_ADVANCED = Qgis.ProcessingParameterFlag.Advanced
-    FLAG_OPTIONAL = Qgis.ProcessingParameterFlag.Optional
-else:
-    FLAG_ADVANCED = QgsProcessingParameterDefinition.Flag.FlagAdvanced
-    FLAG_OPTIONAL = QgsProcessingParameterDefinition.Flag.FlagOptional
-
-if hasattr(Qgis, "TemporalUnit"):  # QGIS >= 3.30
-    TEMPORAL_YEARS = Qgis.TemporalUnit.Years
-else:
-    TEMPORAL_YEARS = QgsUnitTypes.TemporalUnit.TemporalYears
-
-if hasattr(Qgis, "AreaUnit"):  # QGIS >= 3.30
-    AREA_SQUARE_METERS = Qgis.AreaUnit.SquareMeters
-else:
-    AREA_SQUARE_METERS = QgsUnitTypes.AreaUnit.AreaSquareMeters
-
-if hasattr(Qgis, "WkbType"):  # QGIS >= 3.30
-    WKB_MULTIPOLYGON = Qgis.WkbType.MultiPolygon
-else:
-    WKB_MULTIPOLYGON = QgsWkbTypes.Type.MultiPolygon
-
-if hasattr(Qgis, "TemporalNavigationMode"):  # QGIS >= 3.36
-    NAVIGATION_ANIMATED = Qgis.TemporalNavigationMode.Animated
-else:
-    NAVIGATION_ANIMATED = QgsTemporalNavigationObject.NavigationMode.Animated
+SOURCE_RASTER = _scoped("ProcessingSourceType.Raster", QgsProcessing, "SourceType.TypeRaster")
+SOURCE_VECTOR_POLYGON = _scoped("ProcessingSourceType.VectorPolygon", QgsProcessing, "SourceType.TypeVectorPolygon")
+NUMBER_INTEGER = _scoped("ProcessingNumberParameterType.Integer", QgsProcessingParameterNumber, "Type.Integer")
+NUMBER_DOUBLE = _scoped("ProcessingNumberParameterType.Double", QgsProcessingParameterNumber, "Type.Double")
+BEHAVIOR_FILE = _scoped("ProcessingFileParameterBehavior.File", QgsProcessingParameterFile, "Behavior.File")
+BEHAVIOR_FOLDER = _scoped("ProcessingFileParameterBehavior.Folder", QgsProcessingParameterFile, "Behavior.Folder")
+FLAG_ADVANCED = _scoped("ProcessingParameterFlag.Advanced", QgsProcessingParameterDefinition, "Flag.FlagAdvanced")
+FLAG_OPTIONAL = _scoped("ProcessingParameterFlag.Optional", QgsProcessingParameterDefinition, "Flag.FlagOptional")
+TEMPORAL_YEARS = _scoped("TemporalUnit.Years", QgsUnitTypes, "TemporalUnit.TemporalYears")
+AREA_SQUARE_METERS = _scoped("AreaUnit.SquareMeters", QgsUnitTypes, "AreaUnit.AreaSquareMeters")
+WKB_MULTIPOLYGON = _scoped("WkbType.MultiPolygon", QgsWkbTypes, "Type.MultiPolygon")
+NAVIGATION_ANIMATED = _scoped("TemporalNavigationMode.Animated", QgsTemporalNavigationObject, "NavigationMode.Animated")
 
 # QgsField takes a QMetaType.Type from QGIS 3.38 and warns about QVariant.Type from 3.40; Qt 6 has no
 # QVariant.Type. Before 3.38 it takes QVariant.Type, which Qt 5 numbers exactly as QMetaType.Type
