@@ -1,4 +1,5 @@
-"""ONNX export for every EuroMine model: export, embed the model contract, prove parity, register.
+"""ONNX export for every EuroMine model: export, embed the model contract, prove parity; check the
+files a models.json lists (its reading and writing: euromine_qgis.core.engine.model_registry).
 
 Exporter choice: torch.onnx's torch.export-based ("dynamo") exporter. In torch 2.13 it is the
 default and the maintained path (the TorchScript exporter warns that it will be removed); it
@@ -33,9 +34,9 @@ import onnxruntime as ort
 import torch
 
 from euromine_qgis.core import release
-from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL
 from euromine_qgis.core.engine.contract import DEFAULTS, METADATA_KEY, OUTPUT_NAME, TASK_TABLE, ModelInfo
 from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.engine.model_registry import SYNTHETIC_LABEL, read_models
 from euromine_qgis.core.engine.receptive_field import ReceptiveField, measure
 from euromine_qgis.core.errors import ModelError
 from euromine_qgis.core.io.checksum import sha256_of
@@ -44,11 +45,6 @@ from export.field_scenes import site_scenes
 # How each exporter choice is named in models.json provenance.
 EXPORTERS = {"dynamo": "torch.onnx.export(dynamo=True)", "torchscript": "torch.onnx.export(dynamo=False)"}
 
-REGISTRY_KEYS = (
-    "name", "file", "task", "architecture", "display_name", "trained_on", "synthetic_training",
-    "license", "version", "provenance", "description",
-)
-PROVENANCE_KEYS = ("command", "seed", "torch", "onnx_opset", "exporter")
 # Contract fields the exporter measures on the exported file instead of taking them from the caller.
 MEASURED_FIELDS = ("receptive_field", "alignment")
 
@@ -333,33 +329,6 @@ def read_metadata(path: Path) -> dict[str, Any]:
     raise KeyError(f"{path}: no '{METADATA_KEY}' metadata")
 
 
-def register_model(models_dir: Path, entry: dict) -> None:
-    """Add or replace (by name) ``entry`` in ``models_dir/models.json``.
-
-    ``sha256`` and ``size_bytes`` are computed from ``models_dir/entry["file"]``; entries are
-    kept sorted by name and the file is written with sorted keys, so the same models give the
-    same bytes.
-    """
-    models_dir = Path(models_dir)
-    missing = [k for k in REGISTRY_KEYS if k not in entry]
-    missing += [f"provenance.{k}" for k in PROVENANCE_KEYS if k not in entry.get("provenance", {})]
-    if missing:
-        raise ValueError(f"models.json entry lacks {', '.join(missing)}")
-    file = models_dir / entry["file"]
-    if Path(entry["file"]).name != entry["file"] or not file.is_file():
-        raise ValueError(f"'{entry['file']}' must be the name of a file in {models_dir}")
-    record = dict(entry, sha256=sha256_of(file), size_bytes=file.stat().st_size)
-
-    index = models_dir / "models.json"
-    models = json.loads(index.read_text(encoding="utf-8"))["models"] if index.is_file() else []
-    models = [m for m in models if m.get("name") != record["name"]] + [record]
-    models.sort(key=lambda m: m["name"])
-    text = json.dumps({"models": models}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, index)
-
-
 def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The module of a checkpoint written by ``python -m export.train``, and the checkpoint."""
     from export import architectures
@@ -441,13 +410,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: {json.dumps(read_metadata(path), sort_keys=True)}")
     status = 0
     if args.verify is not None:
-        models = json.loads((args.verify / "models.json").read_text(encoding="utf-8"))["models"]
+        try:
+            models = read_models(args.verify)
+        except ModelError as exc:
+            print(f"verify failed: {exc}", file=sys.stderr)
+            return 1
         # each model and its precision siblings (models.json "variants", export/quantize.py)
-        for m in [e for model in models for e in (model, *model.get("variants", {}).values())]:
-            name = m.get("name") or f"{m['parent'].removesuffix('.onnx')} {m['precision']}"
-            file = args.verify / m["file"]
-            ok = file.is_file() and file.stat().st_size == m["size_bytes"] and sha256_of(file) == m["sha256"]
-            print(f"{'ok  ' if ok else 'FAIL'} {name} ({m['file']})")
+        for name, m in [item for model in models
+                        for item in ((model.name, model), *((v.label, v) for v in model.variants.values()))]:
+            ok = m.file.is_file() and m.file.stat().st_size == m.size_bytes and sha256_of(m.file) == m.sha256
+            print(f"{'ok  ' if ok else 'FAIL'} {name} ({m.file.name})")
             status |= 0 if ok else 1
     if not (args.models or args.verify or args.checkpoint or args.random):
         parser.print_help()

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from euromine_qgis.core import release
-from export.onnx import EXPORTERS, contract_metadata, export_onnx, register_model
+from euromine_qgis.core.engine.model_registry import register_model
+from export.onnx import EXPORTERS, contract_metadata, export_onnx
 
 NAME = "spectral_baseline"
 VERSION = "1.0.0"

@@ -23,7 +23,6 @@ from export.onnx import (  # noqa: E402
     example_inputs,
     export_onnx,
     read_metadata,
-    register_model,
 )
 from export.spectral import NAME, SpectralBaseline, metadata  # noqa: E402
 
@@ -42,18 +41,6 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _entry(file: str, name: str = NAME, **extra: object) -> dict:
-    entry = {
-        "name": name, "file": file, "task": "footprint", "architecture": "test",
-        "display_name": "Test", "trained_on": "nothing", "synthetic_training": False,
-        "license": "MIT", "version": "1.0.0", "description": "a test entry",
-        "provenance": {"command": "pytest", "seed": None, "torch": torch.__version__,
-                       "onnx_opset": 17, "exporter": "test"},
-    }
-    entry.update(extra)
-    return entry
 
 
 # --- export_onnx -------------------------------------------------------------------------------
@@ -137,39 +124,6 @@ def test_invalid_metadata_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="in_channels"):
         export_onnx(SpectralBaseline(), tmp_path / "m.onnx", metadata(), in_channels=4)
     assert list(tmp_path.iterdir()) == []
-
-
-# --- register_model ----------------------------------------------------------------------------
-
-def test_register_model_hashes_and_is_idempotent(exported: Path, tmp_path: Path) -> None:
-    (tmp_path / "m.onnx").write_bytes(exported.read_bytes())
-    (tmp_path / "z.onnx").write_bytes(b"another model")
-    register_model(tmp_path, _entry("z.onnx", name="zzz"))
-    register_model(tmp_path, _entry("m.onnx"))
-    first = (tmp_path / "models.json").read_bytes()
-    register_model(tmp_path, _entry("m.onnx"))
-    assert (tmp_path / "models.json").read_bytes() == first
-
-    models = json.loads(first)["models"]
-    assert [m["name"] for m in models] == [NAME, "zzz"]
-    assert models[0]["sha256"] == _sha256(exported)
-    assert models[0]["size_bytes"] == exported.stat().st_size
-    assert models[1]["sha256"] == hashlib.sha256(b"another model").hexdigest()
-    assert models[1]["size_bytes"] == len(b"another model")
-
-    register_model(tmp_path, _entry("m.onnx", description="replaced"))
-    models = json.loads((tmp_path / "models.json").read_text())["models"]
-    assert [m["name"] for m in models] == [NAME, "zzz"] and models[0]["description"] == "replaced"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "models.json", "z.onnx"]
-
-
-def test_register_model_refuses_incomplete_entries(tmp_path: Path) -> None:
-    (tmp_path / "m.onnx").write_bytes(b"x")
-    with pytest.raises(ValueError, match="license"):
-        register_model(tmp_path, {k: v for k, v in _entry("m.onnx").items() if k != "license"})
-    with pytest.raises(ValueError, match="m2.onnx"):
-        register_model(tmp_path, _entry("m2.onnx"))
-    assert not (tmp_path / "models.json").exists()
 
 
 def test_committed_models_match_models_json() -> None:

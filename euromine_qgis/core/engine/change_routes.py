@@ -13,13 +13,13 @@ all pairs ("all"); None where a score is undefined.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
 from ..scoring.metrics import INTERVAL_CLASSES
 from .bundled import MODELS_DIR
+from .model_registry import index_path, read_models
 
 INTERVALS = (*INTERVAL_CLASSES, "all")
 TEST_SETS = ("in_distribution", "domain_shift")
@@ -38,15 +38,11 @@ def route_name(task: str, model: str) -> str:
 
 def recorded_routes(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
     """The ``change_routes`` record of the first change model in models.json that holds one."""
-    index = models_dir / "models.json"
-    try:
-        entries = json.loads(index.read_text(encoding="utf-8"))["models"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"{index}: cannot read the bundled model list ({exc})") from exc
-    for entry in entries:
-        if entry.get("task") == "change" and "change_routes" in entry:
-            return entry["change_routes"]
-    raise ModelError(f"{index}: no change model holds measured change routes (python -m export.zoo routes)")
+    for entry in read_models(models_dir):
+        if entry.task == "change" and entry.change_routes is not None:
+            return entry.change_routes
+    raise ModelError(f"{index_path(models_dir)}: no change model holds measured change routes "
+                     "(python -m export.zoo routes)")
 
 
 def ranking(record: dict[str, Any], interval: str = "all", test_set: str = DECIDING_SET) -> list[tuple[str, float]]:
