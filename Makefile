@@ -34,6 +34,8 @@ help:
 	@echo "make screenshot  QGIS under Xvfb: toolbox and Map mining footprints dialog -> docs/qgis_toolbox.png"
 	@echo "make gpu-check   GPU tests and figures on an NVIDIA GPU into GPU_OUT (docs/gpu-check/README.md)"
 	@echo "make gpu-wheels  the wheels gpu-check needs on the lent GPU machine, split for its calls"
+	@echo "make test-qgis QGIS=3.44|3.40  the QGIS-facing tests on QGIS 3.44 LTR or 3.40, each in a Debian chroot built once"
+	@echo "make qgis-chroot QGIS=3.44|3.40  only build that chroot under QGIS_CHROOTS (make test-qgis does when it is missing)"
 
 # TORCH=auto: PyTorch's CUDA build where an NVIDIA GPU is found, the CPU build elsewhere (CI); or cpu|cuda
 TORCH ?= auto
@@ -58,7 +60,9 @@ $(STAMP): Makefile requirements.txt requirements-dev.txt requirements-export.txt
 	@touch $@
 
 # pb_tool deploys into $(BUILD)/plugins and zips that folder; the zip is what users install.
-zip: env
+# SETUP= with VENV=a venv set up elsewhere (make test-qgis's chroots) builds it without make env.
+SETUP := env
+zip: $(SETUP)
 	rm -rf $(BUILD)/plugins $(DIST)/$(PLUGIN).zip && mkdir -p $(DIST)
 	cd $(PLUGIN) && $(abspath $(VENV))/bin/pb_tool zip --quick --no-docs --config_file ../pb_tool.cfg \
 	  --plugin_path $(abspath $(BUILD))/plugins > /dev/null
@@ -163,3 +167,18 @@ gpu-check:
 
 gpu-wheels:
 	scripts/gpu_wheels.sh $(BUILD)/gpu-wheels
+
+# QGIS 3.44 LTR (Debian forky) and 3.40 (Debian trixie), each in a chroot under QGIS_CHROOTS that
+# scripts/qgis_chroot.sh builds when missing: the QGIS-facing suites there. On 3.44 a deprecation warning
+# raised from the plugin's code fails the test (tests/deprecations_as_errors.py).
+QGIS         ?= 3.44
+QGIS_CHROOTS ?= /var/cache/euromine
+QGIS_CHROOT  := $(QGIS_CHROOTS)/qgis-$(QGIS)
+QGIS_TESTS   := tests/qgis tests/e2e tests/cli/test_cli_processing.py
+.PHONY: qgis-chroot test-qgis
+qgis-chroot:
+	scripts/qgis_chroot.sh build $(QGIS) $(QGIS_CHROOT)
+
+test-qgis:
+	scripts/qgis_chroot.sh pytest $(QGIS) $(QGIS_CHROOT) -p no:cacheprovider --durations=20 \
+	  $(if $(filter 3.44,$(QGIS)),-p tests.deprecations_as_errors) $(QGIS_TESTS)
