@@ -51,3 +51,18 @@ def write_mask(path: Path, data: np.ndarray, nodata: float | None, crs: CRS | No
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
     return path
+
+
+def damaged_image(path: Path) -> Path:
+    """A 50 × 40 tiled, deflate-compressed image whose header is whole but whose block (1, 1) is garbage."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=50, height=40, count=10, dtype="int16", nodata=0,
+                       crs="EPSG:4326", transform=TRANSFORM, tiled=True, blockxsize=16, blockysize=16,
+                       compress="deflate") as dst:
+        dst.write(random_scene(40, 50))
+    with rasterio.open(path) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    return path

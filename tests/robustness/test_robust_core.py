@@ -29,7 +29,7 @@ from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.progress import Reporter
 from euromine_qgis.core.scoring.evaluation import evaluate_rasters
 from tests.onnx_factory import conv_model, metadata, with_external_data
-from tests.rasters import TRANSFORM, random_scene, write_image, write_mask
+from tests.rasters import TRANSFORM, damaged_image, random_scene, write_image, write_mask
 from tests.robustness.outcome import refused
 
 TILES = TileSettings(tile=64, overlap=16, batch_size=2)
@@ -146,21 +146,6 @@ def test_mask_damaged_inside_the_file_is_named_with_the_rows(tmp_path, gdal_thre
     with refused(InputError, r"footprint_2016.tif: cannot read rows 0–39; the file is damaged \(.*\) — copy or "
                  r"export it again", inputs, [tmp_path / "out"]):
         change_layers([*footprints, (2016, damaged)], [(2015, 2016)], tmp_path / "out")
-
-
-def damaged_image(path: Path) -> Path:
-    """A 50 × 40 tiled, deflate-compressed image whose header is whole but whose first block is garbage."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", driver="GTiff", width=50, height=40, count=10, dtype="int16", nodata=0,
-                       crs="EPSG:4326", transform=TRANSFORM, tiled=True, blockxsize=16, blockysize=16,
-                       compress="deflate") as dst:
-        dst.write(random_scene(40, 50))
-    with rasterio.open(path) as src:
-        offset = int(src.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
-    data = bytearray(path.read_bytes())
-    data[offset:offset + 8] = b"\xff" * 8
-    path.write_bytes(bytes(data))
-    return path
 
 
 def test_image_damaged_inside_the_file_is_named_with_the_rows(tmp_path, model, gdal_threads):

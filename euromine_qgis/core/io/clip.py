@@ -14,15 +14,15 @@ from typing import Mapping
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
-from rasterio.errors import WindowError
+from rasterio.errors import CRSError, WindowError
 from rasterio.features import bounds, geometry_mask
 from rasterio.warp import transform_geom
 from rasterio.windows import Window, from_bounds
 from rasterio.windows import transform as window_transform
 
-from ..errors import InputError
+from ..errors import InputError, first_line
 from .outputs import atomic_outputs
-from .raster import open_raster, read_window
+from .raster import RASTERIO_ERRORS, open_raster, read_window
 
 STRIP_ROWS = 512
 EDGE_TOLERANCE = 1e-6  # pixels
@@ -38,12 +38,12 @@ def clip_mosaic(mosaic: Path, geometry: Mapping, crs: str, target: Path) -> Path
     """
     try:
         src_crs = CRS.from_user_input(crs)
-    except Exception as exc:  # rasterio's CRSError: an unknown code or bad WKT
+    except CRSError as exc:  # an unknown code or bad WKT
         raise InputError(f"site outline CRS '{crs[:80]}' is not understood ({exc})") from exc
     try:
         src = open_raster(mosaic)
-    except Exception as exc:  # rasterio and GDAL errors: not a raster
-        raise InputError(f"{mosaic}: not a readable raster ({exc})") from exc
+    except RASTERIO_ERRORS as exc:
+        raise InputError(f"{mosaic}: not a readable raster ({first_line(exc)})") from exc
     with src:
         if src.crs is None:
             raise InputError(f"{mosaic}: mosaic has no CRS, so site outlines cannot be placed on it")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import EuroMineError, OutputError, first_line
-from .raster import missing_pixel_data, open_raster
+from .raster import RASTERIO_ERRORS, missing_pixel_data, open_raster
 
 LOW_DISK_BYTES = 1 << 20  # free space under which a failed write is reported as a full disk
 # errno values of a write that failed because of where it was written, not of what was written
@@ -99,7 +99,7 @@ def _check_written(temp: Path, target: Path) -> None:
     try:
         with open_raster(temp) as src:
             problem = missing_pixel_data(src, temp)
-    except Exception as exc:  # rasterio raises RasterioError or GDAL's CPLE_* errors here
+    except RASTERIO_ERRORS as exc:
         problem = f"the written file cannot be read back ({first_line(exc)})"
     if problem:
         raise OutputError(f"{target}: {_disk_full(target.parent) or 'writing the output failed'}; "

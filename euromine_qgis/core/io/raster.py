@@ -11,9 +11,10 @@ from typing import Iterator
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Interleaving
-from rasterio.errors import NotGeoreferencedWarning
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.transform import Affine
 from rasterio.windows import Window
@@ -21,6 +22,13 @@ from rasterio.windows import Window
 from ..errors import InputError, first_line
 
 FOOTPRINT_NODATA = 255
+
+# What opening or reading a raster raises when the file, not the code, is at fault: rasterio's
+# own errors (RasterioIOError, "not a supported file format" or a failed read, derives from
+# RasterioError only from rasterio 1.4 on), and GDAL's errors as rasterio passes them on
+# (CPLE_OpenFailedError, CPLE_AppDefinedError, ...), whose base class rasterio 1.3 and 1.4 expose
+# only from their private module rasterio._err.
+RASTERIO_ERRORS: tuple[type[Exception], ...] = (RasterioError, RasterioIOError, CPLE_BaseError)
 
 
 @dataclass(frozen=True)
@@ -74,22 +82,26 @@ def open_without_crs_warning(path: str | Path) -> DatasetReader:
 @contextmanager
 def open_input(path: Path) -> Iterator[DatasetReader]:
     """An input raster opened for reading, its pixel data checked to be all there; InputError
-    naming the file when it is missing, empty, truncated or not a readable raster (also for an
-    error of rasterio or GDAL inside the block)."""
+    naming the file when it is missing, empty, truncated or not a readable raster.
+
+    The block is for reading this file: a rasterio or GDAL error raised inside it (RASTERIO_ERRORS)
+    becomes an InputError naming the file too. Every other error of the block passes unchanged."""
     if not path.exists():
         raise InputError(f"{path}: file does not exist")
     if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
     try:
-        with open_without_crs_warning(path) as src:
+        src = open_without_crs_warning(path)
+    except RASTERIO_ERRORS as exc:
+        raise InputError(f"{path}: not a readable raster ({first_line(exc)})") from exc
+    with src:
+        try:
             truncated = missing_pixel_data(src, path)
             if truncated:
                 raise InputError(f"{path}: {truncated}; copy or download the file again")
             yield src
-    except InputError:
-        raise
-    except Exception as exc:  # rasterio raises RasterioError or GDAL's CPLE_* errors here
-        raise InputError(f"{path}: not a readable raster ({exc})") from exc
+        except RASTERIO_ERRORS as exc:
+            raise InputError(f"{path}: reading the raster failed ({first_line(exc)})") from exc
 
 
 def inspect_image(path: str | Path) -> ImageInfo:
@@ -192,7 +204,7 @@ def read_window(src: DatasetReader, window: Window, indexes: int | None = None,
     naming the file and rows (when ``src`` was opened by open_raster: see STRICT_READS)."""
     try:
         return src.read(indexes, window=window, out=out)
-    except OSError as exc:  # rasterio's read errors (RasterioIOError) are OSErrors
+    except RASTERIO_ERRORS as exc:
         raise InputError(
             f"{src.name}: cannot read rows {window.row_off}–{window.row_off + window.height - 1}; "
             f"the file is damaged ({first_line(exc)}) — copy or export it again"
