@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from euromine_qgis.core.engine.contract import TASK_TABLE, ModelInfo
+from euromine_qgis.core.errors import ModelError, OutOfMemory, first_line
 
 
 def run_module(module: nn.Module, task: str, image: torch.Tensor) -> torch.Tensor:
@@ -29,12 +30,19 @@ class TorchTileModel:
 
     def positive_probability(self, batch: np.ndarray) -> np.ndarray:
         """(N, H, W) positive-class probabilities of a normalized (N, C·images, H, W) batch, or
-        (N, T, H, W) for a series model."""
+        (N, T, H, W) for a series model; OutOfMemory or ModelError as the TileModel protocol says."""
         x = torch.from_numpy(batch).to(self.device)
         if self.info.images_per_sample != 1:  # images stacked on the band axis -> (N, images, C, H, W)
             x = x.view(x.shape[0], -1, len(self.info.bands), *x.shape[2:])
         self.module.eval()
-        with torch.no_grad():
-            logits = run_module(self.module, self.info.task, x).float()
+        try:
+            with torch.no_grad():
+                logits = run_module(self.module, self.info.task, x).float()
+        except torch.cuda.OutOfMemoryError as exc:
+            raise OutOfMemory(f"{self.info.name}: out of memory on {self.provider} with a batch of {len(batch)} tiles"
+                              ) from exc
+        except RuntimeError as exc:  # torch's error for an input the module cannot take (its shapes do not line up)
+            raise ModelError(f"{self.info.name} on {self.provider} cannot run a batch of {batch.shape} "
+                             f"({first_line(exc)})") from exc
         axis = self.info.spec.class_axis
         return torch.softmax(logits, dim=axis).select(axis, self.info.positive_class).cpu().numpy()

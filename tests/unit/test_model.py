@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from euromine_qgis.core.engine.contract import DEFAULTS, NORMALIZATION_FIELDS, TASK_TABLE, TASKS, ModelInfo
-from euromine_qgis.core.engine.model import Model, NormalizationOverride
+from euromine_qgis.core.engine.model import ORT_ERRORS, Model, NormalizationOverride
 from euromine_qgis.core.errors import ModelError
 from tests.onnx_factory import MEAN, STD, conv_model, metadata
 
@@ -34,8 +34,9 @@ def test_normalize_uses_model_mean_std(conv_onnx):
 def test_not_onnx_names_the_file(tmp_path):
     bad = tmp_path / "notes.onnx"
     bad.write_text("this is not a model")
-    with pytest.raises(ModelError, match=r"notes.onnx: not a usable ONNX model"):
+    with pytest.raises(ModelError, match=r"notes.onnx: not a usable ONNX model") as error:
         Model(bad, device="cpu")
+    assert isinstance(error.value.__cause__, ORT_ERRORS)
 
 
 def test_truncated_onnx_names_the_file(tmp_path, conv_onnx):
@@ -43,6 +44,13 @@ def test_truncated_onnx_names_the_file(tmp_path, conv_onnx):
     cut.write_bytes(conv_onnx.read_bytes()[:200])
     with pytest.raises(ModelError, match=r"cut.onnx: not a usable ONNX model"):
         Model(cut, device="cpu")
+
+
+def test_a_run_onnxruntime_refuses_names_the_file(conv_onnx):
+    model = Model(conv_onnx, device="cpu")
+    with pytest.raises(ModelError, match=rf"{conv_onnx.name}: inference failed on CPUExecutionProvider \(") as error:
+        model.positive_probability(np.zeros((1, 4, 16, 16), np.float32))  # 4 bands where the graph takes 10
+    assert isinstance(error.value.__cause__, ORT_ERRORS)
 
 
 def test_missing_model_file(tmp_path):

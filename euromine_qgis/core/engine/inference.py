@@ -53,7 +53,8 @@ class TileModel(Protocol):
 
     def positive_probability(self, batch: np.ndarray) -> np.ndarray:
         """(N, H, W) positive-class probabilities of a normalized (N, C·images, H, W) float32 batch,
-        or (N, T, H, W) for a series model given T images per sample."""
+        or (N, T, H, W) for a series model given T images per sample. OutOfMemory when the
+        device runs out of memory for the batch, ModelError when the model cannot run it."""
 
 
 def engine_env() -> rasterio.Env:

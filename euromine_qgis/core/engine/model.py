@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ..errors import ModelError, OutOfMemory, first_line
 from ..io.checksum import sha256_of
@@ -33,6 +34,17 @@ TRT_CACHE = Path(tempfile.gettempdir()) / "euromine-trt-cache"
 # series model's timed stack (ten years of full-size tiles take minutes on a small CPU).
 TIMED_RUNS = 2
 TIMED_YEARS = 1
+# What onnxruntime raises when a model or its run fails: a class per status code (each derives from
+# Exception alone), the codes added after 1.16 where this version has them, and RuntimeError, which
+# pybind11 makes of a C++ exception that onnxruntime throws outside its status codes (an execution
+# provider's library failing to load, say; onnxruntime's own fallback catches it too).
+ORT_ERRORS: tuple[type[Exception], ...] = (
+    ort_state.Fail, ort_state.InvalidArgument, ort_state.NoSuchFile, ort_state.NoModel, ort_state.EngineError,
+    ort_state.RuntimeException, ort_state.InvalidProtobuf, ort_state.ModelLoaded, ort_state.NotImplemented,
+    ort_state.InvalidGraph, ort_state.EPFail, RuntimeError,
+    *(getattr(ort_state, name) for name in ("ModelLoadCanceled", "ModelRequiresCompilation", "NotFound", "DeviceReset")
+      if hasattr(ort_state, name)),
+)
 # How onnxruntime words an allocation failure (BFC arena, CUDA runtime, cuDNN workspace).
 _OOM = re.compile(r"out of memory|failed to allocate|cudaErrorMemoryAllocation|CUDA failure 2\b|BFCArena", re.I)
 
@@ -92,7 +104,7 @@ class Model:
         try:
             return ort.InferenceSession(str(file), options, providers=self._providers,
                                         provider_options=provider_settings)
-        except Exception as exc:  # onnxruntime raises its own untyped pybind errors
+        except ORT_ERRORS as exc:
             raise ModelError(f"{file}: not a usable ONNX model ({first_line(exc)})") from exc
 
     def _variant_of_own_file(self) -> tuple[str, str]:
@@ -220,7 +232,7 @@ class Model:
             binding.bind_output(self.output_name, "cpu")
             self.session.run_with_iobinding(binding)
             return binding.copy_outputs_to_cpu()[0]
-        except Exception as exc:  # onnxruntime raises untyped pybind errors
+        except ORT_ERRORS as exc:
             if _OOM.search(str(exc)):
                 raise OutOfMemory(f"{self.path}: out of memory on {self.provider} with a batch of {len(batch)} tiles") from exc
             raise ModelError(f"{self.path}: inference failed on {self.provider} ({first_line(exc)})") from exc

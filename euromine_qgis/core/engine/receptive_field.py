@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ModelError, OutOfMemory
 from .contract import RECEPTIVE_FIELD_TOLERANCE
 
 # Scene sides tried in turn: a model whose influence is not negligible at the centre of a tile of
@@ -121,12 +122,16 @@ def _alignment(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int
 
 def _size_multiple(model, channels: int) -> int | None:
     """The smallest side multiple in ALIGNMENTS the model runs on (an odd number of them, so a
-    larger power of two does not divide it) and returns a map of the same size; None: none."""
+    larger power of two does not divide it) and returns a map of the same size; None: none. A
+    model that cannot run a side raises ModelError (the TileModel protocol): e.g. a U-Net whose
+    pooled levels no longer line up with its skip connections."""
     for multiple in ALIGNMENTS:
         h, w = multiple * 9, multiple * 11
         try:
             out = _maps(model, np.zeros((1, channels, h, w), np.float32))
-        except Exception:  # noqa: BLE001 - onnxruntime, torch and the engine each raise their own errors here
+        except OutOfMemory:
+            raise  # the device, not the side: a larger side would not run either
+        except ModelError:
             continue
         if out.shape[-2:] == (h, w):
             return multiple
