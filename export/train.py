@@ -26,7 +26,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,63 @@ log = logging.getLogger("export.train")
 
 IGNORE = -100  # target of pixels the loss skips (not valid: nodata, padding)
 DATASETS = {"footprint": FootprintPatches, "change": ChangePairs, "footprint_series": SeriesStacks}
+DEVICES = ("cpu", "cuda")
+
+
+class TrainingError(Exception):
+    """A training job that cannot run as configured here (its message names the option)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training job; each field is the ``python -m export.train`` option of its name (see
+    ``--help``), with 0 for "the default" where the option says so."""
+
+    arch: str
+    data: Path
+    out: Path
+    val_data: Path | None = None
+    epochs: int = 20
+    batch_size: int = 8
+    samples_per_epoch: int = 0  # random subset per epoch (0: all)
+    lr: float = 2e-3
+    width: int = 0  # channel width (0: the architecture's default)
+    patch: int = release.PATCH_SIZE
+    stride: int = 0  # patch stride on training sites (0: the patch size)
+    device: str = "cpu"
+    threads: int = 0  # CPU threads for torch (0: torch's default)
+    seed: int = 0
+    years: tuple[int, ...] | None = None  # None: every year
+    init: Path | None = None
+
+    def command(self) -> str:
+        """The ``python -m export.train`` command line that runs this job, for provenance."""
+        argv = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            text = ",".join(map(str, value)) if field.name == "years" else str(value)
+            argv += [f"--{field.name.replace('_', '-')}", text]
+        return "python -m export.train " + shlex.join(argv)
+
+
+def config_problem(config: TrainConfig) -> str | None:
+    """Why ``config`` cannot train here (an option out of range, or CUDA unavailable), or None."""
+    if config.epochs < 1 or config.batch_size < 1:
+        return "--epochs and --batch-size must be >= 1"
+    if config.device not in DEVICES:
+        return f"--device {config.device}: expected one of {', '.join(DEVICES)}"
+    problem = cuda_problem() if config.device == "cuda" else None
+    if problem:
+        return f"--device cuda: {problem}"
+    try:
+        multiple = architectures.get(config.arch).multiple
+    except KeyError as exc:
+        return f"--arch: {exc.args[0]}"
+    if config.patch % multiple:
+        return f"--patch must be a multiple of {multiple} for {config.arch}"
+    return None
 
 
 def cuda_problem() -> str | None:
@@ -125,13 +182,13 @@ def validate(model: nn.Module, info: ModelInfo, sites: Sequence[TrainingSite], d
 # --------------------------------------------------------------------------- training
 
 
-def _validation_sites(args: argparse.Namespace, sites: list[TrainingSite]) -> tuple[list[TrainingSite], list[TrainingSite]]:
-    if args.val_data:
-        return sites, training_sites(args.val_data, years=args.years)
+def _validation_sites(config: TrainConfig, sites: list[TrainingSite]) -> tuple[list[TrainingSite], list[TrainingSite]]:
+    if config.val_data:
+        return sites, training_sites(config.val_data, years=config.years)
     names = {s.name for s in sites}
     if names & set(release.split_sites("train")):
-        return (training_sites(args.data, split="train", years=args.years),
-                training_sites(args.data, split="val", years=args.years))
+        return (training_sites(config.data, split="train", years=config.years),
+                training_sites(config.data, split="val", years=config.years))
     return holdout_split(sites)
 
 
@@ -156,52 +213,54 @@ def warm_start(model: nn.Module, checkpoint: Path) -> None:
     log.info("initialised %d of %d tensors from %s", len(shared), len(own), checkpoint)
 
 
-def train(args: argparse.Namespace) -> dict[str, Any]:
-    """Run one training job; returns the checkpoint dict (also saved to ``args.out``)."""
-    device = torch.device(args.device)
-    problem = cuda_problem() if device.type == "cuda" else None
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Run one training job; returns the checkpoint dict (also saved to ``config.out``).
+    TrainingError when the job cannot run as configured (see config_problem), DataError or the
+    engine's errors when its sites cannot be used."""
+    problem = config_problem(config)
     if problem:
-        raise SystemExit(f"--device cuda: {problem}")
-    seed_everything(args.seed, device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    arch = architectures.get(args.arch)
+        raise TrainingError(problem)
+    device = torch.device(config.device)
+    seed_everything(config.seed, device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    arch = architectures.get(config.arch)
     task = arch.task
-    all_sites = training_sites(args.data, years=args.years)
-    train_sites, val_sites = _validation_sites(args, all_sites)
-    data_text, synthetic = _data_description(train_sites, Path(args.data))
-    dataset = DATASETS[task](train_sites, patch=args.patch, stride=args.stride)
+    all_sites = training_sites(config.data, years=config.years)
+    train_sites, val_sites = _validation_sites(config, all_sites)
+    data_text, synthetic = _data_description(train_sites, Path(config.data))
+    dataset = DATASETS[task](train_sites, patch=config.patch, stride=config.stride or None)
     classes = TASK_TABLE[task].classes
     # validation maps with the metadata the checkpoint's export will carry
-    info = ModelInfo.from_json(checkpoint_metadata(arch.name, task, classes, args.patch, data_text, "unreleased"),
-                               args.out, complete=True)
-    model = arch.build(len(release.BANDS), len(classes), args.width)
-    if args.init:
-        warm_start(model, args.init)
+    info = ModelInfo.from_json(checkpoint_metadata(arch.name, task, classes, config.patch, data_text, "unreleased"),
+                               config.out, complete=True)
+    model = arch.build(len(release.BANDS), len(classes), config.width or None)
+    if config.init:
+        warm_start(model, config.init)
     model = model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    per_epoch = min(len(dataset), args.samples_per_epoch or len(dataset))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
+    per_epoch = min(len(dataset), config.samples_per_epoch or len(dataset))
     weights = torch.ones(len(dataset), dtype=torch.float64)
     if task == "change":  # half of the draws from the (rare) samples whose label changes
         changed = torch.from_numpy(dataset.changed())
         if changed.any() and not changed.all():
             weights[changed] = float((~changed).sum()) / float(changed.sum())
         log.info("%d of %d pair samples hold change", int(changed.sum()), len(dataset))
-    steps = args.epochs * -(-per_epoch // args.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=max(steps, 1), pct_start=0.1)
+    steps = config.epochs * -(-per_epoch // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=max(steps, 1), pct_start=0.1)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(config.seed)
 
     log.info("%s (%s, %.2f M parameters) on %s: %d training samples from %d sites, %d validation sites",
              arch.name, task, sum(p.numel() for p in model.parameters()) / 1e6, device, len(dataset),
              len(train_sites), len(val_sites))
     best: dict[str, Any] | None = None
     history = []
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.multinomial(weights, per_epoch, replacement=False, generator=generator).tolist()
-        loader = DataLoader(Subset(dataset, order), batch_size=args.batch_size, shuffle=False, num_workers=0)
+        loader = DataLoader(Subset(dataset, order), batch_size=config.batch_size, shuffle=False, num_workers=0)
         started, total = time.time(), 0.0
         for batch in loader:
             batch = {k: t.to(device) for k, t in _augment(batch, generator).items()}
@@ -225,14 +284,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                 "validation": dict(metrics, f1_for_selection=f1),
             }
-    assert best is not None  # epochs >= 1 is enforced by the parser
+    assert best is not None  # epochs >= 1: config_problem
     checkpoint = {
         "arch": arch.name,
         "task": task,
-        "width": args.width or arch.width,
+        "width": config.width or arch.width,
         "in_channels": len(release.BANDS),
         "classes": list(classes),
-        "patch_size": args.patch,
+        "patch_size": config.patch,
         "state_dict": best["state_dict"],
         "epoch": best["epoch"],
         "validation": {k: v for k, v in best["validation"].items() if k != "f1_for_selection"},
@@ -241,12 +300,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "synthetic": synthetic,
         "train_sites": [s.name for s in train_sites],
         "val_sites": [s.name for s in val_sites],
-        "seed": args.seed,
-        "init": str(args.init) if args.init else None,
-        "command": "python -m export.train " + shlex.join(args.argv),
+        "seed": config.seed,
+        "init": str(config.init) if config.init else None,
+        "command": config.command(),
         "torch": str(torch.__version__),
     }
-    out = Path(args.out)
+    out = Path(config.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     torch.save(checkpoint, tmp)
@@ -255,51 +314,50 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     return checkpoint
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse the command line (kept on the namespace as ``argv`` for provenance)."""
+def parse_args(argv: Sequence[str] | None) -> TrainConfig:
+    """The training job of a command line; argparse's usage error (SystemExit) for a bad one."""
     parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", required=True, choices=sorted(architectures.ARCHITECTURES))
     parser.add_argument("--data", required=True, type=Path, help="folder of sites in the EuroMineNet layout")
     parser.add_argument("--val-data", type=Path, help="folder of validation sites (default: see above)")
     parser.add_argument("--out", type=Path, help="checkpoint file (default runs/ARCH.pt)")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--samples-per-epoch", type=int, default=0, help="random subset per epoch (0: all)")
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--width", type=int, default=0, help="channel width (0: the architecture's default)")
-    parser.add_argument("--patch", type=int, default=release.PATCH_SIZE)
-    parser.add_argument("--stride", type=int, default=0, help="patch stride on training sites (0: the patch size)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--samples-per-epoch", type=int, default=TrainConfig.samples_per_epoch,
+                        help="random subset per epoch (0: all)")
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--width", type=int, default=TrainConfig.width,
+                        help="channel width (0: the architecture's default)")
+    parser.add_argument("--patch", type=int, default=TrainConfig.patch)
+    parser.add_argument("--stride", type=int, default=TrainConfig.stride,
+                        help="patch stride on training sites (0: the patch size)")
+    parser.add_argument("--device", default=TrainConfig.device, choices=DEVICES)
+    parser.add_argument("--threads", type=int, default=TrainConfig.threads,
+                        help="CPU threads for torch (0: torch's default)")
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--years", help="train and validate on these years only, e.g. 2015-2019 (default: all)")
     parser.add_argument("--init", type=Path, help="checkpoint whose matching tensors initialise the model")
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be >= 1")
-    problem = cuda_problem() if args.device == "cuda" else None
-    if problem:
-        parser.error(f"--device cuda: {problem}")
-    if args.patch % architectures.get(args.arch).multiple:
-        parser.error(f"--patch must be a multiple of {architectures.get(args.arch).multiple} for {args.arch}")
     try:
-        args.years = parse_years(args.years)
+        years = parse_years(args.years)
     except YearsError as exc:
         parser.error(str(exc))
-    args.out = args.out or Path("runs") / f"{args.arch}.pt"
-    args.stride = args.stride or None
-    args.width = args.width or None
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    return args
+    options = {field.name: getattr(args, field.name) for field in fields(TrainConfig)}
+    config = TrainConfig(**{**options, "out": args.out or Path("runs") / f"{args.arch}.pt",
+                            "years": tuple(years) if years else None})
+    problem = config_problem(config)
+    if problem:
+        parser.error(problem)
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point."""
+    """Command line entry point: 2 when the job fails on its data or options."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    args = parse_args(argv)
+    config = parse_args(argv)
     try:
-        train(args)
-    except (DataError, EuroMineError) as exc:
+        train(config)
+    except (TrainingError, DataError, EuroMineError) as exc:
         log.error("%s", exc)
         return 2
     return 0

@@ -2,6 +2,7 @@
 ranking, which PyTorch build `make env` installs, and --device cuda refused where torch has no GPU."""
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from export import architectures  # noqa: E402
-from export.benchmark import parse_args, selected_architectures, split_sites, train_argv  # noqa: E402
+from export.benchmark import parse_args, selected_architectures, split_sites, train_config  # noqa: E402
 from export.data import DataError  # noqa: E402
 from export.leaderboard import below_bar, markdown, ranked  # noqa: E402
 from export.synthetic import generate_sites  # noqa: E402
@@ -62,11 +63,12 @@ def test_an_architecture_trains_under_its_own_recipe(tmp_path):
     args = parse_args(["--data", "sites", "--epochs", "2", "--samples-per-epoch", "256", "--threads", "2",
                        "--recipe", "bit:epochs=4,samples-per-epoch=640,lr=5e-4"])
     dirs = {"train": tmp_path / "train", "val": tmp_path / "val"}
-    bit = train_arguments(train_argv("bit", dirs, tmp_path / "bit.pt", args))
-    unet = train_arguments(train_argv("unet", dirs, tmp_path / "unet.pt", args))
+    bit = train_config("bit", dirs, tmp_path / "bit.pt", args)
+    unet = train_config("unet", dirs, tmp_path / "unet.pt", args)
     assert (bit.epochs, bit.samples_per_epoch, bit.lr, bit.threads) == (4, 640, 5e-4, 2)
     assert (unet.epochs, unet.samples_per_epoch, unet.lr, unet.threads) == (2, 256, 2e-3, 2)
     assert bit.val_data == tmp_path / "val" and bit.out == tmp_path / "bit.pt"
+    assert train_arguments(shlex.split(bit.command())[3:]) == bit  # the recorded command runs the same job
 
 
 def test_bad_recipes_are_refused(capsys):

@@ -1,6 +1,7 @@
 """python -m export.train end to end on generated sites (tiny configurations), then export."""
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,22 @@ def test_warm_start_makes_the_series_model_the_per_year_model(unet_checkpoint):
     with torch.no_grad():
         expected = unet.eval()(x.reshape(6, 10, 64, 64)).reshape(2, 3, 2, 64, 64)
         torch.testing.assert_close(series.eval()(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_job_that_cannot_run_raises_a_typed_error(tmp_path):
+    from export.train import TrainConfig, TrainingError, train
+
+    out = tmp_path / "unet.pt"
+    for changes, message in (({"epochs": 0}, r"--epochs and --batch-size must be >= 1"),
+                             ({"patch": 100}, r"--patch must be a multiple of \d+ for unet"),
+                             ({"arch": "resnet"}, r"--arch: unknown architecture 'resnet'")):
+        with pytest.raises(TrainingError, match=message):
+            train(replace(TrainConfig("unet", tmp_path, out), **changes))
+    assert not out.exists()
+
+
+def test_the_command_line_reports_a_failed_job_and_exits_2(tmp_path, caplog):
+    from export.train import main
+
+    assert main(["--arch", "unet", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "u.pt")]) == 2
+    assert "none: data folder does not exist" in caplog.text
