@@ -21,6 +21,7 @@ from ..core.batch.site_check import check_sites
 from ..core.batch.distributed import Cluster, ModelSpec, parse_scheduler
 from ..core.batch.site_sources import SiteSource, sites_from_folder, sites_from_outlines
 from ..core.batch.sites import SiteOptions, SitesResult, map_sites
+from ..core.executor import LOCAL, Executor
 from ..core.progress import Reporter
 from ..core.results import site_results, sites_results
 from ..qgis_compat import BEHAVIOR_FOLDER, SOURCE_RASTER, SOURCE_VECTOR_POLYGON
@@ -131,13 +132,13 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         return sites_from_outlines(shapes, crs.authid() or crs.toWkt(), layer_files(parameters, self.MOSAICS, context),
                                    selection, years)
 
-    def _cluster(self, parameters, context, model) -> Cluster | None:
-        """The Dask cluster SCHEDULER names (Dask is imported only then), or None to map here."""
+    def _executor(self, parameters, context, model) -> Executor:
+        """Where the sites are mapped: the Dask cluster SCHEDULER names, or here."""
         scheduler = parse_scheduler(self.parameterAsString(parameters, SCHEDULER, context))
         if scheduler is None:
-            return None
+            return LOCAL
         device = self.parameterAsEnumString(parameters, DEVICE, context)
-        return Cluster(scheduler, ModelSpec.of_model(model, device), model)
+        return Cluster(scheduler, ModelSpec.of_model(model, device))
 
     def process(self, parameters, context, feedback) -> dict:
         reporter = reporter_for(feedback)
@@ -158,7 +159,7 @@ class MapSitesAlgorithm(EuroMineAlgorithm):
         if read_dry_run(self, parameters, context):  # before OUTPUT_FOLDER is read: QGIS makes a temporary one
             return dry_run_results(check_sites(sites, model, options), model, feedback)
         out_dir = read_output_folder(self, parameters, context)
-        result = map_sites(sites, model, out_dir, options, reporter, self._cluster(parameters, context, model))
+        result = map_sites(sites, model, out_dir, options, reporter, self._executor(parameters, context, model))
         _log_table(result, feedback)
         polygons = self.parameterAsFileOutput(parameters, self.FOOTPRINT_POLYGONS, context)
         if polygons:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.batch.distributed import map_footprints_on_cluster
 from ..core.batch.site_check import check_sites
 from ..core.batch.site_sources import sites_from_folder
 from ..core.batch.sites import SiteOptions, map_sites
@@ -102,11 +101,8 @@ def _mapfootprints(args: argparse.Namespace, reporter: Reporter) -> Outcome:
     }
     if args.dry_run:
         return _dry_run({"": check_run(dated, model, **run)}, model, reporter)
-    cluster = options.cluster(args, request, model)
-    if cluster is None:
-        results = map_footprints(dated, model, args.output_folder, reporter=reporter, **run)
-    else:
-        results = map_footprints_on_cluster(cluster, dated, args.output_folder, reporter=reporter, **run)
+    results = map_footprints(dated, model, args.output_folder, reporter=reporter,
+                             executor=options.executor(args, request, model), **run)
     lines = ["Year   Mining area (ha)   Footprint", *(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}" for r in results)]
     return footprint_results(args.output_folder, results, model), lines
 
@@ -267,7 +263,8 @@ def _mapsites(args: argparse.Namespace, reporter: Reporter) -> Outcome:
     model = request.load(reporter)
     if args.dry_run:
         return _dry_run(check_sites(sites, model, site_options), model, reporter)
-    result = map_sites(sites, model, args.output_folder, site_options, reporter, options.cluster(args, request, model))
+    result = map_sites(sites, model, args.output_folder, site_options, reporter,
+                       options.executor(args, request, model))
     per_site = {o.name: site_results(o) for o in result.sites}
     lines = ["Site                 status   first (ha)   last (ha)   gain (ha)   loss (ha)   CA-TIoU"]
     for o in result.sites:

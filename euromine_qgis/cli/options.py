@@ -15,13 +15,13 @@ from ..core.engine.overrides import parse_override
 from ..core.engine.precision import PRECISIONS
 from ..core.engine.scaling import ImageInput
 from ..core.errors import ModelError
+from ..core.executor import LOCAL, Executor
 from ..core.io.bands import parse_input_bands
 from ..core.maps.temporal_filter import TEMPORAL_FILTERS
 from ..core.progress import Reporter
 from ..core.years import parse_years
 
 if TYPE_CHECKING:
-    from ..core.batch.distributed import Cluster
     from ..core.engine.inference import TileSettings
     from ..core.engine.model import Model
 
@@ -172,15 +172,16 @@ def scheduler(parser: argparse.ArgumentParser, tasks: str) -> None:
                              "local:N (N local worker processes); needs pip install 'euromine[dask]' (default: here)")
 
 
-def cluster(args: argparse.Namespace, request: ModelRequest, model: Model) -> Cluster | None:
-    """The Dask cluster --scheduler names, whose workers open the model of ``request``; None without it."""
+def executor(args: argparse.Namespace, request: ModelRequest, model: Model) -> Executor:
+    """Where the tasks run: the Dask cluster --scheduler names, whose workers open the model of
+    ``request`` (Dask is imported only then), or here without it."""
     from ..core.batch.distributed import Cluster, ModelSpec, parse_scheduler
 
     where = parse_scheduler(args.scheduler)
     if where is None:
-        return None
+        return LOCAL
     # the workers open the file that runs here (a precision sibling included)
-    return Cluster(where, ModelSpec.of(model.path, request.device, request.override, request.scale), model)
+    return Cluster(where, ModelSpec.of(model.path, request.device, request.override, request.scale))
 
 
 def model_request(args: argparse.Namespace) -> ModelRequest:

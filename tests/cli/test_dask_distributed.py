@@ -78,6 +78,27 @@ def test_mapfootprints_years_as_tasks_give_the_local_bytes(euromine_qgis_env, sm
     assert_same_outputs(tmp_path / "local", tmp_path / "cluster")
 
 
+def test_the_workers_warnings_reach_the_clients_log(euromine_qgis_env, tmp_path):
+    """A SCALE warning raised where a site is mapped (its images are 0-1 reflectance, 10000 times
+    smaller than the model expects) is on the command's log with a scheduler as without one."""
+    from export.synthetic import generate_sites
+    from tests.band_stacks import reflectance_copy
+
+    (site,) = generate_sites(tmp_path / "sites", 1, seed=11, size=(160, 160), years=(2015, 2016))
+    for image in sorted((site / "image").glob("Year*.tif")):
+        reflectance_copy(image, image)
+    args = ("mapsites", "--sites-folder", site.parent, "--device", "cpu", "--no-site-reports", "--years", "2015-2016")
+    local = euromine_qgis_env.run(*args, "--output-folder", tmp_path / "local")
+    cluster = euromine_qgis_env.run(*args, "--output-folder", tmp_path / "cluster", "--scheduler", "local:1")
+    assert local.returncode == 0 and cluster.returncode == 0, (local.stderr + cluster.stderr)[-3000:]
+    expected = [f"{site / 'image' / f'Year{year}.tif'}: its values are about 10000 times smaller" for year in (2015, 2016)]
+    for run in (local, cluster):
+        assert all(line in run.stderr for line in expected), run.stderr[-3000:]
+    replayed = [line for line in cluster.stderr.splitlines() if "[Synthetic_1] " in line]
+    assert [line for line in replayed if "10000 times smaller" in line] and \
+        "Site 1/1 Synthetic_1: mapping (" in replayed[0], cluster.stderr[-3000:]
+
+
 def _worker_writing_a_site(command: psutil.Process) -> psutil.Process | None:
     """A worker process of the command's LocalCluster that has a file of a site's staging folder open."""
     for child in command.children(recursive=True):

@@ -1,11 +1,14 @@
-"""Sites (mapsites) and years (mapfootprints) as tasks of a Dask distributed cluster.
+"""The Dask executor (core.executor): sites (mapsites) and years (mapfootprints) as tasks of a
+Dask distributed cluster.
 
-Dask's scheduler does the scheduling; this module only says what a task is and what the client
-keeps for itself. A worker opens each model once (cached per worker process by the model file's
-sha256, device, normalization and SCALE) and writes through the engine's own atomic writes into
-hidden staging folders of the shared output folder. The client alone moves finished outputs
-under their names, writes every site's manifest and the summary, so a resumed run reads exactly
-what a local run would have left.
+Dask's scheduler does the scheduling; the runs check their inputs on the client and say what a
+task is and what the client keeps for itself. A worker opens each model once (cached per worker
+process by the model file's sha256, device, normalization and SCALE) and writes through the
+engine's own atomic writes into hidden staging folders of the shared output folder. The client
+alone moves finished outputs under their names, writes every site's manifest and the summary, so
+a resumed run reads exactly what a local run would have left. A task's log lines and warnings
+are recorded on its worker, travel back with its result and are replayed, in order and prefixed
+with the task's label, into the client's reporter.
 
 A worker that dies while it runs a task leaves at most a staging folder: the scheduler runs the
 task again on another worker and the client removes the dead one's staging folder at the end.
@@ -18,31 +21,25 @@ from __future__ import annotations
 
 import configparser
 import platform
-import shutil
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..engine.contract import NormalizationOverride
 from ..errors import InputError, ModelError, first_line
+from ..executor import Task, TaskT
 from ..io.checksum import sha256_of
-from ..io.folder_lock import folder_lock
-from ..io.outputs import check_not_inputs, check_output_folder
 from ..progress import Reporter
-from .sites import SiteJob, SiteOptions, commit_site, remove_leftovers, stage_site
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-    from ..engine.inference import TileSettings
     from ..engine.model import Model
-    from ..engine.scaling import ImageInput
-    from ..maps.footprints import YearFootprint
 
 CONNECT_TIMEOUT_S = 10.0  # an unreachable scheduler (or one without workers) is an error after this long
 CANCEL_POLL_S = 0.5  # how often a running task asks the scheduler whether the run was cancelled
@@ -140,20 +137,30 @@ def environment_versions() -> dict[str, str]:
             "python": ".".join(platform.python_version_tuple()[:2])}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Cluster:
-    """A run's tasks on Dask: the scheduler, the model every task opens, and the client's model
-    (the one the client checked the inputs with, for the GPU resource)."""
+    """The Dask executor: a run's tasks on the workers of ``scheduler``, each opening ``model``
+    (the spec of the file the client runs)."""
 
     scheduler: Scheduler
     model: ModelSpec
-    client_model: Model
-    _client: Client | None = field(default=None, repr=False)
+
+    def run(self, tasks: Sequence[TaskT], model: Model, reporter: Reporter,
+            finish: Callable[[TaskT, Any], None]) -> None:
+        """Executor.run on the cluster (``model`` is the client's, for the GPU resource): every task
+        submitted at once; as each ends its log lines are replayed into ``reporter`` and ``finish``
+        is called here. On cancellation or a failed task the running tasks are told to stop (a Dask
+        Event) and waited for before the error is raised."""
+        if not tasks:
+            return
+        resources = self.model.resources(model)
+        with self.connected(reporter, resources) as client:
+            _run(client, tasks, self.model, resources, reporter, finish)
 
     @contextmanager
-    def connected(self, reporter: Reporter) -> Iterator[Cluster]:
-        """Inside: connected to the scheduler (or a started LocalCluster) whose workers run this
-        EuroMine version; InputError within CONNECT_TIMEOUT_S when none answers."""
+    def connected(self, reporter: Reporter, resources: dict[str, float]) -> Iterator[Client]:
+        """Inside: a client of the scheduler (or of a started LocalCluster) whose workers run this
+        EuroMine version and offer ``resources``; InputError within CONNECT_TIMEOUT_S when none answers."""
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:
@@ -164,9 +171,9 @@ class Cluster:
             reporter.info(f"Dask: starting a LocalCluster of {self.scheduler.local_workers} worker process(es)")
             # on a GPU each local worker offers the GPU resource the tasks ask for (they share the GPU)
             with LocalCluster(n_workers=self.scheduler.local_workers, threads_per_worker=1, processes=True,
-                              dashboard_address=None, resources=self.model.resources(self.client_model) or None
-                              ) as local, Client(local) as client:
-                yield self._checked(client, reporter)
+                              dashboard_address=None, resources=resources or None) as local, Client(local) as client:
+                self._check(client, reporter, resources)
+                yield client
             return
         try:
             client = Client(self.scheduler.address, timeout=CONNECT_TIMEOUT_S)
@@ -180,10 +187,12 @@ class Cluster:
             except (OSError, TimeoutError) as exc:
                 raise InputError(f"SCHEDULER {self.scheduler.text}: no worker joined the scheduler within "
                                  f"{CONNECT_TIMEOUT_S:g} s; start workers (dask worker {self.scheduler.text})") from exc
-            yield self._checked(client, reporter)
+            self._check(client, reporter, resources)
+            yield client
 
-    def _checked(self, client: Client, reporter: Reporter) -> Cluster:
-        """This cluster with ``client``, once every worker runs the client's versions (InputError naming any that does not)."""
+    def _check(self, client: Client, reporter: Reporter, resources: dict[str, float]) -> None:
+        """InputError naming every worker that does not run the client's versions, or when no
+        worker offers ``resources``."""
         wanted = environment_versions()
         problems = []
         for worker, answer in sorted(client.run(environment_versions, on_error="return").items()):
@@ -196,7 +205,6 @@ class Cluster:
             raise InputError(f"SCHEDULER {self.scheduler.text}: the workers must run what this client runs "
                              f"(euromine {wanted['euromine']}, distributed {wanted['distributed']}, Python "
                              f"{wanted['python']}): " + "; ".join(problems))
-        resources = self.model.resources(self.client_model)
         if resources:
             offered = client.run_on_scheduler(_resources_offered)
             if not any(offered.get(name, 0) >= need for name, need in resources.items()):
@@ -204,48 +212,62 @@ class Cluster:
                                  "the GPU resource; start the GPU workers with --resources GPU=1")
         reporter.info(f"Dask: {len(client.scheduler_info()['workers'])} worker(s) at {client.scheduler.address}, "
                       f"euromine {wanted['euromine']}")
-        return replace(self, _client=client)
 
-    def map_sites(self, jobs: Sequence[SiteJob], options: SiteOptions,
-                  reporter: Reporter) -> Iterator[tuple[SiteJob, dict]]:
-        """Every job mapped by a task; each site is committed (manifest, rename) here as its task
-        finishes, and yielded with its record. Leftovers of failed or killed tasks are removed."""
-        with self.connected(reporter) as cluster:
-            try:
-                yield from cluster._run(jobs, _map_site_task, lambda job, event: (
-                    job.site, cluster.model, job.target, options, event), reporter, _commit_site_result)
-            finally:
-                for job in jobs:
-                    remove_leftovers(job.target)
 
-    def _run(self, items: Sequence, task: Callable, arguments: Callable, reporter: Reporter,
-             finish: Callable) -> Iterator:
-        """Submit ``task(*arguments(item, event))`` for every item, ``finish(item, result)`` each as
-        it completes (yielding the item and what finish returns); on cancellation or a failed task the
-        running tasks are told to stop (the Event) and waited for before the error is raised."""
-        from distributed import Event
+def _run(client: Client, tasks: Sequence[TaskT], model: ModelSpec, resources: dict[str, float], reporter: Reporter,
+         finish: Callable[[TaskT, Any], None]) -> None:
+    """Cluster.run once connected."""
+    from distributed import Event
 
-        client = self._client
-        event_name = f"euromine-cancel-{uuid.uuid4().hex}"
-        futures = {client.submit(task, *arguments(item, event_name), key=f"euromine-{n}-{uuid.uuid4().hex[:8]}",
-                                 resources=self.model.resources(self.client_model) or None, pure=False): item
-                   for n, item in enumerate(items)}
-        order = {future: n for n, future in enumerate(futures)}
-        pending = set(futures)
-        try:
-            while pending:
-                reporter.check()
-                done, pending = _finished(pending, CANCEL_POLL_S)
-                for future in sorted(done, key=order.get):
-                    item = futures[future]
-                    yield item, finish(item, future.result())
-                    reporter.progress(100.0 * (len(futures) - len(pending)) / len(futures))
-        except BaseException:
-            Event(event_name, client=client).set()
-            _stop(pending, CANCEL_WAIT_S)
-            raise
-        finally:
-            client.cancel(list(futures))
+    event_name = f"euromine-cancel-{uuid.uuid4().hex}"
+    futures = {client.submit(_run_task, task, model, event_name, key=f"euromine-{n}-{uuid.uuid4().hex[:8]}",
+                             resources=resources or None, pure=False): task
+               for n, task in enumerate(tasks)}
+    order = {future: n for n, future in enumerate(futures)}
+    pending = set(futures)
+    try:
+        while pending:
+            reporter.check()
+            done, pending = _finished(pending, CANCEL_POLL_S)
+            for future in sorted(done, key=order.get):
+                task = futures[future]
+                result, lines = future.result()
+                replay(lines, reporter, f"[{task.label}] ")
+                finish(task, result)
+                reporter.progress(100.0 * (len(futures) - len(pending)) / len(futures))
+    except BaseException:
+        Event(event_name, client=client).set()
+        _stop(pending, CANCEL_WAIT_S)
+        raise
+    finally:
+        client.cancel(list(futures))
+
+
+LogLines = list[tuple[str, str]]  # ("info" or "warning", text), in the order a task reported them
+
+
+def recording_reporter(is_canceled: Callable[[], bool]) -> tuple[Reporter, LogLines]:
+    """A reporter for a task on a worker that records its log lines and warnings (progress is not
+    sent back), and the list it records them in."""
+    lines: LogLines = []
+    reporter = Reporter(info=lambda text: lines.append(("info", text)),
+                        warning=lambda text: lines.append(("warning", text)), is_canceled=is_canceled)
+    return reporter, lines
+
+
+def replay(lines: LogLines, reporter: Reporter, prefix: str) -> None:
+    """A task's recorded lines passed on to ``reporter`` in order, each after ``prefix``."""
+    for kind, text in lines:
+        if kind == "warning":
+            reporter.warn(prefix + text)
+        else:
+            reporter.info(prefix + text)
+
+
+def _run_task(task: Task, model: ModelSpec, event_name: str) -> tuple[Any, LogLines]:
+    """On a worker: the task with the worker's copy of the model, and the lines it reported."""
+    reporter, lines = recording_reporter(_cancel_poller(event_name))
+    return task(model.open(), reporter), lines
 
 
 def _finished(futures: set[Future], timeout: float) -> tuple[set[Future], set[Future]]:
@@ -288,89 +310,3 @@ def _cancel_poller(event_name: str) -> Callable[[], bool]:
         return state["set"]
 
     return is_canceled
-
-
-def _map_site_task(site, model: ModelSpec, target: Path, options: SiteOptions, event_name: str) -> tuple[Path, dict]:
-    """On a worker: one site mapped into its staging folder (sites.stage_site)."""
-    return stage_site(site, model.open(), target, options, Reporter(is_canceled=_cancel_poller(event_name)))
-
-
-def _commit_site_result(job: SiteJob, result: tuple[Path, dict]) -> dict:
-    staging, record = result
-    commit_site(staging, job, record)
-    return record
-
-
-# mapfootprints: years as tasks ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class FootprintJob:
-    """Years mapped by one task into a staging folder of the output folder."""
-
-    images: tuple[tuple[int, Path], ...]
-    staging: Path
-
-
-def map_footprints_on_cluster(cluster: Cluster, images: Sequence[tuple[int, Path]], out_dir: Path,
-                              threshold: float = 0.5, settings: TileSettings | None = None,
-                              reporter: Reporter = Reporter(), probabilities: str | None = None,
-                              temporal_filter: str = "none", min_area_ha: float = 0.0,
-                              image_input: ImageInput | None = None) -> list[YearFootprint]:
-    """maps.footprints.map_footprints with its years as tasks of ``cluster``: the same files in
-    ``out_dir``. Years that depend on each other (a temporal filter, a series model) are one task."""
-    from ..engine.inference import TileSettings
-    from ..engine.scaling import ImageInput
-    from ..maps.footprints import check_images, year_targets
-    from ..maps.temporal_filter import filter_width
-
-    settings, image_input = settings or TileSettings(), image_input or ImageInput()
-    check_images(images, cluster.client_model, image_input.bands)
-    out_dir = Path(out_dir)
-    check_output_folder(out_dir)
-    targets = {year: year_targets(out_dir, year, probabilities) for year, _ in images}
-    check_not_inputs([p for t in targets.values() for p in t.paths], [p for _, p in images],
-                     "choose another OUTPUT_FOLDER", "an input image")
-    together = filter_width(temporal_filter) > 1 or cluster.client_model.info.series
-    groups = [tuple(images)] if together else [((year, path),) for year, path in images]
-    jobs = [FootprintJob(g, out_dir / f".years-{g[0][0]}-{uuid.uuid4().hex[:8]}") for g in groups]
-    keywords = {"threshold": threshold, "settings": settings, "probabilities": probabilities,
-                "temporal_filter": temporal_filter, "min_area_ha": min_area_ha, "image_input": image_input}
-    results: dict[int, YearFootprint] = {}
-    with folder_lock(out_dir, "mapfootprints", reporter), cluster.connected(reporter) as connected:
-        try:
-            for job, mapped in connected._run(jobs, _map_years_task, lambda job, event: (
-                    job, connected.model, keywords, event), reporter, _move_years(targets)):
-                reporter.info("Mapped " + ", ".join(str(m.year) for m in mapped))
-                results.update({m.year: m for m in mapped})
-        finally:
-            for job in jobs:
-                shutil.rmtree(job.staging, ignore_errors=True)
-    return [results[year] for year, _ in images]
-
-
-def _map_years_task(job: FootprintJob, model: ModelSpec, keywords: dict, event_name: str) -> list[YearFootprint]:
-    """On a worker: the job's years mapped into its staging folder (removed again when mapping fails)."""
-    from ..maps.footprints import map_footprints
-
-    try:
-        return map_footprints(list(job.images), model.open(), job.staging,
-                              reporter=Reporter(is_canceled=_cancel_poller(event_name)), **keywords)
-    except BaseException:
-        shutil.rmtree(job.staging, ignore_errors=True)
-        raise
-
-
-def _move_years(targets: dict) -> Callable[[FootprintJob, list[YearFootprint]], list[YearFootprint]]:
-    """finish() of a years task: its files moved from the staging folder under their names."""
-    def move(_job: FootprintJob, mapped: list[YearFootprint]) -> list[YearFootprint]:
-        moved = []
-        for m in mapped:
-            target = targets[m.year]
-            Path(m.footprint).replace(target.footprint)
-            if m.probability:
-                Path(m.probability).replace(target.probability)
-            moved.append(replace(m, footprint=target.footprint, probability=target.probability))
-        return moved
-
-    return move
-

@@ -14,20 +14,21 @@ import shutil
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from ..engine.bundled import SYNTHETIC_LABEL
 from ..engine.inference import TileSettings, resolve_tiling
 from ..engine.model import Model
 from ..engine.scaling import ImageInput
 from ..errors import OutputError
+from ..executor import LOCAL, Executor
 from ..io.checksum import sha256_of
 from ..io.clip import clip_mosaic
 from ..io.folder_lock import folder_lock
 from ..io.layout import image_path
 from ..io.outputs import check_output_folder
 from ..maps.change_layers import change_layers
-from ..maps.footprints import check_images, map_footprints
+from ..maps.footprints import check_images, check_settings, map_footprints
 from ..pairs import parse_pairs
 from ..progress import Reporter
 from ..scoring.evaluation import evaluate_rasters
@@ -35,9 +36,6 @@ from ..scoring.report import write_report, write_table
 from ..scoring.summary import aggregate, site_row, write_summary_report, write_summary_table
 from .manifest import has_manifest, verified_result, write_manifest
 from .site_sources import SiteSource, split_of
-
-if TYPE_CHECKING:
-    from .distributed import Cluster
 
 SUMMARY_TABLE = "summary.csv"
 SUMMARY_REPORT = "summary.html"
@@ -81,28 +79,40 @@ class SitesResult:
 
 
 def map_sites(sites: Sequence[SiteSource], model: Model, out_dir: Path, options: SiteOptions = SiteOptions(),
-              reporter: Reporter = Reporter(), cluster: Cluster | None = None) -> SitesResult:
+              reporter: Reporter = Reporter(), executor: Executor = LOCAL) -> SitesResult:
     """Map, derive and score every site into ``out_dir/{site}``, reusing verified sites, then
-    write ``summary.csv`` and ``summary.html`` in ``out_dir``. With ``cluster`` the sites to map
-    are tasks of a Dask cluster (batch.distributed); the summary and manifests are written here."""
+    write ``summary.csv`` and ``summary.html`` in ``out_dir``. Each site to map is a task of
+    ``executor`` (here by default; batch.distributed for a Dask cluster); its manifest, its
+    folder's rename and the summary are written here."""
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
     with folder_lock(out_dir, "mapsites", reporter):
-        return _map_sites_locked(sites, model, out_dir, options, reporter, cluster)
+        return _map_sites_locked(sites, model, out_dir, options, reporter, executor)
 
 
 @dataclass(frozen=True)
 class SiteJob:
-    """A site that has to be mapped: where its folder goes and what it is made from (its manifest's made_from)."""
+    """A site that has to be mapped, as a task (core.executor): where its folder goes, what it is
+    made from (its manifest's made_from) and how it is mapped."""
 
-    number: int
+    announcement: str  # the log line that says the site is being mapped, and why
     site: SiteSource
     target: Path
     made_from: dict
+    options: SiteOptions
+
+    @property
+    def label(self) -> str:
+        return self.site.name
+
+    def __call__(self, model: Model, reporter: Reporter) -> tuple[Path, dict]:
+        """The site mapped into its staging folder (stage_site), for commit_site."""
+        reporter.info(self.announcement)
+        return stage_site(self.site, model, self.target, self.options, reporter)
 
 
 def _map_sites_locked(sites: Sequence[SiteSource], model: Model, out_dir: Path, options: SiteOptions,
-                      reporter: Reporter, cluster: Cluster | None) -> SitesResult:
+                      reporter: Reporter, executor: Executor) -> SitesResult:
     """map_sites while it holds the output folder's lock."""
     _check_inputs(sites, model, options)
     parameters = output_settings(model, options)
@@ -118,20 +128,20 @@ def _map_sites_locked(sites: Sequence[SiteSource], model: Model, out_dir: Path, 
             reporter.info(f"Site {n + 1}/{len(sites)} {site.name}: {reason}, skipped")
             outcomes[site.name] = SiteOutcome(site.name, target, "reused", record)
             continue
-        job = SiteJob(n, site, target, made_from)
-        if cluster is not None:  # every site to map is known before any task starts
-            reporter.info(f"Site {n + 1}/{len(sites)} {site.name}: to map ({reason})")
-            check_target(target)
-            jobs.append(job)
-            continue
-        step = reporter.sub_range(100.0 * n / len(sites), 100.0 * (n + 1) / len(sites))
-        reporter.info(f"Site {n + 1}/{len(sites)} {site.name}: mapping ({reason})")
-        outcomes[site.name] = SiteOutcome(site.name, target, "mapped",
-                                          _map_site_atomically(job, model, options, step))
-        step.progress(100.0)
-    if cluster is not None and jobs:
-        for job, record in cluster.map_sites(jobs, options, reporter):
-            outcomes[job.site.name] = SiteOutcome(job.site.name, job.target, "mapped", record)
+        check_target(target)
+        jobs.append(SiteJob(f"Site {n + 1}/{len(sites)} {site.name}: mapping ({reason})", site, target, made_from,
+                            options))
+
+    def commit(job: SiteJob, result: tuple[Path, dict]) -> None:
+        staging, record = result
+        commit_site(staging, job, record)
+        outcomes[job.site.name] = SiteOutcome(job.site.name, job.target, "mapped", record)
+
+    try:
+        executor.run(jobs, model, reporter, commit)
+    finally:  # staging folders of failed or killed tasks
+        for job in jobs:
+            remove_leftovers(job.target)
     outcomes = [outcomes[site.name] for site in sites]
     records = [o.record for o in outcomes]
     pooled = aggregate(records, options.lam)
@@ -159,20 +169,13 @@ def output_settings(model: Model, options: SiteOptions) -> dict:
 
 
 def _check_inputs(sites: Sequence[SiteSource], model: Model, options: SiteOptions) -> None:
-    """Every image header and the PAIRS of every site, before any site is mapped."""
+    """The settings, every image header and the PAIRS of every site, before any site is mapped."""
+    check_settings(options.threshold, options.min_area_ha, options.temporal_filter)
     mosaics = {p for s in sites if s.clip for p in s.clip.mosaics.items()}
     check_images(sorted(mosaics), model, options.image_input.bands)
     for site in sites:
         check_images(sorted(site.images.items()), model, options.image_input.bands)
         parse_pairs(options.pairs, site.years)
-
-
-def _map_site_atomically(job: SiteJob, model: Model, options: SiteOptions, reporter: Reporter) -> dict:
-    """Make the site's outputs in a staging folder and move it onto its target once its manifest is written."""
-    check_target(job.target)
-    staging, record = stage_site(job.site, model, job.target, options, reporter)
-    commit_site(staging, job, record)
-    return record
 
 
 def check_target(target: Path) -> None:
@@ -185,7 +188,7 @@ def check_target(target: Path) -> None:
 def stage_site(site: SiteSource, model: Model, target: Path, options: SiteOptions,
                reporter: Reporter) -> tuple[Path, dict]:
     """Map one site into a new hidden staging folder beside ``target`` (removed again if mapping
-    fails); the folder and the site's record, for commit_site. A Dask worker runs this part."""
+    fails); the folder and the site's record, for commit_site. The executor's task runs this part."""
     staging = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
         staging.mkdir()

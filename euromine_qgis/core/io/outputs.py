@@ -71,7 +71,7 @@ def atomic_outputs(targets: Sequence[Path]) -> Iterator[list[Path]]:
     and, when the disk is full, saying so.
     """
     token = uuid.uuid4().hex[:8]
-    temps = [t.with_name(f".{t.stem}.partial-{token}{t.suffix}") for t in targets]
+    temps = [_partial(t, token) for t in targets]
     try:
         yield temps
         for temp, target in zip(temps, targets):
@@ -90,6 +90,18 @@ def atomic_outputs(targets: Sequence[Path]) -> Iterator[list[Path]]:
         for temp in temps:
             _remove_quietly(temp)
         raise OutputError(f"{target}: cannot move the finished output into place ({exc.strerror})") from exc
+
+
+def _partial(target: Path, token: str) -> Path:
+    """The temporary name of ``target`` in the atomic_outputs that ``token`` names ("*": any)."""
+    return target.with_name(f".{target.stem}.partial-{token}{target.suffix}")
+
+
+def remove_partials(targets: Iterable[Path]) -> None:
+    """Remove the temporaries of ``targets`` that atomic_outputs left when its process was killed."""
+    for target in targets:
+        for leftover in target.parent.glob(_partial(target, "*").name):
+            _remove_quietly(leftover)
 
 
 def _check_written(temp: Path, target: Path) -> None:

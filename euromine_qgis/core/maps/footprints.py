@@ -23,11 +23,12 @@ from rasterio.windows import Window
 from ..engine.inference import RowBlock, TileSettings, engine_env, predict_rows, resolve_tiling
 from ..engine.scaling import ImageInput, check_inputs
 from ..errors import InputError
+from ..executor import LOCAL, Executor
 from ..io.area import AreaTally
 from ..io.bands import BandedImage, BandItem, banded_image
 from ..io.folder_lock import folder_lock
 from ..io.grids import common_grid
-from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
+from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder, remove_partials
 from ..io.raster import (
     Grid,
     ImageInfo,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from ..engine.model import Model
 
 PROBABILITY_TYPES = ("uint8", "float32")
+TEMPORAL_WORK, MIN_AREA_WORK = ".temporal-", ".min-area-"  # prefixes of the hidden work folders in the output folder
 MAPPING_SHARE = 90.0  # percent of the progress bar spent mapping the years when a temporal filter follows
 
 
@@ -91,6 +93,17 @@ def check_threshold(threshold: float) -> None:
         raise InputError(f"THRESHOLD {threshold} must lie strictly between 0 and 1")
 
 
+def check_settings(threshold: float, min_area_ha: float, temporal_filter: str,
+                   probabilities: str | None = None) -> None:
+    """InputError naming the first of THRESHOLD, MIN_AREA_HA, TEMPORAL_FILTER and the probability
+    type that map_footprints cannot take, before any image is read; every run and check calls this."""
+    check_threshold(threshold)
+    check_min_area(min_area_ha)
+    filter_width(temporal_filter)
+    if probabilities is not None and probabilities not in PROBABILITY_TYPES:
+        raise InputError(f"probabilities must be one of {', '.join(PROBABILITY_TYPES)}, not '{probabilities}'")
+
+
 def check_images(images: Sequence[tuple[int, Path]], model: Model,
                  input_bands: Sequence[BandItem] | None = None) -> list[BandedImage]:
     """Inspect every image and find the bands that feed the model (io.bands, with INPUT_BANDS
@@ -118,6 +131,7 @@ def map_footprints(
     temporal_filter: str = "none",
     min_area_ha: float = 0.0,
     image_input: ImageInput = ImageInput(),
+    executor: Executor = LOCAL,
 ) -> list[YearFootprint]:
     """Map the mining footprint of each (year, image) into ``out_dir/footprint_{year}.tif``.
 
@@ -132,27 +146,65 @@ def map_footprints(
     ``image_input`` says which bands feed the model (io.bands) and the SCALE the model was loaded
     with; images whose values do not look like the model's training data are warned about.
     """
-    check_min_area(min_area_ha)
-    check_threshold(threshold)
-    if probabilities is not None and probabilities not in PROBABILITY_TYPES:
-        raise InputError(f"probabilities must be one of {', '.join(PROBABILITY_TYPES)}, not '{probabilities}'")
-    width = filter_width(temporal_filter)
+    check_settings(threshold, min_area_ha, temporal_filter, probabilities)
+    together = filter_width(temporal_filter) > 1 or model.info.series
     infos = check_images(images, model, image_input.bands)
+    if together:
+        common_image_grid(infos)
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
-    targets = [year_targets(out_dir, year, probabilities) for year, _ in images]
-    check_not_inputs([p for t in targets for p in t.paths], [p for _, p in images], "choose another OUTPUT_FOLDER",
-                     "an input image")
+    targets = {year: year_targets(out_dir, year, probabilities) for year, _ in images}
+    check_not_inputs([p for t in targets.values() for p in t.paths], [p for _, p in images],
+                     "choose another OUTPUT_FOLDER", "an input image")
 
     reporter.info(f"Model: {model.description}; {resolve_tiling(model.info, settings).description}")
     check_inputs(infos, model.info, image_input.scale, reporter)
+    years = list(zip(images, infos, targets.values()))
+    groups = [years] if together else [[year] for year in years]
+    tasks = [_YearsTask(tuple(g[0] for g in group), tuple(g[1] for g in group), tuple(g[2] for g in group),
+                        threshold, settings, temporal_filter, min_area_ha) for group in groups]
+    results: dict[int, YearFootprint] = {}
+
+    def keep(_task: _YearsTask, mapped: list[YearFootprint]) -> None:
+        results.update({m.year: m for m in mapped})
+
     with folder_lock(out_dir, "mapfootprints", reporter):
-        mapper = _Mapper(model, threshold, settings, reporter)
-        if min_area_ha > 0:
-            return _map_then_sieve(images, infos, targets, mapper, temporal_filter, min_area_ha)
-        if width > 1:
-            return _map_filtered(images, infos, targets, mapper, temporal_filter)
-        return _map_years(images, infos, targets, mapper)
+        try:
+            executor.run(tasks, model, reporter, keep)
+        finally:  # what the tasks of a killed process (a Dask worker) left
+            remove_partials([p for t in targets.values() for p in t.paths])
+            for work in (TEMPORAL_WORK, MIN_AREA_WORK):
+                for leftover in out_dir.glob(f"{work}*"):
+                    shutil.rmtree(leftover, ignore_errors=True)
+    return [results[year] for year, _ in images]
+
+
+@dataclass(frozen=True)
+class _YearsTask:
+    """Years mapped onto their targets: one year, or every year when they depend on each other (a
+    temporal filter, a series model)."""
+
+    images: tuple[tuple[int, Path], ...]
+    infos: tuple[BandedImage, ...]
+    targets: tuple[YearTargets, ...]
+    threshold: float
+    settings: TileSettings
+    temporal_filter: str
+    min_area_ha: float
+
+    @property
+    def label(self) -> str:
+        return ", ".join(str(year) for year, _ in self.images)
+
+    def __call__(self, model: Model, reporter: Reporter) -> list[YearFootprint]:
+        """The years' footprints (files appear only when complete)."""
+        mapper = _Mapper(model, self.threshold, self.settings, reporter)
+        if self.min_area_ha > 0:
+            return _map_then_sieve(self.images, self.infos, self.targets, mapper, self.temporal_filter,
+                                   self.min_area_ha)
+        if filter_width(self.temporal_filter) > 1:
+            return _map_filtered(self.images, self.infos, self.targets, mapper, self.temporal_filter)
+        return _map_years(self.images, self.infos, self.targets, mapper)
 
 
 def year_targets(out_dir: Path, year: int, probabilities: str | None) -> YearTargets:
@@ -199,7 +251,7 @@ def _map_filtered(images: Images, infos: Sequence[BandedImage], targets: Sequenc
     grid = common_image_grid(infos)
     images, infos, targets = zip(*sorted(zip(images, infos, targets), key=lambda item: item[0][0]))
     out_dir = targets[0].footprint.parent
-    work = Path(tempfile.mkdtemp(prefix=".temporal-", dir=out_dir))
+    work = Path(tempfile.mkdtemp(prefix=TEMPORAL_WORK, dir=out_dir))
     try:
         scratch = [year_targets(work, year, "float32") for year, _ in images]
         mapped = _map_years(images, infos, scratch, mapper.reporting(reporter.sub_range(0.0, MAPPING_SHARE)))
@@ -220,7 +272,7 @@ def _map_then_sieve(images: Images, infos: Sequence[BandedImage], targets: Seque
     """Map every year as without MIN_AREA_HA into a hidden work folder, then sieve each footprint
     into its target (``maps.min_area``); every year's files appear together when all are done."""
     out_dir = targets[0].footprint.parent
-    work = Path(tempfile.mkdtemp(prefix=".min-area-", dir=out_dir))
+    work = Path(tempfile.mkdtemp(prefix=MIN_AREA_WORK, dir=out_dir))
     try:
         scratch = [year_targets(work, year, t.probability_dtype if t.probability else None)
                    for (year, _), t in zip(images, targets)]

@@ -51,8 +51,7 @@ from ..io.coordinates import apply_affine
 from ..io.masks import window_rows
 from ..io.raster import Grid, open_raster
 from ..io.row_reader import ROW_BUFFER_BUDGET, buffer_bytes
-from .footprints import PROBABILITY_TYPES, check_images, check_threshold, common_image_grid
-from .min_area import check_min_area
+from .footprints import check_images, check_settings, common_image_grid
 from .temporal_filter import filter_width
 
 if TYPE_CHECKING:
@@ -331,11 +330,8 @@ def check_run(
     first image(s) on its session (seconds to minutes for a large model on a CPU). Returns the
     report; ``RunCheck.lines()`` renders it for a log, ``RunCheck.as_dict()`` as plain values.
     """
-    check_threshold(threshold)
-    check_min_area(min_area_ha)
+    check_settings(threshold, min_area_ha, temporal_filter, probabilities)
     check_scale(image_input.scale)
-    if probabilities is not None and probabilities not in PROBABILITY_TYPES:
-        raise ValueError(f"probabilities must be one of {', '.join(PROBABILITY_TYPES)}, not '{probabilities}'")
     width = filter_width(temporal_filter)
     change = change or change_model is not None
     if change and len(images) != 2:
