@@ -29,7 +29,7 @@ case $root/ in "$repo"/*) echo "the chroot must live outside the checkout: $root
 APT_PKGS="qgis python3-qgis qgis-providers python3-rasterio python3-pyproj proj-bin python3-scipy python3-matplotlib
           python3-venv python3-pip zip make xvfb xauth"
 VENV=/opt/euromine/venv
-SYSTEM_STAMP=$root/.euromine-system VENV_STAMP=$root$VENV/.euromine-venv
+MARK=.euromine-chroot SYSTEM_STAMP=$root/.euromine-system VENV_STAMP=$root$VENV/.euromine-venv
 HOST_CA=/etc/ssl/certs/ca-certificates.crt CA=/opt/euromine/host-ca.crt
 
 # The Debian mirror this machine's apt uses (deb822 or one-line sources), else Debian's own.
@@ -99,8 +99,14 @@ inside() {
 
 build_system() {
   echo "qgis_chroot: building QGIS $qgis (Debian $suite from $MIRROR) in $root"
-  # --one-file-system: never into a mount, should one have survived
+  # only a folder this script made (its mark is written first) is removed; --one-file-system: never
+  # into a mount, should one have survived
+  if [ -e "$root" ] && [ -n "$(ls -A "$root")" ] && [ ! -e "$root/$MARK" ]; then
+    echo "$root is not empty and not a chroot of this script: remove it or choose another QGIS_CHROOTS" >&2
+    exit 1
+  fi
   rm -rf --one-file-system "$root"
+  mkdir -p "$root" && touch "$root/$MARK"
   debootstrap --variant=minbase "$suite" "$root" "$MIRROR" "/usr/share/debootstrap/scripts/$script" > "$root.debootstrap.log" \
     || { tail -20 "$root.debootstrap.log" >&2; exit 1; }
   echo "deb $MIRROR $suite main" > "$root/etc/apt/sources.list"
