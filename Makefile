@@ -9,8 +9,9 @@ STAMP     := $(VENV)/.euromine-env
 # not python3-distributed: Debian 12's 2022.12 cannot talk to current Dask workers; requirements.txt pins
 # dask[distributed] (the workers' version) into .venv instead (README, Beyond one machine)
 # python3-venv: `python3 -m venv` for .venv and for the tests' clean numpy-2 venv of the euromine command (build/cli-venv)
+# python3-pip: the pip of QGIS's own Python, which the plugin's dependency installer runs (tests/e2e)
 APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-pyproj proj-bin python3-scipy python3-matplotlib zip chromium \
-             xvfb xauth python3-venv
+             xvfb xauth python3-venv python3-pip
 BUILD     := build
 DIST      := dist
 PLUGIN    := euromine_qgis
@@ -21,11 +22,12 @@ export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 VENV_SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
 
-.PHONY: help env demo test bench zip models zoo screenshot clean
+.PHONY: help env demo test test-latest bench zip models zoo screenshot clean
 
 help:
 	@echo "make demo   set everything up and map the bundled sample site through QGIS Processing"
 	@echo "make test   set everything up and run the whole test suite"
+	@echo "make test-latest  the command's numpy-2 tests on the newest releases of its dependencies"
 	@echo "make bench  performance benchmarks (not part of make test)"
 	@echo "make zip    build the installable plugin zip into $(DIST)/"
 	@echo "make models re-export the spectral baseline (needs torch, installed by make env)"
@@ -151,6 +153,11 @@ screenshot: zip
 test: env
 	$(PY) -m pytest -p no:cacheprovider --durations=20 tests
 
+# The command's numpy-2 venv on the newest release of every package instead of
+# tests/cli/numpy2-constraints.txt's pins (not part of make test): move the pins forward when it passes.
+test-latest: env
+	EUROMINE_CLI_VENV=latest $(PY) -m pytest -p no:cacheprovider -rs tests/cli/test_cli_numpy2.py
+
 bench: env
 	$(PY) -m pytest -p no:cacheprovider tests/bench -s
 
@@ -170,7 +177,8 @@ gpu-wheels:
 
 # QGIS 3.44 LTR (Debian forky) and 3.40 (Debian trixie), each in a chroot under QGIS_CHROOTS that
 # scripts/qgis_chroot.sh builds when missing: the QGIS-facing suites there. On 3.44 a deprecation warning
-# raised from the plugin's code fails the test (tests/deprecations_as_errors.py).
+# raised from the plugin's code fails the test (tests/deprecations_as_errors.py), and the dependency
+# installer's test installs onnxruntime from the package index, as users' QGIS does.
 QGIS         ?= 3.44
 QGIS_CHROOTS ?= /var/cache/euromine
 QGIS_CHROOT  := $(QGIS_CHROOTS)/qgis-$(QGIS)
@@ -180,5 +188,5 @@ qgis-chroot:
 	scripts/qgis_chroot.sh build $(QGIS) $(QGIS_CHROOT)
 
 test-qgis:
-	scripts/qgis_chroot.sh pytest $(QGIS) $(QGIS_CHROOT) -p no:cacheprovider --durations=20 \
+	EUROMINE_INSTALL_FROM=index scripts/qgis_chroot.sh pytest $(QGIS) $(QGIS_CHROOT) -p no:cacheprovider --durations=20 \
 	  $(if $(filter 3.44,$(QGIS)),-p tests.deprecations_as_errors) $(QGIS_TESTS)

@@ -86,10 +86,11 @@ mount_system() {
   cp "$HOST_CA" "$root$CA"  # this machine reaches the package index only with its own CA bundle
 }
 
-# COMMAND inside, with a clean environment; pip sees the host's CA bundle and index settings.
+# COMMAND inside, with a clean environment; pip sees the host's CA bundle and index settings, and the tests
+# where the installer's pip gets its wheels (EUROMINE_INSTALL_FROM, tests/e2e/test_install_dependencies.py).
 inside() {
   local pass=() name
-  for name in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST PIP_DEFAULT_TIMEOUT; do
+  for name in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST PIP_DEFAULT_TIMEOUT EUROMINE_INSTALL_FROM; do
     [ -n "${!name:-}" ] && pass+=("$name=${!name}")
   done
   chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \

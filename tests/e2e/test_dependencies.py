@@ -43,10 +43,12 @@ def test_without_onnxruntime_the_model_free_algorithms_still_work(installed_prof
     listing = qgis_process(installed_profile, "", "list")
     assert listing.returncode == 0, listing.stderr[-2000:]
     assert "EuroMine plugin: onnxruntime is not installed in QGIS's Python" in listing.stderr
-    assert_fix_runs_qgis_python(listing.stderr, "--user --break-system-packages onnxruntime==1.31.1")
+    assert "Fix: click Install on this message in QGIS, or run the Processing algorithm “Install dependencies” " \
+           "(euromine:installdependencies; qgis_process run euromine:installdependencies)" in listing.stderr
     assert "Traceback" not in listing.stderr
     algorithms = [line.split()[0] for line in listing.stdout.splitlines() if line.strip().startswith("euromine:")]
-    assert algorithms == ["euromine:changelayers", "euromine:detectchange", "euromine:evaluate"]
+    assert algorithms == ["euromine:changelayers", "euromine:detectchange", "euromine:evaluate",
+                          "euromine:installdependencies"]
     footprints = [write_mask(tmp_path / f"footprint_{y}.tif", np.eye(8, k=k, dtype=np.uint8), 255)
                   for y, k in ((2016, 0), (2017, 1))]
     change = qgis_process(installed_profile, "", "run", "euromine:detectchange", "--json", "--", "METHOD=footprints",

@@ -1,12 +1,15 @@
 """The dependency installer for real, as a new user meets it: a fresh profile whose QGIS Python has
 no onnxruntime (qgis_process without the venv on its path), euromine:installdependencies, then a
-new qgis_process (the restart) that maps a site with what was installed. pip installs offline from
-a local wheelhouse (downloaded once for this Python into build/wheelhouse, then reused), through
-pip's own PIP_NO_INDEX and PIP_FIND_LINKS; the wheelhouse offers numpy too, which must not be taken."""
+new qgis_process (the restart) that maps a site with what was installed. By default pip installs
+offline from a local wheelhouse (downloaded once for this Python into build/wheelhouse, then
+reused), through pip's own PIP_NO_INDEX and PIP_FIND_LINKS; the wheelhouse offers numpy too, which
+must not be taken. With EUROMINE_INSTALL_FROM=index (make test-qgis) pip installs from the package
+index, as a user's QGIS does."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -22,12 +25,16 @@ from tests.e2e.conftest import QGIS_PROCESS, REPO, plugins_dir, qgis_env
 
 ABI = Platform.current().abi
 MISSING = "onnxruntime is not installed in QGIS's Python"
-QGIS_PYTHON = f"{sys.base_prefix}/bin/python{sys.version_info.major}.{sys.version_info.minor}"  # this venv's base
+QGIS_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"  # this venv's base
+FROM_INDEX = os.environ.get("EUROMINE_INSTALL_FROM") == "index"
 
 
 @pytest.fixture(scope="session")
-def wheelhouse() -> Path:
-    """onnxruntime and its requirements (numpy among them) as wheels for this Python, downloaded once."""
+def wheelhouse() -> Path | None:
+    """onnxruntime and its requirements (numpy among them) as wheels for this Python, downloaded once;
+    None with EUROMINE_INSTALL_FROM=index: pip takes them from the package index."""
+    if FROM_INDEX:
+        return None
     folder = REPO / "build" / "wheelhouse" / f"onnxruntime-{ONNXRUNTIME_VERSION}-{ABI}-{sysconfig.get_platform()}"
     if not folder.is_dir():
         partial = folder.with_name(folder.name + ".partial")
@@ -49,10 +56,17 @@ def fresh_profile(plugin_zip: Path, home: Path) -> Path:
 
 
 def qgis_process(home: Path, wheels: Path | None, *args: str) -> subprocess.CompletedProcess:
-    """qgis_process with QGIS's Python alone (no venv on its path) and pip offline on ``wheels``."""
-    env = {**qgis_env(home), "PYTHONPATH": "", "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1",
-           "PIP_FIND_LINKS": str(wheels or "")}
+    """qgis_process with QGIS's Python alone (no venv on its path) and pip offline on ``wheels``, or on
+    the package index as this machine configures it where ``wheels`` is None."""
+    env = {**qgis_env(home), "PYTHONPATH": ""}
+    if wheels is not None:
+        env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels))
     return subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def is_qgis_python(interpreter: str) -> bool:
+    """Whether ``interpreter`` is QGIS's own Python (``python3`` or ``python3.X`` of the system)."""
+    return Path(interpreter).is_file() and os.path.samefile(interpreter, QGIS_PYTHON)
 
 
 def dependencies_dir(home: Path) -> Path:
@@ -72,7 +86,7 @@ def test_install_restart_and_map(plugin_zip, wheelhouse, sites, tmp_path_factory
     folder = Path(results["FOLDER"])
     assert results["BUILD"] == "onnxruntime" and folder == dependencies_dir(home) / f"onnxruntime-{ABI}"
     assert (folder / "onnxruntime" / "__init__.py").is_file()
-    assert json.loads((folder / MARKER).read_text())["python"] == QGIS_PYTHON  # pip ran on QGIS's Python
+    assert is_qgis_python(json.loads((folder / MARKER).read_text())["python"])  # pip ran on QGIS's Python
     assert not [p.name for p in folder.iterdir() if p.name.lower().startswith("numpy")]  # QGIS's numpy only
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no staging folder left
 
@@ -93,5 +107,7 @@ def test_failed_install_leaves_nothing_and_gives_the_command(plugin_zip, tmp_pat
     text = out.stdout + out.stderr
     assert out.returncode != 0 and "Traceback" not in text
     folder = dependencies_dir(home) / f"onnxruntime-{ABI}"
-    assert f"nothing was installed. Install by hand: {QGIS_PYTHON} -m pip install --target {folder} --upgrade --no-deps" in text
+    manual = re.search(r"nothing was installed\. Install by hand: (\S+) -m pip install --target (\S+) --upgrade --no-deps",
+                       text)
+    assert manual and is_qgis_python(manual.group(1)) and manual.group(2) == str(folder), text[-3000:]
     assert not folder.exists() and list(folder.parent.iterdir()) == []
