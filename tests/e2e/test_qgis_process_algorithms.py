@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from euromine_qgis.core.io.coordinates import apply_affine
 from euromine_qgis.core.maps.trajectory import CLASS_FACTOR, CLASS_NAMES, TRAJECTORY_NODATA
 from tests.band_stacks import flips_only_at_threshold, l2a_numbers, l2a_stack, reflectance_copy, sieved_footprint
 from tests.e2e.test_qgis_process import run_qgis_process
@@ -81,8 +82,8 @@ def test_mapsites_over_a_sites_folder(installed_profile, sites, tmp_path):
 def test_mapsites_over_outlines_and_mosaics(installed_profile, sites, tmp_path):
     mosaics = [sites[2] / "image" / f"Year{y}.tif" for y in (2015, 2016)]
     with rasterio.open(mosaics[0]) as src:
-        left, top = src.transform * (5, 5)
-        right, bottom = src.transform * (45, 35)
+        left, top = apply_affine(src.transform, 5, 5)
+        right, bottom = apply_affine(src.transform, 45, 35)
     ring = [[left, top], [right, top], [right, bottom], [left, top]]
     outlines = tmp_path / "outlines.geojson"
     outlines.write_text(json.dumps({"type": "FeatureCollection", "features": [

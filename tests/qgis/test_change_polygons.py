@@ -8,10 +8,11 @@ import pytest
 from qgis import processing
 from qgis.core import QgsGeometry, QgsRectangle, QgsVectorLayer
 
+from euromine_qgis.core.io.coordinates import apply_affine
 from tests.rasters import TRANSFORM, write_mask
 
 # Interior of the nodata block (rows 0–4, columns 0–6), a tenth of a pixel inside its edges.
-NODATA_CORNER = QgsGeometry.fromRect(QgsRectangle(*(TRANSFORM * (0.1, 4.9)), *(TRANSFORM * (6.9, 0.1))))
+NODATA_CORNER = QgsGeometry.fromRect(QgsRectangle(*apply_affine(TRANSFORM, 0.1, 4.9), *apply_affine(TRANSFORM, 6.9, 0.1)))
 
 
 def test_polygons_carry_classes_and_areas_that_add_up_to_the_raster_areas(euromine_provider, tmp_path):

@@ -15,7 +15,6 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsProcessingException,
     QgsProcessingFeedback,
@@ -23,7 +22,12 @@ from qgis.core import (
     QgsRectangle,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
+
+from euromine_qgis.core.io.coordinates import apply_affine
+from euromine_qgis.qgis_compat import field
 
 ALG = "euromine:mapsites"
 YEARS = "2015-2017"
@@ -127,12 +131,12 @@ def outlines_layer(mosaic: Path) -> QgsVectorLayer:
     with rasterio.open(mosaic) as src:
         t, width = src.transform, src.width
     layer = QgsVectorLayer("Polygon?crs=EPSG:3857", "outlines", "memory")
-    layer.dataProvider().addAttributes([QgsField("site", QVariant.String)])
+    layer.dataProvider().addAttributes([field("site", QMetaType.Type.QString)])
     layer.updateFields()
     to_mercator = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"),
                                          QgsCoordinateReferenceSystem("EPSG:3857"), QgsProject.instance())
     for name, (c0, r0, c1, r1) in (("Pit north", (10, 12, 70, 52)), ("Edge/east", (width - 30, 40, width + 25, 90))):
-        (x0, y0), (x1, y1) = t * (c0, r0), t * (c1, r1)
+        (x0, y0), (x1, y1) = apply_affine(t, c0, r0), apply_affine(t, c1, r1)
         geometry = QgsGeometry.fromRect(QgsRectangle(x0, y1, x1, y0))
         geometry.transform(to_mercator)
         feature = QgsFeature(layer.fields())
@@ -157,7 +161,7 @@ def test_outlines_cut_from_mosaics_are_mapped_as_sites(euromine_provider, sites,
         assert entry["ca_tiou"] is None and entry["evaluation_table"] is None  # no labels
         clip = Path(entry["folder"]) / "image" / "Year2016.tif"
         with rasterio.open(clip) as image, rasterio.open(entry["footprints"][1]) as footprint:
-            assert image.transform == t * t.translation(c0, r0) and image.shape == (r1 - r0, c1 - c0)
+            assert image.transform == window_transform(Window(c0, r0, c1 - c0, r1 - r0), t) and image.shape == (r1 - r0, c1 - c0)
             assert footprint.transform == image.transform
             mapped = footprint.read(1)
         # the model looks at 5 x 5 pixels: away from the clip's border the maps agree exactly

@@ -15,15 +15,16 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransformContext,
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsRectangle,
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType
 
+from euromine_qgis.core.io.coordinates import apply_affine
 from euromine_qgis.core.release import SPLITS
+from euromine_qgis.qgis_compat import field
 from export.synthetic import generate_sites
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -47,9 +48,9 @@ def examples() -> list[tuple[str, str]]:
 def outlines(path: Path, mosaic: Path) -> None:
     """A GeoPackage of one site outline named by field ``name``, inside the mosaic."""
     with rasterio.open(mosaic) as src:
-        (left, top), (right, bottom) = src.transform * (10, 10), src.transform * (60, 50)
+        (left, top), (right, bottom) = apply_affine(src.transform, 10, 10), apply_affine(src.transform, 60, 50)
     layer = QgsVectorLayer("Polygon?crs=EPSG:4326", "sites", "memory")
-    layer.dataProvider().addAttributes([QgsField("name", QVariant.String)])
+    layer.dataProvider().addAttributes([field("name", QMetaType.Type.QString)])
     layer.updateFields()
     feature = QgsFeature(layer.fields())
     feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(left, bottom, right, top)))

@@ -5,6 +5,7 @@ from rasterio.transform import from_origin
 
 from euromine_qgis.core.errors import InputError
 from euromine_qgis.core.io.area import M2_PER_HA, AreaTally, pixel_areas_m2
+from euromine_qgis.core.io.coordinates import apply_affine
 from euromine_qgis.core.io.raster import Grid
 
 pyproj = pytest.importorskip("pyproj")
@@ -23,7 +24,7 @@ def geodesic_pixel_areas(grid: Grid, points_per_edge: int = 16) -> np.ndarray:
     areas = np.empty(grid.shape)
     for r in range(grid.height):
         for c in range(grid.width):
-            x, y = grid.transform * (c + outline[0], r + outline[1])
+            x, y = apply_affine(grid.transform, c + outline[0], r + outline[1])
             lon, lat = to_lonlat.transform(x, y)
             areas[r, c] = abs(geod.polygon_area_perimeter(lon, lat)[0])
     return areas

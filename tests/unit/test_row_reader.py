@@ -4,9 +4,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
 
 from euromine_qgis.core.engine import inference
 from euromine_qgis.core.engine.inference import TileSettings, Tiling, _Plan, predict_rows
@@ -158,7 +158,7 @@ def mosaic_vrt(tmp_path, data):
     sources named relative to ``tmp_path``: the XML text and the whole scene as one GeoTIFF."""
     split = 90
     write_image(tmp_path / "top.tif", data[:, :split], tiled=True, blockxsize=32, blockysize=32)
-    write_image(tmp_path / "bottom.tif", data[:, split:], transform=TRANSFORM * Affine.translation(0, split),
+    write_image(tmp_path / "bottom.tif", data[:, split:], transform=window_transform(Window(0, split, data.shape[2], data.shape[1] - split), TRANSFORM),
                 tiled=True, blockxsize=32, blockysize=32)
     height, width = data.shape[1:]
     bands = "".join(

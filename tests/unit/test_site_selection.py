@@ -9,6 +9,7 @@ import rasterio
 
 from euromine_qgis.core.batch.site_sources import sites_from_folder, sites_from_outlines
 from euromine_qgis.core.errors import InputError, YearsError
+from euromine_qgis.core.io.coordinates import apply_affine
 from euromine_qgis.core.progress import Reporter
 from euromine_qgis.core.release import SPLITS
 
@@ -38,7 +39,7 @@ def test_a_split_names_its_members_missing_from_the_folder(sites, tmp_path):
 def test_outline_sites_are_picked_by_their_safe_names(sites):
     mosaics = [sites[2] / "image" / f"Year{y}.tif" for y in (2015, 2016)]
     with rasterio.open(mosaics[0]) as src:
-        (left, top), (right, bottom) = src.transform * (5, 5), src.transform * (45, 35)
+        (left, top), (right, bottom) = apply_affine(src.transform, 5, 5), apply_affine(src.transform, 45, 35)
     square = {"type": "Polygon", "coordinates": [[[left, top], [right, top], [right, bottom], [left, bottom],
                                                   [left, top]]]}
     outlines = [("Pit 7/north", square), ("Quarry A", square)]

@@ -26,6 +26,7 @@ from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled, InputError, OutputError, YearsError
 from euromine_qgis.core.io.clip import clip_mosaic
+from euromine_qgis.core.io.coordinates import apply_affine
 from euromine_qgis.core.progress import Reporter
 from euromine_qgis.core.release import SPLITS
 from euromine_qgis.core.scoring.evaluation import evaluate_rasters
@@ -81,7 +82,7 @@ def test_clip_keeps_the_mosaic_grid_and_masks_outside_the_outline(tmp_path, site
     with rasterio.open(mosaic) as src:
         full, t = src.read(), src.transform
     # a triangle over pixel corners (col, row) (10, 20), (60, 20), (10, 50), given in Web Mercator
-    corner = lambda col, row: list(t * (col, row))  # noqa: E731
+    corner = lambda col, row: list(apply_affine(t, col, row))  # noqa: E731
     triangle = {"type": "Polygon", "coordinates": [[corner(10, 20), corner(60, 20), corner(10, 50), corner(10, 20)]]}
     outline = transform_geom(CRS.from_epsg(4326), CRS.from_epsg(3857), triangle, precision=-1)
     clip = clip_mosaic(mosaic, outline, "EPSG:3857", tmp_path / "clip.tif")
