@@ -151,15 +151,15 @@ screenshot: zip
 	PYTHONPATH=$(VENV_SITE) scripts/screenshot.sh docs/qgis_toolbox.png $(BUILD)/screenshot.json $(DIST)/$(PLUGIN).zip
 
 test: env
-	$(PY) -m pytest -p no:cacheprovider --durations=20 tests
+	$(PY) -m pytest --durations=20
 
 # The command's numpy-2 venv on the newest release of every package instead of
 # tests/cli/numpy2-constraints.txt's pins (not part of make test): move the pins forward when it passes.
 test-latest: env
-	EUROMINE_CLI_VENV=latest $(PY) -m pytest -p no:cacheprovider -rs tests/cli/test_cli_numpy2.py
+	EUROMINE_CLI_VENV=latest $(PY) -m pytest -rs tests/cli/test_cli_numpy2.py
 
 bench: env
-	$(PY) -m pytest -p no:cacheprovider tests/bench -s
+	$(PY) -m pytest tests/bench -s
 
 clean:
 	rm -rf $(BUILD) $(DIST)
@@ -188,5 +188,5 @@ qgis-chroot:
 	scripts/qgis_chroot.sh build $(QGIS) $(QGIS_CHROOT)
 
 test-qgis:
-	EUROMINE_INSTALL_FROM=index scripts/qgis_chroot.sh pytest $(QGIS) $(QGIS_CHROOT) -p no:cacheprovider --durations=20 \
+	EUROMINE_INSTALL_FROM=index scripts/qgis_chroot.sh pytest $(QGIS) $(QGIS_CHROOT) --durations=20 \
 	  $(if $(filter 3.44,$(QGIS)),-p tests.deprecations_as_errors) $(QGIS_TESTS)
