@@ -108,6 +108,9 @@ build_system() {
   fi
   rm -rf --one-file-system "$root"
   mkdir -p "$root" && touch "$root/$MARK"
+  # a fresh Debian 12 machine (CI's) has no debootstrap
+  command -v debootstrap > /dev/null || { apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap > /dev/null; }
   debootstrap --variant=minbase "$suite" "$root" "$MIRROR" "/usr/share/debootstrap/scripts/$script" > "$root.debootstrap.log" \
     || { tail -20 "$root.debootstrap.log" >&2; exit 1; }
   echo "deb $MIRROR $suite main" > "$root/etc/apt/sources.list"
