@@ -40,8 +40,9 @@ def fresh_check():
 
 
 def test_numpy_pin_is_the_dev_environments_only():
-    """numpy<2 is advice for a numpy-1 GDAL only: no file a user installs from names it."""
-    assert NUMPY not in (REPO / "requirements.txt").read_text()
+    """numpy<2 is advice for a numpy-1 GDAL only: no file a user installs from or reads first names it."""
+    for name in ("requirements.txt", "metadata.txt", "README.md", "CHANGELOG.md"):
+        assert NUMPY not in (REPO / name).read_text(encoding="utf-8"), name
     assert ONNXRUNTIME_GPU == environment.ONNXRUNTIME.replace("onnxruntime", "onnxruntime-gpu")
 
 
