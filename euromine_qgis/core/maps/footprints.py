@@ -269,8 +269,8 @@ def _map_filtered(images: Images, infos: Sequence[BandedImage], targets: Sequenc
 
 def _map_then_sieve(images: Images, infos: Sequence[BandedImage], targets: Sequence[YearTargets], mapper: _Mapper,
                     temporal_filter: str, min_area_ha: float) -> list[YearFootprint]:
-    """Map every year as without MIN_AREA_HA into a hidden work folder, then sieve each footprint
-    into its target (``maps.min_area``); every year's files appear together when all are done."""
+    """Map the task's years as without MIN_AREA_HA into a hidden work folder, then sieve each footprint
+    into its target (``maps.min_area``); the task's years appear together when all are done."""
     out_dir = targets[0].footprint.parent
     work = Path(tempfile.mkdtemp(prefix=MIN_AREA_WORK, dir=out_dir))
     try:
