@@ -31,14 +31,14 @@ def _sites_per_minute(sites, model, out: Path, cluster=None) -> float:
 
 
 def test_bench_sites_per_minute_here_and_on_a_local_cluster(tmp_path):
-    from euromine_qgis.core.batch.distributed import Cluster, ModelSpec, parse_scheduler
+    from euromine_qgis.core.batch.distributed import Cluster, parse_scheduler
 
     generate_sites(tmp_path / "sites", N_SITES, seed=4242, size=SIZE, years=YEARS)
     sites = sites_from_folder(tmp_path / "sites", "all", None)
     path = resolve_bundled("spectral_baseline")
     model = Model(path, "cpu")
     here = _sites_per_minute(sites, model, tmp_path / "here")
-    cluster = Cluster(parse_scheduler("local:2"), ModelSpec.of(path, "cpu"), model)
+    cluster = Cluster(parse_scheduler("local:2"))
     on_cluster = _sites_per_minute(sites, model, tmp_path / "cluster", cluster)
     overhead = 60.0 / on_cluster - 60.0 / here  # seconds per site (task) more than here, start-up included
     print(f"\nmapsites, {N_SITES} generated sites of {SIZE[0]}x{SIZE[1]} px x {len(YEARS)} years, spectral_baseline, CPU")

@@ -3,11 +3,9 @@ same error, type and message, with the local executor, with a Dask cluster (whos
 never reached, because the checks come first) and in the pre-run check (DRY_RUN)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from euromine_qgis.core.batch.distributed import Cluster, ModelSpec, parse_scheduler
+from euromine_qgis.core.batch.distributed import Cluster, parse_scheduler
 from euromine_qgis.core.batch.site_sources import folder_site
 from euromine_qgis.core.batch.sites import SiteOptions, map_sites
 from euromine_qgis.core.engine.bundled import resolve_bundled
@@ -29,7 +27,7 @@ def model() -> Model:
 
 @pytest.fixture(scope="module")
 def cluster(model) -> Cluster:
-    return Cluster(parse_scheduler(UNREACHABLE), ModelSpec.of(model.path, "cpu"))
+    return Cluster(parse_scheduler(UNREACHABLE))
 
 
 def _error(run) -> tuple[type, str]:

@@ -65,11 +65,13 @@ class ModelSpec:
         return cls(Path(path), sha256_of(path), device, override, scale)
 
     @classmethod
-    def of_model(cls, model: Model, device: str) -> ModelSpec:
-        """The spec of ``model`` as the client opened it: its file on ``device`` with the bands and
-        normalization it runs with (BANDS/MEAN/STD overrides and SCALE already folded in)."""
+    def of_model(cls, model: Model) -> ModelSpec:
+        """The spec of ``model`` as the client opened it: the file that runs (a precision sibling
+        included) on the DEVICE it was asked for, with the bands and normalization it runs with
+        (BANDS/MEAN/STD overrides and SCALE already folded in)."""
         info = model.info
-        return cls.of(model.path, device, NormalizationOverride(tuple(info.bands), tuple(info.mean), tuple(info.std)))
+        return cls.of(model.path, model.requested_device,
+                      NormalizationOverride(tuple(info.bands), tuple(info.mean), tuple(info.std)))
 
     def resources(self, model: Model) -> dict[str, float]:
         """Dask worker resources a task of this model holds: one GPU when it runs on a GPU (DEVICE
@@ -139,23 +141,23 @@ def environment_versions() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Cluster:
-    """The Dask executor: a run's tasks on the workers of ``scheduler``, each opening ``model``
-    (the spec of the file the client runs)."""
+    """The Dask executor: a run's tasks on the workers of ``scheduler``, each opening the model file
+    the client runs (ModelSpec.of_model)."""
 
     scheduler: Scheduler
-    model: ModelSpec
 
     def run(self, tasks: Sequence[TaskT], model: Model, reporter: Reporter,
             finish: Callable[[TaskT, Any], None]) -> None:
-        """Executor.run on the cluster (``model`` is the client's, for the GPU resource): every task
-        submitted at once; as each ends its log lines are replayed into ``reporter`` and ``finish``
-        is called here. On cancellation or a failed task the running tasks are told to stop (a Dask
+        """Executor.run on the cluster: every task submitted at once, each opening ``model``'s file
+        on its worker; as each ends its log lines are replayed into ``reporter`` and ``finish`` is
+        called here. On cancellation or a failed task the running tasks are told to stop (a Dask
         Event) and waited for before the error is raised."""
         if not tasks:
             return
-        resources = self.model.resources(model)
+        spec = ModelSpec.of_model(model)
+        resources = spec.resources(model)
         with self.connected(reporter, resources) as client:
-            _run(client, tasks, self.model, resources, reporter, finish)
+            _run(client, tasks, spec, resources, reporter, finish)
 
     @contextmanager
     def connected(self, reporter: Reporter, resources: dict[str, float]) -> Iterator[Client]:

@@ -72,6 +72,7 @@ class Model:
             raise ModelError(f"{self.path}: model file does not exist")
         if precision not in PRECISIONS:
             raise ModelError(f"{self.path}: unknown precision '{precision}' (expected one of {', '.join(PRECISIONS)})")
+        self.requested_device = device  # DEVICE as asked: what a Dask worker opening the same file asks for
         self._providers = execution_providers(device)
         self.session = self._open(self.path)
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
