@@ -48,21 +48,21 @@ GPU_DEVICES = ("cuda", "tensorrt")
 SCHEDULER_FORMS = "tcp://HOST:PORT (a running Dask scheduler) or local:N (N local worker processes)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     """Which model a worker opens and how: plain values that travel to the workers."""
 
     path: Path
     sha256: str
-    device: str = "auto"
+    device: str
     override: NormalizationOverride | None = None
-    scale: float = 1.0
+    scale: float
 
     @classmethod
-    def of(cls, path: Path, device: str = "auto", override: NormalizationOverride | None = None,
-           scale: float = 1.0) -> ModelSpec:
+    def of(cls, path: Path, device: str, *, override: NormalizationOverride | None = None,
+           scale: float) -> ModelSpec:
         """The spec of the model file ``path`` (its sha256 read here, on the client)."""
-        return cls(Path(path), sha256_of(path), device, override, scale)
+        return cls(path=Path(path), sha256=sha256_of(path), device=device, override=override, scale=scale)
 
     @classmethod
     def of_model(cls, model: Model) -> ModelSpec:
@@ -71,7 +71,8 @@ class ModelSpec:
         (BANDS/MEAN/STD overrides and SCALE already folded in)."""
         info = model.info
         return cls.of(model.path, model.requested_device,
-                      NormalizationOverride(tuple(info.bands), tuple(info.mean), tuple(info.std)))
+                      override=NormalizationOverride(tuple(info.bands), tuple(info.mean), tuple(info.std)),
+                      scale=1.0)  # SCALE is folded into the override's normalization
 
     def resources(self, model: Model) -> dict[str, float]:
         """Dask worker resources a task of this model holds: one GPU when it runs on a GPU (DEVICE

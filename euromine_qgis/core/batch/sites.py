@@ -45,14 +45,14 @@ SUMMARY_REPORT = "summary.html"
 class SiteOptions:
     """How every site is mapped and scored."""
 
-    threshold: float = 0.5
-    settings: TileSettings = TileSettings()
-    temporal_filter: str = "none"
-    pairs: str = "consecutive"
-    lam: float = 0.5
-    site_reports: bool = True  # an HTML report per labelled site (plots take about a second a site)
-    image_input: ImageInput = ImageInput()  # INPUT_BANDS and the SCALE the model was loaded with
-    min_area_ha: float = 0.0  # minimum mapping unit of the footprints (maps.min_area)
+    threshold: float
+    settings: TileSettings
+    temporal_filter: str
+    pairs: str
+    lam: float
+    site_reports: bool  # an HTML report per labelled site (plots take about a second a site)
+    image_input: ImageInput  # INPUT_BANDS and the SCALE the model was loaded with
+    min_area_ha: float  # minimum mapping unit of the footprints (maps.min_area)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class SitesResult:
     pooled: dict
 
 
-def map_sites(sites: Sequence[SiteSource], model: Model, out_dir: Path, options: SiteOptions = SiteOptions(),
+def map_sites(sites: Sequence[SiteSource], model: Model, out_dir: Path, options: SiteOptions,
               reporter: Reporter = Reporter(), executor: Executor = LOCAL) -> SitesResult:
     """Map, derive and score every site into ``out_dir/{site}``, reusing verified sites, then
     write ``summary.csv`` and ``summary.html`` in ``out_dir``. Each site to map is a task of
@@ -238,7 +238,9 @@ def _map_site(site: SiteSource, model: Model, folder: Path, final: Path, options
     footprints = {m.year: m.footprint for m in mapped}
     first_last = (years[0], years[-1]) if len(years) > 1 else None
     pairs = sorted(set(parse_pairs(options.pairs, years)) | ({first_last} if first_last else set()))
-    change = change_layers(sorted(footprints.items()), pairs, folder / "change", reporter.silent())
+    # the footprints are filtered and sieved already (map_footprints)
+    change = change_layers(sorted(footprints.items()), pairs, folder / "change", reporter.silent(),
+                           temporal_filter="none", min_area_ha=0.0)
     record = {
         "site": site.name, "split": split_of(site.name), "years": years,
         "area_ha": {str(m.year): m.mining_ha for m in mapped},

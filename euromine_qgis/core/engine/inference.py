@@ -74,7 +74,7 @@ GPU_BATCH_PIXELS = 32 * 160 * 160
 CPU_BATCH_PIXELS = 4 * 160 * 160
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TileSettings:
     """Tiling of a job as the user asks for it: tile size and overlap (None: from the model's
     receptive field, see resolve_tiling), batch size (0: chosen for the execution provider and the
@@ -82,7 +82,7 @@ class TileSettings:
 
     tile: int | None = None
     overlap: int | None = None
-    batch_size: int = 0
+    batch_size: int
     prefetch: int = 2
 
 
@@ -284,14 +284,14 @@ class TileLayout:
         return self.strips * -(-self.columns // self.batch_size)
 
 
-def tile_layout(model: TileModel, height: int, width: int, settings: TileSettings = TileSettings()) -> TileLayout:
+def tile_layout(model: TileModel, height: int, width: int, settings: TileSettings) -> TileLayout:
     """The TileLayout predict_rows uses for a ``height`` × ``width`` scene with ``settings``."""
     plan = _Plan(height, width, resolve_tiling(model.info, settings))
     batch_size = settings.batch_size or auto_batch_size(model, plan.th * plan.tw)
     return TileLayout(plan.tiling, plan.th, plan.tw, plan.canvas_w, len(plan.ys), len(plan.xs), batch_size)
 
 
-def first_batch(model: TileModel, srcs: Sequence[rasterio.io.DatasetReader], settings: TileSettings = TileSettings(),
+def first_batch(model: TileModel, srcs: Sequence[rasterio.io.DatasetReader], settings: TileSettings,
                 indexes: Sequence[Sequence[int] | None] | None = None) -> np.ndarray:
     """The normalized tiles of the first batch predict_rows runs over ``srcs`` (arguments as
     there), read as it reads them: the image's first strip is decoded across its full width."""
@@ -385,7 +385,7 @@ class _Runner:
 def predict_rows(
     model: TileModel,
     src: rasterio.io.DatasetReader | Sequence[rasterio.io.DatasetReader],
-    settings: TileSettings = TileSettings(),
+    settings: TileSettings,
     reporter: Reporter = Reporter(),
     indexes: Sequence[Sequence[int] | None] | None = None,
     readers: Sequence[RowView] | None = None,

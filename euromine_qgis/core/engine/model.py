@@ -58,9 +58,10 @@ class Model:
     def __init__(
         self,
         path: str | Path,
-        device: str = "auto",
+        device: str,
         override: NormalizationOverride | None = None,
-        scale: float = 1.0,
+        *,
+        scale: float,
         precision: str = "fp32",
     ) -> None:
         """Open ``path`` on ``device`` with its metadata (``override`` replacing the normalization);
@@ -165,7 +166,7 @@ class Model:
         gets TIMED_YEARS years: its time grows with the years alike at every precision."""
         from .inference import TileSettings, auto_batch_size, resolve_tiling
 
-        tile = resolve_tiling(self.info, TileSettings()).tile
+        tile = resolve_tiling(self.info, TileSettings(batch_size=0)).tile
         images = self.info.spec.images_per_sample or TIMED_YEARS
         batch = np.random.default_rng(0).standard_normal(
             (auto_batch_size(self, tile * tile), images * len(self.info.bands), tile, tile)).astype(np.float32)

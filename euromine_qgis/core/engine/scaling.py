@@ -36,13 +36,13 @@ SCALE_RATIO = 100.0
 Z_LIMIT = 4.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageInput:
     """How the model reads the images: the INPUT_BANDS mapping (None: by name or in order, see
     io.bands) and the SCALE the model was loaded with (scaled_info)."""
 
     bands: tuple[BandItem, ...] | None = None
-    scale: float = 1.0
+    scale: float
 
     def settings(self) -> dict:
         """The two settings as a manifest records them."""
@@ -119,7 +119,7 @@ def _figures(values: np.ndarray) -> str:
     return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
 
 
-def check_scaling(images: Sequence[BandedImage], info: ModelInfo, scale: float = 1.0,
+def check_scaling(images: Sequence[BandedImage], info: ModelInfo, scale: float,
                   reporter: Reporter = Reporter()) -> list[str]:
     """Sample every image and warn (through ``reporter``) about each whose values do not look
     like the model's training data; returns the warnings."""
@@ -133,7 +133,7 @@ def check_scaling(images: Sequence[BandedImage], info: ModelInfo, scale: float =
     return warnings
 
 
-def check_inputs(images: Sequence[BandedImage], info: ModelInfo, scale: float = 1.0,
+def check_inputs(images: Sequence[BandedImage], info: ModelInfo, scale: float,
                  reporter: Reporter = Reporter()) -> list[str]:
     """Log which bands feed the model from each image (once per distinct choice) and SCALE, then
     check_scaling; returns the warnings."""

@@ -98,10 +98,11 @@ def detect_change(
     target: Path,
     footprint_model: Model,
     change_model: Model | None = None,
-    threshold: float = 0.5,
-    settings: TileSettings = TileSettings(),
+    *,
+    threshold: float,
+    settings: TileSettings,
     reporter: Reporter = Reporter(),
-    image_input: ImageInput = ImageInput(),
+    image_input: ImageInput,
 ) -> ChangeDetection:
     """Map change between the ``before`` and ``after`` images into ``target``.
 

@@ -123,9 +123,10 @@ def change_layers(
     out_dir: Path,
     reporter: Reporter = Reporter(),
     table: Path | None = None,
-    temporal_filter: str = "none",
+    *,
+    temporal_filter: str,
     masks_dir: Path | None = None,
-    min_area_ha: float = 0.0,
+    min_area_ha: float,
     trajectory: Path | None = None,
 ) -> ChangeLayersResult:
     """Write the change layers of annual ``footprints`` (year, path) into ``out_dir``.
@@ -184,8 +185,10 @@ def change_layers(
         with tempfile.TemporaryDirectory(prefix=".min-area-", dir=out_dir) as work:
             sieved = write_sieved_masks(infos, years, grid, filter_years, min_area_ha, Path(work),
                                         reporter.sub_range(0.0, 50.0))
+            # the sieved masks are filtered and sieved already
             return change_layers(sieved, pairs, out_dir, reporter.sub_range(50.0, 100.0), table,
-                                 masks_dir=masks_dir, trajectory=trajectory)
+                                 temporal_filter="none", masks_dir=masks_dir, min_area_ha=0.0,
+                                 trajectory=trajectory)
     reporter.info(f"Change layers of {len(years)} year(s), {len(pairs)} pair(s), on a {width} × {height} grid "
                   f"in windows of {rows} rows")
 

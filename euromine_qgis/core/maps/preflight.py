@@ -106,7 +106,7 @@ class BatchProfile:
     session_bytes: int | None
 
 
-def profile_batch(model: Model, images: Sequence[BandedImage], settings: TileSettings = TileSettings()) -> BatchProfile:
+def profile_batch(model: Model, images: Sequence[BandedImage], settings: TileSettings) -> BatchProfile:
     """Read the first batch of ``images`` (one image; (before, after) for a change model; every
     year for a series model) as predict_rows reads it and run it through ``model``'s session twice."""
     with ExitStack() as stack:
@@ -185,8 +185,8 @@ class RunCheck:
     memory: MemoryEstimate
     seconds: float
     profiles: list[BatchProfile]
-    temporal_filter: str = "none"
-    min_area_ha: float = 0.0
+    temporal_filter: str
+    min_area_ha: float
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -310,13 +310,14 @@ def _max_parts(parts: Sequence[dict[str, int]]) -> dict[str, int]:
 def check_run(
     images: Sequence[tuple[int | None, Path]],
     model: Model,
-    settings: TileSettings = TileSettings(),
-    image_input: ImageInput = ImageInput(),
-    temporal_filter: str = "none",
-    min_area_ha: float = 0.0,
+    settings: TileSettings,
+    image_input: ImageInput,
+    temporal_filter: str,
+    min_area_ha: float,
     probabilities: str | None = None,
     change_model: Model | None = None,
-    threshold: float = 0.5,
+    *,
+    threshold: float,
     change: bool = False,
 ) -> RunCheck:
     """What mapping ``images`` with ``model`` would do, without writing anything.

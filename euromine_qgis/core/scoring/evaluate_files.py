@@ -19,7 +19,8 @@ def evaluate_files(
     report: Path | None = None,
     years: Sequence[int] | None = None,
     pairs: str | None = None,
-    lam: float = 0.5,
+    *,
+    lam: float,
     reporter: Reporter = Reporter(),
 ) -> dict:
     """Score ``predictions`` against ``references``, write the CSV ``table`` and, when given, the

@@ -44,7 +44,7 @@ class RasterEvaluation:
     def years(self) -> list[int]:
         return self.counts.years
 
-    def summary(self, lam: float = 0.5) -> dict:
+    def summary(self, lam: float) -> dict:
         """Every figure (see SeriesCounts.summary) plus areas per year and the input files."""
         out = self.counts.summary(lam)
         for year in self.years:

@@ -183,7 +183,7 @@ class SeriesCounts:
     def ciou(self) -> float | None:
         return self.transitions.ciou
 
-    def ca_tiou(self, lam: float = 0.5) -> float | None:
+    def ca_tiou(self, lam: float) -> float | None:
         """Change-aware temporal IoU with weight ``lam`` on the change term."""
         return combine_ca_tiou(self.tiou, self.ciou, lam)
 
@@ -205,7 +205,7 @@ class SeriesCounts:
             pairs[key] = _same_window(pairs[key], change) if key in pairs else change
         return SeriesCounts(per_year, self.transitions + other.transitions, pairs)
 
-    def summary(self, lam: float = 0.5) -> dict:
+    def summary(self, lam: float) -> dict:
         """Every figure as plain JSON-able values (None for undefined ratios)."""
         return {
             "years": self.years,
@@ -255,7 +255,7 @@ def _site_scores(counts: SeriesCounts, lam: float) -> dict[str, float | None]:
     return scores
 
 
-def aggregate_sites(sites: Mapping[str, SeriesCounts], lam: float = 0.5) -> dict:
+def aggregate_sites(sites: Mapping[str, SeriesCounts], lam: float) -> dict:
     """Micro and macro figures over sites, each with the number of sites behind it.
 
     micro: counts pooled over all sites, then the formulas (``sites`` = sites pooled).

@@ -182,7 +182,7 @@ code{font-size:.85em} table.inputs td{text-align:left}
 """
 
 
-def render_html(evaluation: RasterEvaluation, lam: float = 0.5, title: str = "EuroMine evaluation") -> str:
+def render_html(evaluation: RasterEvaluation, lam: float, title: str = "EuroMine evaluation") -> str:
     """The report as one HTML string: summary numbers, per-year table, plots and map panels."""
     s = evaluation.summary(lam)
     pooled, change = s["pooled"], s["change"]
@@ -265,7 +265,7 @@ def _plain(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def write_report(evaluation: RasterEvaluation, path: Path, lam: float = 0.5,
+def write_report(evaluation: RasterEvaluation, path: Path, lam: float,
                  title: str = "EuroMine evaluation") -> Path:
     """Write the self-contained HTML report atomically."""
     path = Path(path)
