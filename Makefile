@@ -1,4 +1,4 @@
-# EuroMine for QGIS — the README's commands. Root on Debian 12.
+# EuroMine for QGIS — the commands of the README and the docs site. Root on Debian 12.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -7,7 +7,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.euromine-env
 # proj-bin: Debian's pyproj finds PROJ's data (for the core's area maths) from inside the venv through it
 # not python3-distributed: Debian 12's 2022.12 cannot talk to current Dask workers; requirements.txt pins
-# dask[distributed] (the workers' version) into .venv instead (README, Beyond one machine)
+# dask[distributed] (the workers' version) into .venv instead (docs/user-guide/clusters.md)
 # python3-venv: `python3 -m venv` for .venv and for the tests' clean numpy-2 venv of the euromine command (build/cli-venv)
 # python3-pip: the pip of QGIS's own Python, which the plugin's dependency installer runs (tests/e2e)
 APT_PKGS  := qgis python3-qgis qgis-providers python3-rasterio python3-pyproj proj-bin python3-scipy python3-matplotlib zip chromium \
@@ -22,11 +22,12 @@ export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 VENV_SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
 
-.PHONY: help env demo test test-latest bench zip models zoo screenshot clean
+.PHONY: help env demo test test-latest bench zip models zoo screenshot clean docs
 
 help:
 	@echo "make demo   set everything up and map the bundled sample site through QGIS Processing"
 	@echo "make test   set everything up and run the whole test suite"
+	@echo "make docs   build the docs site strictly into $(BUILD)/site (mkdocs.yml; make test builds it too)"
 	@echo "make test-latest  the command's numpy-2 tests on the newest releases of its dependencies"
 	@echo "make bench  performance benchmarks (not part of make test)"
 	@echo "make zip    build the installable plugin zip into $(DIST)/"
@@ -76,7 +77,7 @@ models: env
 
 # Retrain and re-measure the bundled trained models from scratch (about 1.5 h on 2 CPU cores;
 # add DEVICE=cuda on a GPU). Generated sites: training seed 1000, validation 2000, held-out 3000, and the
-# domain-shift held-out sites: seed 5000 with the shifted generator settings (README, Models).
+# domain-shift held-out sites: seed 5000 with the shifted generator settings (docs/models/index.md).
 ZOO    := $(BUILD)/zoo
 DEVICE ?= cpu
 FC_SIAM_DIFF_TEXT := Binary change between two years (before, after): FC-Siam-diff, a Siamese U-Net-style encoder \
@@ -106,7 +107,7 @@ zoo: env
 	  $(PY) -m export.zoo variant $$name --precision int8 --calibration-data $(ZOO)/train --test-data $(ZOO)/test || exit 1; \
 	done
 
-# The benchmark table (README, Benchmark): every architecture trained on DATA's train split, selected on
+# The benchmark table (docs/benchmark.md): every architecture trained on DATA's train split, selected on
 # its val split, exported with the parity check and measured on its test split by the plugin's engine.
 # Resumable: an architecture whose folder under BENCHMARK_OUT verifies is not trained again.
 BENCHMARK_OUT  ?= $(BUILD)/benchmark
@@ -150,8 +151,13 @@ demo: zip
 screenshot: zip
 	PYTHONPATH=$(VENV_SITE) scripts/screenshot.sh docs/qgis_toolbox.png $(BUILD)/screenshot.json $(DIST)/$(PLUGIN).zip
 
-test: env
+test: env docs
 	$(PY) -m pytest --durations=20
+
+# The docs site (mkdocs.yml): --strict turns every broken link, missing page or page left out of the nav
+# into an error. The two variables silence the MkDocs 2 notices the theme and a plugin print on every build.
+docs: env
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(PY) -m mkdocs build --strict
 
 # The command's numpy-2 venv on the newest release of every package instead of
 # tests/cli/numpy2-constraints.txt's pins (not part of make test): move the pins forward when it passes.
