@@ -227,7 +227,7 @@ def map_workload(device: str, sites: int, model_name: str, work: Path) -> dict:
 
 
 def markdown(result: dict) -> str:
-    """The Markdown table of one check (README's Performance section takes it as it is)."""
+    """The Markdown table of one check (docs/performance.md takes it as it is)."""
     env, rows = result["environment"], []
     rows.append(f"Measured by `make gpu-check` on {env['date']}: {env['device']} "
                 f"({env['gpu_memory_mib']} MiB), driver {env['driver']}, CUDA {env['cuda_driver_api']} "

@@ -1,7 +1,7 @@
 """`make bench`: sites per minute of euromine:mapsites' engine (core.batch.sites.map_sites) run
 here and on a LocalCluster of 2 worker processes (1 thread each), and the per-task overhead. On a
 2-core machine the cluster cannot be faster: its figure is the cost of the scheduler, the worker
-processes and one model load per worker. README "Beyond one machine" quotes these figures.
+processes and one model load per worker. docs/user-guide/clusters.md quotes these figures.
 
 Generated sites: 8 sites of 256 x 256 pixels, 10 years (2015-2024), spectral_baseline on CPU.
 Run: ``.venv/bin/python -m pytest -q -s -p no:cacheprovider tests/bench/test_bench_dask.py``

@@ -1,5 +1,5 @@
 """`make bench`: EuroMine side by side with the Deepness QGIS plugin 0.6.5, and EuroMine's scaling
-with onnxruntime's intra-op threads, printed as figures (and README rows) from one run.
+with onnxruntime's intra-op threads, printed as figures (and rows of docs/performance.md) from one run.
 
 Both tools map one 2000² 10-band int16 generated scene with the bundled U-Net: EuroMine with the
 ONNX file as bundled, Deepness with a copy carrying its metadata, a fixed 160² input and a
@@ -69,7 +69,7 @@ class Figures:
 
 
 def cpu_name() -> str:
-    """The machine, as the README names it: /proc/cpuinfo's model name and the core count."""
+    """The machine, as docs/performance.md names it: /proc/cpuinfo's model name and the core count."""
     with open("/proc/cpuinfo") as info:
         model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "unknown CPU")
     return f"{model}, {os.cpu_count()} cores"
@@ -159,7 +159,7 @@ def iou(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> float:
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A markdown table, ready to paste into the README."""
+    """A markdown table, ready to paste into docs/performance.md."""
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
@@ -192,7 +192,7 @@ def test_against_deepness(deepness_python, deepness_src, scene, reference, tmp_p
     # the default tiling follows the model's receptive field: it is whole-scene inference
     assert iou(mining[tools[2].label], whole, valid) > 0.999
     report(f"against Deepness 0.6.5, one {SIDE} x {SIDE} px 10-band int16 scene, {MODEL}, CPU, "
-           f"medians of {REPEATS} fresh processes, on {cpu_name()}", rows + ["README rows:", *markdown])
+           f"medians of {REPEATS} fresh processes, on {cpu_name()}", rows + ["docs/performance.md rows:", *markdown])
 
 
 def test_scaling_with_intra_op_threads(scene, tmp_path):
@@ -207,4 +207,4 @@ def test_scaling_with_intra_op_threads(scene, tmp_path):
     markdown = table(["intra-op threads", "end to end / raw `session.run`"],
                      [[str(n), f"{f.seconds / f.raw_seconds:.2f}×"] for n, f in zip(counts, figures.values())])
     report(f"EuroMine's scaling with onnxruntime intra-op threads, {SIDE} x {SIDE} px, {MODEL}, medians of "
-           f"{REPEATS} fresh processes, on {cpu_name()}", rows + ["README rows:", *markdown])
+           f"{REPEATS} fresh processes, on {cpu_name()}", rows + ["docs/performance.md rows:", *markdown])

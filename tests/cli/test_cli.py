@@ -138,19 +138,18 @@ def test_help_names_exit_codes_and_what_the_command_leaves_out(euromine):
     assert "Polygon outputs (GeoPackage) are made only by the QGIS algorithms" in " ".join(out.stdout.split())
 
 
-def readme_commands() -> str:
-    """The README's example block of the command line section (the one that runs every subcommand)."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Command line (`euromine`)"):]
-    section = section[:section.index("\n## ", 1)]
-    return next(b for b in re.findall(r"```bash\n(.*?)```", section, re.DOTALL) if "euromine mapsites --sites-folder" in b)
+def documented_commands() -> str:
+    """The example block of the docs' page on the command (the one that runs every subcommand)."""
+    text = (REPO / "docs" / "user-guide" / "command.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.DOTALL)
+    return next(b for b in blocks if "euromine mapsites --sites-folder" in b)
 
 
-def test_readme_examples_run_as_written(euromine, tmp_path):
+def test_documented_examples_run_as_written(euromine, tmp_path):
     from export.synthetic import generate_sites
 
     (site,) = generate_sites(tmp_path / "demo" / "sites", 1, seed=2015, size=(96, 96))
-    script = readme_commands().replace("build/demo/sites", str(site.parent))
+    script = documented_commands().replace("build/demo/sites", str(site.parent))
     assert script.count("euromine ") >= 6
     prelude = f"set -euo pipefail\neuromine() {{ {' '.join(map(shlex.quote, euromine.argv))} \"$@\"; }}\n"
     out = subprocess.run(["bash", "-c", prelude + script], env=euromine.env, cwd=tmp_path, capture_output=True,

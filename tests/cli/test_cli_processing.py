@@ -72,7 +72,7 @@ def test_bad_input_gives_the_algorithms_message(euromine_provider, euromine_qgis
 
 
 # Parameters only the algorithms have: the polygon outputs and site outlines read from a vector
-# layer (see euromine_qgis/cli/commands.py and the README).
+# layer (see euromine_qgis/cli/commands.py and docs/user-guide/command.md).
 QGIS_ONLY_PARAMETERS = {"VECTOR_OUTPUT", "FOOTPRINT_POLYGONS", "SITES_LAYER", "NAME_FIELD", "MOSAICS"}
 # What a pre-run check measures (memory, seconds, the timed batch): it differs from one check to the next.
 MEASURED = {"memory", "seconds", "profiles", "peak_memory_mib"}

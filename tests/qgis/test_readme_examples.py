@@ -1,7 +1,8 @@
-"""The README's `processing.run` examples, run as written inside QGIS: each ```python block of
-README.md that calls processing.run, in the README's order, with its /data/ and /tmp/ paths
-moved to a generated site laid out as the examples expect. Every result key a block prints or
-uses must be in the results, so the public ids, parameters and outputs stay as documented."""
+"""The docs' `processing.run` examples, run as written inside QGIS: each ```python block of a page
+under docs/ that calls processing.run, page by page in order of path and in each page's order, with
+its /data/ and /tmp/ paths moved to a generated site laid out as the examples expect. Every result
+key a block prints or uses must be in the results, so the public ids, parameters and outputs stay as
+documented."""
 from __future__ import annotations
 
 import re
@@ -27,7 +28,7 @@ from euromine_qgis.core.release import SPLITS
 from euromine_qgis.qgis_compat import field
 from export.synthetic import generate_sites
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 RESULT_KEY = re.compile(r"""result\[["']([A-Z_]+)["']\]""")
 EXAMPLE_PATH = re.compile(r"""(["'])/(data|tmp)/""")  # a quoted path the examples read or write
@@ -35,13 +36,14 @@ ALGORITHM = re.compile(r"""processing\.run\(\s*["'](euromine:\w+)["']""")
 
 
 def examples() -> list[tuple[str, str]]:
-    """(heading, code) of every python block of the README that calls processing.run."""
-    text = README.read_text(encoding="utf-8")
+    """(page: heading, code) of every python block of the docs' pages that calls processing.run."""
     found = []
-    for match in BLOCK.finditer(text):
-        if "processing.run(" in match.group(1):
-            heading = re.findall(r"^#+ (.*)$", text[:match.start()], re.M)[-1]
-            found.append((heading, match.group(1)))
+    for page in sorted(DOCS.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for match in BLOCK.finditer(text):
+            if "processing.run(" in match.group(1):
+                heading = re.findall(r"^#+ (.*)$", text[:match.start()], re.M)[-1]
+                found.append((f"{page.relative_to(DOCS)}: {heading}", match.group(1)))
     return found
 
 
@@ -118,7 +120,7 @@ def test_readme_examples_run_as_written(euromine_provider, data, tmp_path, monke
         runs.clear()
         roots = {"data": data, "tmp": tmp_path}
         script = EXAMPLE_PATH.sub(lambda m: f"{m.group(1)}{roots[m.group(2)]}/", code)
-        exec(compile(script, f"README.md: {heading}", "exec"), {"__name__": "__readme__"})  # noqa: S102
+        exec(compile(script, heading, "exec"), {"__name__": "__docs__"})  # noqa: S102
         printed = capsys.readouterr().out
         assert runs and {a for a, _ in runs} == set(ALGORITHM.findall(code)), heading
         for algorithm, results in runs:

@@ -1,6 +1,6 @@
 """The change task's held-out measurement: the domain-shift generator settings, every change route
-measured by ``python -m export.zoo routes`` with the plugin's engine, and the ordering the README
-states against models.json."""
+measured by ``python -m export.zoo routes`` with the plugin's engine, and the change routes page the
+docs site generates from models.json."""
 import json
 import re
 import shutil
@@ -19,6 +19,7 @@ from euromine_qgis.core.engine.change_routes import (
     recorded_routes,
 )
 from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.engine.model_cards import routes_page
 from euromine_qgis.core.scoring.metrics import Counts, confusion
 from export import synthetic, zoo
 from export.change_routes import route_counts
@@ -102,19 +103,25 @@ def test_zoo_routes_records_every_route_in_the_change_model_entry(test_sets, tmp
     assert html.count("<li>") == 3 and "domain-shift sites" in html
 
 
-def _stated_ranking(label: str) -> list[tuple[str, float]]:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    line = re.search(rf"^{re.escape(label)} ranks the routes: (.+)$", readme, re.MULTILINE)
-    assert line, f"README states no ranking for '{label}'"
+def _stated_ranking(page: str, label: str) -> list[tuple[str, float]]:
+    line = re.search(rf"^- {re.escape(label)}: (.+)$", page, re.MULTILINE)
+    assert line, f"the change routes page states no ranking for '{label}'"
     return [(route, float(f1)) for route, f1 in re.findall(r"`([\w:]+)` ([\d.]+)", line.group(1))]
 
 
-@pytest.mark.parametrize("interval, label", [("all", "Pooled change F1 on the domain-shift sites"),
-                                             ("annual", "Annual (Δ = 1) change F1 on the domain-shift sites")])
-def test_the_readme_states_the_ranking_models_json_holds(interval, label):
-    measured = ranking(recorded_routes(), interval)
-    assert [r for r, _ in _stated_ranking(label)] == [r for r, _ in measured]
-    assert np.allclose([f1 for _, f1 in _stated_ranking(label)], [f1 for _, f1 in measured], atol=5e-4)
+@pytest.mark.parametrize("interval, label", [("all", "All pairs"), ("annual", "Annual (Δ = 1)"),
+                                             ("medium", "Medium (Δ = 2–4)"), ("long", "Long (Δ ≥ 5)")])
+def test_the_routes_page_states_the_ranking_models_json_holds(interval, label):
+    record = recorded_routes()
+    page = routes_page(record)
+    measured = ranking(record, interval)
+    assert [r for r, _ in _stated_ranking(page, label)] == [r for r, _ in measured]
+    assert np.allclose([f1 for _, f1 in _stated_ranking(page, label)], [f1 for _, f1 in measured], atol=5e-4)
+    route, f1 = favoured_methods(record)[interval]
+    method, model = route.split(":")
+    assert f"`{method}` with `{model}` (change F1 {f1:.3f} on the domain-shift sites)" in page
+    for scores in record["routes"].values():  # every measured F1 and IoU is in the table
+        assert all(f"{scores[s][f'{m}_{interval}']:.3f}" in page for s in TEST_SETS for m in ("f1", "iou"))
 
 
 def test_the_bundled_record_covers_every_route_interval_and_test_set():

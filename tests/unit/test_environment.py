@@ -40,8 +40,10 @@ def fresh_check():
 
 
 def test_numpy_pin_is_the_dev_environments_only():
-    """numpy<2 is advice for a numpy-1 GDAL only: no file a user installs from or reads first names it."""
-    for name in ("requirements.txt", "metadata.txt", "README.md", "CHANGELOG.md"):
+    """numpy<2 is advice for a numpy-1 GDAL only: no file a user installs from or reads (the docs
+    site's pages included) names it."""
+    pages = [p.relative_to(REPO) for p in sorted((REPO / "docs").rglob("*.md"))]
+    for name in ("requirements.txt", "metadata.txt", "README.md", "CHANGELOG.md", "CONTRIBUTING.md", *pages):
         assert NUMPY not in (REPO / name).read_text(encoding="utf-8"), name
     assert ONNXRUNTIME_GPU == environment.ONNXRUNTIME.replace("onnxruntime", "onnxruntime-gpu")
 

@@ -17,7 +17,7 @@ from export.synthetic import generate_site
 from tests.onnx_factory import conv_model, metadata, pooled_model
 from tests.rasters import random_scene, write_image
 
-# The promise of the README and the help: tiled output equals whole-scene inference to this.
+# The promise of the docs and the help: tiled output equals whole-scene inference to this.
 EXACT = 1e-5
 
 
