@@ -12,7 +12,7 @@ from .environment import GPU, Problem, check_environment
 
 ICON = str(Path(__file__).with_name("icon.svg"))
 # (module of algorithms/, class): imported one by one, so a missing dependency takes away only the
-# algorithms that need it. Those that run a model in every method (NEEDS_MODELS) are left out
+# algorithms that need it. Those that run a model in every method (the spec's needs_models) are left out
 # when the model code (onnxruntime) cannot load; detectchange stays for its METHOD footprints.
 ALGORITHMS = (
     ("mapfootprints", "MapFootprintsAlgorithm"),
@@ -53,7 +53,7 @@ class EuroMineProvider(QgsProcessingProvider):
         for module, name in ALGORITHMS:
             try:
                 algorithm = getattr(importlib.import_module(f".algorithms.{module}", __package__), name)()
-                if algorithm.NEEDS_MODELS:
+                if algorithm.SPEC.needs_models:
                     importlib.import_module(".core.engine.model", __package__)
             except Exception as exc:  # numpy 2 under GDAL fails in several ways; report, never crash QGIS
                 self.unavailable[module] = f"{type(exc).__name__}: {exc}"

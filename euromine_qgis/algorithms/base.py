@@ -1,10 +1,15 @@
-"""The base of every EuroMine algorithm: identity and help from class attributes and help/, the
-body run with the engine's typed errors turned into Processing errors in this one place, and
-raster inputs QGIS refuses explained in the engine's words."""
+"""The Processing side of every EuroMine algorithm, generated from its spec (core.app): identity,
+parameters, outputs and help from the spec; the body reads every parameter by its kind, runs the
+spec's use case and logs its lines, with the engine's typed errors turned into Processing errors
+in this one place. A subclass adds only what QGIS alone does: the layers loaded when the run
+completes, and the outputs drawn with QGIS (polygons)."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from qgis.core import (
     QgsProcessingAlgorithm,
@@ -14,21 +19,24 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
-from ..core.errors import EuroMineError
+from ..core.app.execution import executor_for
+from ..core.app.reference import help_html
+from ..core.app.spec import QGIS, AlgorithmSpec, Kind, Outcome, Values, check_values
+from ..core.errors import EuroMineError, first_line
+from ..core.executor import Executor
 from ..core.progress import Reporter
+from ..environment import GPU, MODELS, check_environment
 from .inputs import raster_input_problem
-from .models import model_help
+from .parameters import qgis_output, qgis_parameter, read_value
 from .translation import tr
 
-HELP = Path(__file__).resolve().parent / "help"  # one <ALG_ID>.html per algorithm
-ICONS = Path(__file__).resolve().parent.parent / "icons"  # one <ALG_ID>.svg per algorithm
-BUNDLED_MODELS = "{bundled_models}"  # where a help text lists the bundled models
+ICONS = Path(__file__).resolve().parent.parent / "icons"  # one <id>.svg per algorithm
 
 
 @lru_cache(maxsize=None)
-def help_text(alg_id: str) -> str:
-    """The help page of algorithm ``alg_id`` as written in help/ (untranslated)."""
-    return (HELP / f"{alg_id}.html").read_text(encoding="utf-8").strip()
+def help_text(spec: AlgorithmSpec) -> str:
+    """The help page of ``spec`` (generated once per session: it lists the bundled models)."""
+    return help_html(spec)
 
 
 def reporter_for(feedback: QgsProcessingFeedback) -> Reporter:
@@ -37,52 +45,70 @@ def reporter_for(feedback: QgsProcessingFeedback) -> Reporter:
                     warning=feedback.pushWarning)
 
 
-def score_text(value: float | None) -> str:
-    """A score as the log shows it: four decimals, or "undefined" (a ratio with a zero denominator)."""
-    return tr("undefined") if value is None else f"{value:.4f}"
+class ParameterValues(Mapping[str, Any]):
+    """The values of an algorithm's parameters as the use case takes them, each read by its kind
+    on first use: a destination is read only when the run writes it (QGIS makes a temporary file
+    or folder when one is read)."""
+
+    def __init__(self, alg: EuroMineAlgorithm, parameters: dict, context: QgsProcessingContext) -> None:
+        self._alg, self._parameters, self._context = alg, parameters, context
+        self._params = {p.name: p for p in alg.SPEC.on(QGIS)}
+        self._read: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}  # values the adapter adds (Param.surfaces empty: filled in here)
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.extra:
+            return self.extra[name]
+        if name not in self._read:
+            self._read[name] = read_value(self._alg, self._params[name], self._parameters, self._context)
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._params, **self.extra})
+
+    def __len__(self) -> int:
+        return len({**self._params, **self.extra})
 
 
 class EuroMineAlgorithm(QgsProcessingAlgorithm):
-    """Base of the EuroMine algorithms: identity from class attributes, instances of the subclass.
+    """A EuroMine algorithm in Processing: ``SPEC`` says everything; a subclass may override
+    ``execute`` (to give the use case what QGIS provides) and ``present`` (layers, QGIS outputs)."""
 
-    A subclass implements ``process`` (QGIS's ``run`` is taken): ``processAlgorithm`` calls it and
-    turns an EuroMineError into the QgsProcessingException Processing shows.
-    """
-
-    ALG_ID = ""
-    DISPLAY_NAME = ""
-    GROUP = ""
-    GROUP_ID = ""
-    NEEDS_MODELS = False  # left out by the provider when the model code (onnxruntime) cannot load
+    SPEC: AlgorithmSpec
 
     def tr(self, text: str) -> str:
         """``text`` in the user's language (see translation.tr)."""
         return tr(text)
 
     def name(self) -> str:
-        return self.ALG_ID
+        return self.SPEC.id
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr(self.DISPLAY_NAME)
+        return self.tr(self.SPEC.title)
 
     def group(self) -> str:
-        return self.tr(self.GROUP)
+        return self.tr(self.SPEC.group)
 
     def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return self.GROUP_ID
+        return self.SPEC.group_id
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        """help/<ALG_ID>.html, with the bundled models listed where the page names them."""
-        return self.tr(help_text(self.ALG_ID)).replace(BUNDLED_MODELS, model_help())
+        return self.tr(help_text(self.SPEC))
 
-    def createInstance(self) -> "EuroMineAlgorithm":  # noqa: N802 (QGIS API)
+    def createInstance(self) -> EuroMineAlgorithm:  # noqa: N802 (QGIS API)
         return type(self)()
 
     def svgIconPath(self) -> str:  # noqa: N802 (QGIS API)
-        return str(ICONS / f"{self.ALG_ID}.svg")
+        return str(ICONS / f"{self.SPEC.id}.svg")
 
     def icon(self) -> QIcon:
         return QIcon(self.svgIconPath())
+
+    def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802 (QGIS API)
+        for p in self.SPEC.on(QGIS):
+            self.addParameter(qgis_parameter(p))
+        for output in self.SPEC.outputs:
+            self.addOutput(qgis_output(output))
 
     def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802 (QGIS API)
         """QGIS's own check; where it refuses a raster input, the message names the file and its
@@ -94,11 +120,38 @@ class EuroMineAlgorithm(QgsProcessingAlgorithm):
 
     def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
                          feedback: QgsProcessingFeedback) -> dict:
+        values = ParameterValues(self, parameters, context)
         try:
-            return self.process(parameters, context, feedback)
+            with self._model_code(feedback):
+                check_values(self.SPEC, values)
+                executor = executor_for(values.get("SCHEDULER") or "")
+                outcome = self.execute(values, reporter_for(feedback), executor, context, feedback)
+            for line in outcome.lines:
+                feedback.pushInfo(line)
+            return {**outcome.results, **self.present(outcome, values, context, feedback)}
         except EuroMineError as exc:
             raise QgsProcessingException(str(exc)) from exc
 
-    def process(self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> dict:
-        """The algorithm's body: read the parameters, make the core call, return the results."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement process()")
+    @contextmanager
+    def _model_code(self, feedback: QgsProcessingFeedback) -> Iterator[None]:
+        """Where a model may load: how to use an idle NVIDIA GPU first, and onnxruntime missing or
+        broken as the environment check's fix."""
+        if any(p.kind is Kind.MODEL for p in self.SPEC.params):
+            for problem in check_environment():
+                if problem.affects == GPU:
+                    feedback.reportError(problem.message(), fatalError=False)
+        try:
+            yield
+        except ImportError as exc:
+            problem = next((p.message() for p in check_environment() if p.affects == MODELS), first_line(exc))
+            raise QgsProcessingException(tr("Model cannot run here: {problem}").format(problem=problem)) from exc
+
+    def execute(self, values: Values, reporter: Reporter, executor: Executor, context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> Outcome:
+        """Run the spec's use case (a subclass gives it what QGIS provides around the run)."""
+        return self.SPEC.run(values, reporter, executor)
+
+    def present(self, outcome: Outcome, values: Values, context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> dict:
+        """What QGIS does with the outcome (layers to load) and the QGIS-only results it adds."""
+        return {}

@@ -1,6 +1,6 @@
 """Raster inputs of the algorithms: the files behind a multiple-layers value (paths, layers, layer
-ids or names, or the batch dialog's ``;``-joined text), dated by the year in their names, and
-what is wrong with one QGIS cannot load."""
+ids or names, or the batch dialog's ``;``-joined text) with their layer names, and what is wrong
+with one QGIS cannot load."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +15,6 @@ from qgis.core import (
 
 from ..core.errors import InputError
 from ..core.io.raster import inspect_image
-from ..core.years import match_years
-from .parameters import read_years
 from .translation import tr
 
 
@@ -52,15 +50,6 @@ def layer_sources(parameters: dict, name: str, context: QgsProcessingContext) ->
 def layer_files(parameters: dict, name: str, context: QgsProcessingContext) -> list[Path]:
     """The files of a multiple-layers value (see layer_sources)."""
     return [path for path, _ in layer_sources(parameters, name, context)]
-
-
-def dated_layers(alg: QgsProcessingAlgorithm, parameters: dict, name: str,
-                 context: QgsProcessingContext) -> list[tuple[int, Path]]:
-    """(year, file) of the rasters of a multiple-layers value that YEARS selects, the year read
-    from the file name, else from the layer name."""
-    sources = layer_sources(parameters, name, context)
-    return match_years([path for path, _ in sources], read_years(alg, parameters, context),
-                       names=[layer_name for _, layer_name in sources])
 
 
 def raster_input_problem(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> str | None:

@@ -1,38 +1,22 @@
-"""euromine:installdependencies — onnxruntime into a private folder of the profile, for this Python
-(the message bar's Install runs the same installer)."""
+"""euromine:installdependencies in Processing: the installer's spec, given the QGIS profile to
+install into; afterwards the provider checks again and loads the algorithms that run a model."""
 from __future__ import annotations
 
-from qgis.core import QgsApplication, QgsProcessingOutputFolder, QgsProcessingOutputString, QgsProcessingParameterEnum
+from qgis.core import QgsApplication
 
-from ..dependencies.install import install_onnxruntime
-from ..dependencies.plan import DEVICES
-from .base import EuroMineAlgorithm, reporter_for
-from .parameters import DEVICE
+from ..core.app.spec import Outcome
+from ..dependencies import spec
+from .base import EuroMineAlgorithm
 
 
 class InstallDependenciesAlgorithm(EuroMineAlgorithm):
     """Installs the onnxruntime build DEVICE calls for, without touching QGIS's own packages."""
 
-    ALG_ID = "installdependencies"
-    DISPLAY_NAME = "Install dependencies (onnxruntime)"
-    GROUP = "Setup"
-    GROUP_ID = "setup"
+    SPEC = spec.SPEC
 
-    FOLDER = "FOLDER"
-    BUILD = "BUILD"
-
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS API)
-        self.addParameter(QgsProcessingParameterEnum(
-            DEVICE, self.tr("Build for"), options=list(DEVICES), defaultValue="auto", usesStaticStrings=True))
-        self.addOutput(QgsProcessingOutputFolder(self.FOLDER, self.tr("Folder of the installed packages")))
-        self.addOutput(QgsProcessingOutputString(self.BUILD, self.tr("Installed onnxruntime build")))
-
-    def process(self, parameters, context, feedback) -> dict:
-        plan = install_onnxruntime(self.parameterAsEnumString(parameters, DEVICE, context),
-                                   QgsApplication.qgisSettingsDirPath(), reporter_for(feedback))
-        feedback.pushInfo(self.tr("Installed {requirements} into {folder}; QGIS finds it there from now on.").format(
-            requirements=" ".join(plan.requirements), folder=str(plan.folder)))
-        return {self.FOLDER: str(plan.folder), self.BUILD: plan.build}
+    def execute(self, values, reporter, executor, context, feedback) -> Outcome:
+        values.extra[spec.SETTINGS_FOLDER.name] = QgsApplication.qgisSettingsDirPath()
+        return self.SPEC.run(values, reporter, executor)
 
     def postProcessAlgorithm(self, context, feedback) -> dict:  # noqa: N802 (QGIS API)
         """In the main thread: the provider checks again and loads the algorithms that run a model."""

@@ -1,194 +1,118 @@
-"""The parameters several EuroMine algorithms share: their names, one factory each, and the
-readers that turn their values into what the engine takes."""
+"""Processing parameters and outputs made from the specs' declarations (core.app.spec), and each
+value read back by its kind as the use cases take it."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from qgis.core import (
     QgsProcessing,
     QgsProcessingAlgorithm,
-    QgsProcessingParameterBoolean,
     QgsProcessingContext,
-    QgsProcessingDestinationParameter,
+    QgsProcessingException,
+    QgsProcessingOutputDefinition,
+    QgsProcessingOutputFile,
+    QgsProcessingOutputFolder,
+    QgsProcessingOutputHtml,
+    QgsProcessingOutputMultipleLayers,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputRasterLayer,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
     QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
 )
 
-from ..core.maps.temporal_filter import TEMPORAL_FILTERS
-from ..core.years import parse_years
-from ..qgis_compat import BEHAVIOR_FILE, FLAG_ADVANCED, FLAG_OPTIONAL, NUMBER_DOUBLE, NUMBER_INTEGER
+from ..core.app.models import bundled_names, model_default
+from ..core.app.spec import DESTINATIONS, Kind, Output, Outlines, Param, RasterInput
+from ..qgis_compat import (
+    BEHAVIOR_FILE,
+    BEHAVIOR_FOLDER,
+    FLAG_ADVANCED,
+    FLAG_OPTIONAL,
+    NUMBER_DOUBLE,
+    NUMBER_INTEGER,
+    SOURCE_RASTER,
+    SOURCE_VECTOR_POLYGON,
+)
+from .inputs import layer_files, layer_sources
 from .translation import tr
 
-if TYPE_CHECKING:
-    from qgis.core import QgsProcessingFeedback
-
-    from ..core.engine.inference import TileSettings
-    from ..core.engine.model import Model
-    from ..core.maps.preflight import RunCheck
-
-YEARS = "YEARS"
-PAIRS = "PAIRS"
-TEMPORAL_FILTER = "TEMPORAL_FILTER"
-LAMBDA = "LAMBDA"
-DEVICE = "DEVICE"
-PRECISION = "PRECISION"
-THRESHOLD = "THRESHOLD"
-TILE_OVERLAP = "TILE_OVERLAP"
-BATCH_SIZE = "BATCH_SIZE"
-OUTPUT_FOLDER = "OUTPUT_FOLDER"
-MIN_AREA_HA = "MIN_AREA_HA"
-DRY_RUN = "DRY_RUN"
-SCHEDULER = "SCHEDULER"
+OUTPUTS = {
+    "raster": QgsProcessingOutputRasterLayer, "rasters": QgsProcessingOutputMultipleLayers,
+    "file": QgsProcessingOutputFile, "html": QgsProcessingOutputHtml, "number": QgsProcessingOutputNumber,
+    "folder": QgsProcessingOutputFolder, "text": QgsProcessingOutputString,
+}
 
 
-def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
-    """``parameter``, shown under the dialog's Advanced parameters."""
-    parameter.setFlags(parameter.flags() | FLAG_ADVANCED)
+def _bounds(p: Param) -> dict[str, Any]:
+    return {key: value for key, value in (("minValue", p.minimum), ("maxValue", p.maximum)) if value is not None}
+
+
+def _made(p: Param) -> QgsProcessingParameterDefinition:
+    """The Processing parameter of ``p``'s kind."""
+    label, optional = tr(p.label), p.optional
+    kind = p.kind
+    if kind is Kind.RASTERS:
+        return QgsProcessingParameterMultipleLayers(p.name, label, SOURCE_RASTER, optional=optional)
+    if kind is Kind.RASTER:
+        return QgsProcessingParameterRasterLayer(p.name, label, optional=optional)
+    if kind in (Kind.FOLDER, Kind.FILE):
+        behavior = BEHAVIOR_FOLDER if kind is Kind.FOLDER else BEHAVIOR_FILE
+        return QgsProcessingParameterFile(p.name, label, behavior=behavior, extension=p.extension, optional=optional)
+    if kind is Kind.TEXT:
+        return QgsProcessingParameterString(p.name, label, defaultValue=p.default or None, optional=optional)
+    if kind in (Kind.NUMBER, Kind.INTEGER):
+        return QgsProcessingParameterNumber(p.name, label, NUMBER_DOUBLE if kind is Kind.NUMBER else NUMBER_INTEGER,
+                                            defaultValue=p.default, optional=optional, **_bounds(p))
+    if kind is Kind.FLAG:
+        return QgsProcessingParameterBoolean(p.name, label, defaultValue=p.default)
+    if kind in (Kind.CHOICE, Kind.MODEL):
+        choices = list(p.choices) if kind is Kind.CHOICE else bundled_names(p.choices)
+        default = p.default if kind is Kind.CHOICE else model_default(p)
+        return QgsProcessingParameterEnum(p.name, label, options=choices, defaultValue=default, optional=optional,
+                                          usesStaticStrings=True)
+    if kind is Kind.OUTPUT_FOLDER:
+        return QgsProcessingParameterFolderDestination(p.name, label, optional=optional)
+    if kind is Kind.OUTPUT_FILE:
+        return QgsProcessingParameterFileDestination(p.name, label, tr(p.extension), optional=optional,
+                                                     createByDefault=p.temporary)
+    if kind is Kind.OUTPUT_RASTER:
+        return QgsProcessingParameterRasterDestination(p.name, label, optional=optional)
+    if kind is Kind.POLYGONS:
+        return QgsProcessingParameterFeatureSource(p.name, label, [SOURCE_VECTOR_POLYGON], optional=optional)
+    return QgsProcessingParameterField(p.name, label, parentLayerParameterName=p.parent, optional=optional)
+
+
+def qgis_parameter(p: Param) -> QgsProcessingParameterDefinition:
+    """The Processing parameter of ``p``: its kind's widget with its default, choices and bounds,
+    under Advanced parameters where it is advanced. A destination with ``temporary`` defaults to
+    QGIS's temporary output and is also marked optional: QGIS 3.22's qgis_process and
+    processing.run reject a missing mandatory destination even when its default is
+    TEMPORARY_OUTPUT, and left out it still gets a temporary file or folder, never nothing."""
+    parameter = _made(p)
+    if p.kind in DESTINATIONS and p.temporary:
+        parameter.setDefaultValue(QgsProcessing.TEMPORARY_OUTPUT)
+        parameter.setFlags(parameter.flags() | FLAG_OPTIONAL)
+    if p.advanced:
+        parameter.setFlags(parameter.flags() | FLAG_ADVANCED)
     return parameter
 
 
-def years_parameter() -> QgsProcessingParameterString:
-    """YEARS: an optional selection such as ``2015-2024`` or ``2016,2019``."""
-    return QgsProcessingParameterString(YEARS, tr("Years (e.g. 2015-2024 or 2016,2019)"), optional=True)
-
-
-def read_years(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> list[int] | None:
-    """The years YEARS selects, or None for every year."""
-    return parse_years(alg.parameterAsString(parameters, YEARS, context))
-
-
-def pairs_parameter(default: str | None) -> QgsProcessingParameterString:
-    """PAIRS of years for change; optional (no change) when there is no ``default``."""
-    return QgsProcessingParameterString(
-        PAIRS, tr("Change pairs (consecutive, all, first-last or 2016-2019, 2015-2024)"),
-        defaultValue=default, optional=default is None,
-    )
-
-
-def temporal_filter_parameter() -> QgsProcessingParameterEnum:
-    """TEMPORAL_FILTER: none, smooth3 or smooth5."""
-    return QgsProcessingParameterEnum(
-        TEMPORAL_FILTER, tr("Temporal filter"), options=list(TEMPORAL_FILTERS), defaultValue="none",
-        usesStaticStrings=True,
-    )
-
-
-def min_area_parameter() -> QgsProcessingParameterNumber:
-    """MIN_AREA_HA: the minimum mapping unit; smaller mining patches and holes are removed (0 keeps all)."""
-    return QgsProcessingParameterNumber(
-        MIN_AREA_HA, tr("Minimum mapping unit (ha): smaller mining patches and holes are removed"),
-        NUMBER_DOUBLE, defaultValue=0.0, minValue=0.0,
-    )
-
-
-def scheduler_parameter() -> QgsProcessingParameterString:
-    """SCHEDULER (advanced): run the sites as tasks of a Dask cluster, tcp://HOST:8786 or local:N (empty: here)."""
-    return advanced(QgsProcessingParameterString(
-        SCHEDULER, tr("Dask scheduler: tcp://HOST:8786, or local:N worker processes (empty: run here)"),
-        defaultValue="", optional=True))
-
-
-def dry_run_parameter() -> QgsProcessingParameterBoolean:
-    """DRY_RUN: check the inputs and report what the run would do (maps.preflight), writing nothing."""
-    return QgsProcessingParameterBoolean(
-        DRY_RUN, tr("Dry run: check the inputs and estimate tiles, memory and time; write nothing"),
-        defaultValue=False)
-
-
-def read_dry_run(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> bool:
-    """Whether DRY_RUN is set."""
-    return alg.parameterAsBoolean(parameters, DRY_RUN, context)
-
-
-def dry_run_results(reports: dict[str, RunCheck], model: Model, feedback: QgsProcessingFeedback) -> dict:
-    """Log each pre-run check (one per site, or one under the key "") with its warnings and return
-    the result dict (core.results.dry_run_results: DRY_RUN_REPORT and the model)."""
-    from ..core.results import dry_run_lines
-    from ..core.results import dry_run_results as results
-
-    for line in dry_run_lines(reports):
-        feedback.pushInfo(line)
-    for report in reports.values():
-        for warning in report.warnings:
-            feedback.pushWarning(warning)
-    return results(reports, model)
-
-
-def lambda_parameter() -> QgsProcessingParameterNumber:
-    """LAMBDA: the weight of the change term in CA-TIoU."""
-    return QgsProcessingParameterNumber(
-        LAMBDA, tr("λ: weight of the change term in CA-TIoU"), NUMBER_DOUBLE,
-        defaultValue=0.5, minValue=0.0, maxValue=1.0,
-    )
-
-
-def temporary_by_default(parameter: QgsProcessingDestinationParameter) -> QgsProcessingDestinationParameter:
-    """``parameter``, written to QGIS's temporary output when it is left out.
-
-    QGIS 3.22's qgis_process and processing.run reject a missing mandatory destination even
-    when its default is TEMPORARY_OUTPUT, so the parameter is also marked optional: left out (or
-    skipped in the dialog) it still gets a temporary file or folder, never nothing."""
-    parameter.setDefaultValue(QgsProcessing.TEMPORARY_OUTPUT)
-    parameter.setFlags(parameter.flags() | FLAG_OPTIONAL)
-    return parameter
-
-
-def output_folder_parameter() -> QgsProcessingParameterFolderDestination:
-    """OUTPUT_FOLDER: where an algorithm writes its rasters; a new temporary folder when not given."""
-    return temporary_by_default(QgsProcessingParameterFolderDestination(OUTPUT_FOLDER, tr("Output folder")))
-
-
-def read_output_folder(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> Path:
-    """The folder OUTPUT_FOLDER names, with TEMPORARY_OUTPUT resolved to a new temporary folder."""
-    return Path(alg.parameterAsFileOutput(parameters, OUTPUT_FOLDER, context))
-
-
-def device_parameter() -> QgsProcessingParameterEnum:
-    """DEVICE (advanced): auto, tensorrt, cuda or cpu."""
-    from ..core.engine.devices import DEVICES  # onnxruntime's module: imported where a model is declared
-
-    return advanced(QgsProcessingParameterEnum(
-        DEVICE, tr("Execution device"), options=list(DEVICES), defaultValue="auto", usesStaticStrings=True,
-    ))
-
-
-def precision_parameter() -> QgsProcessingParameterEnum:
-    """PRECISION (advanced): auto (measured on first use), fp32, int8 or fp16 (CUDA and TensorRT)."""
-    from ..core.engine.precision import PRECISIONS  # the engine's module: imported where a model is declared
-
-    return advanced(QgsProcessingParameterEnum(
-        PRECISION, tr("Numeric precision (auto: the fastest measured here within the accuracy bounds)"),
-        options=list(PRECISIONS), defaultValue="auto", usesStaticStrings=True,
-    ))
-
-
-def model_file_parameter(name: str, description: str) -> QgsProcessingParameterFile:
-    """An optional .onnx file that overrides a bundled model."""
-    return QgsProcessingParameterFile(
-        name, description, behavior=BEHAVIOR_FILE, extension="onnx", optional=True,
-    )
-
-
-def engine_parameters() -> list[QgsProcessingParameterDefinition]:
-    """THRESHOLD, and the advanced TILE_OVERLAP and BATCH_SIZE of the inference engine."""
-    threshold = QgsProcessingParameterNumber(
-        THRESHOLD, tr("Probability threshold"), NUMBER_DOUBLE,
-        defaultValue=0.5, minValue=0.0, maxValue=1.0,
-    )
-    overlap = QgsProcessingParameterNumber(
-        TILE_OVERLAP, tr("Tile overlap (pixels; empty = from the model: exact whole-scene results)"),
-        NUMBER_INTEGER, defaultValue=None, minValue=0, optional=True,
-    )
-    batch = QgsProcessingParameterNumber(
-        BATCH_SIZE, tr("Tiles per batch (0 = automatic: by tile size, more on a GPU)"),
-        NUMBER_INTEGER, defaultValue=0, minValue=0,
-    )
-    return [threshold, advanced(overlap), advanced(batch)]
+def qgis_output(output: Output) -> QgsProcessingOutputDefinition:
+    """The Processing output of a spec's Output."""
+    return OUTPUTS[output.kind](output.name, tr(output.label))
 
 
 def _optional_int(alg: QgsProcessingAlgorithm, parameters: dict, name: str, context: QgsProcessingContext) -> int | None:
@@ -199,11 +123,49 @@ def _optional_int(alg: QgsProcessingAlgorithm, parameters: dict, name: str, cont
     return alg.parameterAsInt(parameters, name, context)
 
 
-def read_tile_settings(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> TileSettings:
-    """The engine's tiling from TILE_OVERLAP and BATCH_SIZE."""
-    from ..core.engine.inference import TileSettings
+def _outlines(alg: QgsProcessingAlgorithm, p: Param, parameters: dict, context: QgsProcessingContext) -> Outlines | None:
+    """A POLYGONS value: each feature's name (from the FIELD parameter whose parent it is) and GeoJSON geometry."""
+    source = alg.parameterAsSource(parameters, p.name, context)
+    if source is None:
+        return None
+    field_param = next(d.name() for d in alg.parameterDefinitions()
+                       if isinstance(d, QgsProcessingParameterField) and d.parentLayerParameterName() == p.name)
+    field = alg.parameterAsString(parameters, field_param, context)
+    if not field or source.fields().indexOf(field) < 0:
+        raise QgsProcessingException(tr("{field}: choose the field of {layer} that names the sites "
+                                        "(fields: {fields})").format(field=field_param, layer=p.name,
+                                                                     fields=", ".join(source.fields().names())))
+    crs = source.sourceCrs()
+    shapes = [(f[field], None if f.geometry().isNull() else json.loads(f.geometry().asJson()))
+              for f in source.getFeatures()]
+    return Outlines(shapes, crs.authid() or crs.toWkt())
 
-    return TileSettings(
-        overlap=_optional_int(alg, parameters, TILE_OVERLAP, context),
-        batch_size=alg.parameterAsInt(parameters, BATCH_SIZE, context),
-    )
+
+def read_value(alg: QgsProcessingAlgorithm, p: Param, parameters: dict, context: QgsProcessingContext) -> Any:
+    """The value of ``p`` in ``parameters`` as the use case takes it (see core.app.spec.Kind)."""
+    kind, name, given = p.kind, p.name, parameters.get(p.name) not in (None, "", [])
+    if kind is Kind.RASTERS:
+        return [RasterInput(path, layer) for path, layer in layer_sources(parameters, name, context)] if given else []
+    if kind is Kind.RASTER:
+        return layer_files(parameters, name, context)[0] if given else None
+    if kind in (Kind.FOLDER, Kind.FILE):
+        return Path(alg.parameterAsFile(parameters, name, context)) if given else None
+    if kind in (Kind.TEXT, Kind.FIELD):
+        return alg.parameterAsString(parameters, name, context)
+    if kind is Kind.NUMBER:
+        return alg.parameterAsDouble(parameters, name, context)
+    if kind is Kind.INTEGER:
+        return _optional_int(alg, parameters, name, context) if p.optional else alg.parameterAsInt(parameters, name, context)
+    if kind is Kind.FLAG:
+        return alg.parameterAsBoolean(parameters, name, context)
+    if kind is Kind.CHOICE:
+        return alg.parameterAsEnumString(parameters, name, context) or p.default
+    if kind is Kind.MODEL:
+        return alg.parameterAsEnumString(parameters, name, context) or None
+    if kind is Kind.OUTPUT_RASTER:
+        target = alg.parameterAsOutputLayer(parameters, name, context)
+        return Path(target) if target else None
+    if kind in (Kind.OUTPUT_FOLDER, Kind.OUTPUT_FILE):
+        target = alg.parameterAsFileOutput(parameters, name, context)
+        return Path(target) if target else None
+    return _outlines(alg, p, parameters, context)

@@ -12,9 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ..core.app.catalog import SPECS
+from ..core.app.execution import executor_for
+from ..core.app.spec import CLI, AlgorithmSpec, Outcome, run_spec
 from ..core.errors import Cancelled, EuroMineError, OutOfMemory
-from .commands import COMMANDS, Command
+from ..core.progress import Reporter
 from .console import Console
+from .flags import add_flags, read_values
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -24,8 +28,30 @@ Progress and log lines go to stderr (a progress bar on a terminal), the results 
 algorithm's result dict). Polygon outputs (GeoPackage) are made only by the QGIS algorithms."""
 
 
+CHECK_HELP = ("what a {names} run would do (tiles, memory, time, bands, scaling, pixel size, nodata), writing "
+              "nothing: the same as that command with --dry-run")
+
+
+def run_command(spec: AlgorithmSpec, args: argparse.Namespace, reporter: Reporter) -> Outcome:
+    """The use case of ``spec`` on the flags in ``args`` (``euromine check`` sets DRY_RUN)."""
+    values = read_values(spec, args)
+    if getattr(args, "checking", False):
+        values["DRY_RUN"] = True
+    return run_spec(spec, values, reporter, executor_for(values.get("SCHEDULER") or ""))
+
+
+def _subcommand(subparsers: argparse._SubParsersAction, spec: AlgorithmSpec, common: argparse.ArgumentParser,
+                **defaults: object) -> argparse.ArgumentParser:
+    sub = subparsers.add_parser(spec.id, parents=[common], help=spec.summary, description=spec.summary,
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_flags(sub, spec)
+    sub.set_defaults(spec=spec, **defaults)
+    return sub
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``euromine`` parser: one subparser per Command, each with --json."""
+    """The ``euromine`` parser: one subcommand per spec the command has, each with --json, and
+    ``check`` with one sub-subcommand per spec that has a dry run."""
     parser = argparse.ArgumentParser(
         prog="euromine", description="EuroMine without QGIS: mining footprints, change layers and CA-TIoU "
         "from annual Sentinel-2 imagery with ONNX models.", epilog=EPILOG,
@@ -33,35 +59,44 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the result dict as JSON on stdout")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        sub = subparsers.add_parser(command.name, parents=[common], help=command.help, description=command.help,
-                                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-        command.add_arguments(sub)
-        sub.set_defaults(command=command)
+    specs = [spec for spec in SPECS if CLI in spec.surfaces]
+    for spec in specs:
+        _subcommand(subparsers, spec, common)
+    checked = [spec for spec in specs if spec.has_dry_run]
+    check_help = CHECK_HELP.format(names=", ".join(s.id for s in checked[:-1]) + f" or {checked[-1].id}")
+    check = subparsers.add_parser("check", parents=[common], help=check_help, description=check_help, epilog=EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    runs = check.add_subparsers(title="the run to check", metavar="COMMAND", required=True)
+    either_side = argparse.ArgumentParser(add_help=False)  # --json before or after the checked command's name
+    either_side.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                             help="print the result dict as JSON on stdout")
+    for spec in checked:
+        _subcommand(runs, spec, either_side, checking=True)
     return parser
 
 
-def run(command: Command, args: argparse.Namespace, console: Console) -> int:
-    """Run ``command`` with Ctrl-C as the engine's cancellation; print its results; the exit code."""
+def run(spec: AlgorithmSpec, args: argparse.Namespace, console: Console) -> int:
+    """Run ``spec``'s use case with Ctrl-C as the engine's cancellation; print its results; the exit code."""
+    name = "check" if getattr(args, "checking", False) else spec.id
     try:
         with console.ctrl_c_cancels():
-            result, lines = command.run(args, console.reporter())
+            outcome = run_command(spec, args, console.reporter())
     except (Cancelled, KeyboardInterrupt) as exc:
-        console.info(f"euromine {command.name}: {exc or 'interrupted'}")
+        console.info(f"euromine {name}: {exc or 'interrupted'}")
         return EXIT_INTERRUPTED
     except OutOfMemory as exc:
-        console.info(f"euromine {command.name}: error: {exc}")
+        console.info(f"euromine {name}: error: {exc}")
         return EXIT_FAILED
     except EuroMineError as exc:
-        console.info(f"euromine {command.name}: error: {exc}")
+        console.info(f"euromine {name}: error: {exc}")
         return EXIT_BAD_INPUT
     console.close()  # the bar ends before the results
     if args.json:  # the result dict instead of the summary lines
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        print(json.dumps(outcome.results, indent=2, ensure_ascii=False))
     else:
-        print("\n".join(lines))
+        print("\n".join(outcome.lines))
     if console.cancel.is_set():
-        console.info(f"euromine {command.name}: interrupted after the run had finished; its outputs are complete")
+        console.info(f"euromine {name}: interrupted after the run had finished; its outputs are complete")
         return EXIT_INTERRUPTED
     return EXIT_OK
 
@@ -71,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
     try:
-        return run(args.command, args, console)
+        return run(args.spec, args, console)
     except BrokenPipeError:  # stdout closed early (`| head`): what it took was all that was wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

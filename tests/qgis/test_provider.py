@@ -54,12 +54,21 @@ def test_model_runs_state_provider_and_device_first(euromine_provider, sites, tm
     assert any(line.startswith("Execution provider: CPUExecutionProvider on ") for line in lines[:3]), lines[:5]
 
 
-def test_bodies_are_short_and_errors_are_translated_in_the_base_only(euromine_provider):
+ADAPTER_HOOKS = {"execute", "present", "postProcessAlgorithm"}  # what a subclass may add to the generated algorithm
+
+
+def test_algorithms_are_adapters_of_their_specs(euromine_provider):
+    """Every algorithm is its spec's generated algorithm: the base reads the parameters, runs the use
+    case and turns the engine's errors into Processing errors; a subclass only adds what QGIS alone
+    does (loading layers, polygons, the profile folder) and declares no parameter of its own."""
     for alg in euromine_provider.algorithms():
-        assert isinstance(alg, EuroMineAlgorithm) and type(alg).processAlgorithm is EuroMineAlgorithm.processAlgorithm
-        body, _ = inspect.getsourcelines(type(alg).process)
-        assert len(body) <= 40, f"{alg.id()}: process() has {len(body)} lines"
-        assert "EuroMineError" not in inspect.getsource(inspect.getmodule(type(alg))), alg.id()
+        cls = type(alg)
+        assert isinstance(alg, EuroMineAlgorithm) and cls.processAlgorithm is EuroMineAlgorithm.processAlgorithm
+        own = {name for name, value in vars(cls).items() if callable(value) and not name.startswith("__")}
+        assert own <= ADAPTER_HOOKS, f"{alg.id()}: {sorted(own - ADAPTER_HOOKS)}"
+        assert [p.name() for p in alg.parameterDefinitions()] == [p.name for p in cls.SPEC.params if "qgis" in p.surfaces]
+        source = inspect.getsource(inspect.getmodule(cls))
+        assert "EuroMineError" not in source and "QgsProcessingParameter" not in source, alg.id()
 
 
 WITHOUT_ONNXRUNTIME = r"""
@@ -72,7 +81,8 @@ from euromine_qgis.provider import EuroMineProvider
 provider = EuroMineProvider()
 QgsApplication.processingRegistry().addProvider(provider)
 detectchange = provider.algorithm("detectchange")
-print(json.dumps({"algorithms": sorted(a.name() for a in provider.algorithms()), "unavailable": sorted(provider.unavailable),
+print(json.dumps({"algorithms": sorted(a.name() for a in provider.algorithms()),
+                  "unavailable": sorted(provider.unavailable),
                   "methods": detectchange.parameterDefinition("METHOD").options() if detectchange else []}))
 """
 
