@@ -7,7 +7,7 @@ import pytest
 
 from euromine_qgis.core.batch.distributed import Cluster, parse_scheduler
 from euromine_qgis.core.batch.site_sources import folder_site
-from euromine_qgis.core.batch.sites import SiteOptions, map_sites
+from euromine_qgis.core.batch.sites import map_sites
 from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.inference import TileSettings
 from euromine_qgis.core.engine.model import Model
@@ -15,6 +15,7 @@ from euromine_qgis.core.executor import LOCAL
 from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.maps.preflight import check_run
 from euromine_qgis.core.progress import Reporter
+from tests.plain_run import PLAIN_FOOTPRINTS, site_options
 
 # a port nothing listens on: a run that tried to connect would fail with "no Dask scheduler answered"
 UNREACHABLE = "tcp://127.0.0.1:9"
@@ -22,7 +23,7 @@ UNREACHABLE = "tcp://127.0.0.1:9"
 
 @pytest.fixture(scope="module")
 def model() -> Model:
-    return Model(resolve_bundled("spectral_baseline"), device="cpu")
+    return Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -42,32 +43,32 @@ BAD_FOOTPRINTS = {
     "MIN_AREA_HA": ({"min_area_ha": -1.0}, "MIN_AREA_HA -1.0 must be"),
     "TEMPORAL_FILTER": ({"temporal_filter": "smooth4"}, "TEMPORAL_FILTER 'smooth4' is not one of"),
     "probabilities": ({"probabilities": "int16"}, "probabilities must be one of uint8, float32, not 'int16'"),
-    "TILE_OVERLAP": ({"settings": TileSettings(tile=64, overlap=64)}, "overlap of 64 px leaves no room"),
+    "TILE_OVERLAP": ({"settings": TileSettings(tile=64, overlap=64, batch_size=0)}, "overlap of 64 px leaves no room"),
 }
 
 
 @pytest.mark.parametrize("bad", BAD_FOOTPRINTS)
 def test_map_footprints_gives_the_same_error_on_every_path(bad, model, cluster, sites, tmp_path):
-    keywords, message = BAD_FOOTPRINTS[bad]
+    bad_keywords, message = BAD_FOOTPRINTS[bad]
+    keywords = {**PLAIN_FOOTPRINTS, **bad_keywords}
     images = [(2015, sites[1] / "image" / "Year2015.tif"), (2016, sites[1] / "image" / "Year2016.tif")]
     local = _error(lambda: map_footprints(images, model, tmp_path / "local", executor=LOCAL, **keywords))
     on_cluster = _error(lambda: map_footprints(images, model, tmp_path / "cluster", executor=cluster, **keywords))
     assert local == on_cluster and message in local[1]
-    if bad != "TILE_OVERLAP":  # the pre-run check reads the tiling only when it samples a batch
-        assert _error(lambda: check_run(images, model, **keywords)) == local
+    assert _error(lambda: check_run(images, model, **keywords)) == local
 
 
 def test_years_on_different_grids_are_refused_before_any_task(model, cluster, sites, tmp_path):
     images = [(2015, sites[0] / "image" / "Year2015.tif"), (2016, sites[1] / "image" / "Year2016.tif")]
-    local = _error(lambda: map_footprints(images, model, tmp_path / "local", temporal_filter="smooth3"))
-    on_cluster = _error(lambda: map_footprints(images, model, tmp_path / "cluster", temporal_filter="smooth3",
-                                               executor=cluster))
+    keywords = {**PLAIN_FOOTPRINTS, "temporal_filter": "smooth3"}
+    local = _error(lambda: map_footprints(images, model, tmp_path / "local", **keywords))
+    on_cluster = _error(lambda: map_footprints(images, model, tmp_path / "cluster", executor=cluster, **keywords))
     assert local == on_cluster and "lie on different grids" in local[1]
     assert not list(tmp_path.rglob("*.tif"))
 
 
-@pytest.mark.parametrize("options", [SiteOptions(threshold=0.0), SiteOptions(min_area_ha=-2.0),
-                                     SiteOptions(temporal_filter="smooth4"), SiteOptions(pairs="2015-2030")],
+@pytest.mark.parametrize("options", [site_options(threshold=0.0), site_options(min_area_ha=-2.0),
+                                     site_options(temporal_filter="smooth4"), site_options(pairs="2015-2030")],
                          ids=["THRESHOLD", "MIN_AREA_HA", "TEMPORAL_FILTER", "PAIRS"])
 def test_map_sites_gives_the_same_error_on_every_path(options, model, cluster, sites, tmp_path):
     inputs = [folder_site(s, [2015, 2016]) for s in sites[:2]]

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol, Sequence, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import rasterio
+from numpy.typing import NDArray
 from rasterio.windows import Window
 
-from ..errors import OutOfMemory
+from ..errors import InputError, OutOfMemory
 from ..io.row_reader import ROW_BUFFER_BUDGET, RowReader, RowView, buffer_bytes, decode_threads
 from ..io.valid import valid_pixels
 from ..progress import Reporter
@@ -51,7 +53,7 @@ class TileModel(Protocol):
     info: ModelInfo
     provider: str
 
-    def positive_probability(self, batch: np.ndarray) -> np.ndarray:
+    def positive_probability(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """(N, H, W) positive-class probabilities of a normalized (N, C·images, H, W) float32 batch,
         or (N, T, H, W) for a series model given T images per sample. OutOfMemory when the
         device runs out of memory for the batch, ModelError when the model cannot run it."""
@@ -132,7 +134,7 @@ def resolve_tiling(info: ModelInfo, settings: TileSettings) -> Tiling:
     else:
         tile = align_up(settings.tile or max(info.patch_size, TILE_PER_OVERLAP * overlap), alignment)
     if (tile - overlap) // alignment < 1:
-        raise ValueError(f"an overlap of {overlap} px leaves no room in tiles of {tile} px "
+        raise InputError(f"TILE_OVERLAP: an overlap of {overlap} px leaves no room in tiles of {tile} px "
                          f"(model '{info.name}', alignment {alignment} px)")
     return Tiling(tile, overlap, alignment, field)
 
@@ -150,26 +152,27 @@ class RowBlock:
     map per year - from a series model."""
 
     row0: int
-    probability: np.ndarray  # float32 positive-class probability; undefined where not valid
-    valid: np.ndarray  # bool: no band is nodata (or NaN)
+    probability: NDArray[np.float32]  # float32 positive-class probability; undefined where not valid
+    valid: NDArray[np.bool_]  # bool: no band is nodata (or NaN)
 
 
 @dataclass(frozen=True)
 class _Batch:
     strip: int
     x0s: list[int]
-    tiles: np.ndarray  # (n, C, tile, tile) normalized, padded
-    valid: np.ndarray  # (maps, th, x_stop - x_start) bool
+    tiles: NDArray[np.float32]  # (n, C, tile, tile) normalized, padded
+    valid: NDArray[np.bool_]  # (maps, th, x_stop - x_start) bool
     x_start: int
-    live: np.ndarray  # (n,) bool: the tile holds a valid pixel (the model runs only on these)
+    live: NDArray[np.bool_]  # (n,) bool: the tile holds a valid pixel (the model runs only on these)
 
 
-def _reflect_to(raw: np.ndarray, height: int, width: int) -> np.ndarray:
+def _reflect_to(raw: NDArray[Any], height: int, width: int) -> NDArray[Any]:
     """Extend a (C, h, w) block to (C, height, width) by reflection at its bottom and right."""
     _, h, w = raw.shape
     if h == height and w == width:
         return raw
-    return np.pad(raw, ((0, 0), (0, height - h), (0, width - w)), mode="reflect")
+    padded: NDArray[Any] = np.pad(raw, ((0, 0), (0, height - h), (0, width - w)), mode="reflect")
+    return padded
 
 
 def _background(items: Iterable[T], depth: int) -> Iterator[T]:
@@ -177,11 +180,11 @@ def _background(items: Iterable[T], depth: int) -> Iterator[T]:
 
     Exceptions in the worker are re-raised in the consumer; leaving the loop early stops the worker.
     """
-    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    # an item comes wrapped in a 1-tuple; None marks the end and an exception the worker's failure
+    q: queue.Queue[tuple[T] | BaseException | None] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
-    done = object()
 
-    def put(item) -> bool:
+    def put(item: tuple[T] | BaseException | None) -> bool:
         while not stop.is_set():
             try:
                 q.put(item, timeout=0.1)
@@ -193,11 +196,11 @@ def _background(items: Iterable[T], depth: int) -> Iterator[T]:
     def work() -> None:
         try:
             for item in items:
-                if not put((item, None)):
+                if not put((item,)):
                     return
-            put((done, None))
+            put(None)
         except BaseException as exc:  # handed to the consumer
-            put((done, exc))
+            put(exc)
         finally:
             close = getattr(items, "close", None)  # a generator left early releases what it holds now
             if close is not None:
@@ -207,12 +210,12 @@ def _background(items: Iterable[T], depth: int) -> Iterator[T]:
     worker.start()
     try:
         while True:
-            item, exc = q.get()
-            if exc is not None:
-                raise exc
-            if item is done:
+            entry = q.get()
+            if isinstance(entry, BaseException):
+                raise entry
+            if entry is None:
                 return
-            yield item
+            yield entry[0]
     finally:
         stop.set()
         worker.join()
@@ -246,9 +249,9 @@ class _Plan:
         self.tw, self.canvas_w = _side(width, tiling, declared)
         self.ys = tile_starts(self.canvas_h, self.th, min(tiling.overlap, self.th - 1), tiling.alignment)
         self.xs = tile_starts(self.canvas_w, self.tw, min(tiling.overlap, self.tw - 1), tiling.alignment)
-        self._weights: dict[tuple[bool, bool, bool, bool], np.ndarray] = {}
+        self._weights: dict[tuple[bool, bool, bool, bool], NDArray[np.float32]] = {}
 
-    def weights(self, y0: int, x0: int) -> np.ndarray:
+    def weights(self, y0: int, x0: int) -> NDArray[np.float32]:
         """2-D blending weights of the tile at (y0, x0). Only whether each side lies on the canvas
         border matters, so all tiles share at most nine arrays."""
         key = (y0 > 0, y0 + self.th < self.canvas_h, x0 > 0, x0 + self.tw < self.canvas_w)
@@ -292,7 +295,7 @@ def tile_layout(model: TileModel, height: int, width: int, settings: TileSetting
 
 
 def first_batch(model: TileModel, srcs: Sequence[rasterio.io.DatasetReader], settings: TileSettings,
-                indexes: Sequence[Sequence[int] | None] | None = None) -> np.ndarray:
+                indexes: Sequence[Sequence[int] | None] | None = None) -> NDArray[np.float32]:
     """The normalized tiles of the first batch predict_rows runs over ``srcs`` (arguments as
     there), read as it reads them: the image's first strip is decoded across its full width."""
     plan = _Plan(srcs[0].height, srcs[0].width, resolve_tiling(model.info, settings))
@@ -302,7 +305,8 @@ def first_batch(model: TileModel, srcs: Sequence[rasterio.io.DatasetReader], set
 
 
 @contextmanager
-def _row_readers(srcs: Sequence, rows: int, indexes: Sequence[Sequence[int] | None]) -> Iterator[list[RowReader]]:
+def _row_readers(srcs: Sequence[rasterio.io.DatasetReader], rows: int,
+                 indexes: Sequence[Sequence[int] | None]) -> Iterator[list[RowReader]]:
     """A RowReader per image for windows of up to ``rows`` rows, with one decoding pool for all."""
     keep_rows = buffer_bytes(srcs, rows, indexes) <= ROW_BUFFER_BUDGET
     threads = decode_threads() if keep_rows else 1
@@ -311,7 +315,7 @@ def _row_readers(srcs: Sequence, rows: int, indexes: Sequence[Sequence[int] | No
         if threads > 1:  # one pool for every image: they are read one after another
             pool = stack.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="euromine-decode"))
         yield [stack.enter_context(closing(RowReader(src, rows, keep_rows, pool, threads, bands)))
-               for src, bands in zip(srcs, indexes)]
+               for src, bands in zip(srcs, indexes, strict=True)]
 
 
 @contextmanager
@@ -325,14 +329,14 @@ def decoded_once(srcs: Sequence[rasterio.io.DatasetReader], rows: int, indexes: 
         yield [reader.views(consumers) for reader in readers] if all(r.keep_rows for r in readers) else None
 
 
-def _read_batches(srcs: Sequence, model: TileModel, plan: _Plan, batch_size: int,
-                  indexes: Sequence[Sequence[int] | None]) -> Iterator[_Batch]:
+def _read_batches(srcs: Sequence[rasterio.io.DatasetReader], model: TileModel, plan: _Plan, batch_size: int,
+                  indexes: Sequence[Sequence[int] | None]) -> Generator[_Batch, None, None]:
     with _row_readers(srcs, plan.th, indexes) as readers:
         yield from _batches(srcs, readers, model, plan, batch_size)
 
 
-def _batches(srcs: Sequence, readers: Sequence[RowReader | RowView], model: TileModel, plan: _Plan,
-             batch_size: int) -> Iterator[_Batch]:
+def _batches(srcs: Sequence[rasterio.io.DatasetReader], readers: Sequence[RowReader | RowView], model: TileModel,
+             plan: _Plan, batch_size: int) -> Generator[_Batch, None, None]:
     bands = len(model.info.bands)
     for strip, y0 in enumerate(plan.ys):
         rows = min(plan.th, plan.height - y0)
@@ -341,7 +345,7 @@ def _batches(srcs: Sequence, readers: Sequence[RowReader | RowView], model: Tile
             x_start, x_stop = x0s[0], x0s[-1] + plan.tw
             window = Window(x_start, y0, min(x_stop, plan.width) - x_start, rows)
             raws = [_reflect_to(reader.read(window), plan.th, x_stop - x_start) for reader in readers]
-            valids = [valid_pixels(raw, src.nodata) for raw, src in zip(raws, srcs)]
+            valids = [valid_pixels(raw, src.nodata) for raw, src in zip(raws, srcs, strict=True)]
             # series: one map per year, each valid where its own year is; otherwise valid where all images are
             valid = np.stack(valids) if model.info.series else np.logical_and.reduce(valids)[None]
             tiles = np.zeros((len(x0s), bands * len(srcs), plan.th, plan.tw), np.float32)
@@ -366,7 +370,7 @@ class _Runner:
     def __init__(self, model: TileModel, batch_size: int, reporter: Reporter) -> None:
         self.model, self.size, self.reporter = model, batch_size, reporter
 
-    def __call__(self, tiles: np.ndarray) -> np.ndarray:
+    def __call__(self, tiles: NDArray[np.float32]) -> NDArray[np.float32]:
         out, start = [], 0
         while start < len(tiles):
             chunk = tiles[start:start + self.size]
@@ -389,7 +393,7 @@ def predict_rows(
     reporter: Reporter = Reporter(),
     indexes: Sequence[Sequence[int] | None] | None = None,
     readers: Sequence[RowView] | None = None,
-) -> Iterator[RowBlock]:
+) -> Generator[RowBlock, None, None]:
     """Yield the scene's positive-class probabilities (mining; change for a change model) as
     consecutive row blocks, top to bottom.
 
@@ -406,7 +410,8 @@ def predict_rows(
     if model.info.series and len(srcs) < 2:
         raise ValueError(f"series model '{model.info.name}' needs at least two years, got {len(srcs)}")
     if not model.info.series and len(srcs) != model.info.images_per_sample:
-        raise ValueError(f"model '{model.info.name}' takes {model.info.images_per_sample} image(s) per sample, got {len(srcs)}")
+        raise ValueError(f"model '{model.info.name}' takes {model.info.images_per_sample} image(s) per sample, "
+                         f"got {len(srcs)}")
     plan = _Plan(srcs[0].height, srcs[0].width, resolve_tiling(model.info, settings))
     batch_size = settings.batch_size or auto_batch_size(model, plan.th * plan.tw)
     run = _Runner(model, batch_size, reporter)
@@ -430,7 +435,7 @@ def predict_rows(
             probabilities = np.zeros((len(batch.x0s), maps, th, plan.tw), np.float32)
             if batch.live.any():
                 probabilities[batch.live] = run(batch.tiles[batch.live]).reshape(-1, maps, th, plan.tw)
-        for p, x0 in zip(probabilities, batch.x0s):
+        for p, x0 in zip(probabilities, batch.x0s, strict=True):
             w = plan.weights(y0, x0)
             acc[:, :, x0:x0 + plan.tw] += p * w
             wsum[:, x0:x0 + plan.tw] += w

@@ -36,15 +36,24 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pyproj import CRS as ProjCRS
+from pyproj import CRS
 
-from ..engine.inference import GDAL_CACHE_BYTES, TileLayout, TileSettings, engine_env, first_batch, tile_layout
+from ..engine.inference import (
+    GDAL_CACHE_BYTES,
+    TileLayout,
+    TileSettings,
+    engine_env,
+    first_batch,
+    resolve_tiling,
+    tile_layout,
+)
 from ..engine.scaling import ImageInput, check_scale, sample_image, sample_medians, scaling_problem
 from ..io.bands import BandedImage
 from ..io.coordinates import apply_affine
@@ -194,7 +203,7 @@ class RunCheck:
         """The scaling warnings, one per image that has one."""
         return [f"{i.path}: {i.scaling}" for i in self.images if i.scaling]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-able values (paths as text), with the peak memory in MiB."""
         report = asdict(self)
         for image in report["images"]:
@@ -216,14 +225,16 @@ class RunCheck:
             out.append(f"{label}: {i.path.name}, {i.width} x {i.height} px, {i.tiles} tile(s) of "
                        f"{i.tile_size[0]} x {i.tile_size[1]} px; {i.crs} in {i.crs_units}, pixel "
                        f"{i.pixel_size_m[0]:.2f} x {i.pixel_size_m[1]:.2f} m; nodata {nodata}")
-            out.append(f"{label}: bands {i.band_choice}: {picked}; scaling: {i.scaling or 'values look like the training data'}")
+            scaling = i.scaling or "values look like the training data"
+            out.append(f"{label}: bands {i.band_choice}: {picked}; scaling: {scaling}")
         m = self.memory
         session = "not measured" if m.session is None else f"{m.session / MIB:.0f} MiB"
         out.append(f"Estimated peak memory {m.peak / MIB:.0f} MiB: process before the run {m.baseline / MIB:.0f} MiB, "
                    f"onnxruntime running a batch {session}, row buffers {m.row_buffers / MIB:.0f} MiB, batches "
                    f"{m.batches / MIB:.0f} MiB, accumulators {m.accumulators / MIB:.0f} MiB, row blocks "
                    f"{m.row_blocks / MIB:.0f} MiB, GDAL cache {m.gdal_cache / MIB:.0f} MiB"
-                   + (f", temporal filter {self.temporal_filter} {m.temporal_filter / MIB:.0f} MiB" if m.temporal_filter else "")
+                   + (f", temporal filter {self.temporal_filter} {m.temporal_filter / MIB:.0f} MiB"
+                      if m.temporal_filter else "")
                    + (f", MIN_AREA_HA {self.min_area_ha:g} {m.min_area / MIB:.0f} MiB" if m.min_area else ""))
         out.append(f"Estimated time {self.seconds:.1f} s for {self.batches} batch(es)")
         return out + self.notes
@@ -233,10 +244,12 @@ def pixel_size_m(grid: Grid) -> tuple[float, float]:
     """The (x, y) size of a pixel in metres: in the CRS's linear units for a projected CRS, on
     the ellipsoid at the scene's centre (pyproj Geod) for a geographic one."""
     t = grid.transform
+    assert grid.crs is not None  # check_images refuses an image without CRS
     if not grid.crs.is_geographic:
         factor = grid.crs.linear_units_factor[1]
         return math.hypot(t.a, t.d) * factor, math.hypot(t.b, t.e) * factor
-    geod = ProjCRS.from_wkt(grid.crs.to_wkt()).get_geod()
+    geod = CRS.from_wkt(grid.crs.to_wkt()).get_geod()
+    assert geod is not None  # a geographic CRS has an ellipsoid
     lon, lat = apply_affine(t, grid.width / 2, grid.height / 2)
     east = geod.inv(lon, lat, *apply_affine(t, grid.width / 2 + 1, grid.height / 2))[2]
     north = geod.inv(lon, lat, *apply_affine(t, grid.width / 2, grid.height / 2 + 1))[2]
@@ -244,17 +257,19 @@ def pixel_size_m(grid: Grid) -> tuple[float, float]:
 
 
 def _crs_units(grid: Grid) -> str:
-    return grid.crs.units_factor[0] if grid.crs.is_geographic else grid.crs.linear_units_factor[0]
+    assert grid.crs is not None  # check_images refuses an image without CRS
+    return str(grid.crs.units_factor[0] if grid.crs.is_geographic else grid.crs.linear_units_factor[0])
 
 
 def _image_check(year: int | None, image: BandedImage, layout: TileLayout, model: Model, scale: float) -> ImageCheck:
     sample = sample_image(image)
     medians = None if sample is None else sample_medians(*sample)
     grid = image.grid
+    assert grid.crs is not None  # check_images refuses an image without CRS
     return ImageCheck(
         year=year, path=image.path, width=grid.width, height=grid.height, tiles=layout.tiles,
         tile_size=(layout.tile_height, layout.tile_width),
-        bands=dict(zip(model.info.bands, image.indexes)), band_choice=image.how,
+        bands=dict(zip(model.info.bands, image.indexes, strict=True)), band_choice=image.how,
         scaling=None if medians is None else scaling_problem(medians, model.info, scale),
         crs=grid.crs.to_string(), crs_units=_crs_units(grid), pixel_size_m=pixel_size_m(grid),
         nodata_share=None if sample is None else float(1.0 - sample[1].mean()),
@@ -286,7 +301,8 @@ def _stream_memory(stream: _Stream, prefetch: int) -> dict[str, int]:
     batch = tiles + maps * layout.tile_height * batch_width
     grid = images[0].grid
     block_pixels = maps * layout.tile_height * grid.width
-    areas = 0 if grid.crs.is_geographic else layout.tile_height * grid.width * 8  # AreaTally's pixel areas
+    geographic = grid.crs is None or grid.crs.is_geographic
+    areas = 0 if geographic else layout.tile_height * grid.width * 8  # AreaTally's pixel areas
     # GDAL caches every decoded block of the inputs (all their bands) and of the outputs while they are open
     cached = sum(i.count * np.dtype(i.dtype).itemsize for i in images) + stream.output_bytes_per_pixel * maps
     return {
@@ -338,6 +354,7 @@ def check_run(
     if change and len(images) != 2:
         raise ValueError(f"change detection takes two images (before, after), not {len(images)}")
     infos = check_images(images, model, image_input.bands)
+    resolve_tiling(model.info, settings)  # TILE_OVERLAP checked where the run checks it, before any batch
     baseline = resident_bytes() or 0
     if change or width > 1 or model.info.series:
         common_image_grid(infos)
@@ -356,7 +373,8 @@ def check_run(
         filter_bytes = FILTER_BYTES_PER_PIXEL_YEAR * rows * grid.width * len(infos)
     sieve_bytes = max(SIEVE_BYTES_PER_PIXEL * i.grid.width * i.grid.height for i in infos) if min_area_ha > 0 else 0
     sessions = [p.session_bytes for p in profiles.values()]
-    memory = MemoryEstimate(baseline, None if None in sessions else sum(sessions), **mapping,
+    measured = [s for s in sessions if s is not None]
+    memory = MemoryEstimate(baseline, sum(measured) if len(measured) == len(sessions) else None, **mapping,
                             temporal_filter=filter_bytes, min_area=sieve_bytes)
     seconds = 0.0
     for stream in streams:
@@ -369,7 +387,7 @@ def check_run(
          "(install psutil); the peak memory leaves it out")]
     return RunCheck(
         images=[_image_check(year, info, layout, model, image_input.scale)
-                for (year, _), info, layout in zip(images, infos, layouts)],
+                for (year, _), info, layout in zip(images, infos, layouts, strict=True)],
         tiling=first.tiling.description, batch_size=first.batch_size,
         batches=sum(s.layout.batches for s in streams), memory=memory, seconds=seconds,
         profiles=list(profiles.values()), temporal_filter=temporal_filter, min_area_ha=min_area_ha, notes=notes,
@@ -379,7 +397,7 @@ def check_run(
 def _block_rows(image: BandedImage) -> int:
     """Rows of one block of ``image``'s file (the windowed passes read whole blocks)."""
     with open_raster(image.path) as src:
-        return src.block_shapes[0][0]
+        return int(src.block_shapes[0][0])
 
 
 def _streams(infos: Sequence[BandedImage], model: Model, layouts: Sequence[TileLayout], change: bool,
@@ -391,7 +409,7 @@ def _streams(infos: Sequence[BandedImage], model: Model, layouts: Sequence[TileL
     probability_bytes = 4 if width > 1 else {None: 0, "uint8": 2, "float32": 4}[probabilities]
     output = 1 + probability_bytes
     if change:
-        streams = [_Stream(model, (info,), layout, 0) for info, layout in zip(infos, layouts)]
+        streams = [_Stream(model, (info,), layout, 0) for info, layout in zip(infos, layouts, strict=True)]
         if change_model is not None:
             pair = tuple(check_images([(None, i.path) for i in infos], change_model, image_input.bands))
             layout = tile_layout(change_model, pair[0].grid.height, pair[0].grid.width, settings)
@@ -400,4 +418,4 @@ def _streams(infos: Sequence[BandedImage], model: Model, layouts: Sequence[TileL
         return streams
     if model.info.series:
         return [_Stream(model, tuple(infos), layouts[0], output)]
-    return [_Stream(model, (info,), layout, output) for info, layout in zip(infos, layouts)]
+    return [_Stream(model, (info,), layout, output) for info, layout in zip(infos, layouts, strict=True)]
