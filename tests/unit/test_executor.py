@@ -3,6 +3,9 @@ same error, type and message, with the local executor, with a Dask cluster (whos
 never reached, because the checks come first) and in the pre-run check (DRY_RUN)."""
 from __future__ import annotations
 
+import importlib.util
+from dataclasses import dataclass
+
 import pytest
 
 from euromine_qgis.core.batch.distributed import Cluster, parse_scheduler
@@ -11,6 +14,7 @@ from euromine_qgis.core.batch.sites import map_sites
 from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.inference import TileSettings
 from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.errors import InputError
 from euromine_qgis.core.executor import LOCAL
 from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.maps.preflight import check_run
@@ -77,3 +81,28 @@ def test_map_sites_gives_the_same_error_on_every_path(options, model, cluster, s
     assert local == on_cluster
     assert "Dask" not in local[1] and "SCHEDULER" not in local[1]
     assert not [p for p in (tmp_path / "cluster").rglob("*") if p.name != ".euromine.lock"]
+
+
+@dataclass(frozen=True)
+class FailingTask:
+    """A task that logs a line and a warning, then fails with the engine's error for bad input."""
+
+    label: str = "failing"
+
+    def __call__(self, model: Model, reporter: Reporter) -> None:
+        reporter.info("read the first year")
+        reporter.warn("the second year looks odd")
+        raise InputError("the second year is not a readable raster")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs Dask distributed")
+@pytest.mark.parametrize("executor", ["local", "cluster"])
+def test_a_failed_task_reports_its_lines_before_its_error(executor, model):
+    """The lines a task logged before it failed reach the log on every path, then its error."""
+    lines: list[str] = []
+    reporter = Reporter(info=lines.append, warning=lambda text: lines.append("warning: " + text))
+    where = LOCAL if executor == "local" else Cluster(parse_scheduler("local:1"))
+    with pytest.raises(InputError, match="not a readable raster"):
+        where.run([FailingTask()], model, reporter, lambda _task, _result: None)
+    logged = [line.replace("[failing] ", "") for line in lines if "year" in line]  # a cluster prefixes its label
+    assert logged == ["read the first year", "warning: the second year looks odd"]

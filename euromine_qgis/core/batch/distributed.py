@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..engine.contract import NormalizationOverride
-from ..errors import InputError, ModelError, first_line
+from ..errors import EuroMineError, InputError, ModelError, first_line
 from ..executor import Task, TaskT
 from ..io.checksum import sha256_of
 from ..progress import Reporter
 
 if TYPE_CHECKING:
     from distributed import Client, Future
+    from distributed import Scheduler as DaskScheduler
 
     from ..engine.model import Model
 
@@ -96,7 +97,8 @@ class ModelSpec:
         return _MODELS[key]
 
 
-_MODELS: dict[tuple, Model] = {}  # one per worker process: ModelSpec.open
+# one per worker process: ModelSpec.open
+_MODELS: dict[tuple[str, str, NormalizationOverride | None, float], Model] = {}
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,9 @@ def environment_versions() -> dict[str, str]:
     """What client and workers must agree on: EuroMine's, Dask distributed's and Python's versions."""
     import distributed
 
-    return {"euromine": project_version(), "distributed": distributed.__version__,
+    # set in distributed/__init__.py but not re-exported, so its stubs leave it out
+    version = distributed.__version__  # type: ignore[attr-defined]
+    return {"euromine": project_version(), "distributed": version,
             "python": ".".join(platform.python_version_tuple()[:2])}
 
 
@@ -202,8 +206,8 @@ class Cluster:
             if isinstance(answer, BaseException):
                 problems.append(f"{worker} cannot run EuroMine ({type(answer).__name__}: {first_line(answer)})")
             elif answer != wanted:
-                problems.append(f"{worker} has " + ", ".join(f"{k} {answer.get(k)} (here {v})" for k, v in wanted.items()
-                                                             if answer.get(k) != v))
+                problems.append(f"{worker} has " + ", ".join(f"{k} {answer.get(k)} (here {v})"
+                                                             for k, v in wanted.items() if answer.get(k) != v))
         if problems:
             raise InputError(f"SCHEDULER {self.scheduler.text}: the workers must run what this client runs "
                              f"(euromine {wanted['euromine']}, distributed {wanted['distributed']}, Python "
@@ -213,6 +217,7 @@ class Cluster:
             if not any(offered.get(name, 0) >= need for name, need in resources.items()):
                 raise InputError(f"SCHEDULER {self.scheduler.text}: the model runs on a GPU but no worker offers "
                                  "the GPU resource; start the GPU workers with --resources GPU=1")
+        assert client.scheduler is not None  # connected
         reporter.info(f"Dask: {len(client.scheduler_info()['workers'])} worker(s) at {client.scheduler.address}, "
                       f"euromine {wanted['euromine']}")
 
@@ -232,10 +237,12 @@ def _run(client: Client, tasks: Sequence[TaskT], model: ModelSpec, resources: di
         while pending:
             reporter.check()
             done, pending = _finished(pending, CANCEL_POLL_S)
-            for future in sorted(done, key=order.get):
+            for future in sorted(done, key=order.__getitem__):
                 task = futures[future]
-                result, lines = future.result()
+                result, lines, error = future.result()
                 replay(lines, reporter, f"[{task.label}] ")
+                if error is not None:
+                    raise error
                 finish(task, result)
                 reporter.progress(100.0 * (len(futures) - len(pending)) / len(futures))
     except BaseException:
@@ -267,13 +274,18 @@ def replay(lines: LogLines, reporter: Reporter, prefix: str) -> None:
             reporter.info(prefix + text)
 
 
-def _run_task(task: Task, model: ModelSpec, event_name: str) -> tuple[Any, LogLines]:
-    """On a worker: the task with the worker's copy of the model, and the lines it reported."""
+def _run_task(task: Task, model: ModelSpec, event_name: str) -> tuple[Any, LogLines, EuroMineError | None]:
+    """On a worker: the task with the worker's copy of the model, the lines it reported and the
+    engine's error that stopped it, if one did: returned, not raised, so that the lines logged
+    before the error reach the client too, which raises it after replaying them."""
     reporter, lines = recording_reporter(_cancel_poller(event_name))
-    return task(model.open(), reporter), lines
+    try:
+        return task(model.open(), reporter), lines, None
+    except EuroMineError as exc:
+        return None, lines, exc
 
 
-def _finished(futures: set[Future], timeout: float) -> tuple[set[Future], set[Future]]:
+def _finished(futures: set[Future[Any]], timeout: float) -> tuple[set[Future[Any]], set[Future[Any]]]:
     """The futures done within ``timeout`` (at least one, or none when time is up) and the others."""
     from distributed import wait
 
@@ -284,14 +296,14 @@ def _finished(futures: set[Future], timeout: float) -> tuple[set[Future], set[Fu
     return set(done), set(pending)
 
 
-def _stop(futures: set[Future], timeout: float) -> None:
+def _stop(futures: set[Future[Any]], timeout: float) -> None:
     """Wait for ``futures`` (told to stop) to end, so that none is still writing afterwards."""
     deadline = time.monotonic() + timeout
     while futures and time.monotonic() < deadline:
         _, futures = _finished(futures, CANCEL_POLL_S)
 
 
-def _resources_offered(dask_scheduler) -> dict[str, float]:
+def _resources_offered(dask_scheduler: DaskScheduler) -> dict[str, float]:
     """The most of each resource one worker offers (run on the scheduler)."""
     offered: dict[str, float] = {}
     for worker in dask_scheduler.workers.values():
@@ -310,6 +322,6 @@ def _cancel_poller(event_name: str) -> Callable[[], bool]:
         now = time.monotonic()
         if not state["set"] and now - state["at"] >= CANCEL_POLL_S:
             state["at"], state["set"] = now, event.is_set()
-        return state["set"]
+        return bool(state["set"])
 
     return is_canceled
