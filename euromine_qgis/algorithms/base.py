@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from .translation import tr
 ICONS = Path(__file__).resolve().parent.parent / "icons"  # one <id>.svg per algorithm
 
 
-@lru_cache(maxsize=None)
+@cache
 def help_text(spec: AlgorithmSpec) -> str:
     """The help page of ``spec`` (generated once per session: it lists the bundled models)."""
     return help_html(spec)
@@ -83,34 +83,34 @@ class EuroMineAlgorithm(QgsProcessingAlgorithm):
     def name(self) -> str:
         return self.SPEC.id
 
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+    def displayName(self) -> str:
         return self.tr(self.SPEC.title)
 
     def group(self) -> str:
         return self.tr(self.SPEC.group)
 
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+    def groupId(self) -> str:
         return self.SPEC.group_id
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def shortHelpString(self) -> str:
         return self.tr(help_text(self.SPEC))
 
-    def createInstance(self) -> EuroMineAlgorithm:  # noqa: N802 (QGIS API)
+    def createInstance(self) -> EuroMineAlgorithm:
         return type(self)()
 
-    def svgIconPath(self) -> str:  # noqa: N802 (QGIS API)
+    def svgIconPath(self) -> str:
         return str(ICONS / f"{self.SPEC.id}.svg")
 
     def icon(self) -> QIcon:
         return QIcon(self.svgIconPath())
 
-    def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802 (QGIS API)
+    def initAlgorithm(self, config: dict | None = None) -> None:
         for p in self.SPEC.on(QGIS):
             self.addParameter(qgis_parameter(p))
         for output in self.SPEC.outputs:
             self.addOutput(qgis_output(output))
 
-    def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802 (QGIS API)
+    def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:
         """QGIS's own check; where it refuses a raster input, the message names the file and its
         problem instead of QGIS's "Incorrect parameter value for IMAGES"."""
         ok, message = super().checkParameterValues(parameters, context)
@@ -118,7 +118,7 @@ class EuroMineAlgorithm(QgsProcessingAlgorithm):
             return ok, message
         return False, raster_input_problem(self, parameters, context) or message
 
-    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
+    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> dict:
         values = ParameterValues(self, parameters, context)
         try:

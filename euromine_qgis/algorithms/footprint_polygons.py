@@ -2,8 +2,8 @@
 area_ha), made with QGIS's gdal:polygonize, ready to join with published mining inventories."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from qgis.core import (
     QgsFeature,

@@ -18,7 +18,7 @@ class InstallDependenciesAlgorithm(EuroMineAlgorithm):
         values.extra[spec.SETTINGS_FOLDER.name] = QgsApplication.qgisSettingsDirPath()
         return self.SPEC.run(values, reporter, executor)
 
-    def postProcessAlgorithm(self, context, feedback) -> dict:  # noqa: N802 (QGIS API)
+    def postProcessAlgorithm(self, context, feedback) -> dict:
         """In the main thread: the provider checks again and loads the algorithms that run a model."""
         if self.provider() is not None:
             self.provider().recheck()

@@ -16,8 +16,8 @@ step.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from qgis.core import (
     Qgis,
@@ -87,7 +87,7 @@ class StyledLayer(QgsProcessingLayerPostProcessorInterface):
         self.group_checked = group_checked
         self.expanded = expanded
 
-    def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 (QGIS API)
+    def postProcessLayer(self, layer, context, feedback) -> None:
         if layer is None or not layer.isValid():
             return
         project = layer.project() or context.project() or QgsProject.instance()

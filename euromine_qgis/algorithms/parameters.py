@@ -35,7 +35,7 @@ from qgis.core import (
 )
 
 from ..core.app.models import bundled_names, model_default
-from ..core.app.spec import DESTINATIONS, Kind, Output, Outlines, Param, RasterInput
+from ..core.app.spec import DESTINATIONS, Kind, Outlines, Output, Param, RasterInput
 from ..qgis_compat import (
     BEHAVIOR_FILE,
     BEHAVIOR_FOLDER,
@@ -115,7 +115,8 @@ def qgis_output(output: Output) -> QgsProcessingOutputDefinition:
     return OUTPUTS[output.kind](output.name, tr(output.label))
 
 
-def _optional_int(alg: QgsProcessingAlgorithm, parameters: dict, name: str, context: QgsProcessingContext) -> int | None:
+def _optional_int(alg: QgsProcessingAlgorithm, parameters: dict, name: str,
+                  context: QgsProcessingContext) -> int | None:
     """An optional integer parameter: None when it is not set (parameterAsInt would give 0)."""
     value = parameters.get(name)
     if value is None or value == "" or (hasattr(value, "isNull") and value.isNull()):
@@ -123,7 +124,8 @@ def _optional_int(alg: QgsProcessingAlgorithm, parameters: dict, name: str, cont
     return alg.parameterAsInt(parameters, name, context)
 
 
-def _outlines(alg: QgsProcessingAlgorithm, p: Param, parameters: dict, context: QgsProcessingContext) -> Outlines | None:
+def _outlines(alg: QgsProcessingAlgorithm, p: Param, parameters: dict,
+              context: QgsProcessingContext) -> Outlines | None:
     """A POLYGONS value: each feature's name (from the FIELD parameter whose parent it is) and GeoJSON geometry."""
     source = alg.parameterAsSource(parameters, p.name, context)
     if source is None:
@@ -155,7 +157,9 @@ def read_value(alg: QgsProcessingAlgorithm, p: Param, parameters: dict, context:
     if kind is Kind.NUMBER:
         return alg.parameterAsDouble(parameters, name, context)
     if kind is Kind.INTEGER:
-        return _optional_int(alg, parameters, name, context) if p.optional else alg.parameterAsInt(parameters, name, context)
+        if p.optional:
+            return _optional_int(alg, parameters, name, context)
+        return alg.parameterAsInt(parameters, name, context)
     if kind is Kind.FLAG:
         return alg.parameterAsBoolean(parameters, name, context)
     if kind is Kind.CHOICE:

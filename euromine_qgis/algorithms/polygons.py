@@ -1,8 +1,8 @@
 """Class rasters as GeoPackage polygons with their area, made with QGIS's gdal:polygonize."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 from qgis import processing
 from qgis.core import (

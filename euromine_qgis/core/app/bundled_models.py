@@ -3,17 +3,10 @@ each algorithm's help)."""
 from __future__ import annotations
 
 from ..engine.bundled import bundled_models
-from ..engine.model_cards import model_cards
+from ..engine.model_cards import model_cards, one_line
 from ..executor import Executor
 from ..progress import Reporter
 from .spec import CLI, AlgorithmSpec, Outcome, Values
-
-
-def _metric_text(value: object) -> str:
-    """A metrics entry on one line: a number or text as it is, a group as ``name value, ...``."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    return str(value)
 
 
 def run(_values: Values, _reporter: Reporter, _executor: Executor) -> Outcome:
@@ -24,7 +17,7 @@ def run(_values: Values, _reporter: Reporter, _executor: Executor) -> Outcome:
         lines += [f"{card['name']}: {card['display_name']} ({card['task']})", f"  trained on: {card['trained_on']}"]
         if card["receptive_field"] is not None:
             lines.append(f"  receptive field: {card['receptive_field']} px, alignment {card['alignment']} px")
-        lines += [f"  {name}: {_metric_text(value)}" for name, value in card["metrics"].items()]
+        lines += [f"  {name}: {one_line(value)}" for name, value in card["metrics"].items()]
     return Outcome({"MODELS": cards}, lines, cards)
 
 

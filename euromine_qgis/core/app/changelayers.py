@@ -114,7 +114,7 @@ SPEC = AlgorithmSpec(
                                           "folder."),
             AREA_TABLE, VECTOR_OUTPUT, TRAJECTORY, params.FOOTPRINT_POLYGONS, SITE_NAME, MASKS),
     outputs=(*(Output(name, "raster", label) for name, label in zip(SUMMARY_RASTERS, (
-        "First year mined", "Last year mined", "Years active", "Transitions (on/off switches)"))),
+        "First year mined", "Last year mined", "Years active", "Transitions (on/off switches)"), strict=True)),
         Output("SMALL_MULTIPLES", "file", "Footprints by year (PNG)")),
     results="FIRST_YEAR, LAST_YEAR, YEARS_ACTIVE, TRANSITIONS (paths), CHANGE (<code>\"2016-2017\"</code> → path), "
             "AREA_HA (year → ha), GAIN_HA, LOSS_HA, NET_HA (pair → ha), AREA_TABLE, YEARS, OUTPUT_FOLDER, "

@@ -59,7 +59,8 @@ SPEC = AlgorithmSpec(
             params.PAIRS.but(default=None, optional=True,
                              help=params.PAIRS.help + " Empty: no change evaluation."),
             TABLE, REPORT),
-    outputs=(Output("TIOU", "number", "TIoU"), Output("CIOU", "number", "CIoU"), Output("CA_TIOU", "number", "CA-TIoU")),
+    outputs=(Output("TIOU", "number", "TIoU"), Output("CIOU", "number", "CIoU"),
+             Output("CA_TIOU", "number", "CA-TIoU")),
     results="TABLE, REPORT, YEARS, PER_YEAR, POOLED, TIOU, CIOU, CA_TIOU, TRANSITIONS, CHANGE (per interval class "
             "and all), CHANGE_PAIRS, AREA_UNIT.",
     example="processing.run('euromine:evaluate', {'PREDICTIONS': glob.glob('/tmp/fp/footprint_*.tif'), "

@@ -47,7 +47,8 @@ def run(values: Values, reporter: Reporter, executor: Executor) -> Outcome:
         return dry_run_outcome({"": check_run(images, model, **run_settings)}, model, reporter)
     out_dir = values[params.OUTPUT_FOLDER.name]
     mapped = map_footprints(images, model, out_dir, reporter=reporter, executor=executor, **run_settings)
-    lines = ["Year   Mining area (ha)   Footprint", *(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}" for r in mapped)]
+    lines = ["Year   Mining area (ha)   Footprint",
+             *(f"{r.year}   {r.mining_ha:16.2f}   {r.footprint}" for r in mapped)]
     return Outcome(footprint_results(out_dir, mapped, model), lines, mapped)
 
 

@@ -43,10 +43,10 @@ def sites(values: Values, reporter: Reporter) -> list[SiteSource]:
     """The sites of SITES_FOLDER, or of SITES_LAYER's outlines over MOSAICS, that SITES picks."""
     folder, outlines = values[SITES_FOLDER.name], values.get(SITES_LAYER.name)
     years = parse_years(values[params.YEARS.name])
-    if bool(folder) == (outlines is not None):
-        raise InputError("give either SITES_FOLDER (EuroMineNet layout) or SITES_LAYER with NAME_FIELD and MOSAICS")
-    if folder:
+    if folder and outlines is None:
         return sites_from_folder(folder, values[SITES.name], years, reporter)
+    if folder or outlines is None:
+        raise InputError("give either SITES_FOLDER (EuroMineNet layout) or SITES_LAYER with NAME_FIELD and MOSAICS")
     mosaics = files(values.get(MOSAICS.name))
     if not mosaics:
         raise InputError("MOSAICS: give one mosaic per year to cut the SITES_LAYER outlines from")
@@ -121,7 +121,8 @@ SPEC = AlgorithmSpec(
                                           "new temporary folder (nothing to resume)."),
             params.FOOTPRINT_POLYGONS.but(label="Footprint polygons of every site and year (site, year, area_ha)"),
             params.DRY_RUN, params.SCHEDULER),
-    outputs=(Output("SUMMARY_TABLE", "file", "Summary table (CSV)"), Output("SUMMARY_REPORT", "html", "Summary report")),
+    outputs=(Output("SUMMARY_TABLE", "file", "Summary table (CSV)"),
+             Output("SUMMARY_REPORT", "html", "Summary report")),
     results="SUMMARY_TABLE, SUMMARY_REPORT, OUTPUT_FOLDER, SITE_NAMES, MAPPED and REUSED (site names), SITE_RESULTS "
             "(per site: folder, status, years, area_ha, gain_ha, loss_ha, footprints, change, area_table, "
             "evaluation_table, report, the scores, trajectory (the TRAJECTORY raster) and the trajectory figures "
@@ -129,7 +130,8 @@ SPEC = AlgorithmSpec(
             "FOOTPRINT_POLYGONS (QGIS), MICRO and MACRO (pooled scores, each with its number of sites), MODEL_NAME, "
             "PROVIDER, DEVICE_NAME, PRECISION.",
     example="processing.run('euromine:mapsites', {'SITES_FOLDER': '/data/EuroMineNet', 'SITES': 'test', "
-            "'YEARS': '2015-2024', 'MODEL': 'spectral_baseline', 'OUTPUT_FOLDER': '/tmp/test_sites'})['MICRO']['ca_tiou']",
+            "'YEARS': '2015-2024', 'MODEL': 'spectral_baseline', "
+            "'OUTPUT_FOLDER': '/tmp/test_sites'})['MICRO']['ca_tiou']",
     run=run,
     needs_models=True,
 )

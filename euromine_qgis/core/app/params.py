@@ -76,7 +76,8 @@ DRY_RUN = Param(
 SCHEDULER = Param(
     "SCHEDULER", Kind.TEXT, "Dask scheduler: tcp://HOST:8786, or local:N worker processes (empty: run here)",
     default="", optional=True, advanced=True,
-    help="run the tasks (the years of mapfootprints, the sites of mapsites) on a Dask distributed cluster: <code>tcp://HOST:8786</code> (a running "
+    help="run the tasks (the years of mapfootprints, the sites of mapsites) on a Dask distributed cluster: "
+         "<code>tcp://HOST:8786</code> (a running "
          "<code>dask scheduler</code> whose workers have EuroMine of this version installed and see the same "
          "paths) or <code>local:N</code> (N worker processes on this machine). Each worker opens the model once; "
          "workers write into hidden staging folders of OUTPUT_FOLDER and this run moves each result in place, so "

@@ -56,7 +56,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return lines + ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
 
 
-def _text(value: Any) -> str:
+def one_line(value: Any) -> str:
     """A record's value on one line: a group as ``name value, ...``, anything else as it is."""
     if isinstance(value, Mapping):
         return ", ".join(f"{k} {v}" for k, v in value.items())
@@ -105,7 +105,7 @@ def card_markdown(model: ModelEntry) -> str:
         record = variant.record
         lines += [f"### {precision} sibling (`PRECISION={precision}`)", "",
                   f"- file: `{variant.file.name}` ({variant.size_bytes:,} bytes), sha256 `{variant.sha256}`"]
-        lines += [f"- {key.replace('_', ' ')}: {_text(record[key])}"
+        lines += [f"- {key.replace('_', ' ')}: {one_line(record[key])}"
                   for key in ("method", "argmax_agreement", "agreement_patches", "heldout_change") if key in record]
         if "command" in record:
             lines.append(f"- made by: `{record['command']}`")
