@@ -14,7 +14,7 @@ from rasterio.crs import CRS
 from tests.cli.cli_runs import algorithm_parameters, flags, rasters_under, run_commands
 from tests.rasters import random_scene, write_image
 
-# Result keys of outputs only the algorithms make: polygons drawn by QGIS (see euromine_qgis/cli/commands.py).
+# Result keys of outputs only the algorithms make: polygons drawn by QGIS (the specs' QGIS-only parameters).
 QGIS_ONLY = {"VECTOR_OUTPUT", "FOOTPRINT_POLYGONS"}
 
 
@@ -71,9 +71,6 @@ def test_bad_input_gives_the_algorithms_message(euromine_provider, euromine_qgis
     assert out.returncode == 2
     assert f"euromine mapfootprints: error: {raised.value}\n" in out.stderr
 
-
-# Parameters only the algorithms have: the polygon outputs and site outlines read from a vector
-# layer (see euromine_qgis/cli/commands.py and docs/user-guide/command.md).
 # What a pre-run check measures (memory, seconds, the timed batch): it differs from one check to the next.
 MEASURED = {"memory", "seconds", "profiles", "peak_memory_mib"}
 

@@ -56,8 +56,9 @@ def test_zip_holds_a_complete_plugin(plugin_zip):
         assert f"euromine_qgis/{needed}" in names, needed
     for module in (REPO / "euromine_qgis").glob("*.py"):  # pb_tool.cfg lists them one by one
         assert f"euromine_qgis/{module.name}" in names, module.name
-    for alg_id in ("mapfootprints", "detectchange", "changelayers", "evaluate", "mapsites"):  # help is not code
-        assert f"euromine_qgis/algorithms/help/{alg_id}.html" in names, alg_id
+    for alg_id in ("mapfootprints", "detectchange", "changelayers", "evaluate", "mapsites"):  # spec, adapter, icon
+        for part in (f"core/app/{alg_id}.py", f"algorithms/{alg_id}.py", f"icons/{alg_id}.svg"):
+            assert f"euromine_qgis/{part}" in names, part
     assert not any(n.startswith("euromine_qgis/export") or "torch" in n for n in names)
     assert meta["general"]["hasProcessingProvider"] == "yes"
     assert meta["general"]["qgisMinimumVersion"] == "3.22"
