@@ -71,6 +71,7 @@ def test_bad_input_gives_the_algorithms_message(euromine_provider, euromine_qgis
     assert out.returncode == 2
     assert f"euromine mapfootprints: error: {raised.value}\n" in out.stderr
 
+
 # What a pre-run check measures (memory, seconds, the timed batch): it differs from one check to the next.
 MEASURED = {"memory", "seconds", "profiles", "peak_memory_mib"}
 
