@@ -115,7 +115,7 @@ def link_splits(splits: dict[str, list[TrainingSite]], out: Path) -> dict[str, P
 
 def measured(onnx_path: Path, test_sites: Sequence[TrainingSite], device: str) -> dict[str, Any]:
     """Test-split scores, throughput and provenance of an ONNX file, run by the plugin's engine."""
-    model = Model(onnx_path, device=device)
+    model = Model(onnx_path, device=device, scale=1.0)
     scores = score_sites(model, test_sites)
     row = {k: scores["micro"][k] for k in FOOTPRINT_SCORES} if "micro" in scores else \
         {k: scores.get(k) for k in CHANGE_SCORES}
@@ -213,7 +213,7 @@ def baseline_rows(test_sites: Sequence[TrainingSite], tasks: set[str], args: arg
            "source": f"bundled {path.name}", "status": "ok", "error": None}
     rows = [row] if tasks - {"change"} else []
     if "change" in tasks:
-        scores = route_scores(Model(path, device=args.device), list(test_sites))
+        scores = route_scores(Model(path, device=args.device, scale=1.0), list(test_sites))
         rows.append({**{k: v for k, v in row.items() if k not in FOOTPRINT_SCORES},
                      **{f"change_{k}": v for k, v in scores.items()},
                      "model": route_name("footprint", BASELINE), "task": "change",

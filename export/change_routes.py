@@ -64,6 +64,6 @@ def measure_routes(models_dir: Path, test_sets: Mapping[str, Path]) -> dict[str,
     for bundled in bundled_models(models_dir):
         if bundled.task not in ROUTE_KINDS:
             continue
-        model = Model(bundled.file, device="cpu")
+        model = Model(bundled.file, device="cpu", scale=1.0)
         routes[route_name(bundled.task, bundled.name)] = {name: route_scores(model, s) for name, s in sites.items()}
     return {"test_sets": {name: describe(test_sets[name], s) for name, s in sites.items()}, "routes": routes}

@@ -187,7 +187,7 @@ def record_receptive_field(path: Path) -> ReceptiveField:
     the CPU (core.engine.receptive_field) and write them into its metadata, in place; the graph is
     untouched. A model whose field is unbounded gets ``receptive_field: null`` and the engine's
     fallback tiling."""
-    model = Model(path, device="cpu", precision="fp32")
+    model = Model(path, device="cpu", precision="fp32", scale=1.0)
     field = measure(model, more_scenes=site_scenes(model.info))
     proto = onnx.load(str(path), load_external_data=False)
     metadata = dict(read_metadata(path), receptive_field=field.radius, alignment=field.alignment or 1)

@@ -51,7 +51,7 @@ def map_scene(model: TileModel, images: Sequence[Path]) -> tuple[np.ndarray, np.
     with ExitStack() as stack:
         stack.enter_context(engine_env())
         srcs = [stack.enter_context(open_raster(path)) for path in images]
-        blocks = list(predict_rows(model, srcs, TileSettings()))
+        blocks = list(predict_rows(model, srcs, TileSettings(batch_size=0)))
     rows = 1 if model.info.series else 0
     return (np.concatenate([b.probability for b in blocks], rows),
             np.concatenate([b.valid for b in blocks], rows))
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("test_data", type=Path, help="held-out sites in the EuroMineNet layout")
     parser.add_argument("--min-area-ha", type=float, nargs="+", default=[0.0], help="minimum mapping units (ha)")
     args = parser.parse_args(argv)
-    model = Model(args.model, device="cpu")
+    model = Model(args.model, device="cpu", scale=1.0)
     if model.info.task == "change":
         parser.error(f"{args.model}: a footprint or series model is needed, this one's task is 'change'")
     sites = training_sites(args.test_data)

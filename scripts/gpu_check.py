@@ -147,6 +147,7 @@ def bench_model(bundled, device: str, scene: list[tuple[int, Path]], work: Path)
     from euromine_qgis.core.engine.bundled import resolve_bundled
     from euromine_qgis.core.engine.inference import TileSettings, tile_layout
     from euromine_qgis.core.engine.model import Model
+    from euromine_qgis.core.engine.scaling import ImageInput
     from euromine_qgis.core.maps.bitemporal import detect_change
     from euromine_qgis.core.maps.footprints import map_footprints
     from tests.gpu_support import GpuMemoryWatch
@@ -156,20 +157,23 @@ def bench_model(bundled, device: str, scene: list[tuple[int, Path]], work: Path)
         height, width = src.height, src.width
     mpx_years = height * width * len(scene) / 1e6
     with GpuMemoryWatch() as memory:
-        model = Model(bundled.file, device=device)
+        model = Model(bundled.file, device=device, scale=1.0)
         if bundled.task == "change":  # the change layer needs a footprint model for gain/loss
-            footprint = Model(resolve_bundled("spectral_baseline"), device=device)
+            footprint = Model(resolve_bundled("spectral_baseline"), device=device, scale=1.0)
             runs = [(model, paths), (footprint, paths[:1]), (footprint, paths[1:])]
 
             def engine(settings: TileSettings, out: Path) -> None:
-                detect_change(paths[0], paths[1], out / "change.tif", footprint, model, settings=settings)
+                detect_change(paths[0], paths[1], out / "change.tif", footprint, model, settings=settings,
+                              threshold=0.5, image_input=ImageInput(scale=1.0))
         else:
             runs = [(model, paths)] if model.info.series else [(model, [p]) for p in paths]
 
             def engine(settings: TileSettings, out: Path) -> None:
-                map_footprints(scene, model, out, settings=settings)
+                map_footprints(scene, model, out, settings=settings,
+                               threshold=0.5, temporal_filter="none", min_area_ha=0.0,
+                               image_input=ImageInput(scale=1.0))
 
-        auto = tile_layout(model, height, width).batch_size
+        auto = tile_layout(model, height, width, settings=TileSettings(batch_size=0)).batch_size
         sweep = {}
         for n, batch in enumerate(sorted({max(1, auto // 4), max(1, auto // 2), auto, auto * 2})):
             settings = TileSettings(batch_size=batch)
@@ -196,7 +200,9 @@ def map_workload(device: str, sites: int, model_name: str, work: Path) -> dict:
     import rasterio
 
     from euromine_qgis.core.engine.bundled import resolve_bundled
+    from euromine_qgis.core.engine.inference import TileSettings
     from euromine_qgis.core.engine.model import Model
+    from euromine_qgis.core.engine.scaling import ImageInput
     from euromine_qgis.core.maps.footprints import map_footprints
     from euromine_qgis.core.release import YEARS
     from export.synthetic import generate_sites
@@ -204,14 +210,16 @@ def map_workload(device: str, sites: int, model_name: str, work: Path) -> dict:
     start = time.perf_counter()
     folders = generate_sites(work / "sites", sites, seed=2024)
     generated = time.perf_counter() - start
-    model = Model(resolve_bundled(model_name), device=device)
+    model = Model(resolve_bundled(model_name), device=device, scale=1.0)
     timings = []
     for folder in folders:
         images = [(y, folder / "image" / f"Year{y}.tif") for y in YEARS]
         with rasterio.open(images[0][1]) as src:
             pixels = src.height * src.width
         start = time.perf_counter()
-        map_footprints(images, model, work / "maps" / folder.name)
+        map_footprints(images, model, work / "maps" / folder.name,
+                       threshold=0.5, settings=TileSettings(batch_size=0), temporal_filter="none", min_area_ha=0.0,
+                       image_input=ImageInput(scale=1.0))
         timings.append((pixels * len(YEARS) / 1e6, time.perf_counter() - start))
     steady = timings[1:] or timings
     mpx, seconds = sum(m for m, _ in steady), sum(s for _, s in steady)

@@ -43,7 +43,7 @@ def cuda_problem() -> str | None:
         return (f"onnxruntime {ort.__version__} ({os.path.dirname(ort.__file__)}) has no {CUDA} "
                 f"(providers: {', '.join(ort.get_available_providers())}): install onnxruntime-gpu")
     try:
-        Model(resolve_bundled("spectral_baseline"), device="cuda")
+        Model(resolve_bundled("spectral_baseline"), device="cuda", scale=1.0)
     except ModelError as exc:
         return str(exc)
     return None

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.plain_run import PLAIN_INPUT
+
 REPO = Path(__file__).resolve().parents[2]
 YEAR = 2020
 DEEPNESS_MINING = 2  # Deepness writes class index + 1: 1 background, 2 the model's one class
@@ -62,10 +64,11 @@ def euromine(args: argparse.Namespace) -> dict:
     from euromine_qgis.core.engine.model import Model
     from euromine_qgis.core.maps.footprints import footprint_name, map_footprints
 
-    model = Model(args.model, device="cpu")
+    model = Model(args.model, device="cpu", scale=1.0)
     settings = TileSettings(tile=args.tile, overlap=args.overlap, batch_size=args.batch or 0)
     start = time.perf_counter()
-    map_footprints([(YEAR, args.scene)], model, args.out, settings=settings)
+    map_footprints([(YEAR, args.scene)], model, args.out, settings=settings,
+                   threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     seconds = time.perf_counter() - start
     peak = peak_kib()
     with rasterio.open(args.out / footprint_name(YEAR)) as src:

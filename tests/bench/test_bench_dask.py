@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from euromine_qgis.core.batch.site_sources import sites_from_folder
-from euromine_qgis.core.batch.sites import SiteOptions, map_sites
+from euromine_qgis.core.batch.sites import map_sites
 from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.model import Model
 from export.synthetic import generate_sites
+from tests.plain_run import site_options
 
 pytest.importorskip("distributed")
 
@@ -26,7 +27,7 @@ N_SITES, SIZE, YEARS = 8, (256, 256), tuple(range(2015, 2025))
 
 def _sites_per_minute(sites, model, out: Path, cluster=None) -> float:
     started = time.perf_counter()
-    map_sites(sites, model, out, SiteOptions(site_reports=False), cluster=cluster)
+    map_sites(sites, model, out, site_options(site_reports=False), cluster=cluster)
     return 60.0 * len(sites) / (time.perf_counter() - started)
 
 
@@ -36,7 +37,7 @@ def test_bench_sites_per_minute_here_and_on_a_local_cluster(tmp_path):
     generate_sites(tmp_path / "sites", N_SITES, seed=4242, size=SIZE, years=YEARS)
     sites = sites_from_folder(tmp_path / "sites", "all", None)
     path = resolve_bundled("spectral_baseline")
-    model = Model(path, "cpu")
+    model = Model(path, "cpu", scale=1.0)
     here = _sites_per_minute(sites, model, tmp_path / "here")
     cluster = Cluster(parse_scheduler("local:2"))
     on_cluster = _sites_per_minute(sites, model, tmp_path / "cluster", cluster)

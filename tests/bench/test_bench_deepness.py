@@ -126,7 +126,7 @@ def scene(tmp_path_factory) -> Path:
 def reference(scene) -> np.ndarray:
     """Whole-scene inference's mining probability (NaN where not valid): the model run once on the
     reflect-padded scene."""
-    return whole_scene(Model(resolve_bundled(MODEL), device="cpu"), [scene])[0]
+    return whole_scene(Model(resolve_bundled(MODEL), device="cpu", scale=1.0), [scene])[0]
 
 
 def euromine(label: str, *options: str) -> Tool:

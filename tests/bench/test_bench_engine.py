@@ -28,6 +28,7 @@ from euromine_qgis.core.engine.inference import (
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.maps.footprints import map_footprints
 from export.synthetic import generate_site
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 
 REPO = Path(__file__).resolve().parents[2]
 SIDE = 2000
@@ -49,7 +50,7 @@ def footprint_models() -> list[tuple[str, Path]]:
 
 def default_batch(model: Model) -> int:
     """The engine's automatic batch size for the model's default tiles."""
-    tile = resolve_tiling(model.info, TileSettings()).tile
+    tile = resolve_tiling(model.info, TileSettings(batch_size=0)).tile
     return auto_batch_size(model, tile * tile)
 
 
@@ -58,7 +59,7 @@ def raw_session_seconds(model: Model, images, batch: int) -> float:
     batches = []
     for _, path in images:
         with rasterio.open(path) as src:
-            plan = _Plan(src.height, src.width, resolve_tiling(model.info, TileSettings()))
+            plan = _Plan(src.height, src.width, resolve_tiling(model.info, TileSettings(batch_size=0)))
             x = _reflect_to(model.normalize(src.read()[None])[0], plan.canvas_h, plan.canvas_w)
         tiles = [x[:, y0:y0 + plan.th, x0:x0 + plan.tw] for y0 in plan.ys for x0 in plan.xs]
         batches += [np.stack(tiles[i:i + batch]) for i in range(0, len(tiles), batch)]
@@ -74,7 +75,7 @@ def reader_seconds(model: Model, images, batch: int) -> float:
     with engine_env():
         for _, path in images:
             with rasterio.open(path) as src:
-                plan = _Plan(src.height, src.width, resolve_tiling(model.info, TileSettings()))
+                plan = _Plan(src.height, src.width, resolve_tiling(model.info, TileSettings(batch_size=0)))
                 for _ in _read_batches([src], model, plan, batch, [None]):
                     pass
     return time.perf_counter() - start
@@ -82,7 +83,8 @@ def reader_seconds(model: Model, images, batch: int) -> float:
 
 def engine_seconds(model: Model, images, out: Path, batch: int) -> float:
     start = time.perf_counter()
-    map_footprints(images, model, out, settings=TileSettings(batch_size=batch))
+    map_footprints(images, model, out, settings=TileSettings(batch_size=batch),
+                   threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     return time.perf_counter() - start
 
 
@@ -104,7 +106,7 @@ def test_throughput_against_raw_session(scene, tmp_path, device):
         pytest.skip(f"{provider} not available")
     rows = []
     for name, file in footprint_models():
-        model = Model(file, device=device)
+        model = Model(file, device=device, scale=1.0)
         batch = default_batch(model)
         engine_seconds(model, scene[:1], tmp_path / "warm", batch)  # warm-up (TensorRT builds its engine here)
         e2e = engine_seconds(model, scene, tmp_path / f"e2e_{model.info.name}", batch)
@@ -161,7 +163,7 @@ def patch_pipeline_seconds(model: Model, images, work: Path) -> float:
 def test_against_patch_pipeline(scene, tmp_path):
     rows = []
     for name, file in footprint_models():
-        model = Model(file, device="cpu")
+        model = Model(file, device="cpu", scale=1.0)
         ours = engine_seconds(model, scene, tmp_path / f"ours_{model.info.name}", default_batch(model))
         theirs = patch_pipeline_seconds(model, scene, tmp_path / f"patches_{model.info.name}")
         rows.append(f"{name:22s} engine {ours:6.2f} s, patch pipeline {theirs:6.2f} s: "
@@ -176,9 +178,10 @@ sys.path.insert(0, sys.argv[3])
 from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.bundled import resolve_bundled
-model = Model(resolve_bundled("spectral_baseline"), device="cpu")
+from tests.plain_run import PLAIN_FOOTPRINTS
+model = Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0)
 start = time.perf_counter()
-map_footprints([(2020, Path(sys.argv[1]))], model, Path(sys.argv[2]))
+map_footprints([(2020, Path(sys.argv[1]))], model, Path(sys.argv[2]), **PLAIN_FOOTPRINTS)
 # VmHWM, not ru_maxrss: under pytest the child's ru_maxrss can report the parent's peak
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({"seconds": time.perf_counter() - start, "peak_kib": peak}))
@@ -278,7 +281,7 @@ def test_phase_shares(scene, tmp_path, monkeypatch):
     rows = []
     for name, file in footprint_models():
         for variant in ("now", "unfused cast"):
-            model = Model(file, device="cpu")
+            model = Model(file, device="cpu", scale=1.0)
             clock = PhaseClock()
             with monkeypatch.context() as patch:
                 if variant != "now":
@@ -291,7 +294,9 @@ def test_phase_shares(scene, tmp_path, monkeypatch):
                 writer = footprints._YearWriter.__call__
                 patch.setattr(footprints._YearWriter, "__call__", clock.call("writing", writer))
                 start = time.perf_counter()
-                map_footprints(scene, model, tmp_path / f"phases_{name}_{len(rows)}", settings=TileSettings())
+                map_footprints(scene, model, tmp_path / f"phases_{name}_{len(rows)}",
+                               settings=TileSettings(batch_size=0), threshold=0.5, temporal_filter="none",
+                               min_area_ha=0.0, image_input=PLAIN_INPUT)
                 wall = time.perf_counter() - start
             s = clock.seconds
             phases = {"decode": s["decode"], "batch assembly": s["reader"] - s["decode"], "inference": s["inference"],
@@ -311,8 +316,8 @@ def test_detectchange_decodes_each_image_once(scene, tmp_path, monkeypatch):
     from euromine_qgis.core.maps import bitemporal
 
     unet = next(m.file for m in bundled_models(task="footprint") if m.name == "unet_footprint")
-    footprint = Model(unet, device="cpu")
-    change = Model(bundled_models(task="change")[0].file, device="cpu")
+    footprint = Model(unet, device="cpu", scale=1.0)
+    change = Model(bundled_models(task="change")[0].file, device="cpu", scale=1.0)
     (_, before), (_, after) = scene
     rows = []
     for variant in ("now: each image decoded once", "before: each stream decodes its images"):
@@ -332,7 +337,8 @@ def test_detectchange_decodes_each_image_once(scene, tmp_path, monkeypatch):
             if variant.startswith("before"):
                 patch.setattr(bitemporal, "decoded_once", apart)
             start = time.perf_counter()
-            bitemporal.detect_change(before, after, tmp_path / f"change_{len(rows)}.tif", footprint, change)
+            bitemporal.detect_change(before, after, tmp_path / f"change_{len(rows)}.tif", footprint, change,
+                                     threshold=0.5, settings=AUTO_TILES, image_input=PLAIN_INPUT)
             wall = time.perf_counter() - start
         rows.append(f"{variant:42s} {wall:6.2f} s, {decoded['px'] / (2 * SIDE * SIDE):4.2f} px decoded per image px")
     report(f"detectchange change_model (unet_footprint + {change.info.name}), {SIDE} x {SIDE} px, CPU", rows)

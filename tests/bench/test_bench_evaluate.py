@@ -34,7 +34,7 @@ baseline = psutil.Process().memory_info().rss
 start = time.perf_counter()
 evaluation = evaluate_rasters(pred, ref, parse_pairs(sys.argv[2], list(pred)))
 seconds = time.perf_counter() - start
-summary = evaluation.summary()
+summary = evaluation.summary(0.5)
 status = Path("/proc/self/status").read_text()
 peak = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) * 1024
 print(json.dumps({"seconds": seconds, "baseline": baseline, "peak": peak,

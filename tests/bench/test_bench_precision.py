@@ -44,12 +44,12 @@ def test_precision_table(site, tmp_path, monkeypatch):
     rows = []
     for entry in (e for e in entries if "int8" in e.get("variants", {})):
         parent = MODELS_DIR / entry["file"]
-        auto = Model(parent, device="cpu", precision="auto")
+        auto = Model(parent, device="cpu", precision="auto", scale=1.0)
         cache = json.loads((tmp_path / CACHE_FILE).read_text())
         batch = next(v for k, v in cache.items() if k.startswith(entry["sha256"]))["seconds_per_batch"]
         images = site[:auto.info.images_per_sample or 2]
-        fp32_s, fp32_map, valid = end_to_end(Model(parent, device="cpu", precision="fp32"), images)
-        int8_s, int8_map, _ = end_to_end(Model(parent, device="cpu", precision="int8"), images)
+        fp32_s, fp32_map, valid = end_to_end(Model(parent, device="cpu", precision="fp32", scale=1.0), images)
+        int8_s, int8_map, _ = end_to_end(Model(parent, device="cpu", precision="int8", scale=1.0), images)
         agree = np.mean(fp32_map[valid] == int8_map[valid])
         heldout = next(iter(entry["variants"]["int8"]["heldout_change"].values()))
         speed = batch["fp32"] / batch["int8"]

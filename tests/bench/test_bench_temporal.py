@@ -22,6 +22,7 @@ from euromine_qgis.core.scoring.evaluation import evaluate_rasters, match_inputs
 from euromine_qgis.core.scoring.metrics import aggregate_sites
 from euromine_qgis.core.years import match_years
 from export.synthetic import generate_sites
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 
 HELD_OUT_SEED = 90210
 N_SITES = 8
@@ -37,7 +38,8 @@ def measure(sites: list[Path], out: Path, model: Model, temporal_filter: str) ->
     counts, per_pixel, per_mined = {}, [], []
     for site in sites:
         images = match_years(sorted((site / "image").glob("Year*.tif")), None)
-        mapped = map_footprints(images, model, out / temporal_filter / site.name, temporal_filter=temporal_filter)
+        mapped = map_footprints(images, model, out / temporal_filter / site.name, temporal_filter=temporal_filter,
+                                threshold=0.5, settings=AUTO_TILES, min_area_ha=0.0, image_input=PLAIN_INPUT)
         predictions, references = match_inputs([m.footprint for m in mapped],
                                                sorted((site / "label").glob("Year*.tif")), None)
         counts[site.name] = evaluate_rasters(predictions, references).counts
@@ -47,7 +49,7 @@ def measure(sites: list[Path], out: Path, model: Model, temporal_filter: str) ->
         seen = valid.any(axis=0)
         per_pixel.append(flicker[seen])
         per_mined.append(flicker[seen & truth.any(axis=0)])
-    micro = aggregate_sites(counts)["micro"]
+    micro = aggregate_sites(counts, lam=0.5)["micro"]
     return {"ca_tiou": micro["ca_tiou"], "tiou": micro["tiou"], "ciou": micro["ciou"],
             "transitions": float(np.concatenate(per_pixel).mean()),
             "transitions_mined": float(np.concatenate(per_mined).mean())}
@@ -56,7 +58,7 @@ def measure(sites: list[Path], out: Path, model: Model, temporal_filter: str) ->
 @pytest.mark.slow
 def test_temporal_filters_raise_ca_tiou_and_lower_transitions(tmp_path):
     sites = generate_sites(tmp_path / "sites", N_SITES, seed=HELD_OUT_SEED)
-    model = Model(resolve_bundled("spectral_baseline"), device="cpu")
+    model = Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0)
     rows = {f: measure(sites, tmp_path / "maps", model, f) for f in TEMPORAL_FILTERS}
     print(f"\n{N_SITES} held-out sites (seed {HELD_OUT_SEED}), spectral_baseline, threshold 0.5")
     print("filter     CA-TIoU   TIoU    CIoU    transitions/valid px   transitions/mined px")

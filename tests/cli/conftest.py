@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
+
 REPO = Path(__file__).resolve().parents[2]
 CONSTRAINTS = Path(__file__).with_name("numpy2-constraints.txt")
 LATEST = os.environ.get("EUROMINE_CLI_VENV") == "latest"
@@ -115,4 +117,6 @@ def footprints_of_site(sites, tmp_path_factory) -> list[Path]:
 
     images = match_years(sorted((sites[1] / "image").glob("Year*.tif")), [2015, 2016, 2017, 2018])
     out = tmp_path_factory.mktemp("footprints")
-    return [r.footprint for r in map_footprints(images, Model(resolve_bundled("spectral_baseline"), "cpu"), out)]
+    model = Model(resolve_bundled("spectral_baseline"), "cpu", scale=1.0)
+    return [r.footprint for r in map_footprints(images, model, out, threshold=0.5, settings=AUTO_TILES,
+                                                temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)]

@@ -35,7 +35,7 @@ def report(sites, tmp_path_factory) -> Path:
         predictions.append(path)
     pred, ref = match_inputs(predictions, sorted((site / "label").glob("Year*.tif")), None)
     evaluation = evaluate_rasters(pred, ref, parse_pairs("all", list(pred)))
-    return write_report(evaluation, out / "report.html")
+    return write_report(evaluation, out / "report.html", lam=0.5)
 
 
 def test_report_renders_and_is_not_blank(report, tmp_path):

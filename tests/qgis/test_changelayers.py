@@ -52,7 +52,7 @@ def test_all_pairs_equal_the_engine_and_load_styled_in_a_group(footprints, tmp_p
                             context=context, feedback=feedback)
 
     core = change_layers([(int(Path(p).stem[-4:]), Path(p)) for p in footprints], list(combinations(YEARS, 2)),
-                         tmp_path / "core")
+                         tmp_path / "core", temporal_filter="none", min_area_ha=0.0)
     assert result["YEARS"] == YEARS and len(result["CHANGE"]) == 45
     assert result["AREA_TABLE"] == str(tmp_path / "alg" / "area_table.csv")
     assert result["AREA_HA"] == {str(y): pytest.approx(ha, rel=1e-12) for y, ha in core.area_ha.items()}

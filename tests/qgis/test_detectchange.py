@@ -13,6 +13,7 @@ from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.maps.bitemporal import change_from_footprints, detect_change
 from tests.onnx_factory import change_model
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 
 ALG = "euromine:detectchange"
 
@@ -31,7 +32,8 @@ def test_series_post_classification_equals_core(euromine_provider, sites, tmp_pa
                                   "CHANGE": str(tmp_path / "change.tif")}, context=context, feedback=feedback)
     assert result["METHOD"] == "post_classification" and result["BEFORE"].endswith("Year2016.tif")
     core = detect_change(Path(result["BEFORE"]), Path(result["AFTER"]), tmp_path / "core.tif",
-                         Model(resolve_bundled("spectral_baseline"), device="cpu"))
+                         Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0),
+                         threshold=0.5, settings=AUTO_TILES, image_input=PLAIN_INPUT)
     assert result["GAIN_HA"] == pytest.approx(core.gain_ha) and result["LOSS_HA"] == pytest.approx(core.loss_ha)
     assert result["NET_HA"] == pytest.approx(core.gain_ha - core.loss_ha)
     with rasterio.open(result["CHANGE"]) as a, rasterio.open(tmp_path / "core.tif") as b:

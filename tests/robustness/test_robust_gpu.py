@@ -27,9 +27,10 @@ def test_cuda_out_of_memory_lowers_the_batch_and_keeps_the_result(tmp_path):
     image = write_image(tmp_path / "scene.tif", random_scene(200, 330, seed=9))
     settings = TileSettings(tile=64, overlap=16, batch_size=16)
     with rasterio.open(image) as src:
-        reference = np.concatenate([b.probability for b in predict_rows(Model(path, device="cpu"), src, settings)])
+        cpu = Model(path, device="cpu", scale=1.0)
+        reference = np.concatenate([b.probability for b in predict_rows(cpu, src, settings)])
 
-    gpu = Model(path, device="cuda")
+    gpu = Model(path, device="cuda", scale=1.0)
     gpu.session = ort.InferenceSession(str(path), providers=[(CUDA, {
         "gpu_mem_limit": str(ARENA_BYTES), "arena_extend_strategy": "kSameAsRequested"})])
     with pytest.raises(OutOfMemory, match=r"wide.onnx: out of memory on CUDAExecutionProvider with a batch of 16 tiles"):

@@ -41,7 +41,7 @@ def test_tiles_cover_every_pixel_with_positive_weight(length, tile, data):
 def pixelwise(tmp_path_factory) -> Model:
     """A real ONNX model with 1×1 kernels: each pixel's output depends on that pixel alone, so a
     tiled run must reproduce whole-scene inference exactly whatever the tiling and padding."""
-    return Model(conv_model(tmp_path_factory.mktemp("pixelwise") / "pixelwise.onnx", kernel=1), device="cpu")
+    return Model(conv_model(tmp_path_factory.mktemp("pixelwise") / "pixelwise.onnx", kernel=1), device="cpu", scale=1.0)
 
 
 DTYPES = {  # dtype -> (value range, declared nodata: a value, NaN or none)

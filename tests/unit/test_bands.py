@@ -22,6 +22,7 @@ from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.progress import Reporter
 from export.synthetic import generate_site
 from tests.band_stacks import L2A_ORDER, l2a_numbers, l2a_stack
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 
 YEARS = (2016, 2019)
 
@@ -34,18 +35,19 @@ def site(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model() -> Model:
-    return Model(resolve_bundled("spectral_baseline"), device="cpu")
+    return Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0)
 
 
 def _image(site: Path, year: int) -> Path:
     return site / "image" / f"Year{year}.tif"
 
 
-def _footprints(images: dict[int, Path], model: Model, out: Path, image_input: ImageInput = ImageInput(),
+def _footprints(images: dict[int, Path], model: Model, out: Path, image_input: ImageInput = PLAIN_INPUT,
                 log: list[str] | None = None) -> dict[int, bytes]:
     """The footprint files' bytes of a real map_footprints run."""
     reporter = Reporter(info=(log if log is not None else []).append)
-    results = map_footprints(sorted(images.items()), model, out, reporter=reporter, image_input=image_input)
+    results = map_footprints(sorted(images.items()), model, out, reporter=reporter, image_input=image_input,
+                             threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0)
     return {r.year: r.footprint.read_bytes() for r in results}
 
 
@@ -81,14 +83,14 @@ def test_a_shuffled_13_band_stack_maps_exactly_as_the_10_band_images(site, model
 
 def test_unnamed_bands_with_input_bands_map_exactly_as_the_10_band_images(site, model, reference, tmp_path):
     stacks = {y: l2a_stack(_image(site, y), tmp_path / f"unnamed_{y}.tif", names=None) for y in YEARS}
-    mapping = ImageInput(bands=tuple(l2a_numbers()))
+    mapping = ImageInput(bands=tuple(l2a_numbers()), scale=1.0)
     assert _footprints(stacks, model, tmp_path / "out", mapping) == reference
 
 
 def test_input_bands_by_name_override_the_order(site, model, reference, tmp_path):
     stacks = {y: l2a_stack(_image(site, y), tmp_path / f"l2a_{y}.tif") for y in YEARS}
     names = tuple(parse_input_bands("B02,B03,B04,B05,B06,B07,B08,B8A,B11,B12"))
-    assert _footprints(stacks, model, tmp_path / "out", ImageInput(bands=names)) == reference
+    assert _footprints(stacks, model, tmp_path / "out", ImageInput(bands=names, scale=1.0)) == reference
 
 
 def test_unnamed_10_band_images_are_read_in_order(site, model, reference, tmp_path):
@@ -107,7 +109,9 @@ def test_unnamed_10_band_images_are_read_in_order(site, model, reference, tmp_pa
 def test_an_unmatched_image_names_the_bands_found_and_needed(site, model, tmp_path):
     unnamed = l2a_stack(_image(site, 2016), tmp_path / "unnamed.tif", names=None)
     with pytest.raises(InputError) as error:
-        map_footprints([(2016, unnamed)], model, tmp_path / "out")
+        map_footprints([(2016, unnamed)], model, tmp_path / "out",
+                       threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                       image_input=PLAIN_INPUT)
     message = str(error.value)
     assert f"{unnamed}: image has 13 band(s) but model 'spectral_baseline' expects 10 ({', '.join(release.BANDS)})" \
         in message
@@ -117,7 +121,9 @@ def test_an_unmatched_image_names_the_bands_found_and_needed(site, model, tmp_pa
     without_b12 = tuple(n if n != "B12" else "B12_cloudmask" for n in L2A_ORDER)
     partly = l2a_stack(_image(site, 2016), tmp_path / "partly.tif", names=without_b12)
     with pytest.raises(InputError, match=r"no band is named B12\).*2 B12_cloudmask, 3 B1, 4 B04"):
-        map_footprints([(2016, partly)], model, tmp_path / "out")
+        map_footprints([(2016, partly)], model, tmp_path / "out",
+                       threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                       image_input=PLAIN_INPUT)
 
 
 def test_ambiguous_and_out_of_range_mappings_are_refused():
@@ -139,9 +145,11 @@ def test_ambiguous_and_out_of_range_mappings_are_refused():
 
 def test_change_detection_picks_bands_by_name_too(site, model, tmp_path):
     before, after = (_image(site, y) for y in YEARS)
-    reference = detect_change(before, after, tmp_path / "reference.tif", model)
+    reference = detect_change(before, after, tmp_path / "reference.tif", model,
+                              threshold=0.5, settings=AUTO_TILES, image_input=PLAIN_INPUT)
     stacks = [l2a_stack(p, tmp_path / f"l2a_{p.stem}.tif") for p in (before, after)]
-    result = detect_change(*stacks, tmp_path / "stacked.tif", model)
+    result = detect_change(*stacks, tmp_path / "stacked.tif", model,
+                           threshold=0.5, settings=AUTO_TILES, image_input=PLAIN_INPUT)
     assert result.change.read_bytes() == reference.change.read_bytes()
     assert (result.gain_ha, result.loss_ha) == (reference.gain_ha, reference.loss_ha)
 

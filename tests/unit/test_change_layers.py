@@ -86,7 +86,7 @@ def test_all_45_pairs_and_summaries_match_independent_truth(series, tmp_path, mo
     monkeypatch.setattr(masks, "WINDOW_PIXELS", 16 * WIDTH)  # three windows of 16 rows
     before = {p: sha(p) for _, p in inputs}
     pairs = list(combinations(YEARS, 2))
-    result = change_layers(inputs, pairs, tmp_path / "out")
+    result = change_layers(inputs, pairs, tmp_path / "out", temporal_filter="none", min_area_ha=0.0)
 
     assert len(result.change) == 45
     first, last, active, flicker = (read(p) for p in (result.first_year, result.last_year,
@@ -127,7 +127,8 @@ def test_all_45_pairs_and_summaries_match_independent_truth(series, tmp_path, mo
 
 def test_area_table_has_years_and_consecutive_gain_loss(series, tmp_path):
     inputs, mined, valid = series
-    result = change_layers(inputs, [(2016, 2020)], tmp_path / "out", table=tmp_path / "t" / "areas.csv")
+    result = change_layers(inputs, [(2016, 2020)], tmp_path / "out", table=tmp_path / "t" / "areas.csv",
+                           temporal_filter="none", min_area_ha=0.0)
     assert result.table == tmp_path / "t" / "areas.csv"
     with open(result.table, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -150,14 +151,14 @@ def test_grid_mismatch_names_both_files(series, tmp_path):
     shifted = from_origin(TRANSFORM.c + 0.01, TRANSFORM.f, TRANSFORM.a, -TRANSFORM.e)
     odd = write_mask(tmp_path / "footprint_2025.tif", mined[0].astype(np.uint8), 255, transform=shifted)
     with pytest.raises(InputError, match=r"footprint_2025.tif and .*footprint_2015.tif: .*different grids"):
-        change_layers([*inputs, (2025, odd)], [], tmp_path / "out")
+        change_layers([*inputs, (2025, odd)], [], tmp_path / "out", temporal_filter="none", min_area_ha=0.0)
     assert not (tmp_path / "out").exists()
 
 
 def test_pair_outside_the_years_is_refused(series, tmp_path):
     inputs, _, _ = series
     with pytest.raises(YearsError, match="pair 2014-2016"):
-        change_layers(inputs, [(2014, 2016)], tmp_path / "out")
+        change_layers(inputs, [(2014, 2016)], tmp_path / "out", temporal_filter="none", min_area_ha=0.0)
 
 
 def test_cancel_mid_run_leaves_no_file(series, tmp_path, monkeypatch):
@@ -166,7 +167,8 @@ def test_cancel_mid_run_leaves_no_file(series, tmp_path, monkeypatch):
     before = {p: sha(p) for _, p in inputs}
     checks = iter([False, False, True])
     with pytest.raises(Cancelled):
-        change_layers(inputs, [(2015, 2024)], tmp_path / "out", Reporter(is_canceled=lambda: next(checks)))
+        change_layers(inputs, [(2015, 2024)], tmp_path / "out", Reporter(is_canceled=lambda: next(checks)),
+                      temporal_filter="none", min_area_ha=0.0)
     assert list((tmp_path / "out").iterdir()) == []
     assert before == {p: sha(p) for _, p in inputs}
 
@@ -174,8 +176,8 @@ def test_cancel_mid_run_leaves_no_file(series, tmp_path, monkeypatch):
 def test_temporal_filter_derives_every_layer_from_the_filtered_masks(series, tmp_path, monkeypatch):
     inputs, mined, valid = series
     monkeypatch.setattr(masks, "WINDOW_PIXELS", 16 * WIDTH)
-    plain = change_layers(inputs, [(2015, 2024)], tmp_path / "plain")
-    result = change_layers(inputs, [(2015, 2024)], tmp_path / "smooth", temporal_filter="smooth3")
+    plain = change_layers(inputs, [(2015, 2024)], tmp_path / "plain", temporal_filter="none", min_area_ha=0.0)
+    result = change_layers(inputs, [(2015, 2024)], tmp_path / "smooth", temporal_filter="smooth3", min_area_ha=0.0)
     smoothed = filter_masks(mined, valid, 3)
     first, last, active, flicker = (read(p) for p in (result.first_year, result.last_year,
                                                         result.years_active, result.transitions))
@@ -189,4 +191,4 @@ def test_temporal_filter_derives_every_layer_from_the_filtered_masks(series, tmp
     for t, year in enumerate(YEARS):
         assert result.area_ha[year] == pytest.approx(geodesic_ha(smoothed[t]), rel=1e-3)
     with pytest.raises(InputError, match="TEMPORAL_FILTER 'mode'"):
-        change_layers(inputs, [], tmp_path / "bad", temporal_filter="mode")
+        change_layers(inputs, [], tmp_path / "bad", temporal_filter="mode", min_area_ha=0.0)

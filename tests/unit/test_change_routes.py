@@ -66,7 +66,7 @@ def test_sets(tmp_path_factory):
 
 
 def test_post_classification_route_scores_where_the_two_maps_differ(test_sets):
-    model = Model(MODELS / "spectral_baseline.onnx", device="cpu")
+    model = Model(MODELS / "spectral_baseline.onnx", device="cpu", scale=1.0)
     sites = training_sites(test_sets / "shift")
     pooled = route_counts(model, sites)
     maps = [map_scene(model, [sites[0].image(y)]) for y in YEARS]

@@ -13,6 +13,7 @@ from euromine_qgis.core.io import row_reader
 from euromine_qgis.core.io.row_reader import RowReader
 from euromine_qgis.core.maps.bitemporal import detect_change
 from tests.onnx_factory import change_model, conv_model, metadata
+from tests.plain_run import PLAIN_INPUT
 from tests.rasters import random_scene, write_image
 from tests.unit.test_row_reader import LAYOUTS, CountingReads, strip_windows
 
@@ -37,10 +38,11 @@ def test_views_read_their_windows_and_each_block_row_once(tmp_path, layout):
 
 def _models(tmp_path):
     """A footprint and a change model whose declared receptive fields give different tilings."""
-    footprint = Model(conv_model(tmp_path / "fp.onnx", meta=metadata(receptive_field=5, alignment=1)), device="cpu")
+    footprint = Model(conv_model(tmp_path / "fp.onnx", meta=metadata(receptive_field=5, alignment=1)), device="cpu",
+                      scale=1.0)
     change_meta = metadata(name="test_change", task="change", classes=["no_change", "change"],
                            receptive_field=1, alignment=1)
-    change = Model(change_model(tmp_path / "change.onnx", meta=change_meta), device="cpu")
+    change = Model(change_model(tmp_path / "change.onnx", meta=change_meta), device="cpu", scale=1.0)
     return footprint, change
 
 
@@ -52,7 +54,7 @@ def test_each_image_is_decoded_once_with_the_same_change_map(tmp_path, monkeypat
     paths = [write_image(tmp_path / f"{name}.tif", data, tiled=True, blockxsize=32, blockysize=32)
              for name, data in (("before", before), ("after", after))]
     footprint, change = _models(tmp_path)
-    tiles = {tile_layout(m, 157, 133, TileSettings()).tile_height for m in (footprint, change)}
+    tiles = {tile_layout(m, 157, 133, TileSettings(batch_size=0)).tile_height for m in (footprint, change)}
     assert len(tiles) == 2  # the two models tile the images differently
     monkeypatch.setattr(inference, "decode_threads", lambda: threads)
     decoded: dict[str, int] = {}
@@ -63,12 +65,14 @@ def test_each_image_is_decoded_once_with_the_same_change_map(tmp_path, monkeypat
         return real_read(src, window, indexes, out=out)
 
     monkeypatch.setattr(row_reader, "read_window", counting_read)
-    once = detect_change(*paths, tmp_path / "once.tif", footprint, change, settings=TileSettings())
+    once = detect_change(*paths, tmp_path / "once.tif", footprint, change, threshold=0.5,
+                         settings=TileSettings(batch_size=0), image_input=PLAIN_INPUT)
     assert decoded == {str(p): 157 * 133 for p in paths}
 
     decoded.clear()
     monkeypatch.setattr(inference, "ROW_BUFFER_BUDGET", 0)  # too wide to keep rows: each stream reads on its own
-    apart = detect_change(*paths, tmp_path / "apart.tif", footprint, change, settings=TileSettings())
+    apart = detect_change(*paths, tmp_path / "apart.tif", footprint, change, threshold=0.5,
+                          settings=TileSettings(batch_size=0), image_input=PLAIN_INPUT)
     assert all(n > 157 * 133 for n in decoded.values())
     with rasterio.open(once.change) as a, rasterio.open(apart.change) as b:
         np.testing.assert_array_equal(a.read(), b.read())

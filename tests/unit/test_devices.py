@@ -77,7 +77,7 @@ def test_explicit_gpu_request_without_it_is_an_error(device, provider, conv_onnx
     if provider_loads(provider):
         pytest.skip(f"{provider} works on this machine")
     with pytest.raises(ModelError, match=f"DEVICE={device} was asked for but onnxruntime cannot use {provider}"):
-        Model(conv_onnx, device=device)
+        Model(conv_onnx, device=device, scale=1.0)
 
 
 @pytest.mark.parametrize("device", ["cuda", "auto"])
@@ -91,9 +91,9 @@ def test_model_reads_back_the_session_providers(conv_onnx, monkeypatch, device):
     monkeypatch.setattr(model, "execution_providers", lambda device: [CUDA, CPU])
     if device == "cuda":
         with pytest.raises(ModelError, match="DEVICE=cuda was asked for but onnxruntime cannot use CUDA"):
-            model.Model(conv_onnx, device=device)
+            model.Model(conv_onnx, device=device, scale=1.0)
         return
-    loaded = model.Model(conv_onnx, device=device)
+    loaded = model.Model(conv_onnx, device=device, scale=1.0)
     assert loaded.provider == CPU
     assert loaded.description.endswith("; DEVICE=auto: onnxruntime cannot use CUDAExecutionProvider here: it did "
                                        "not load (its CUDA, cuDNN or TensorRT libraries are missing or do not "
@@ -111,7 +111,7 @@ def test_cuda_runs_with_io_binding(conv_onnx):
 
     from euromine_qgis.core.engine.model import Model
 
-    gpu, cpu = Model(conv_onnx, device="cuda"), Model(conv_onnx, device="cpu")
+    gpu, cpu = Model(conv_onnx, device="cuda", scale=1.0), Model(conv_onnx, device="cpu", scale=1.0)
     assert gpu.provider == CUDA and gpu._io_binding and gpu.device_name and gpu.fallback is None
     x = np.random.default_rng(0).normal(size=(4, 10, 64, 64)).astype(np.float32)
     np.testing.assert_allclose(gpu.positive_probability(x), cpu.positive_probability(x), atol=1e-4)

@@ -189,17 +189,17 @@ def test_table_and_report_are_written_atomically_and_inputs_untouched(random_sit
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metrics.csv", "report.html"]
     assert before == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in inputs}
     with pytest.raises(OutputError, match="report.txt: the report must be an .html file"):
-        write_report(ev, tmp_path / "out" / "report.txt")
+        write_report(ev, tmp_path / "out" / "report.txt", lam=0.5)
 
 
 def test_undefined_values_show_as_empty_cells_and_na(tmp_path):
     zeros = np.zeros((6, 6), np.uint8)
     ev = evaluate_rasters({2020: write_mask(tmp_path / "p2020.tif", zeros, 255, crs=None)},
                           {2020: write_mask(tmp_path / "r2020.tif", zeros, None, crs=None)})
-    summary = ev.summary()
+    summary = ev.summary(lam=0.5)
     assert summary["tiou"] is None and summary["ca_tiou"] is None and summary["area_unit"] == "pixels"
     with open(write_table(summary, tmp_path / "t.csv"), newline="") as f:
         rows = {(r["section"], r["name"]): r for r in csv.DictReader(f)}
     assert rows[("year", "2020")]["iou"] == "" and rows[("year", "2020")]["oa"] == "1.0"
     assert rows[("temporal", "TIoU")]["score"] == ""
-    assert "n/a" in render_html(ev)
+    assert "n/a" in render_html(ev, lam=0.5)

@@ -21,6 +21,7 @@ from euromine_qgis.core.io.folder_lock import LOCK_NAME, folder_lock
 from euromine_qgis.core.maps.change_layers import change_layers
 from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.progress import Reporter
+from tests.plain_run import PLAIN_INPUT, PLAIN_SITES
 from tests.rasters import random_scene, write_image
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -52,29 +53,33 @@ def images(tmp_path):
 
 
 def test_second_process_is_refused_with_the_holder_named(tmp_path, conv_onnx, images):
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     taken = tmp_path / "taken"
     holder = start_holder(taken)
     try:
         with pytest.raises(OutputError) as refused:
-            map_footprints(images, model, taken, settings=SETTINGS)
+            map_footprints(images, model, taken, settings=SETTINGS,
+                           threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
         message = str(refused.value)
         assert str(taken) in message and "another run is writing into this output folder" in message
         assert f"process {holder.pid} " in message and f"on host {socket.gethostname()}," in message
         assert "holder script" in message and f"started {datetime.now():%Y-%m-%d}" in message
         assert not any(p.name.startswith("footprint_") for p in taken.iterdir())
 
-        footprints = map_footprints(images, model, tmp_path / "free", settings=SETTINGS)  # another folder is free
+        footprints = map_footprints(images, model, tmp_path / "free", settings=SETTINGS,  # another folder is free
+                                    threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
         with pytest.raises(OutputError, match=f"process {holder.pid} "):
-            change_layers([(f.year, f.footprint) for f in footprints], [(2015, 2016)], taken)
+            change_layers([(f.year, f.footprint) for f in footprints], [(2015, 2016)], taken,
+                          temporal_filter="none", min_area_ha=0.0)
         with pytest.raises(OutputError, match=f"process {holder.pid} "):
-            map_sites([], model, taken)
+            map_sites([], model, taken, PLAIN_SITES)
         assert sorted(p.name for p in taken.iterdir()) == [LOCK_NAME]
     finally:
         holder.communicate("\n", timeout=60)
     assert holder.returncode == 0
 
-    map_footprints(images, model, taken, settings=SETTINGS)
+    map_footprints(images, model, taken, settings=SETTINGS,
+                   threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     assert sorted(p.name for p in taken.iterdir()) == ["footprint_2015.tif", "footprint_2016.tif"]
 
 
@@ -85,7 +90,9 @@ def test_lock_of_a_crashed_run_is_taken_over_and_logged(tmp_path, conv_onnx, ima
     holder.wait(timeout=60)
     assert (out / LOCK_NAME).is_file()  # the crashed run could not remove it
     log: list[str] = []
-    map_footprints(images, Model(conv_onnx, device="cpu"), out, settings=SETTINGS, reporter=Reporter(info=log.append))
+    map_footprints(images, Model(conv_onnx, device="cpu", scale=1.0), out, settings=SETTINGS,
+                   reporter=Reporter(info=log.append), threshold=0.5, temporal_filter="none", min_area_ha=0.0,
+                   image_input=PLAIN_INPUT)
     taken_over = [line for line in log if "took over the lock of an earlier run" in line]
     assert len(taken_over) == 1 and f"process {holder.pid} " in taken_over[0] and "holder script" in taken_over[0]
     assert sorted(p.name for p in out.iterdir()) == ["footprint_2015.tif", "footprint_2016.tif"]

@@ -13,6 +13,7 @@ from euromine_qgis.core.io.area import pixel_areas_m2
 from euromine_qgis.core.io.raster import Grid
 from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.progress import Reporter
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 from tests.rasters import random_scene, write_image
 
 SETTINGS = TileSettings(tile=64, overlap=16, batch_size=4)
@@ -34,8 +35,9 @@ def series(tmp_path):
 
 def test_outputs_keep_grid_values_and_area(tmp_path, conv_onnx, series):
     before = {p: digest(p) for _, p in series}
-    model = Model(conv_onnx, device="cpu")
-    results = map_footprints(series, model, tmp_path / "out", threshold=0.5, settings=SETTINGS)
+    model = Model(conv_onnx, device="cpu", scale=1.0)
+    results = map_footprints(series, model, tmp_path / "out", threshold=0.5, settings=SETTINGS,
+                             temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     assert [r.year for r in results] == [2015, 2016]
     for (year, image), r in zip(series, results):
         assert r.footprint == tmp_path / "out" / f"footprint_{year}.tif"
@@ -65,7 +67,8 @@ def test_outputs_keep_grid_values_and_area(tmp_path, conv_onnx, series):
 def test_projected_input_area(tmp_path, conv_onnx):
     img = write_image(tmp_path / "utm_2020.tif", random_scene(70, 90), crs=CRS.from_epsg(32633),
                       transform=from_origin(500000, 5500000, 10, 10))
-    (r,) = map_footprints([(2020, img)], Model(conv_onnx, device="cpu"), tmp_path / "o", settings=SETTINGS)
+    (r,) = map_footprints([(2020, img)], Model(conv_onnx, device="cpu", scale=1.0), tmp_path / "o", settings=SETTINGS,
+                          threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     # on its central meridian UTM scales lengths by k0 = 0.9996, so a 10 m pixel covers 100 / 0.9996² m²
     assert r.mining_ha == pytest.approx(r.mining_pixels * 100 / 0.9996**2 / 1e4)
 
@@ -73,7 +76,9 @@ def test_projected_input_area(tmp_path, conv_onnx):
 def test_band_count_mismatch_names_the_file(tmp_path, conv_onnx):
     img = write_image(tmp_path / "four_2019.tif", random_scene(40, 40, bands=4))
     with pytest.raises(InputError, match=r"four_2019.tif: image has 4 band\(s\) but model 'test_conv' expects 10"):
-        map_footprints([(2019, img)], Model(conv_onnx, device="cpu"), tmp_path / "o")
+        map_footprints([(2019, img)], Model(conv_onnx, device="cpu", scale=1.0), tmp_path / "o",
+                       threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                       image_input=PLAIN_INPUT)
     assert not (tmp_path / "o" / "footprint_2019.tif").exists()
 
 
@@ -82,29 +87,38 @@ def test_unreadable_inputs(tmp_path, conv_onnx, content, message):
     bad = tmp_path / "Year2018.tif"
     bad.write_bytes(content)
     with pytest.raises(InputError, match=f"Year2018.tif: {message}"):
-        map_footprints([(2018, bad)], Model(conv_onnx, device="cpu"), tmp_path / "o")
+        map_footprints([(2018, bad)], Model(conv_onnx, device="cpu", scale=1.0), tmp_path / "o",
+                       threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                       image_input=PLAIN_INPUT)
 
 
 def test_missing_input_and_no_crs(tmp_path, conv_onnx):
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     with pytest.raises(InputError, match="Year2017.tif: file does not exist"):
-        map_footprints([(2017, tmp_path / "Year2017.tif")], model, tmp_path / "o")
+        map_footprints([(2017, tmp_path / "Year2017.tif")], model, tmp_path / "o",
+                       threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                       image_input=PLAIN_INPUT)
     img = write_image(tmp_path / "nocrs_2017.tif", random_scene(40, 40), crs=None)
     with pytest.raises(InputError, match="nocrs_2017.tif: image has no CRS"):
-        map_footprints([(2017, img)], model, tmp_path / "o")
+        map_footprints([(2017, img)], model, tmp_path / "o",
+                       threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                       image_input=PLAIN_INPUT)
 
 
 def test_output_may_not_overwrite_input(tmp_path, conv_onnx):
     img = write_image(tmp_path / "footprint_2015.tif", random_scene(40, 40))
     before = digest(img)
     with pytest.raises(OutputError, match="would overwrite an input"):
-        map_footprints([(2015, img)], Model(conv_onnx, device="cpu"), tmp_path)
+        map_footprints([(2015, img)], Model(conv_onnx, device="cpu", scale=1.0), tmp_path,
+                       threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                       image_input=PLAIN_INPUT)
     assert digest(img) == before
 
 
 def test_threshold_must_be_inside_0_1(tmp_path, conv_onnx, series):
     with pytest.raises(InputError, match="THRESHOLD 1.0"):
-        map_footprints(series, Model(conv_onnx, device="cpu"), tmp_path / "o", threshold=1.0)
+        map_footprints(series, Model(conv_onnx, device="cpu", scale=1.0), tmp_path / "o", threshold=1.0,
+                       settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
 
 
 def test_cancel_leaves_no_partial_file(tmp_path, conv_onnx, series):
@@ -119,8 +133,10 @@ def test_cancel_leaves_no_partial_file(tmp_path, conv_onnx, series):
         return ticks["n"] > 20  # 2015 takes 16 checks: this stops inside 2016
 
     with pytest.raises(Cancelled):
-        map_footprints(series, Model(conv_onnx, device="cpu"), out, settings=TileSettings(tile=64, overlap=16, batch_size=1),
-                       reporter=Reporter(is_canceled=canceled))
+        map_footprints(series, Model(conv_onnx, device="cpu", scale=1.0), out,
+                       settings=TileSettings(tile=64, overlap=16, batch_size=1),
+                       reporter=Reporter(is_canceled=canceled),
+                       threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     assert sorted(p.name for p in out.iterdir()) == ["footprint_2015.tif", "footprint_2016.tif"]
     assert old.read_bytes() == b"previous run"  # the unfinished year never replaced anything
     with rasterio.open(out / "footprint_2015.tif") as done:
@@ -129,8 +145,9 @@ def test_cancel_leaves_no_partial_file(tmp_path, conv_onnx, series):
 
 @pytest.mark.parametrize("dtype", ["uint8", "float32"])
 def test_probability_rasters(tmp_path, conv_onnx, series, dtype):
-    model = Model(conv_onnx, device="cpu")
-    results = map_footprints(series, model, tmp_path / "o", settings=SETTINGS, probabilities=dtype)
+    model = Model(conv_onnx, device="cpu", scale=1.0)
+    results = map_footprints(series, model, tmp_path / "o", settings=SETTINGS, probabilities=dtype,
+                             threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     for r in results:
         assert r.probability == tmp_path / "o" / f"probability_{r.year}.tif"
         with rasterio.open(r.probability) as p, rasterio.open(r.footprint) as f:
@@ -153,4 +170,6 @@ def test_probability_rasters(tmp_path, conv_onnx, series, dtype):
 
 def test_unknown_probability_type(tmp_path, conv_onnx, series):
     with pytest.raises(InputError, match="probabilities must be one of uint8, float32"):
-        map_footprints(series, Model(conv_onnx, device="cpu"), tmp_path / "o", probabilities="int16")
+        map_footprints(series, Model(conv_onnx, device="cpu", scale=1.0), tmp_path / "o", probabilities="int16",
+                       threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                       image_input=PLAIN_INPUT)

@@ -24,6 +24,7 @@ from tests.gpu_support import (
     tensorrt_problem,
 )
 from tests.onnx_factory import conv_model
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 from tests.rasters import random_scene, write_image
 
 pytestmark = [pytest.mark.gpu, requires_cuda()]
@@ -45,13 +46,13 @@ def images(site: Path, model: Model) -> list[Path]:
 
 def first_tiles(model: Model, paths: list[Path]) -> np.ndarray:
     with ExitStack() as stack:
-        return first_batch(model, [stack.enter_context(rasterio.open(p)) for p in paths])
+        return first_batch(model, [stack.enter_context(rasterio.open(p)) for p in paths], settings=AUTO_TILES)
 
 
 @pytest.mark.parametrize("name", [m.name for m in bundled_models()])
 def test_bundled_model_runs_on_cuda_with_io_binding(site, name):
     file = next(m.file for m in bundled_models() if m.name == name)
-    gpu, cpu = Model(file, device="cuda"), Model(file, device="cpu")
+    gpu, cpu = Model(file, device="cuda", scale=1.0), Model(file, device="cpu", scale=1.0)
     assert gpu.provider == CUDA and gpu.fallback is None and gpu._io_binding
     assert gpu.device_name.startswith("NVIDIA")
     tiles = first_tiles(cpu, images(site, cpu))
@@ -63,7 +64,7 @@ def test_tensorrt_where_its_libraries_load(site):
     if problem:
         pytest.skip(problem)
     file = next(m.file for m in bundled_models(task="footprint") if m.name == "unet_footprint")
-    trt, cpu = Model(file, device="tensorrt"), Model(file, device="cpu")
+    trt, cpu = Model(file, device="tensorrt", scale=1.0), Model(file, device="cpu", scale=1.0)
     assert trt.provider == TENSORRT and trt.fallback is None
     tiles = first_tiles(cpu, images(site, cpu))
     np.testing.assert_allclose(trt.positive_probability(tiles), cpu.positive_probability(tiles), atol=GPU_TOLERANCE)
@@ -77,8 +78,10 @@ def test_tiled_maps_on_cuda_equal_the_cpu_maps(site, tmp_path):
             continue
         paths = [(y, site / "image" / f"Year{y}.tif") for y in YEARS]
         for device in ("cpu", "cuda"):
-            map_footprints(paths, Model(bundled.file, device=device), tmp_path / bundled.name / device,
-                           probabilities="float32")
+            map_footprints(paths, Model(bundled.file, device=device, scale=1.0), tmp_path / bundled.name / device,
+                           probabilities="float32",
+                           threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                           image_input=PLAIN_INPUT)
         for year in YEARS:
             read = {d: rasterio.open(tmp_path / bundled.name / d / f"probability_{year}.tif").read(1, masked=True)
                     for d in ("cpu", "cuda")}
@@ -95,8 +98,9 @@ def test_real_out_of_memory_halves_the_batch_and_keeps_the_result(tmp_path):
     image = write_image(tmp_path / "scene.tif", random_scene(1000, 1000, seed=3))
     settings = TileSettings(tile=512, overlap=16, batch_size=32)
     with rasterio.open(image) as src:
-        reference = np.concatenate([b.probability for b in predict_rows(Model(path, device="cpu"), src, settings)])
-    gpu = Model(path, device="cuda")
+        cpu = Model(path, device="cpu", scale=1.0)
+        reference = np.concatenate([b.probability for b in predict_rows(cpu, src, settings)])
+    gpu = Model(path, device="cuda", scale=1.0)
     gpu.positive_probability(np.zeros((1, 10, 64, 64), np.float32))  # CUDA context and cuDNN handles first
     lines: list[str] = []
     with holding_gpu_memory(leave_mib=1536), rasterio.open(image) as src:

@@ -28,7 +28,7 @@ def stitched(model, path, settings):
 def test_tiled_equals_whole_scene(tmp_path, conv_onnx, shape, overlap, batch):
     data = random_scene(*shape, seed=shape[0])
     path = write_image(tmp_path / "scene.tif", data)
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     prob, valid = stitched(model, path, TileSettings(tile=64, overlap=overlap, batch_size=batch))
     assert valid.all()
     np.testing.assert_allclose(prob, whole_scene_probability(model, data), atol=2e-5)
@@ -37,8 +37,8 @@ def test_tiled_equals_whole_scene(tmp_path, conv_onnx, shape, overlap, batch):
 def test_scene_smaller_than_patch(tmp_path, conv_onnx):
     data = random_scene(23, 41, seed=3)
     path = write_image(tmp_path / "small.tif", data)
-    model = Model(conv_onnx, device="cpu")
-    prob, valid = stitched(model, path, TileSettings(tile=64, overlap=16))
+    model = Model(conv_onnx, device="cpu", scale=1.0)
+    prob, valid = stitched(model, path, TileSettings(tile=64, overlap=16, batch_size=0))
     assert prob.shape == (23, 41) and valid.all()
     assert np.all((prob >= 0) & (prob <= 1))
     # reflect padding: only the pixels whose 5x5 view reaches the padded border may differ
@@ -50,7 +50,8 @@ def test_one_pixel_nodata_stripe_stays_nodata(tmp_path, conv_onnx):
     data[:, :, 77] = 0  # one column nodata in every band
     data[4, 90, :] = 0  # one row nodata in a single band
     path = write_image(tmp_path / "stripe.tif", data, nodata=0)
-    _, valid = stitched(Model(conv_onnx, device="cpu"), path, TileSettings(tile=64, overlap=16))
+    _, valid = stitched(Model(conv_onnx, device="cpu", scale=1.0), path,
+                        TileSettings(tile=64, overlap=16, batch_size=0))
     expected = np.ones((150, 130), bool)
     expected[:, 77] = False
     expected[90, :] = False
@@ -66,8 +67,8 @@ def test_cancellation_stops_between_tiles(tmp_path, conv_onnx):
         return calls["n"] > 3
 
     with rasterio.open(path) as src, pytest.raises(Cancelled):
-        list(predict_rows(Model(conv_onnx, device="cpu"), src, TileSettings(tile=64, overlap=8, batch_size=1),
-                          Reporter(is_canceled=canceled)))
+        list(predict_rows(Model(conv_onnx, device="cpu", scale=1.0), src,
+                          TileSettings(tile=64, overlap=8, batch_size=1), Reporter(is_canceled=canceled)))
 
 
 def test_out_of_memory_halves_the_batch(tmp_path, conv_onnx):
@@ -77,7 +78,7 @@ def test_out_of_memory_halves_the_batch(tmp_path, conv_onnx):
 
     data = random_scene(130, 300, seed=9)
     path = write_image(tmp_path / "oom.tif", data)
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     reference, _ = stitched(model, path, TileSettings(tile=64, overlap=16, batch_size=8))
 
     mem = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
@@ -111,7 +112,7 @@ class PixelwiseModel:
 def test_any_tile_model_runs(tmp_path, conv_onnx):
     data = random_scene(150, 97, seed=5)
     path = write_image(tmp_path / "scene.tif", data)
-    model = PixelwiseModel(Model(conv_onnx, device="cpu").info)
+    model = PixelwiseModel(Model(conv_onnx, device="cpu", scale=1.0).info)
     prob, valid = stitched(model, path, TileSettings(tile=64, overlap=16, batch_size=3))
     first = (data[0].astype(np.float32) - model.info.mean[0]) / model.info.std[0]
     assert valid.all()
@@ -135,7 +136,7 @@ def test_tiles_of_nodata_alone_are_not_run(tmp_path, conv_onnx):
     data = random_scene(200, 300, seed=9)
     data[:, :, :150] = 0
     path = write_image(tmp_path / "half.tif", data, nodata=0)
-    counting = CountingTiles(Model(conv_onnx, device="cpu"))
+    counting = CountingTiles(Model(conv_onnx, device="cpu", scale=1.0))
     prob, valid = stitched(counting, path, TileSettings(tile=64, overlap=16, batch_size=3))
     starts = len(range(0, 200 - 64, 48)) + 1, len(range(0, 300 - 64, 48)) + 1  # strips, columns
     assert counting.tiles < starts[0] * starts[1]

@@ -75,7 +75,7 @@ def test_undefined_ratios_are_none():
     no_reference = np.zeros((3, 1, 4), bool)
     c = series_counts(no_reference, no_reference, all_valid(no_reference), YEARS3)
     assert c.tiou is None and c.ciou is None and c.ca_tiou(0.5) is None
-    summary = c.summary()
+    summary = c.summary(lam=0.5)
     assert summary["pooled"]["iou"] is None and summary["pooled"]["oa"] == 1.0
 
 
@@ -140,14 +140,14 @@ def test_micro_and_macro_over_sites():
     a = SeriesCounts({2015: Counts(tp=1, fp=1, fn=0, tn=2)}, TransitionCounts())
     b = SeriesCounts({2015: Counts(tp=3, fp=0, fn=1, tn=0)}, TransitionCounts())
     empty = SeriesCounts({2015: Counts(tp=0, fp=0, fn=0, tn=4)}, TransitionCounts())
-    agg = aggregate_sites({"a": a, "b": b, "empty": empty})
+    agg = aggregate_sites({"a": a, "b": b, "empty": empty}, lam=0.5)
     assert agg["micro"]["sites"] == 3
     assert agg["micro"]["iou"] == 4 / 6
     assert agg["macro"]["iou"] == {"value": (1 / 2 + 3 / 4) / 2, "sites": 2}
     assert agg["macro"]["oa"] == {"value": (3 / 4 + 3 / 4 + 1.0) / 3, "sites": 3}
     assert agg["macro"]["ciou"] == {"value": None, "sites": 0}
     assert agg["per_site"]["empty"]["ca_tiou"] is None
-    assert aggregate_sites({})["micro"]["sites"] == 0
+    assert aggregate_sites({}, lam=0.5)["micro"]["sites"] == 0
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -212,6 +212,6 @@ def test_pooling_two_sites_equals_their_concatenation(masks, data):
     whole = series_counts(p, y, v, years, pairs)
     pooled = left + right
     assert pooled == whole
-    micro = aggregate_sites({"left": left, "right": right})["micro"]
-    assert micro["iou"] == whole.pooled.iou and micro["ca_tiou"] == whole.ca_tiou()
+    micro = aggregate_sites({"left": left, "right": right}, lam=0.5)["micro"]
+    assert micro["iou"] == whole.pooled.iou and micro["ca_tiou"] == whole.ca_tiou(lam=0.5)
     assert micro["tiou"] == whole.tiou and micro["ciou"] == whole.ciou

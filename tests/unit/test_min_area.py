@@ -16,6 +16,7 @@ from euromine_qgis.core.maps.change_layers import change_layers
 from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.maps.min_area import mean_pixel_area_m2, min_area_pixels, sieve_mask
 from euromine_qgis.core.maps.temporal_filter import filter_masks
+from tests.plain_run import PLAIN_INPUT
 from tests.rasters import TRANSFORM, random_scene, write_image, write_mask
 
 HEIGHT, WIDTH = 20, 24
@@ -83,7 +84,7 @@ def test_change_layers_sieve_masks_and_areas(scene, tmp_path):
     inputs = [(2019, write_mask(tmp_path / "in" / "f2019.tif", scene, 255)),
               (2020, write_mask(tmp_path / "in" / "f2020.tif", later, 255))]
     result = change_layers(inputs, [(2019, 2020)], tmp_path / "out", masks_dir=tmp_path / "masks",
-                           min_area_ha=ha_for_pixels(GRID, 4))
+                           min_area_ha=ha_for_pixels(GRID, 4), temporal_filter="none")
     np.testing.assert_array_equal(read(result.masks[2019]), sieve_mask(scene, 4))
     np.testing.assert_array_equal(read(result.masks[2020]), sieve_mask(later, 4))
     assert read(result.masks[2020])[0:2, 20:24].all()
@@ -92,7 +93,8 @@ def test_change_layers_sieve_masks_and_areas(scene, tmp_path):
         assert result.area_ha[year] == pytest.approx(float(areas[mask == 1].sum()), rel=1e-9)
     change = read(result.change[(2019, 2020)])
     assert set(np.unique(change[0:2, 20:24])) == {1}
-    big = change_layers(inputs, [(2019, 2020)], tmp_path / "out10", min_area_ha=ha_for_pixels(GRID, 10))
+    big = change_layers(inputs, [(2019, 2020)], tmp_path / "out10", min_area_ha=ha_for_pixels(GRID, 10),
+                        temporal_filter="none")
     assert big.area_ha[2019] == pytest.approx(big.area_ha[2020])  # the 8-pixel gain is under the unit
     assert not list((tmp_path / "out").glob(".min-area-*"))  # the work folder is gone
 
@@ -118,14 +120,15 @@ def test_map_footprints_with_min_area(tmp_path, conv_onnx):
     data = random_scene(90, 110, seed=5)
     data[:, :12, :30] = 0  # nodata corner
     images.append((2016, write_image(tmp_path / "in" / "Year2016.tif", data)))
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     settings = TileSettings(tile=64, overlap=16, batch_size=4)
-    plain = map_footprints(images, model, tmp_path / "plain", settings=settings, probabilities="float32")
+    plain = map_footprints(images, model, tmp_path / "plain", settings=settings, probabilities="float32",
+                           threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     with rasterio.open(images[0][1]) as src:
         grid = Grid(src.crs, src.transform, src.width, src.height)
     min_ha = ha_for_pixels(grid, 6)
     sieved = map_footprints(images, model, tmp_path / "sieved", settings=settings, probabilities="float32",
-                            min_area_ha=min_ha)
+                            min_area_ha=min_ha, threshold=0.5, temporal_filter="none", image_input=PLAIN_INPUT)
     written = [sorted(p.name for p in (tmp_path / name).iterdir()) for name in ("sieved", "plain")]
     assert written[0] == written[1]  # no work folder left behind
     for before, after in zip(plain, sieved):

@@ -50,49 +50,49 @@ def test_a_reduced_precision_must_beat_fp32_by_the_margin():
 
 
 def test_auto_measures_once_then_uses_the_cache_and_remeasures_a_corrupt_one(baseline, cache):
-    first = Model(baseline, device="cpu", precision="auto")
+    first = Model(baseline, device="cpu", precision="auto", scale=1.0)
     assert first.precision_reason.startswith("measured: fp32 1.00×, int8 ")
     entry = next(iter(json.loads(cache.read_text()).values()))
     assert entry["candidates"] == ["fp32", "int8"]
     assert entry["precision"] == first.precision == fastest(entry["seconds_per_batch"])
     assert first.path.name == ("spectral_baseline.int8.onnx" if first.precision == "int8" else baseline.name)
 
-    second = Model(baseline, device="cpu", precision="auto")
+    second = Model(baseline, device="cpu", precision="auto", scale=1.0)
     assert second.precision == first.precision
     assert second.precision_reason == f"cached from {entry['measured']}: {entry['speeds']}"
 
     cache.write_text("{not json")
-    assert Model(baseline, device="cpu", precision="auto").precision_reason.startswith("measured: ")
+    assert Model(baseline, device="cpu", precision="auto", scale=1.0).precision_reason.startswith("measured: ")
     assert json.loads(cache.read_text())  # rewritten whole
 
 
 def test_auto_without_a_sibling_runs_fp32_without_timing(conv_onnx, cache):
-    model = Model(conv_onnx, device="cpu", precision="auto")
+    model = Model(conv_onnx, device="cpu", precision="auto", scale=1.0)
     assert (model.precision, model.path) == ("fp32", conv_onnx)
     assert "only candidate" in model.precision_reason
     assert not cache.exists()
 
 
 def test_explicit_int8_opens_the_sibling(baseline):
-    model = Model(baseline, device="cpu", precision="int8")
+    model = Model(baseline, device="cpu", precision="int8", scale=1.0)
     assert model.path == sibling_path(baseline, "int8") and model.precision == "int8"
     assert "(spectral_baseline.int8.onnx, int8)" in model.description
-    by_name = Model(model.path, device="cpu")  # as a Dask worker opens the file its client chose
+    by_name = Model(model.path, device="cpu", scale=1.0)  # as a Dask worker opens the file its client chose
     assert (by_name.precision, by_name.precision_reason) == ("int8", "the file spectral_baseline.int8.onnx is the "
                                                                      "int8 sibling")
 
 
 def test_int8_without_a_sibling_names_the_missing_file_and_the_command(conv_onnx):
     with pytest.raises(ModelError, match=r"conv\.int8\.onnx: PRECISION=int8 needs .*python -m export\.quantize"):
-        Model(conv_onnx, device="cpu", precision="int8")
+        Model(conv_onnx, device="cpu", precision="int8", scale=1.0)
 
 
 def test_a_sibling_of_another_model_is_refused(tmp_path):
     parent = shutil.copy(MODELS_DIR / "unet_footprint.onnx", tmp_path / "unet_footprint.onnx")
     shutil.copy(MODELS_DIR / "spectral_baseline.int8.onnx", tmp_path / "unet_footprint.int8.onnx")
     with pytest.raises(ModelError, match=r"unet_footprint\.int8\.onnx: made from another model"):
-        Model(parent, device="cpu", precision="int8")
-    auto = Model(parent, device="cpu", precision="auto")  # a stale sibling does not stop a default run
+        Model(parent, device="cpu", precision="int8", scale=1.0)
+    auto = Model(parent, device="cpu", precision="auto", scale=1.0)  # a stale sibling does not stop a default run
     assert (auto.precision, auto.path) == ("fp32", parent)
     assert "only candidate" in auto.precision_reason and "unet_footprint.int8.onnx: made from another model" \
         in auto.precision_reason
@@ -101,12 +101,12 @@ def test_a_sibling_of_another_model_is_refused(tmp_path):
 def test_fp16_on_the_cpu_is_an_error_naming_the_provider(baseline):
     with pytest.raises(ModelError, match=r"PRECISION=fp16 needs CUDAExecutionProvider or TensorrtExecutionProvider; "
                                          r"this run has CPUExecutionProvider"):
-        Model(baseline, device="cpu", precision="fp16")
+        Model(baseline, device="cpu", precision="fp16", scale=1.0)
 
 
 def test_unknown_precision_is_an_error(baseline):
     with pytest.raises(ModelError, match="unknown precision 'int4'"):
-        Model(baseline, device="cpu", precision="int4")
+        Model(baseline, device="cpu", precision="int4", scale=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_int8_maps_agree_with_fp32_on_a_heldout_site(heldout_site, name):
     parent = MODELS_DIR / INDEX[name]["file"]
     years = sorted(heldout_site.joinpath("image").glob("Year*.tif"))
     images = years if INDEX[name]["task"] == "footprint_series" else years[:2]
-    fp32, int8 = (Model(parent, device="cpu", precision=p) for p in ("fp32", "int8"))
+    fp32, int8 = (Model(parent, device="cpu", precision=p, scale=1.0) for p in ("fp32", "int8"))
     if INDEX[name]["task"] in ("footprint_series", "change"):  # every year at once; a change model: the pair
         (p32, valid), (p8, _) = map_scene(fp32, images), map_scene(int8, images)
     else:
@@ -146,7 +146,7 @@ def test_export_quantize_writes_a_sibling_that_belongs_to_its_parent(sites, tmp_
     assert path == sibling_path(parent, precision)
     assert record["parent_sha256"] == sha256_of(parent) and record["argmax_agreement"] >= MIN_AGREEMENT
     if precision == "int8":
-        assert Model(parent, device="cpu", precision="int8").path == path
+        assert Model(parent, device="cpu", precision="int8", scale=1.0).path == path
 
 
 def test_export_quantize_refuses_a_sibling_below_the_agreement_bound(sites, tmp_path):

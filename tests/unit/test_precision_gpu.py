@@ -16,6 +16,7 @@ from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.precision import CACHE_ENV, MIN_AGREEMENT, sibling_path
 from euromine_qgis.core.io.raster import open_raster
 from tests.gpu_support import requires_cuda, tensorrt_problem
+from tests.plain_run import AUTO_TILES
 
 pytestmark = [pytest.mark.gpu, requires_cuda()]
 
@@ -41,11 +42,11 @@ def with_fp16(tmp_path_factory, heldout) -> Path:
 
 def tiles_of(model: Model, site: Path) -> np.ndarray:
     with open_raster(site / "image" / "Year2020.tif") as src:
-        return first_batch(model, [src])
+        return first_batch(model, [src], settings=AUTO_TILES)
 
 
 def test_fp16_sibling_runs_on_cuda_and_agrees_with_fp32(with_fp16, heldout):
-    fp16, fp32 = Model(with_fp16, device="cuda", precision="fp16"), Model(with_fp16, device="cpu")
+    fp16, fp32 = Model(with_fp16, device="cuda", precision="fp16", scale=1.0), Model(with_fp16, device="cpu", scale=1.0)
     assert (fp16.provider, fp16.precision, fp16.path) == (CUDA, "fp16", sibling_path(with_fp16, "fp16"))
     tiles = tiles_of(fp32, heldout)
     agree = np.mean((fp16.positive_probability(tiles) > 0.5) == (fp32.positive_probability(tiles) > 0.5))
@@ -54,7 +55,7 @@ def test_fp16_sibling_runs_on_cuda_and_agrees_with_fp32(with_fp16, heldout):
 
 def test_auto_on_cuda_times_fp16(with_fp16, tmp_path, monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
-    model = Model(with_fp16, device="cuda", precision="auto")
+    model = Model(with_fp16, device="cuda", precision="auto", scale=1.0)
     assert model.precision_reason.startswith("measured: fp32 1.00×") and "fp16 " in model.precision_reason
 
 
@@ -63,7 +64,7 @@ def test_tensorrt_runs_the_parent_with_its_fp16_flag(heldout):
     if problem:
         pytest.skip(problem)
     parent = MODELS_DIR / "unet_footprint.onnx"
-    trt, cpu = Model(parent, device="tensorrt", precision="fp16"), Model(parent, device="cpu")
+    trt, cpu = Model(parent, device="tensorrt", precision="fp16", scale=1.0), Model(parent, device="cpu", scale=1.0)
     assert (trt.provider, trt.precision, trt.path) == (TENSORRT, "fp16", parent)
     assert trt.session.get_provider_options()[TENSORRT]["trt_fp16_enable"] == "1"
     tiles = tiles_of(cpu, heldout)

@@ -18,6 +18,7 @@ from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.maps.preflight import check_run
 from tests.band_stacks import l2a_stack, reflectance_copy
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 from tests.rasters import random_scene, write_image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,12 +36,13 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[4])
 from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.model import Model
+from tests.plain_run import PLAIN_FOOTPRINTS
 mode, image, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-model = Model(resolve_bundled("spectral_baseline"), device="cpu")
+model = Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0)
 result = {}
 if mode == "check":
     from euromine_qgis.core.maps.preflight import check_run
-    report = check_run([(2020, image)], model)
+    report = check_run([(2020, image)], model, **PLAIN_FOOTPRINTS)
     result = {"peak": report.memory.peak, "seconds": report.seconds, "tiles": report.images[0].tiles,
               "baseline": report.memory.baseline}
 else:
@@ -51,7 +53,7 @@ else:
         return run(batch)
     model.positive_probability = counted
     start = time.perf_counter()
-    map_footprints([(2020, image)], model, out)
+    map_footprints([(2020, image)], model, out, **PLAIN_FOOTPRINTS)
     result = {"seconds": time.perf_counter() - start, "tiles": sum(tiles)}
 result["hwm"] = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps(result))
@@ -76,7 +78,7 @@ def wide_image(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def baseline() -> Model:
-    return Model(resolve_bundled("spectral_baseline"), device="cpu")
+    return Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0)
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is read from Linux's /proc")
@@ -101,7 +103,9 @@ def test_report_of_a_float_l2a_export(tmp_path, baseline):
     stack = l2a_stack(image, tmp_path / "in" / "stack.tif")
     floats = reflectance_copy(stack, tmp_path / "in" / "Year2020.tif")
     before = sorted(tmp_path.rglob("*"))
-    report = check_run([(2019, image), (2020, floats)], baseline)
+    report = check_run([(2019, image), (2020, floats)], baseline,
+                       threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                       image_input=PLAIN_INPUT)
     assert sorted(tmp_path.rglob("*")) == before
     first, second = report.images
     assert first.band_choice.startswith("in order") and list(first.bands.values()) == list(range(1, 11))
@@ -124,15 +128,20 @@ def test_report_of_a_float_l2a_export(tmp_path, baseline):
 def test_pixel_size_of_a_utm_image(tmp_path, baseline):
     image = write_image(tmp_path / "Year2020.tif", random_scene(64, 80, seed=2), crs=CRS.from_epsg(32633),
                         transform=from_origin(500000, 5540000, 10, 10))
-    (found,) = check_run([(2020, image)], baseline).images
+    (found,) = check_run([(2020, image)], baseline,
+                         threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                         image_input=PLAIN_INPUT).images
     assert (found.crs, found.crs_units, found.pixel_size_m) == ("EPSG:32633", "metre", (10.0, 10.0))
 
 
 def test_temporal_filter_and_min_area_add_their_passes(tmp_path, baseline):
     images = [(year, write_image(tmp_path / f"Year{year}.tif", random_scene(64, 80, seed=year)))
               for year in (2019, 2020, 2021)]
-    plain = check_run(images, baseline).memory
-    filtered = check_run(images, baseline, temporal_filter="smooth3", min_area_ha=0.5).memory
+    plain = check_run(images, baseline,
+                      threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                      image_input=PLAIN_INPUT).memory
+    filtered = check_run(images, baseline, temporal_filter="smooth3", min_area_ha=0.5,
+                         threshold=0.5, settings=AUTO_TILES, image_input=PLAIN_INPUT).memory
     assert plain.temporal_filter == plain.min_area == 0
     assert filtered.temporal_filter > 0 and filtered.min_area > 0
     assert len(list(tmp_path.iterdir())) == 3

@@ -52,24 +52,25 @@ def tiled(model: Model, paths, settings: TileSettings) -> np.ndarray:
 
 
 def test_two_convolutions_see_two_pixels(tmp_path):
-    field = measure(Model(conv_model(tmp_path / "conv.onnx"), device="cpu"))
+    field = measure(Model(conv_model(tmp_path / "conv.onnx"), device="cpu", scale=1.0))
     assert (field.radius, field.alignment) == (2, 1)
 
 
 def test_pooling_sets_the_alignment_and_widens_the_field(tmp_path):
     # pooled_model's pixels reach 5 px (4 on one side, 5 on the other, alternating with parity)
-    field = measure(Model(pooled_model(tmp_path / "pooled.onnx"), device="cpu"))
+    field = measure(Model(pooled_model(tmp_path / "pooled.onnx"), device="cpu", scale=1.0))
     assert (field.radius, field.alignment) == (5, 2)
 
 
 def test_global_context_has_no_bounded_field(tmp_path):
-    field = measure(Model(pooled_model(tmp_path / "global.onnx", global_context=True), device="cpu"))
+    field = measure(Model(pooled_model(tmp_path / "global.onnx", global_context=True), device="cpu", scale=1.0))
     assert not field.bounded and field.radius is None
 
 
 @pytest.mark.parametrize("shape", [(203, 171), (64, 64), (17, 90)])
 def test_declared_field_makes_tiles_exact(tmp_path, shape):
-    declared = Model(pooled_model(tmp_path / "m.onnx", meta=metadata(receptive_field=5, alignment=2)), device="cpu")
+    declared = Model(pooled_model(tmp_path / "m.onnx", meta=metadata(receptive_field=5, alignment=2)), device="cpu",
+                     scale=1.0)
     path = write_image(tmp_path / "scene.tif", random_scene(*shape, seed=7))
     expected = whole_scene(declared, [path])
     for tile in (16, 24, 40):
@@ -81,19 +82,22 @@ def test_undeclared_field_differs_from_whole_scene(tmp_path):
     """The same model without its field in the metadata, tiled as before the field was recorded
     (tiles flush with the scene end, a quarter of a 11-px overlap dropped): tiles do not reproduce
     the whole scene."""
-    undeclared = Model(pooled_model(tmp_path / "u.onnx"), device="cpu")
-    declared = Model(pooled_model(tmp_path / "d.onnx", meta=metadata(receptive_field=5, alignment=2)), device="cpu")
+    undeclared = Model(pooled_model(tmp_path / "u.onnx"), device="cpu", scale=1.0)
+    declared = Model(pooled_model(tmp_path / "d.onnx", meta=metadata(receptive_field=5, alignment=2)), device="cpu",
+                     scale=1.0)
     path = write_image(tmp_path / "scene.tif", random_scene(204, 172, seed=7))
-    error = np.abs(tiled(undeclared, [path], TileSettings(tile=24, overlap=11)) - whole_scene(declared, [path]))
+    error = np.abs(tiled(undeclared, [path], TileSettings(tile=24, overlap=11, batch_size=0))
+                   - whole_scene(declared, [path]))
     assert error.max() > 1e-3
 
 
 def test_tiling_follows_the_field():
     info = ModelInfo.from_json(json.dumps(metadata(receptive_field=202, alignment=32, patch_size=160)), "m.onnx")
-    t = resolve_tiling(info, TileSettings())
+    t = resolve_tiling(info, TileSettings(batch_size=0))
     assert (t.overlap, t.alignment, t.exact) == (405, 32, True) and t.tile % 32 == 0 and t.tile >= 4 * 405
-    assert not resolve_tiling(info, TileSettings(overlap=32)).exact
-    legacy = resolve_tiling(ModelInfo.from_json(json.dumps(metadata(patch_size=160)), "m.onnx"), TileSettings())
+    assert not resolve_tiling(info, TileSettings(overlap=32, batch_size=0)).exact
+    legacy_info = ModelInfo.from_json(json.dumps(metadata(patch_size=160)), "m.onnx")
+    legacy = resolve_tiling(legacy_info, TileSettings(batch_size=0))
     assert (legacy.tile, legacy.overlap, legacy.receptive_field) == (160, 32, None)
 
 
@@ -108,13 +112,13 @@ def test_bundled_models_tile_exactly_on_1000_px(site_1000, entry):
     """Every bundled model records its field; with the default overlap, tiles smaller than the scene
     give whole-scene inference to 1e-5 in probability on a 1000² site (the default tile of a model
     with a wide field covers the whole scene: that is checked too)."""
-    model = Model(entry.file, device="cpu")
+    model = Model(entry.file, device="cpu", scale=1.0)
     assert model.info.receptive_field is not None and model.info.alignment >= 1
     paths = site_1000[:model.info.images_per_sample or 2]
     expected = whole_scene(model, paths)
-    overlap = resolve_tiling(model.info, TileSettings()).overlap
+    overlap = resolve_tiling(model.info, TileSettings(batch_size=0)).overlap
     tile = align_up(max(overlap * 3 // 2, 400), model.info.alignment)
-    for settings in (TileSettings(tile=tile), TileSettings()):
+    for settings in (TileSettings(tile=tile, batch_size=0), TileSettings(batch_size=0)):
         got = tiled(model, paths, settings)
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, atol=EXACT, rtol=0, err_msg=f"{settings}")
@@ -134,7 +138,7 @@ def test_change_and_series_scenes_show_one_landscape_over_the_dates():
 def test_measurement_adds_generated_sites_normalized_as_the_engine_does():
     from export.field_scenes import site_scenes
 
-    info = Model(MODELS_DIR / "fc_siam_diff_change.onnx", device="cpu").info
+    info = Model(MODELS_DIR / "fc_siam_diff_change.onnx", device="cpu", scale=1.0).info
     (x,) = site_scenes(info)(64, 2)
     assert x.shape == (1, 20, 64, 64) and x.dtype == np.float32 and np.isfinite(x).all()
     assert np.abs(np.median(x)) < 2  # z-scores with the model's mean and std, not raw reflectance

@@ -137,7 +137,7 @@ def test_engine_output_does_not_depend_on_keeping_rows(tmp_path, conv_onnx, monk
     data = random_scene(157, 133, seed=8)
     data[:, 60:62, 10:90] = 0  # nodata rows crossing tile and block borders
     path = write_image(tmp_path / "scene.tif", data, **LAYOUTS[layout])
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     settings = TileSettings(tile=64, overlap=16, batch_size=3)
 
     def run():
@@ -200,7 +200,7 @@ def test_engine_reads_vrt_and_in_memory_sources_on_threads(tmp_path, conv_onnx, 
     data[:, 60:62, 10:90] = 0
     whole = write_image(tmp_path / "whole.tif", data)
     xml = mosaic_vrt(tmp_path, data)
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     settings = TileSettings(tile=64, overlap=16, batch_size=3)
     monkeypatch.setattr(inference, "decode_threads", lambda: 3)  # threads on any machine
 

@@ -19,6 +19,7 @@ from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.progress import Reporter
 from export.synthetic import generate_site
 from tests.band_stacks import reflectance_copy
+from tests.plain_run import AUTO_TILES
 
 YEAR = 2018
 # Footprints of a float 0–1 copy with SCALE=10000 may differ from the int16 original only where
@@ -47,7 +48,8 @@ def _run(path: Path, model: Model, out: Path, scale: float = 1.0) -> tuple[np.nd
     """Footprint and float32 probability of a real run, and its warnings."""
     warned: list[str] = []
     (result,) = map_footprints([(YEAR, path)], model, out, probabilities="float32",
-                               reporter=Reporter(warning=warned.append), image_input=ImageInput(scale=scale))
+                               reporter=Reporter(warning=warned.append), image_input=ImageInput(scale=scale),
+                               threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0)
     with rasterio.open(result.footprint) as fp, rasterio.open(result.probability) as pr:
         return fp.read(1), pr.read(1), warned
 
@@ -62,14 +64,14 @@ def test_folding_scale_into_mean_and_std_equals_scaling_the_input():
 
 
 def test_scale_must_be_positive(bundled):
-    info = Model(bundled, device="cpu").info
+    info = Model(bundled, device="cpu", scale=1.0).info
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(InputError, match="SCALE .* must be a positive number"):
             scaled_info(info, bad)
 
 
 def test_float_reflectance_with_scale_maps_as_the_int16_original(image, bundled, tmp_path):
-    model = Model(bundled, device="cpu")
+    model = Model(bundled, device="cpu", scale=1.0)
     scaled = Model(bundled, device="cpu", scale=10000.0)
     copy = reflectance_copy(image, tmp_path / f"Year{YEAR}.tif")
     footprint, probability, warned = _run(image, model, tmp_path / "int16")
@@ -84,7 +86,7 @@ def test_float_reflectance_with_scale_maps_as_the_int16_original(image, bundled,
 
 
 def test_float_reflectance_without_scale_warns_with_the_factor(image, bundled, tmp_path):
-    model = Model(bundled, device="cpu")
+    model = Model(bundled, device="cpu", scale=1.0)
     copy = reflectance_copy(image, tmp_path / f"Year{YEAR}.tif")
     (warning,) = _warnings(copy, model)
     assert str(copy) in warning and "10000 times smaller" in warning and warning.endswith("set SCALE=10000")
@@ -94,10 +96,10 @@ def test_float_reflectance_without_scale_warns_with_the_factor(image, bundled, t
 
 
 def test_int16_data_for_a_0_1_model_warns_the_other_way(image, bundled):
-    model = Model(bundled, device="cpu")
+    model = Model(bundled, device="cpu", scale=1.0)
     info = model.info
     unit = Model(bundled, device="cpu", override=NormalizationOverride(
-        mean=tuple(m / 10000 for m in info.mean), std=tuple(s / 10000 for s in info.std)))
+        mean=tuple(m / 10000 for m in info.mean), std=tuple(s / 10000 for s in info.std)), scale=1.0)
     (warning,) = _warnings(image, unit)
     assert "10000 times larger" in warning and warning.endswith("set SCALE=0.0001")
     assert _warnings(image, model) == []
@@ -112,7 +114,7 @@ def test_a_band_far_from_the_training_data_is_named(image, bundled, tmp_path):
         dst.write(data)
         for index, name in enumerate(names, start=1):
             dst.set_band_description(index, name)
-    (warning,) = _warnings(odd, Model(bundled, device="cpu"))
+    (warning,) = _warnings(odd, Model(bundled, device="cpu", scale=1.0))
     assert "median z-score beyond ±4: B4 +" in warning and "B3" not in warning.split("±4:")[1]
 
 
@@ -127,7 +129,7 @@ def test_the_sample_comes_from_an_overview_when_there_is_one(image, bundled, tmp
     with rasterio.open(big, "w", **profile) as dst:
         dst.write(data)
         dst.build_overviews([4, 8], Resampling.nearest)
-    model = Model(bundled, device="cpu")
+    model = Model(bundled, device="cpu", scale=1.0)
     banded = banded_image(big, model.info.bands)
     from_overview = band_medians(banded)
     with rasterio.open(big, "r+") as dst:

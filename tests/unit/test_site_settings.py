@@ -17,9 +17,10 @@ from euromine_qgis.core.engine.contract import NormalizationOverride
 from euromine_qgis.core.engine.inference import TileSettings
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.progress import Reporter
+from tests.plain_run import site_options
 
 YEARS = [2015, 2016]
-BASE = SiteOptions(site_reports=False)
+BASE = site_options(site_reports=False)
 
 
 def _edited_model(folder: Path) -> Path:
@@ -40,7 +41,7 @@ def bundled() -> Path:
 def baseline(tmp_path_factory, sites, bundled) -> Path:
     """One site mapped with the default settings, to resume from."""
     out = tmp_path_factory.mktemp("baseline")
-    map_sites([folder_site(sites[1], YEARS)], Model(bundled, device="cpu"), out, BASE)
+    map_sites([folder_site(sites[1], YEARS)], Model(bundled, device="cpu", scale=1.0), out, BASE)
     return out
 
 
@@ -58,9 +59,11 @@ BANDS = ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "SWIR2")
 
 CHANGED = {  # setting -> (model override or model file, options, what the log names)
     "threshold": (None, replace(BASE, threshold=0.6), "parameters/threshold: 0.5 -> 0.6"),
-    "tile size": (None, replace(BASE, settings=TileSettings(tile=128)), "parameters/tile_size: 160 -> 128"),
+    "tile size": (None, replace(BASE, settings=TileSettings(tile=128, batch_size=0)),
+                  "parameters/tile_size: 160 -> 128"),
     # the spectral baseline sees 2 px around a pixel: its default overlap is 2 × 2 + 1
-    "tile overlap": (None, replace(BASE, settings=TileSettings(overlap=8)), "parameters/tile_overlap: 5 -> 8"),
+    "tile overlap": (None, replace(BASE, settings=TileSettings(overlap=8, batch_size=0)),
+                     "parameters/tile_overlap: 5 -> 8"),
     "temporal filter": (None, replace(BASE, temporal_filter="smooth3"),
                         "parameters/temporal_filter: 'none' -> 'smooth3'"),
     "pairs": (None, replace(BASE, pairs="all"), "parameters/pairs: 'consecutive' -> 'all'"),
@@ -78,9 +81,9 @@ CHANGED = {  # setting -> (model override or model file, options, what the log n
 def test_a_changed_setting_re_maps_the_site_and_says_which(setting, baseline, tmp_path, sites, bundled):
     override, options, named = CHANGED[setting]
     if override == "edited":
-        model = Model(_edited_model(tmp_path), device="cpu")
+        model = Model(_edited_model(tmp_path), device="cpu", scale=1.0)
     else:
-        model = Model(bundled, device="cpu", override=override)
+        model = Model(bundled, device="cpu", override=override, scale=1.0)
     status, log = _resume(baseline, tmp_path, sites, model, options)
     assert status == "mapped"
     mapping = [line for line in log if "mapping (changed since it was mapped: " in line]
@@ -88,8 +91,9 @@ def test_a_changed_setting_re_maps_the_site_and_says_which(setting, baseline, tm
 
 
 def test_speed_settings_and_an_unchanged_override_reuse_the_site(baseline, tmp_path, sites, bundled):
-    same = Model(bundled, device="cpu")
-    model = Model(bundled, device="cpu", override=NormalizationOverride(same.info.bands, same.info.mean, same.info.std))
+    same = Model(bundled, device="cpu", scale=1.0)
+    model = Model(bundled, device="cpu", override=NormalizationOverride(same.info.bands, same.info.mean, same.info.std),
+                  scale=1.0)
     options = replace(BASE, settings=TileSettings(tile=160, batch_size=1, prefetch=1))
     status, log = _resume(baseline, tmp_path, sites, model, options)
     assert status == "reused", log

@@ -21,7 +21,7 @@ from euromine_qgis.core.batch.site_sources import (
     safe_site_name,
     select_sites,
 )
-from euromine_qgis.core.batch.sites import SiteOptions, map_sites
+from euromine_qgis.core.batch.sites import map_sites
 from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled, InputError, OutputError, YearsError
@@ -31,14 +31,15 @@ from euromine_qgis.core.progress import Reporter
 from euromine_qgis.core.release import SPLITS
 from euromine_qgis.core.scoring.evaluation import evaluate_rasters
 from euromine_qgis.core.scoring.metrics import aggregate_sites
+from tests.plain_run import site_options
 
 YEARS = [2015, 2016, 2017]
-QUICK = SiteOptions(site_reports=False)
+QUICK = site_options(site_reports=False)
 
 
 @pytest.fixture(scope="module")
 def model() -> Model:
-    return Model(resolve_bundled("spectral_baseline"), device="cpu")
+    return Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0)
 
 
 def nodata_of(path: Path) -> np.ndarray:
@@ -103,7 +104,7 @@ def test_clip_keeps_the_mosaic_grid_and_masks_outside_the_outline(tmp_path, site
 
 def test_map_sites_outputs_summary_and_pooled_scores(tmp_path, sites, model):
     inputs = [folder_site(s, YEARS) for s in sites]
-    result = map_sites(inputs, model, tmp_path, SiteOptions(pairs="all"))
+    result = map_sites(inputs, model, tmp_path, site_options(pairs="all"))
     assert [o.status for o in result.sites] == ["mapped"] * 3
     with open(result.table, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -131,7 +132,7 @@ def test_map_sites_outputs_summary_and_pooled_scores(tmp_path, sites, model):
         assert str(folder / "footprints") in (folder / "report.html").read_text(encoding="utf-8")
         assert len(outcome.record["change"]) == 3  # pairs "all" of three years
     assert max(off_by.values()) > 0.01  # where nodata differs between the years, last - first is another figure
-    expected = aggregate_sites(counts)
+    expected = aggregate_sites(counts, lam=0.5)
     assert float(rows[3]["ca_tiou"]) == pytest.approx(expected["micro"]["ca_tiou"], abs=1e-6)
     assert float(rows[4]["tiou"]) == pytest.approx(expected["macro"]["tiou"]["value"], abs=1e-6)
     assert result.pooled["micro"]["sites"] == 3
@@ -163,7 +164,7 @@ def test_cancelled_run_resumes_and_redoes_what_does_not_verify(tmp_path, sites, 
     with rasterio.open(tmp_path / "Synthetic_2" / "footprints" / "footprint_2016.tif") as src:
         assert src.count == 1
 
-    result = map_sites(inputs, model, tmp_path, SiteOptions(threshold=0.6, site_reports=False))
+    result = map_sites(inputs, model, tmp_path, site_options(threshold=0.6, site_reports=False))
     assert [o.status for o in result.sites] == ["mapped"] * 3  # another parameter: nothing reused
 
 

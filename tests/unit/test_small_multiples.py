@@ -112,7 +112,7 @@ def test_the_html_report_carries_the_footprints_by_year(tmp_path):
         predictions.append(write_mask(tmp_path / f"pred_{year}.tif", blow_up(codes, 1, 1, 255), 255))
         references.append(write_mask(tmp_path / f"ref_{year}.tif", blow_up(codes, 1, 255, 0), None))
     report = tmp_path / "report.html"
-    evaluate_files(predictions, references, tmp_path / "table.csv", report)
+    evaluate_files(predictions, references, tmp_path / "table.csv", report, lam=0.5)
     page = report.read_text(encoding="utf-8")
     assert "<h2>Footprints over the years</h2>" in page
     data = re.search(r'<img src="data:image/png;base64,([^"]+)" alt="mapped footprint per year">', page).group(1)

@@ -53,7 +53,7 @@ def test_checkpoint_exports_and_runs_in_the_plugin_engine(unet_checkpoint, tmp_p
     done = subprocess.run([sys.executable, "-m", "export.onnx", "--checkpoint", str(path), "--out", str(onnx_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    model = Model(onnx_path, device="cpu")
+    model = Model(onnx_path, device="cpu", scale=1.0)
     assert model.info.task == "footprint" and model.info.synthetic and SYNTHETIC_LABEL in model.info.trained_on
     assert SYNTHETIC_LABEL in model.description
 
@@ -66,7 +66,7 @@ def test_validation_scores_are_the_engines_scores_of_the_export(unet_checkpoint,
     from export.site_scores import score_sites
 
     path, ck = unet_checkpoint
-    model = Model(export_checkpoint(path, tmp_path / "unet.onnx"), device="cpu")
+    model = Model(export_checkpoint(path, tmp_path / "unet.onnx"), device="cpu", scale=1.0)
     val_sites = training_sites(sites[0].parent, names=ck["val_sites"], years=(2015, 2016, 2017))
     measured = score_sites(model, val_sites)["micro"]
     assert set(measured) <= set(ck["validation"])

@@ -41,7 +41,8 @@ def footprints(tmp_path):
 
 
 def test_trajectory_raster_classes_and_years(footprints, tmp_path):
-    result = change_layers(footprints, [], tmp_path / "out", trajectory=tmp_path / "traj" / "trajectory.tif")
+    result = change_layers(footprints, [], tmp_path / "out", trajectory=tmp_path / "traj" / "trajectory.tif",
+                           temporal_filter="none", min_area_ha=0.0)
     assert result.trajectory == tmp_path / "traj" / "trajectory.tif"
     with rasterio.open(result.trajectory) as src:
         assert (src.dtypes[0], src.nodata) == ("uint16", 65535)
@@ -51,7 +52,7 @@ def test_trajectory_raster_classes_and_years(footprints, tmp_path):
 
 
 def test_site_figures_from_the_footprints(footprints, tmp_path):
-    result = change_layers(footprints, [], tmp_path / "out")
+    result = change_layers(footprints, [], tmp_path / "out", temporal_filter="none", min_area_ha=0.0)
     site = result.site
     areas = [result.area_ha[y] for y in YEARS]
     assert site.years == YEARS  # every year holds valid pixels

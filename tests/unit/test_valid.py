@@ -31,7 +31,7 @@ def test_engine_maps_fill_as_nodata(tmp_path, conv_onnx):
     data = random_scene(70, 90, seed=4)
     data[:, 10:20, 30:50] = 0
     path = write_image(tmp_path / "fill.tif", data, nodata=None)
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     with rasterio.open(path) as src:
         blocks = list(predict_rows(model, src, TileSettings(tile=32, overlap=8, batch_size=3)))
     valid = np.concatenate([b.valid for b in blocks])

@@ -34,7 +34,7 @@ def test_the_plugin_finds_every_bundled_model():
 def test_entry_is_complete_and_labelled(name):
     entry = ENTRIES[name]
     assert entry["size_bytes"] <= 25 * 2**20
-    model = Model(MODELS / entry["file"], device="cpu")
+    model = Model(MODELS / entry["file"], device="cpu", scale=1.0)
     assert model.info.task == entry["task"] and model.info.trained_on == entry["trained_on"]
     if entry["synthetic_training"]:
         assert SYNTHETIC_LABEL in entry["trained_on"] and model.info.synthetic
