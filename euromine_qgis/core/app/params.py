@@ -2,6 +2,7 @@
 label and help. An algorithm that needs another default or label takes ``PARAM.but(...)``."""
 from __future__ import annotations
 
+from ..engine.contract import FOOTPRINT_TASKS
 from ..engine.devices import DEVICES
 from ..engine.precision import PRECISIONS
 from ..maps.temporal_filter import TEMPORAL_FILTERS
@@ -88,7 +89,7 @@ SCHEDULER = Param(
 # the model and how the images feed it ------------------------------------------------------------
 
 MODEL = Param(
-    "MODEL", Kind.MODEL, "Bundled model", choices=("footprint", "series"), default="spectral_baseline",
+    "MODEL", Kind.MODEL, "Bundled model", choices=FOOTPRINT_TASKS, default="spectral_baseline",
     optional=True, help="a bundled model (listed below); MODEL_FILE overrides it.")
 
 MODEL_FILE = Param(

@@ -30,7 +30,7 @@ class Kind(enum.Enum):
     INTEGER = "integer"  # int | None (None only where optional)
     FLAG = "flag"  # bool
     CHOICE = "choice"  # one of ``choices``: str
-    MODEL = "model"  # a bundled model of the tasks in ``choices``, by name: str | None
+    MODEL = "model"  # a bundled model of the tasks (core.engine.contract) in ``choices``, by name: str | None
     OUTPUT_FOLDER = "output folder"  # Path
     OUTPUT_FILE = "output file"  # Path | None
     OUTPUT_RASTER = "output raster"  # Path | None
