@@ -4,12 +4,15 @@ rasterio's own wheel (with its own GDAL) and onnxruntime from PyPI.
 
 The clean venv is built once under build/cli-venv with every package pinned by
 tests/cli/numpy2-constraints.txt, and rebuilt when that file or pyproject.toml changes; the project
-itself is reinstalled into it once per test session, so it always runs this checkout. With
+itself is reinstalled into it when what its wheel is built from changes (a digest kept in the venv),
+so it always runs this checkout. One test process at a time builds or updates it (pytest-xdist's
+workers share it: a lock file beside it). With
 EUROMINE_CLI_VENV=latest (`make test-latest`) the venv is build/cli-venv-latest instead, made anew
 with the newest release of every package, so that a new release is tried on purpose, not met in CI.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -28,6 +31,10 @@ CONSTRAINTS = Path(__file__).with_name("numpy2-constraints.txt")
 LATEST = os.environ.get("EUROMINE_CLI_VENV") == "latest"
 CLI_VENV = REPO / "build" / ("cli-venv-latest" if LATEST else "cli-venv")
 STAMP = CLI_VENV / ".inputs-sha256"
+INSTALLED = CLI_VENV / ".project-sha256"  # the digest of the checkout installed into it
+LOCK = CLI_VENV.with_name(CLI_VENV.name + ".lock")
+# What the wheel is built from (pyproject.toml's [tool.hatch.build]): the package with its linked models
+PROJECT_FILES = ("pyproject.toml", "README.md", "euromine_qgis", "models_onnx")
 SYSTEM_PYTHON = Path(sys.base_prefix) / "bin" / "python3"  # the interpreter this venv was made from
 # Set for QGIS's Python (tests/conftest.py, QGIS itself); the wheels bring their own PROJ and GDAL data.
 FOREIGN_DATA = ("PROJ_DATA", "PROJ_LIB", "GDAL_DATA", "PYTHONPATH")
@@ -64,17 +71,37 @@ def _pip(venv: Path, *args: str) -> None:
     assert out.returncode == 0, f"pip {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
 
 
+def project_digest() -> str:
+    """sha256 over every file of PROJECT_FILES (paths and bytes; caches left out)."""
+    digest = hashlib.sha256()
+    for top in PROJECT_FILES:
+        root = REPO / top
+        files = [root] if root.is_file() else sorted(
+            Path(folder, name) for folder, dirs, names in os.walk(root) if "__pycache__" not in folder
+            for name in names if not name.endswith(".pyc"))
+        for path in files:
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def numpy2_venv() -> Path:
     """build/cli-venv (or build/cli-venv-latest) with this checkout installed (see the module's docstring)."""
     inputs = (REPO / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes()
     digest = "latest" if LATEST else hashlib.sha256(inputs).hexdigest()
-    if LATEST or not STAMP.is_file() or STAMP.read_text().strip() != digest:
-        shutil.rmtree(CLI_VENV, ignore_errors=True)
-        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(CLI_VENV)], check=True, timeout=300)
-        pins = ("--upgrade",) if LATEST else ("-c", str(CONSTRAINTS))
-        _pip(CLI_VENV, "install", "--prefer-binary", *pins, ".", "hatchling")  # dependencies from PyPI wheels
-        STAMP.write_text(digest)
-    _pip(CLI_VENV, "install", "--no-deps", "--no-build-isolation", "--force-reinstall", ".")
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if LATEST or not STAMP.is_file() or STAMP.read_text().strip() != digest:
+            shutil.rmtree(CLI_VENV, ignore_errors=True)
+            subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(CLI_VENV)], check=True, timeout=300)
+            pins = ("--upgrade",) if LATEST else ("-c", str(CONSTRAINTS))
+            _pip(CLI_VENV, "install", "--prefer-binary", *pins, ".", "hatchling")  # dependencies from PyPI wheels
+            STAMP.write_text(digest)
+        project = project_digest()
+        if not INSTALLED.is_file() or INSTALLED.read_text().strip() != project:
+            INSTALLED.unlink(missing_ok=True)
+            _pip(CLI_VENV, "install", "--no-deps", "--no-build-isolation", "--force-reinstall", ".")
+            INSTALLED.write_text(project)
     return CLI_VENV
 
 
