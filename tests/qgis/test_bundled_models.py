@@ -12,6 +12,7 @@ from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedbac
 from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL, bundled_models, resolve_bundled
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.maps.footprints import map_footprints
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 
 
 class Log(QgsProcessingFeedback):
@@ -58,9 +59,12 @@ def test_series_model_maps_every_year_in_one_run(euromine_provider, sites, tmp_p
     assert len(result["FOOTPRINTS"]) == 10
     assert any("trained on synthetic sites" in line for line in log.warnings)
     assert any("10 years mapped together" in line for line in log.lines)
-    model = Model(resolve_bundled(series), device="cpu", precision=result["PRECISION"])  # the precision auto chose
-    core = map_footprints([(2015 + t, Path(p)) for t, p in enumerate(images(site))], model, tmp_path / "core")
-    for path, expected in zip(sorted(result["FOOTPRINTS"]), core):
+    model = Model(resolve_bundled(series), device="cpu", scale=1.0,
+                  precision=result["PRECISION"])  # the precision auto chose
+    core = map_footprints([(2015 + t, Path(p)) for t, p in enumerate(images(site))], model, tmp_path / "core",
+                          threshold=0.5, settings=AUTO_TILES, temporal_filter="none", min_area_ha=0.0,
+                          image_input=PLAIN_INPUT)
+    for path, expected in zip(sorted(result["FOOTPRINTS"]), core, strict=True):
         with rasterio.open(path) as a, rasterio.open(expected.footprint) as b:
             np.testing.assert_array_equal(a.read(1), b.read(1))
 

@@ -29,6 +29,7 @@ from euromine_qgis.core.maps.footprints import map_footprints
 from euromine_qgis.core.progress import Reporter
 from euromine_qgis.core.scoring.evaluation import evaluate_rasters
 from tests.onnx_factory import conv_model, metadata, with_external_data
+from tests.plain_run import PLAIN_INPUT
 from tests.rasters import TRANSFORM, damaged_image, random_scene, write_image, write_mask
 from tests.robustness.outcome import refused
 
@@ -37,7 +38,7 @@ TILES = TileSettings(tile=64, overlap=16, batch_size=2)
 
 @pytest.fixture(scope="module")
 def model(conv_onnx) -> Model:
-    return Model(conv_onnx, device="cpu")
+    return Model(conv_onnx, device="cpu", scale=1.0)
 
 
 def footprint_years(folder: Path, years, size=(40, 50), **grid) -> list[tuple[int, Path]]:
@@ -85,13 +86,15 @@ def test_bad_image_is_refused_before_any_output(tmp_path, model, make, message):
     make(image)
     out = tmp_path / "out"
     with refused(InputError, message, [image], [out]):
-        map_footprints([(2019, image)], model, out, settings=TILES)
+        map_footprints([(2019, image)], model, out, settings=TILES,
+                       threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
 
 
 def _mapped(tmp_path: Path, model: Model, data: np.ndarray, nodata) -> tuple[np.ndarray, object]:
     image = write_image(tmp_path / "in" / "Year2019.tif", data, nodata=nodata)
     before = image.read_bytes()
-    (result,) = map_footprints([(2019, image)], model, tmp_path / "out", settings=TILES)
+    (result,) = map_footprints([(2019, image)], model, tmp_path / "out", settings=TILES,
+                               threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     assert image.read_bytes() == before
     with rasterio.open(result.footprint) as src:
         return src.read(1), result
@@ -145,7 +148,8 @@ def test_mask_damaged_inside_the_file_is_named_with_the_rows(tmp_path, gdal_thre
     inputs = [footprints[0][1], damaged]
     with refused(InputError, r"footprint_2016.tif: cannot read rows 0–39; the file is damaged \(.*\) — copy or "
                  r"export it again", inputs, [tmp_path / "out"]):
-        change_layers([*footprints, (2016, damaged)], [(2015, 2016)], tmp_path / "out")
+        change_layers([*footprints, (2016, damaged)], [(2015, 2016)], tmp_path / "out",
+                      temporal_filter="none", min_area_ha=0.0)
 
 
 def test_image_damaged_inside_the_file_is_named_with_the_rows(tmp_path, model, gdal_threads):
@@ -153,7 +157,8 @@ def test_image_damaged_inside_the_file_is_named_with_the_rows(tmp_path, model, g
     image = damaged_image(tmp_path / "in" / "Year2016.tif")
     with refused(InputError, r"Year2016.tif: cannot read rows 0–39; the file is damaged \(.*\) — copy or "
                  r"export it again", [image], [tmp_path / "out"]):
-        map_footprints([(2016, image)], model, tmp_path / "out", settings=TILES)
+        map_footprints([(2016, image)], model, tmp_path / "out", settings=TILES,
+                       threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
 
 
 def test_mosaic_damaged_inside_the_file_is_named_with_the_rows(tmp_path, gdal_threads):
@@ -211,9 +216,10 @@ def test_changelayers_refuses_years_on_different_grids_and_says_how_to_align(tmp
                  rf"different grids \(.*{DIFFERENCE[differs]}.*\); every year must share one grid: align "
                  r"footprint_2017.tif to the grid of footprint_2015.tif with GDAL \(gdalwarp -t_srs EPSG:4326 .*-r near",
                  inputs, [tmp_path / "out"]) as caught:
-        change_layers(footprints + odd, [(2015, 2017)], tmp_path / "out")
+        change_layers(footprints + odd, [(2015, 2017)], tmp_path / "out", temporal_filter="none", min_area_ha=0.0)
     aligned = run_hint(str(caught.value))
-    result = change_layers(footprints + [(2017, aligned)], [(2015, 2017)], tmp_path / "out")
+    result = change_layers(footprints + [(2017, aligned)], [(2015, 2017)], tmp_path / "out",
+                           temporal_filter="none", min_area_ha=0.0)
     assert result.change[(2015, 2017)].is_file()
 
 
@@ -244,7 +250,8 @@ def test_detectchange_refuses_dates_on_different_grids_and_says_how_to_align(tmp
     with refused(InputError, r"Year2021.tif and .*Year2016.tif: the two images are not on the same grid \(pixel size "
                  r".*\); align Year2021.tif to the grid of Year2016.tif with GDAL \(gdalwarp .*-r bilinear",
                  [before, after], [tmp_path / "out"]):
-        detect_change(before, after, tmp_path / "out" / "change.tif", model, settings=TILES)
+        detect_change(before, after, tmp_path / "out" / "change.tif", model, settings=TILES,
+                      threshold=0.5, image_input=PLAIN_INPUT)
 
 
 @pytest.mark.parametrize("differs", GRIDS)
@@ -256,18 +263,19 @@ def test_temporal_filter_refuses_years_on_different_grids_and_says_how_to_align(
                  r"align Year2016.tif to the grid of Year2015.tif with GDAL \(gdalwarp .*-r bilinear",
                  [first, second], [tmp_path / "out"]) as caught:
         map_footprints([(2015, first), (2016, second)], model, tmp_path / "out", settings=TILES,
-                             temporal_filter="smooth3")
+                             temporal_filter="smooth3", threshold=0.5, min_area_ha=0.0, image_input=PLAIN_INPUT)
     aligned = run_hint(str(caught.value))
     results = map_footprints([(2015, first), (2016, aligned)], model, tmp_path / "out", settings=TILES,
-                                   temporal_filter="smooth3")
+                                   temporal_filter="smooth3", threshold=0.5, min_area_ha=0.0, image_input=PLAIN_INPUT)
     assert [r.year for r in results] == [2015, 2016]
 
 
 def test_mapping_without_filter_keeps_each_years_own_grid(tmp_path, model):
     first = write_image(tmp_path / "in" / "Year2015.tif", random_scene(40, 48, seed=1))
     second = write_image(tmp_path / "in" / "Year2016.tif", random_scene(30, 48, seed=2), **GRIDS["crs"])
-    results = map_footprints([(2015, first), (2016, second)], model, tmp_path / "out", settings=TILES)
-    for image, result in zip((first, second), results):
+    results = map_footprints([(2015, first), (2016, second)], model, tmp_path / "out", settings=TILES,
+                             threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
+    for image, result in zip((first, second), results, strict=True):
         with rasterio.open(image) as src, rasterio.open(result.footprint) as out:
             assert (out.crs, out.transform, out.shape) == (src.crs, src.transform, src.shape)
 
@@ -282,7 +290,7 @@ def test_mapping_without_filter_keeps_each_years_own_grid(tmp_path, model):
 def test_model_with_the_wrong_input_is_refused_on_loading(tmp_path, build, message):
     path = build(tmp_path / "bad.onnx")
     with pytest.raises(ModelError, match=message):
-        Model(path, device="cpu")
+        Model(path, device="cpu", scale=1.0)
 
 
 @pytest.mark.parametrize("build, message", [
@@ -291,15 +299,16 @@ def test_model_with_the_wrong_input_is_refused_on_loading(tmp_path, build, messa
     (lambda p: conv_model(p, stride=2), r"output shape \(2, 2, 32, 32\) does not match .*64, 64\)"),
 ], ids=["classes", "smaller"])
 def test_model_output_of_unexpected_shape_fails_the_run_and_leaves_nothing(tmp_path, build, message):
-    model = Model(build(tmp_path / "bad.onnx"), device="cpu")
+    model = Model(build(tmp_path / "bad.onnx"), device="cpu", scale=1.0)
     image = write_image(tmp_path / "in" / "Year2019.tif", random_scene(100, 120))
     with refused(ModelError, r"bad.onnx: " + message, [image], [tmp_path / "out"]):
-        map_footprints([(2019, image)], model, tmp_path / "out", settings=TILES)
+        map_footprints([(2019, image)], model, tmp_path / "out", settings=TILES,
+                       threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
 
 
 def test_single_channel_probability_output_is_the_mining_probability(tmp_path):
     path = conv_model(tmp_path / "p.onnx", out_channels=1, meta=metadata(output="probabilities"))
-    model = Model(path, device="cpu")
+    model = Model(path, device="cpu", scale=1.0)
     x = np.random.default_rng(0).normal(size=(2, 10, 16, 16)).astype(np.float32)
     np.testing.assert_array_equal(model.positive_probability(x), model.session.run(None, {"image": x})[0][:, 0])
 
@@ -318,12 +327,12 @@ def test_external_data_outside_the_model_folder_is_refused(tmp_path, location, m
     path = with_external_data(conv_model(folder / "model.onnx"), weights,
                               str(weights) if location == "ABSOLUTE" else location)
     with pytest.raises(ModelError, match=rf"model.onnx: not a usable ONNX model \(.*{message}"):
-        Model(path, device="cpu")
+        Model(path, device="cpu", scale=1.0)
 
 
 def test_external_data_inside_the_model_folder_loads(tmp_path):
     path = with_external_data(conv_model(tmp_path / "model.onnx"), tmp_path / "weights.bin", "weights.bin")
-    assert Model(path, device="cpu").info.name == "test_conv"
+    assert Model(path, device="cpu", scale=1.0).info.name == "test_conv"
 
 
 def test_bundled_model_whose_sha256_no_longer_matches_is_refused(tmp_path):
@@ -343,7 +352,8 @@ def test_read_only_output_folder_is_refused(tmp_path, model, read_only_folder):
     image = write_image(tmp_path / "in" / "Year2019.tif", random_scene(40, 48))
     with refused(OutputError, r"read_only: output folder is not writable \(Read-only file system\); choose another",
                  [image], [read_only_folder]):
-        map_footprints([(2019, image)], model, read_only_folder, settings=TILES)
+        map_footprints([(2019, image)], model, read_only_folder, settings=TILES,
+                       threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
 
 
 def test_a_file_where_the_output_folder_should_be_is_refused(tmp_path, model):
@@ -351,7 +361,8 @@ def test_a_file_where_the_output_folder_should_be_is_refused(tmp_path, model):
     occupied = tmp_path / "out"
     occupied.write_text("a file")
     with refused(OutputError, r"out: is a file, not a folder", [image, occupied], []):
-        map_footprints([(2019, image)], model, occupied, settings=TILES)
+        map_footprints([(2019, image)], model, occupied, settings=TILES,
+                       threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
 
 
 def test_outputs_may_not_replace_inputs(tmp_path, model):
@@ -359,13 +370,15 @@ def test_outputs_may_not_replace_inputs(tmp_path, model):
     inputs = [p for _, p in footprints]
     with refused(OutputError, r"footprint_2015.tif: output would overwrite an input; choose another OUTPUT_FOLDER"
                  r", AREA_TABLE or TRAJECTORY", inputs, [tmp_path]):
-        change_layers(footprints, [(2015, 2016)], tmp_path / "out", table=inputs[0])
+        change_layers(footprints, [(2015, 2016)], tmp_path / "out", table=inputs[0],
+                      temporal_filter="none", min_area_ha=0.0)
     with refused(OutputError, r"footprint_2016.tif: output would overwrite an input; choose another name for CHANGE",
                  inputs, [tmp_path]):
         change_from_footprints(inputs[0], inputs[1], inputs[1])
     image = write_image(tmp_path / "out" / "footprint_2019.tif", random_scene(40, 48))
     with refused(OutputError, r"footprint_2019.tif: output would overwrite an input image", [image], [tmp_path]):
-        map_footprints([(2019, image)], model, tmp_path / "out", settings=TILES)
+        map_footprints([(2019, image)], model, tmp_path / "out", settings=TILES,
+                       threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
 
 
 DISK_FULL = r"the disk holding .*small_disk is full \(\d+ KiB free\); free space there or choose another folder; " \
@@ -375,13 +388,15 @@ DISK_FULL = r"the disk holding .*small_disk is full \(\d+ KiB free\); free space
 def test_disk_full_while_mapping(tmp_path, model, small_disk):
     image = write_image(tmp_path / "in" / "Year2019.tif", random_scene(300, 320))
     with refused(OutputError, r"(footprint|probability)_2019.tif: " + DISK_FULL, [image], [small_disk]):
-        map_footprints([(2019, image)], model, small_disk, settings=TILES, probabilities="float32")
+        map_footprints([(2019, image)], model, small_disk, settings=TILES, probabilities="float32",
+                       threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
 
 
 def test_disk_full_while_deriving_change_layers(tmp_path, small_disk):
     footprints = footprint_years(tmp_path / "in", range(2015, 2025), size=(300, 320))
     with refused(OutputError, DISK_FULL, [p for _, p in footprints], [small_disk]):
-        change_layers(footprints, [(a, b) for a in range(2015, 2025) for b in range(a + 1, 2025)], small_disk)
+        change_layers(footprints, [(a, b) for a in range(2015, 2025) for b in range(a + 1, 2025)], small_disk,
+                      temporal_filter="none", min_area_ha=0.0)
 
 
 def test_disk_full_when_the_file_is_flushed_on_close(tmp_path, small_disk):
@@ -412,11 +427,13 @@ class CancelAt:
 def test_cancel_at_a_random_tile_keeps_only_finished_years(tmp_path, model, seed):
     images = [(y, write_image(tmp_path / "in" / f"Year{y}.tif", random_scene(150, 170, seed=y))) for y in (2015, 2016, 2017)]
     counting = CancelAt()
-    full = map_footprints(images, model, tmp_path / "full", settings=TILES, reporter=Reporter(is_canceled=counting))
+    full = map_footprints(images, model, tmp_path / "full", settings=TILES, reporter=Reporter(is_canceled=counting),
+                          threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     at = random.Random(seed).randint(1, counting.calls)
     out = tmp_path / "cancelled"
     with refused(Cancelled, "the run was cancelled; no partial output was kept", [p for _, p in images], []):
-        map_footprints(images, model, out, settings=TILES, reporter=Reporter(is_canceled=CancelAt(at)))
+        map_footprints(images, model, out, settings=TILES, reporter=Reporter(is_canceled=CancelAt(at)),
+                       threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     kept = sorted(p.name for p in out.iterdir())
     assert kept == [r.footprint.name for r in full][: len(kept)], f"cancelled at check {at}: {kept}"
     for name in kept:  # the years finished before the cancellation, whole

@@ -12,6 +12,7 @@ from euromine_qgis.core.io.raster import Grid
 from euromine_qgis.core.maps.bitemporal import change_from_footprints, detect_change
 from euromine_qgis.core.progress import Reporter
 from tests.onnx_factory import change_model, metadata
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 from tests.rasters import random_scene, write_image, write_mask
 
 SETTINGS = TileSettings(overlap=16, batch_size=3)
@@ -47,8 +48,9 @@ def areas(codes, grid, code):
 def test_post_classification(tmp_path, conv_onnx, dates):
     before, after = dates
     digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in dates]
-    fp = Model(conv_onnx, device="cpu")
-    result = detect_change(before, after, tmp_path / "out" / "change.tif", fp, settings=SETTINGS)
+    fp = Model(conv_onnx, device="cpu", scale=1.0)
+    result = detect_change(before, after, tmp_path / "out" / "change.tif", fp, settings=SETTINGS,
+                           threshold=0.5, image_input=PLAIN_INPUT)
     codes, grid = read(result.change)
     pb, valid = whole(fp, before)
     pa, valid_a = whole(fp, after)
@@ -67,11 +69,12 @@ def test_post_classification(tmp_path, conv_onnx, dates):
 @pytest.mark.parametrize("two_inputs", [True, False])
 def test_change_model_split_by_footprint_probabilities(tmp_path, conv_onnx, dates, two_inputs):
     before, after = dates
-    fp = Model(conv_onnx, device="cpu")  # patch 64
-    cm = Model(change_model(tmp_path / "c.onnx", two_inputs=two_inputs,
-                            meta=metadata(name="test_change", task="change", classes=["no_change", "change"], patch_size=48)),
-               device="cpu")  # another patch size: the streams finish rows in different blocks
-    result = detect_change(before, after, tmp_path / "change.tif", fp, cm, settings=SETTINGS)
+    fp = Model(conv_onnx, device="cpu", scale=1.0)  # patch 64
+    meta = metadata(name="test_change", task="change", classes=["no_change", "change"], patch_size=48)
+    cm = Model(change_model(tmp_path / "c.onnx", two_inputs=two_inputs, meta=meta),
+               device="cpu", scale=1.0)  # another patch size: the streams finish rows in different blocks
+    result = detect_change(before, after, tmp_path / "change.tif", fp, cm, settings=SETTINGS,
+                           threshold=0.5, image_input=PLAIN_INPUT)
     codes, _ = read(result.change)
     pc, valid = whole(cm, before, after)
     pb, _ = whole(fp, before)
@@ -84,17 +87,19 @@ def test_change_model_split_by_footprint_probabilities(tmp_path, conv_onnx, date
 
 def test_refusals_name_the_files(tmp_path, conv_onnx, dates):
     before, after = dates
-    fp = Model(conv_onnx, device="cpu")
+    fp = Model(conv_onnx, device="cpu", scale=1.0)
     other = write_image(tmp_path / "Year2021.tif", random_scene(150, 171, seed=3))
     with pytest.raises(InputError, match="Year2021.tif and .*Year2016.tif: the two images are not on the same grid"):
-        detect_change(before, other, tmp_path / "c.tif", fp)
+        detect_change(before, other, tmp_path / "c.tif", fp,
+                      threshold=0.5, settings=AUTO_TILES, image_input=PLAIN_INPUT)
     with pytest.raises(InputError, match="a change model is needed here, this one's task is 'footprint'"):
-        detect_change(before, after, tmp_path / "c.tif", fp, fp)
+        detect_change(before, after, tmp_path / "c.tif", fp, fp,
+                      threshold=0.5, settings=AUTO_TILES, image_input=PLAIN_INPUT)
     with pytest.raises(OutputError, match="would overwrite an input"):
-        detect_change(before, after, after, fp)
+        detect_change(before, after, after, fp, threshold=0.5, settings=AUTO_TILES, image_input=PLAIN_INPUT)
     four = write_image(tmp_path / "four_2019.tif", random_scene(150, 170, bands=4))
     with pytest.raises(InputError, match=r"four_2019.tif: image has 4 band\(s\)"):
-        detect_change(four, after, tmp_path / "c.tif", fp)
+        detect_change(four, after, tmp_path / "c.tif", fp, threshold=0.5, settings=AUTO_TILES, image_input=PLAIN_INPUT)
     assert not (tmp_path / "c.tif").exists()
 
 
@@ -106,8 +111,9 @@ def test_cancel_leaves_nothing(tmp_path, conv_onnx, dates):
         return calls["n"] > 5
 
     with pytest.raises(Cancelled):
-        detect_change(*dates, tmp_path / "o" / "change.tif", Model(conv_onnx, device="cpu"), settings=SETTINGS,
-                      reporter=Reporter(is_canceled=canceled))
+        detect_change(*dates, tmp_path / "o" / "change.tif", Model(conv_onnx, device="cpu", scale=1.0),
+                      threshold=0.5, settings=SETTINGS, reporter=Reporter(is_canceled=canceled),
+                      image_input=PLAIN_INPUT)
     assert list((tmp_path / "o").iterdir()) == []
 
 

@@ -49,7 +49,7 @@ def test_without_report_or_pairs_only_the_table_is_written(files, tmp_path):
     predictions, references = files
     out = tmp_path / "out"
     out.mkdir()
-    summary = evaluate_files(predictions, references, out / "m.csv")
+    summary = evaluate_files(predictions, references, out / "m.csv", lam=0.5)
     assert summary["years"] == list(YEARS) and summary["change"] == {}
     assert sorted(p.name for p in out.iterdir()) == ["m.csv"]
 
@@ -57,13 +57,14 @@ def test_without_report_or_pairs_only_the_table_is_written(files, tmp_path):
 def test_an_output_over_an_input_is_refused_before_anything_is_read(files, tmp_path):
     predictions, references = files
     before = references[0].read_bytes()
-    with pytest.raises(OutputError, match="Year2016.tif: output would overwrite an input; choose another TABLE or REPORT"):
-        evaluate_files(predictions, references, tmp_path / "m.csv", references[0])
+    with pytest.raises(OutputError,
+                       match="Year2016.tif: output would overwrite an input; choose another TABLE or REPORT"):
+        evaluate_files(predictions, references, tmp_path / "m.csv", references[0], lam=0.5)
     assert references[0].read_bytes() == before and not (tmp_path / "m.csv").exists()
 
 
 def test_years_without_both_files_are_an_error(files, tmp_path):
     predictions, references = files
     with pytest.raises(YearsError):
-        evaluate_files(predictions, references, tmp_path / "m.csv", years=[2016, 2030])
+        evaluate_files(predictions, references, tmp_path / "m.csv", years=[2016, 2030], lam=0.5)
     assert not (tmp_path / "m.csv").exists()

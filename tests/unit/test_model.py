@@ -10,7 +10,7 @@ from tests.onnx_factory import MEAN, STD, conv_model, metadata
 
 
 def test_reads_metadata_contract(conv_onnx):
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     assert model.info.name == "test_conv" and model.info.task == "footprint"
     assert model.info.bands[0] == "B2" and len(model.info.mean) == 10
     assert model.provider == "CPUExecutionProvider"
@@ -18,7 +18,7 @@ def test_reads_metadata_contract(conv_onnx):
 
 
 def test_positive_probability_is_softmax_of_logits(conv_onnx):
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     x = np.random.default_rng(1).normal(size=(2, 10, 17, 23)).astype(np.float32)
     logits = model.session.run(None, {"image": x})[0]
     expected = 1 / (1 + np.exp(logits[:, 0] - logits[:, 1]))
@@ -26,7 +26,7 @@ def test_positive_probability_is_softmax_of_logits(conv_onnx):
 
 
 def test_normalize_uses_model_mean_std(conv_onnx):
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     raw = np.array(MEAN, np.float32)[None, :, None, None] + np.array(STD, np.float32)[None, :, None, None]
     np.testing.assert_allclose(model.normalize(raw), 1.0, rtol=1e-6)
 
@@ -35,7 +35,7 @@ def test_not_onnx_names_the_file(tmp_path):
     bad = tmp_path / "notes.onnx"
     bad.write_text("this is not a model")
     with pytest.raises(ModelError, match=r"notes.onnx: not a usable ONNX model") as error:
-        Model(bad, device="cpu")
+        Model(bad, device="cpu", scale=1.0)
     assert isinstance(error.value.__cause__, ORT_ERRORS)
 
 
@@ -43,11 +43,11 @@ def test_truncated_onnx_names_the_file(tmp_path, conv_onnx):
     cut = tmp_path / "cut.onnx"
     cut.write_bytes(conv_onnx.read_bytes()[:200])
     with pytest.raises(ModelError, match=r"cut.onnx: not a usable ONNX model"):
-        Model(cut, device="cpu")
+        Model(cut, device="cpu", scale=1.0)
 
 
 def test_a_run_onnxruntime_refuses_names_the_file(conv_onnx):
-    model = Model(conv_onnx, device="cpu")
+    model = Model(conv_onnx, device="cpu", scale=1.0)
     with pytest.raises(ModelError, match=rf"{conv_onnx.name}: inference failed on CPUExecutionProvider \(") as error:
         model.positive_probability(np.zeros((1, 4, 16, 16), np.float32))  # 4 bands where the graph takes 10
     assert isinstance(error.value.__cause__, ORT_ERRORS)
@@ -55,22 +55,23 @@ def test_a_run_onnxruntime_refuses_names_the_file(conv_onnx):
 
 def test_missing_model_file(tmp_path):
     with pytest.raises(ModelError, match=r"nothing.onnx: model file does not exist"):
-        Model(tmp_path / "nothing.onnx")
+        Model(tmp_path / "nothing.onnx", device="auto", scale=1.0)
 
 
 def test_model_without_metadata_needs_parameters(tmp_path):
     path = conv_model(tmp_path / "bare.onnx", meta={})
     with pytest.raises(ModelError, match=r"bare.onnx: the model carries no 'euromine' metadata.*BANDS, MEAN, STD"):
-        Model(path, device="cpu")
+        Model(path, device="cpu", scale=1.0)
     override = NormalizationOverride(bands=tuple("abcdefghij"), mean=tuple(MEAN), std=tuple(STD))
-    model = Model(path, device="cpu", override=override)
+    model = Model(path, device="cpu", override=override, scale=1.0)
     assert model.info.bands == tuple("abcdefghij") and model.info.name == "bare"
 
 
 def test_metadata_band_count_must_match_input_channels(tmp_path):
     path = conv_model(tmp_path / "four.onnx", meta=metadata(bands=["B2", "B3", "B4", "B8"], mean=MEAN[:4], std=STD[:4]))
-    with pytest.raises(ModelError, match=r"four.onnx: input .image. takes 10 channels but the metadata.s 4 bands \(B2, B3, B4, B8\) make 4"):
-        Model(path, device="cpu")
+    with pytest.raises(ModelError, match=r"four.onnx: input .image. takes 10 channels "
+                                         r"but the metadata.s 4 bands \(B2, B3, B4, B8\) make 4"):
+        Model(path, device="cpu", scale=1.0)
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -82,7 +83,7 @@ def test_metadata_band_count_must_match_input_channels(tmp_path):
 def test_bad_metadata_is_refused(tmp_path, field, value, message):
     path = conv_model(tmp_path / "m.onnx", meta=metadata(**{field: value}))
     with pytest.raises(ModelError, match=message):
-        Model(path, device="cpu")
+        Model(path, device="cpu", scale=1.0)
 
 
 def test_metadata_not_json(tmp_path):
@@ -92,12 +93,12 @@ def test_metadata_not_json(tmp_path):
     m.metadata_props[0].value = "{not json"
     onnx.save(m, str(path))
     with pytest.raises(ModelError, match="is not valid JSON"):
-        Model(path, device="cpu")
+        Model(path, device="cpu", scale=1.0)
 
 
 def test_synthetic_label(tmp_path):
     path = conv_model(tmp_path / "s.onnx", meta=metadata(trained_on="synthetic sites (export.synthetic, seed 1)"))
-    model = Model(path, device="cpu")
+    model = Model(path, device="cpu", scale=1.0)
     assert model.info.synthetic and "trained on synthetic sites" in model.description
     assert json.loads(json.dumps(model.info.extra)) == {}
 

@@ -10,6 +10,7 @@ from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import InputError, ModelError
 from euromine_qgis.core.maps.footprints import map_footprints
 from tests.onnx_factory import conv_model, metadata, series_model
+from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 from tests.rasters import random_scene, write_image
 
 YEARS = (2016, 2017, 2018, 2019)
@@ -49,14 +50,14 @@ def _whole_stack(model: Model, data: np.ndarray) -> np.ndarray:
 
 
 def test_series_model_loads(series_onnx):
-    model = Model(series_onnx, device="cpu")
+    model = Model(series_onnx, device="cpu", scale=1.0)
     assert model.info.series and model.info.images_per_sample == 0
 
 
 @pytest.mark.parametrize("shape, batch", [((150, 97), 1), ((64, 64), 4), ((70, 200), 3)])
 def test_tiled_series_equals_whole_stack(tmp_path, series_onnx, shape, batch):
     paths, data = _stack(tmp_path, shape)
-    model = Model(series_onnx, device="cpu")
+    model = Model(series_onnx, device="cpu", scale=1.0)
     with _open(paths) as srcs:
         blocks = list(predict_rows(model, srcs, TileSettings(tile=64, overlap=8, batch_size=batch)))
     probability = np.concatenate([b.probability for b in blocks], axis=1)
@@ -67,26 +68,27 @@ def test_tiled_series_equals_whole_stack(tmp_path, series_onnx, shape, batch):
 
 def test_years_mix_and_nodata_stays_in_its_year(tmp_path, series_onnx):
     paths, _ = _stack(tmp_path, (64, 64), nodata_year=1)
-    model = Model(series_onnx, device="cpu")
+    model = Model(series_onnx, device="cpu", scale=1.0)
     with _open(paths) as srcs:
-        (block,) = list(predict_rows(model, srcs, TileSettings(tile=64, overlap=8)))
+        (block,) = list(predict_rows(model, srcs, TileSettings(tile=64, overlap=8, batch_size=0)))
     assert not block.valid[1][:, 20].any() and block.valid[1].sum() == 64 * 63
     assert block.valid[[0, 2, 3]].all()
     # changing one year's image changes its neighbours' maps: the years are seen together
     changed = random_scene(64, 64, seed=99)
     write_image(paths[1], changed, nodata=0)
     with _open(paths) as srcs:
-        (again,) = list(predict_rows(model, srcs, TileSettings(tile=64, overlap=8)))
+        (again,) = list(predict_rows(model, srcs, TileSettings(tile=64, overlap=8, batch_size=0)))
     assert not np.allclose(again.probability[0], block.probability[0])
     np.testing.assert_array_equal(again.probability[3], block.probability[3])  # 2 years away: kernel 3
 
 
 def test_map_footprints_with_series_model(tmp_path, series_onnx):
     paths, data = _stack(tmp_path, (90, 130))
-    model = Model(series_onnx, device="cpu")
+    model = Model(series_onnx, device="cpu", scale=1.0)
     out = tmp_path / "out"
-    results = map_footprints(list(zip(YEARS, paths)), model, out, settings=TileSettings(tile=64, overlap=8),
-                             probabilities="float32")
+    results = map_footprints(list(zip(YEARS, paths, strict=True)), model, out,
+                             settings=TileSettings(tile=64, overlap=8, batch_size=0), probabilities="float32",
+                             threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     assert [r.year for r in results] == list(YEARS)
     expected = _whole_stack(model, data)
     for t, r in enumerate(results):
@@ -103,11 +105,13 @@ def test_series_needs_one_grid(tmp_path, series_onnx):
     paths, _ = _stack(tmp_path, (64, 64))
     write_image(paths[2], random_scene(64, 65, seed=1), nodata=0)
     with pytest.raises(InputError, match="different grids"):
-        map_footprints(list(zip(YEARS, paths)), Model(series_onnx, device="cpu"), tmp_path / "out")
+        map_footprints(list(zip(YEARS, paths, strict=True)), Model(series_onnx, device="cpu", scale=1.0),
+                       tmp_path / "out", threshold=0.5, settings=AUTO_TILES, temporal_filter="none",
+                       min_area_ha=0.0, image_input=PLAIN_INPUT)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_series_metadata_on_a_per_year_graph_is_refused(tmp_path):
     path = conv_model(tmp_path / "m.onnx", meta=metadata(task="footprint_series"))
     with pytest.raises(ModelError, match=r"input .image. must be \(N, T, C, H, W\)"):
-        Model(path, device="cpu")
+        Model(path, device="cpu", scale=1.0)
