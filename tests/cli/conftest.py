@@ -12,7 +12,6 @@ with the newest release of every package, so that a new release is tried on purp
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.build_cache import files_digest, locked
 from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ STAMP = CLI_VENV / ".inputs-sha256"
 INSTALLED = CLI_VENV / ".project-sha256"  # the digest of the checkout installed into it
 LOCK = CLI_VENV.with_name(CLI_VENV.name + ".lock")
 # What the wheel is built from (pyproject.toml's [tool.hatch.build]): the package with its linked models
-PROJECT_FILES = ("pyproject.toml", "README.md", "euromine_qgis", "models_onnx")
+PROJECT_FILES = ("pyproject.toml", "README.md", "euromine_qgis")
 SYSTEM_PYTHON = Path(sys.base_prefix) / "bin" / "python3"  # the interpreter this venv was made from
 # Set for QGIS's Python (tests/conftest.py, QGIS itself); the wheels bring their own PROJ and GDAL data.
 FOREIGN_DATA = ("PROJ_DATA", "PROJ_LIB", "GDAL_DATA", "PYTHONPATH")
@@ -71,33 +71,18 @@ def _pip(venv: Path, *args: str) -> None:
     assert out.returncode == 0, f"pip {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
 
 
-def project_digest() -> str:
-    """sha256 over every file of PROJECT_FILES (paths and bytes; caches left out)."""
-    digest = hashlib.sha256()
-    for top in PROJECT_FILES:
-        root = REPO / top
-        files = [root] if root.is_file() else sorted(
-            Path(folder, name) for folder, dirs, names in os.walk(root) if "__pycache__" not in folder
-            for name in names if not name.endswith(".pyc"))
-        for path in files:
-            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def numpy2_venv() -> Path:
     """build/cli-venv (or build/cli-venv-latest) with this checkout installed (see the module's docstring)."""
     inputs = (REPO / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes()
     digest = "latest" if LATEST else hashlib.sha256(inputs).hexdigest()
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    with locked(LOCK):
         if LATEST or not STAMP.is_file() or STAMP.read_text().strip() != digest:
             shutil.rmtree(CLI_VENV, ignore_errors=True)
             subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(CLI_VENV)], check=True, timeout=300)
             pins = ("--upgrade",) if LATEST else ("-c", str(CONSTRAINTS))
             _pip(CLI_VENV, "install", "--prefer-binary", *pins, ".", "hatchling")  # dependencies from PyPI wheels
             STAMP.write_text(digest)
-        project = project_digest()
+        project = files_digest(*PROJECT_FILES)
         if not INSTALLED.is_file() or INSTALLED.read_text().strip() != project:
             INSTALLED.unlink(missing_ok=True)
             _pip(CLI_VENV, "install", "--no-deps", "--no-build-isolation", "--force-reinstall", ".")

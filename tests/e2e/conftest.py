@@ -1,8 +1,10 @@
-"""The installable plugin zip, built by `make zip` into a temporary folder, and installed into a
-fresh QGIS profile the way the Plugin Manager does (unzipped into profiles/<name>/python/plugins)."""
+"""The installable plugin zip, built by `make zip` under build/test-zip/ (again only when what it is
+made from changes), and installed into a fresh QGIS profile the way the Plugin Manager does (unzipped
+into profiles/<name>/python/plugins)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -11,8 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.build_cache import files_digest, locked
+
 REPO = Path(__file__).resolve().parents[2]
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
+ZIPS = REPO / "build" / "test-zip"
+# What make zip packs (pb_tool.cfg, through the links in euromine_qgis/) and how
+ZIP_INPUTS = ("Makefile", "pb_tool.cfg", "euromine_qgis")
 
 
 def venv_arguments() -> list[str]:
@@ -24,12 +31,17 @@ def venv_arguments() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def plugin_zip(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("zip")
-    made = subprocess.run(["make", "-s", "zip", f"BUILD={out / 'build'}", f"DIST={out / 'dist'}", *venv_arguments()],
-                          cwd=REPO, capture_output=True, text=True)
-    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-3000:]
-    return out / "dist" / "euromine_qgis.zip"
+def plugin_zip() -> Path:
+    """build/test-zip/DIGEST/euromine_qgis.zip: `make zip`'s zip of this checkout, DIGEST its inputs'."""
+    arguments = venv_arguments()
+    folder = ZIPS / files_digest(*ZIP_INPUTS, extra=" ".join(arguments))
+    with locked(ZIPS.with_name("test-zip.lock")):
+        if not (folder / "euromine_qgis.zip").is_file():
+            shutil.rmtree(ZIPS, ignore_errors=True)  # zips of earlier inputs
+            made = subprocess.run(["make", "-s", "zip", f"BUILD={folder / 'build'}", f"DIST={folder}", *arguments],
+                                  cwd=REPO, capture_output=True, text=True)
+            assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-3000:]
+    return folder / "euromine_qgis.zip"
 
 
 @pytest.fixture(scope="session")

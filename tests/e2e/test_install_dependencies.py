@@ -21,6 +21,7 @@ import pytest
 from euromine_qgis.dependencies.install import MARKER
 from euromine_qgis.dependencies.plan import FOLDER_PARTS, ONNXRUNTIME_VERSION
 from euromine_qgis.dependencies.platforms import Platform
+from tests.build_cache import locked
 from tests.e2e.conftest import QGIS_PROCESS, REPO, plugins_dir, qgis_env
 
 ABI = Platform.current().abi
@@ -36,12 +37,13 @@ def wheelhouse() -> Path | None:
     if FROM_INDEX:
         return None
     folder = REPO / "build" / "wheelhouse" / f"onnxruntime-{ONNXRUNTIME_VERSION}-{ABI}-{sysconfig.get_platform()}"
-    if not folder.is_dir():
-        partial = folder.with_name(folder.name + ".partial")
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
-                        "--only-binary=:all:", f"onnxruntime=={ONNXRUNTIME_VERSION}", "-d", str(partial)],
-                       check=True, capture_output=True, text=True, timeout=600)
-        partial.rename(folder)
+    with locked(folder.with_name("wheelhouse.lock")):
+        if not folder.is_dir():
+            partial = folder.with_name(folder.name + ".partial")
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+                            "--only-binary=:all:", f"onnxruntime=={ONNXRUNTIME_VERSION}", "-d", str(partial)],
+                           check=True, capture_output=True, text=True, timeout=600)
+            partial.rename(folder)
     return folder
 
 
