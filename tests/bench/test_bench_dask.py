@@ -17,6 +17,7 @@ from euromine_qgis.core.batch.site_sources import sites_from_folder
 from euromine_qgis.core.batch.sites import map_sites
 from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.executor import LOCAL, Executor
 from export.synthetic import generate_sites
 from tests.plain_run import site_options
 
@@ -25,9 +26,9 @@ pytest.importorskip("distributed")
 N_SITES, SIZE, YEARS = 8, (256, 256), tuple(range(2015, 2025))
 
 
-def _sites_per_minute(sites, model, out: Path, cluster=None) -> float:
+def _sites_per_minute(sites, model, out: Path, executor: Executor = LOCAL) -> float:
     started = time.perf_counter()
-    map_sites(sites, model, out, site_options(site_reports=False), cluster=cluster)
+    map_sites(sites, model, out, site_options(site_reports=False), executor=executor)
     return 60.0 * len(sites) / (time.perf_counter() - started)
 
 
@@ -42,7 +43,8 @@ def test_bench_sites_per_minute_here_and_on_a_local_cluster(tmp_path):
     cluster = Cluster(parse_scheduler("local:2"))
     on_cluster = _sites_per_minute(sites, model, tmp_path / "cluster", cluster)
     overhead = 60.0 / on_cluster - 60.0 / here  # seconds per site (task) more than here, start-up included
-    print(f"\nmapsites, {N_SITES} generated sites of {SIZE[0]}x{SIZE[1]} px x {len(YEARS)} years, spectral_baseline, CPU")
+    print(f"\nmapsites, {N_SITES} generated sites of {SIZE[0]}x{SIZE[1]} px x {len(YEARS)} years, "
+          "spectral_baseline, CPU")
     print(f"  here:                         {here:6.1f} sites/min ({60.0 / here:.2f} s/site)")
     print(f"  LocalCluster, 2 workers x 1:  {on_cluster:6.1f} sites/min ({60.0 / on_cluster:.2f} s/site)")
     print(f"  per-task overhead:            {overhead:+.2f} s/site (cluster start, model load per worker, scheduling)")
