@@ -27,6 +27,7 @@ VENV_SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["pur
 help:
 	@echo "make demo   set everything up and map the bundled sample site through QGIS Processing"
 	@echo "make test   set everything up and run the whole test suite"
+	@echo "make lint   ruff on the repository and strict mypy on euromine_qgis/core (part of make test)"
 	@echo "make docs   build the docs site strictly into $(BUILD)/site (mkdocs.yml; make test builds it too)"
 	@echo "make test-latest  the command's numpy-2 tests on the newest releases of its dependencies"
 	@echo "make bench  performance benchmarks (not part of make test)"
@@ -151,13 +152,20 @@ demo: zip
 screenshot: zip
 	PYTHONPATH=$(VENV_SITE) scripts/screenshot.sh docs/qgis_toolbox.png $(BUILD)/screenshot.json $(DIST)/$(PLUGIN).zip
 
-test: env docs
+test: env docs lint
 	$(PY) -m pytest --durations=20
 
 # The docs site (mkdocs.yml): --strict turns every broken link, missing page or page left out of the nav
 # into an error. The two variables silence the MkDocs 2 notices the theme and a plugin print on every build.
 docs: env
 	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(PY) -m mkdocs build --strict
+
+# ruff over the repository and strict mypy over the engine (euromine_qgis/core), with the pinned versions
+# and pyproject.toml's settings; .pre-commit-config.yaml runs the same two before a commit.
+.PHONY: lint
+lint: env
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 # The command's numpy-2 venv on the newest release of every package instead of
 # tests/cli/numpy2-constraints.txt's pins (not part of make test): move the pins forward when it passes.
