@@ -13,7 +13,7 @@ import contextlib
 import importlib.metadata
 import io
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .core.engine.hardware import nvidia_gpu_name
@@ -158,13 +158,14 @@ def _onnxruntime(gpu: str | None, platform: Platform) -> list[Problem]:
         fix = GPU_INSTALLER
     else:
         fix = in_shell(f"{pip_uninstall(CPU_BUILD, platform=platform)} && "
-                       f"{pip_install(ONNXRUNTIME_GPU, _keep_numpy(), platform=platform)}", platform, administrator=True)
+                       f"{pip_install(ONNXRUNTIME_GPU, _keep_numpy(), platform=platform)}",
+                       platform, administrator=True)
     return [Problem(f"This machine has an NVIDIA GPU ({gpu}) but the installed onnxruntime "
                     f"{onnxruntime.__version__} runs on the CPU only.",
                     f"{fix} (onnxruntime-gpu needs CUDA 13 and cuDNN 9)", GPU)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def check_environment(platform: Platform | None = None) -> tuple[Problem, ...]:
     """Every dependency problem of this Python, worst first, with the fixes for ``platform`` (this
     Python's when None; cached: the answer changes only when the installer runs, which clears it)."""

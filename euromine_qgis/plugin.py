@@ -24,13 +24,13 @@ class EuroMinePlugin:
         self.task: QgsTask | None = None  # the running install, kept alive while it runs
         activate_installed(QgsApplication.qgisSettingsDirPath())
 
-    def initProcessing(self) -> None:  # noqa: N802 (QGIS API)
+    def initProcessing(self) -> None:
         if self.provider is None:
             self.provider = EuroMineProvider()
             QgsApplication.processingRegistry().addProvider(self.provider)
             self._report_problems()
 
-    def initGui(self) -> None:  # noqa: N802 (QGIS API)
+    def initGui(self) -> None:
         self.initProcessing()
 
     def unload(self) -> None:
@@ -42,7 +42,8 @@ class EuroMinePlugin:
         """In the message log (qgis_process prints it on stderr) and the desktop's message bar."""
         for problem in self.provider.problems:
             level = Qgis.MessageLevel.Warning if problem.affects == GPU else Qgis.MessageLevel.Critical
-            QgsMessageLog.logMessage(tr("EuroMine plugin: {problem}").format(problem=problem.message()), "EuroMine", level)
+            text = tr("EuroMine plugin: {problem}").format(problem=problem.message())
+            QgsMessageLog.logMessage(text, "EuroMine", level)
             if self.iface is not None:
                 self.offer(self.iface.messageBar(), problem, level)
 

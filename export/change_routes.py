@@ -15,8 +15,9 @@ scored from those maps, so only the change models map all 45 pairs.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from euromine_qgis.core.engine.bundled import bundled_models
 from euromine_qgis.core.engine.change_routes import INTERVALS, ROUTE_KINDS, route_name

@@ -122,7 +122,8 @@ def training_sites(
         if name in release.EXCLUDED:
             continue
         root = found[name]
-        site_years = tuple(sorted(layout.years_of(layout.image_files(root)) & layout.years_of(layout.label_files(root))))
+        labelled_years = layout.years_of(layout.image_files(root)) & layout.years_of(layout.label_files(root))
+        site_years = tuple(sorted(labelled_years))
         if years is not None:
             absent = sorted(set(years) - set(site_years))
             if absent:

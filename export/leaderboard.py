@@ -164,7 +164,7 @@ def _grouped_bars(rows: Sequence[dict[str, Any]], keys: Sequence[str], title: st
     for i, key in enumerate(keys):
         heights = np.array([_value(r, key) for r in rows])
         bars = ax.bar(x + (i - (len(keys) - 1) / 2) * width, np.nan_to_num(heights), width, label=HEADINGS[key])
-        for bar, h in zip(bars, heights):
+        for bar, h in zip(bars, heights, strict=True):
             ax.text(bar.get_x() + bar.get_width() / 2, (0 if np.isnan(h) else h) + 0.02,
                     "n/a" if np.isnan(h) else f"{h:.2f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, [display_name(r) for r in rows], rotation=20, ha="right")
@@ -187,7 +187,7 @@ def _accuracy_vs_throughput(rows: Sequence[dict[str, Any]]) -> str:
         ys = [_value(r, HEADLINE[task]) for r in points]
         ax.scatter(xs, np.nan_to_num(ys), color=COLOURS[task],
                    label=f"{TASK_TITLES[task].split(' (')[0]}: {HEADLINE_TEXT[HEADLINE[task]]}")
-        for r, x, y in zip(points, xs, ys):
+        for r, x, y in zip(points, xs, ys, strict=True):
             ax.annotate(display_name(r), (x, 0 if np.isnan(y) else y), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")
     ax.set_xscale("log")

@@ -123,7 +123,7 @@ def _quiet_exporter() -> Iterator[None]:
             warnings.filterwarnings("ignore", message=".*axis name.*will not be used.*")
             yield
     finally:
-        for lg, level in zip(loggers, levels):
+        for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
 
 
@@ -247,7 +247,7 @@ def check_parity(
         expected = model(*inputs).detach().cpu().numpy()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     spec = TASK_TABLE[task]
-    got = session.run([OUTPUT_NAME], {name: x.numpy() for name, x in zip(spec.inputs, inputs)})[0]
+    got = session.run([OUTPUT_NAME], {name: x.numpy() for name, x in zip(spec.inputs, inputs, strict=True)})[0]
     shape = tuple(inputs[0].shape)
     if got.shape != expected.shape:
         raise ExportError(f"onnxruntime output {got.shape} != PyTorch output {expected.shape} for input {shape}")

@@ -58,7 +58,7 @@ def sample_batches(path: Path, sites: Sequence[TrainingSite], count: int, seed: 
     for n in sorted(picks):
         image = patches[int(n)]["image"]  # (C, P, P), or (images, C, P, P)
         batch = image.reshape(1, -1, patch, patch).astype(np.float32)
-        feeds.append(dict(zip(names, model_inputs(batch, info, len(names)))))
+        feeds.append(dict(zip(names, model_inputs(batch, info, len(names)), strict=True)))
     return feeds
 
 

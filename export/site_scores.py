@@ -76,7 +76,8 @@ def footprint_counts(model: TileModel, site: TrainingSite, min_area_ha: float = 
     labels, labelled = read_labels(site, probability.shape[-2:])
     mining = probability >= THRESHOLD
     if min_area_ha > 0:
-        mining = np.stack([sieved(m, v, site.image(y), min_area_ha) for m, v, y in zip(mining, valid, site.years)])
+        mining = np.stack([sieved(m, v, site.image(y), min_area_ha)
+                           for m, v, y in zip(mining, valid, site.years, strict=True)])
     years = site.years
     return series_counts(mining, labels, valid & labelled, years, itertools.combinations(years, 2) if pairs else ())
 

@@ -35,9 +35,9 @@ import argparse
 import enum
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import rasterio
@@ -377,7 +377,7 @@ def _reclamation(rng, grid, centre, scale, eligible, timeline, opening) -> np.nd
     steps = np.where(rng.random(n) < 0.25, 0.0, rng.uniform(0.06, 0.16, n))
     steps[:first] = 0.0
     share = np.minimum(np.cumsum(steps), ceiling)
-    for year, s in zip(timeline, share):
+    for year, s in zip(timeline, share, strict=True):
         if s <= 0:
             continue
         now = eligible & (progress >= np.quantile(values, 1 - s)) & (reclaimed == _NEVER)

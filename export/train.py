@@ -276,7 +276,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         metrics = validate(model, info, val_sites, device)
         record = {"epoch": epoch, "loss": total / per_epoch, "seconds": round(time.time() - started, 1), **metrics}
         history.append(record)
-        log.info("epoch %d: %s", epoch, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
+        rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}
+        log.info("epoch %d: %s", epoch, json.dumps(rounded))
         f1 = metrics["f1"] if metrics["f1"] is not None else -1.0
         if best is None or f1 > best["validation"]["f1_for_selection"]:
             best = {

@@ -28,17 +28,18 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from euromine_qgis.core.engine.model import Model
-from export import architectures
-from export.change_routes import measure_routes
-from export.data import training_sites
 from euromine_qgis.core.engine.contract import RECEPTIVE_FIELD_TOLERANCE
+from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.model_registry import find_model, index_path, read_models, register_model
 from euromine_qgis.core.errors import ModelError
 from euromine_qgis.core.io.checksum import sha256_of
+from export import architectures
+from export.change_routes import measure_routes
+from export.data import training_sites
 from export.onnx import EXPORTERS, export_checkpoint, load_checkpoint, read_metadata, record_receptive_field
 from export.quantize import write_sibling
 from export.site_scores import LAMBDA, score_sites

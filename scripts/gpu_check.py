@@ -62,7 +62,9 @@ def versions(provider: str) -> dict:
     from tests.gpu_support import nvidia_smi
 
     smi = nvidia_smi("name", "driver_version", "memory.total")
-    header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, check=False).stdout if shutil.which("nvidia-smi") else ""
+    header = ""
+    if shutil.which("nvidia-smi"):
+        header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, check=False).stdout
     cuda_driver = re.search(r"CUDA Version:\s*([\d.]+)", header)
     try:
         from onnxruntime.capi import build_and_package_info as build
@@ -101,14 +103,16 @@ def run_gpu_tests(out: Path, required: bool) -> dict:
     env = dict(os.environ, EUROMINE_REQUIRE_GPU="1" if required else "0")
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "gpu",
-                           f"--junitxml={junit}", *GPU_TESTS], cwd=REPO, env=env, capture_output=True, text=True, check=False)
+                           f"--junitxml={junit}", *GPU_TESTS],
+                          cwd=REPO, env=env, capture_output=True, text=True, check=False)
     (out / "gpu_tests.log").write_text(proc.stdout + proc.stderr)
     cases = []
     for case in ET.parse(junit).iter("testcase") if junit.is_file() else []:
         outcome, detail = "passed", ""
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
-                outcome, detail = child.tag, (child.get("message") or "").splitlines()[0] if child.get("message") else ""
+                message = child.get("message") or ""
+                outcome, detail = child.tag, message.splitlines()[0] if message else ""
         cases.append({"test": f"{case.get('classname')}::{case.get('name')}", "outcome": outcome, "detail": detail})
     bad_skips = [c for c in cases if c["outcome"] == "skipped" and "TensorRT" not in c["detail"]]
     ok = proc.returncode == 0 and bool(cases) and not (required and bad_skips)
@@ -131,7 +135,8 @@ def raw_seconds(runs, settings) -> float:
             tiles = first_batch(model, srcs, settings)
         full, rest = divmod(layout.columns, layout.batch_size)
         sizes = ([layout.batch_size] * full + ([rest] if rest else [])) * layout.strips
-        feeds = {n: dict(zip(model.input_names, model_inputs(tiles[:n], model.info, len(model.input_names))))
+        feeds = {n: dict(zip(model.input_names, model_inputs(tiles[:n], model.info, len(model.input_names)),
+                             strict=True))
                  for n in set(sizes)}
         start = time.perf_counter()
         for n in sizes:
@@ -269,8 +274,10 @@ def markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the check; 0 when every GPU test passed, 1 when one did not, 2 when no GPU works."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder for gpu_check.json, gpu_check.md and the test log")
-    parser.add_argument("--cpu-dry-run", action="store_true", help="the same steps, smaller, on the CPU (no GPU figures)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for gpu_check.json, gpu_check.md and the test log")
+    parser.add_argument("--cpu-dry-run", action="store_true",
+                        help="the same steps, smaller, on the CPU (no GPU figures)")
     parser.add_argument("--side", type=int, help="benchmark scene side in px (default 2000; dry run 256)")
     parser.add_argument("--sites", type=int, help="workload sites x 10 years (default 24; dry run 2)")
     parser.add_argument("--workload-model", default="unet_footprint")
@@ -296,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {"dry_run": args.cpu_dry_run, "environment": versions(CPU if args.cpu_dry_run else CUDA)}
     result["tests"] = run_gpu_tests(args.out, required=not args.cpu_dry_run)
-    print(f"gpu-check: GPU tests {'passed' if result['tests']['ok'] else 'FAILED'} ({result['tests']['seconds']} s)", flush=True)
+    verdict = "passed" if result["tests"]["ok"] else "FAILED"
+    print(f"gpu-check: GPU tests {verdict} ({result['tests']['seconds']} s)", flush=True)
     with tempfile.TemporaryDirectory(prefix="euromine-gpu-check-") as tmp:
         work = Path(tmp)
         years = (2020, 2021)
@@ -305,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         result["benchmark"] = []
         for bundled in bundled_models():
             result["benchmark"].append(bench_model(bundled, device, scene, work / "bench"))
-            print(f"gpu-check: {bundled.name}: {result['benchmark'][-1]['engine_mpx_years_per_s']} Mpx-years/s", flush=True)
+            speed = result["benchmark"][-1]["engine_mpx_years_per_s"]
+            print(f"gpu-check: {bundled.name}: {speed} Mpx-years/s", flush=True)
         result["workload"] = map_workload(device, sites, args.workload_model, work)
     result["seconds"] = round(time.perf_counter() - start, 1)
     (args.out / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -14,7 +14,7 @@ class ModelError(EuroMineError):
     """A model file is not a usable EuroMine ONNX model."""
 
 
-class OutOfMemory(ModelError):
+class OutOfMemory(ModelError):  # noqa: N818 (named for the condition it reports, like MemoryError)
     """The device ran out of memory for a batch; a smaller batch may fit."""
 
 
@@ -26,7 +26,7 @@ class OutputError(EuroMineError):
     """An output cannot be written where it was asked for."""
 
 
-class Cancelled(EuroMineError):
+class Cancelled(EuroMineError):  # noqa: N818 (a stop the user asked for, not a failure)
     """The caller asked the run to stop; nothing partial was left behind."""
 
 

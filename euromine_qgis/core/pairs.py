@@ -1,8 +1,8 @@
 """Pairs of years for change evaluation: parsing the PAIRS text against the selected years."""
 from __future__ import annotations
 
-from itertools import combinations
-from typing import Sequence
+from collections.abc import Sequence
+from itertools import combinations, pairwise
 
 from .errors import YearsError
 from .years import list_items, year_span
@@ -22,7 +22,7 @@ def parse_pairs(text: str | None, years: Sequence[int]) -> list[tuple[int, int]]
     years = sorted(years)
     keyword = str(text).strip().lower()
     if keyword == "consecutive":
-        return list(zip(years, years[1:]))
+        return list(pairwise(years))
     if keyword == "all":
         return list(combinations(years, 2))
     if keyword == "first-last":

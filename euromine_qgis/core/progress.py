@@ -1,8 +1,8 @@
 """How the engine reports progress and log lines and learns of cancellation, without QGIS."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .errors import Cancelled
 
@@ -11,7 +11,7 @@ def _ignore(*_args: object) -> None:
     return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reporter:
     """Callbacks the engine calls at tile granularity. QGIS adapters wrap a feedback object."""
 
@@ -32,14 +32,14 @@ class Reporter:
         if self.is_canceled():
             raise Cancelled("the run was cancelled; no partial output was kept")
 
-    def sub_range(self, start: float, stop: float) -> "Reporter":
+    def sub_range(self, start: float, stop: float) -> Reporter:
         """A reporter for one part of a job: its 0–100 % fill ``start``–``stop`` % of this one's
         bar; log lines and cancellation pass through."""
         span = stop - start
         return Reporter(progress=lambda p: self.progress(start + span * p / 100.0), info=self.info,
                         is_canceled=self.is_canceled, warning=self.warning)
 
-    def silent(self) -> "Reporter":
+    def silent(self) -> Reporter:
         """A reporter for a part of a job that shows neither progress nor log lines (another part
         speaks for it); cancellation passes through."""
         return Reporter(is_canceled=self.is_canceled)

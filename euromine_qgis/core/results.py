@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .maps.trajectory import SiteTrajectory
 
@@ -29,13 +29,13 @@ SUMMARY_RASTERS = ("FIRST_YEAR", "LAST_YEAR", "YEARS_ACTIVE", "TRANSITIONS")
 _EVALUATION_RENAMED = {"pairs": "CHANGE_PAIRS", "lambda": None, "predictions": None, "references": None}
 
 
-def model_results(model: Model) -> dict:
+def model_results(model: Model) -> dict[str, Any]:
     """The result entries that say which model ran, on which execution provider and device, at which precision."""
     return {"MODEL_NAME": model.info.name, "PROVIDER": model.provider, "DEVICE_NAME": model.device_name,
             "PRECISION": model.precision}
 
 
-def footprint_results(out_dir: Path, results: Sequence[YearFootprint], model: Model) -> dict:
+def footprint_results(out_dir: Path, results: Sequence[YearFootprint], model: Model) -> dict[str, Any]:
     """mapfootprints' result dict for the years ``map_footprints`` wrote into ``out_dir``."""
     return {
         OUTPUT_FOLDER: str(out_dir),
@@ -52,20 +52,20 @@ def pair_key(pair: tuple[int, int]) -> str:
     return f"{pair[0]}-{pair[1]}"
 
 
-def trajectory_results(site: SiteTrajectory) -> dict:
+def trajectory_results(site: SiteTrajectory) -> dict[str, Any]:
     """A site's trajectory figures under their result-dict names."""
     return {"first_detected_year": site.first_year, "peak_year": site.peak_year, "peak_ha": site.peak_ha,
             "rate_ha_per_year": site.rate_ha_per_year, "rate_se_ha_per_year": site.rate_se_ha_per_year,
             "flicker_share": site.flicker_share}
 
 
-def change_layers_results(result: ChangeLayersResult, out_dir: Path) -> dict:
+def change_layers_results(result: ChangeLayersResult, out_dir: Path) -> dict[str, Any]:
     """changelayers' result dict for a ``change_layers`` result written into ``out_dir``."""
     summaries = (result.first_year, result.last_year, result.years_active, result.transitions)
     return {
         OUTPUT_FOLDER: str(out_dir),
         "YEARS": result.years,
-        **{name: str(path) for name, path in zip(SUMMARY_RASTERS, summaries)},
+        **{name: str(path) for name, path in zip(SUMMARY_RASTERS, summaries, strict=True)},
         "CHANGE": {pair_key(p): str(path) for p, path in result.change.items()},
         "AREA_HA": {str(y): ha for y, ha in result.area_ha.items()},
         "GAIN_HA": {pair_key(p): a.gain_ha for p, a in result.pairs.items()},
@@ -77,19 +77,19 @@ def change_layers_results(result: ChangeLayersResult, out_dir: Path) -> dict:
     }
 
 
-def change_results(target: Path, result: ChangeDetection, before: Path, after: Path) -> dict:
+def change_results(target: Path, result: ChangeDetection, before: Path, after: Path) -> dict[str, Any]:
     """detectchange's result dict for the change raster ``target`` made from ``before`` and ``after``."""
     return {"CHANGE": str(target), "METHOD": result.method, "GAIN_HA": result.gain_ha, "LOSS_HA": result.loss_ha,
             "NET_HA": result.net_ha, "BEFORE": str(before), "AFTER": str(after)}
 
 
-def evaluation_results(summary: Mapping) -> dict:
+def evaluation_results(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The result-dict entries of an evaluation summary (scoring.evaluation RasterEvaluation.summary)."""
     renamed = ((_EVALUATION_RENAMED.get(key, key.upper()), value) for key, value in summary.items())
     return {name: value for name, value in renamed if name is not None}
 
 
-def site_results(outcome: SiteOutcome) -> dict:
+def site_results(outcome: SiteOutcome) -> dict[str, Any]:
     """One site's entry of mapsites' SITE_RESULTS, with absolute paths."""
     record = outcome.record
     evaluation = record.get("evaluation") or {}
@@ -109,7 +109,7 @@ def site_results(outcome: SiteOutcome) -> dict:
     }
 
 
-def sites_results(out_dir: Path, result: SitesResult, model: Model) -> dict:
+def sites_results(out_dir: Path, result: SitesResult, model: Model) -> dict[str, Any]:
     """mapsites' result dict for a ``map_sites`` run into ``out_dir`` (without FOOTPRINT_POLYGONS,
     which only QGIS draws)."""
     return {
@@ -126,7 +126,7 @@ def sites_results(out_dir: Path, result: SitesResult, model: Model) -> dict:
     }
 
 
-def dry_run_results(reports: Mapping[str, RunCheck], model: Model) -> dict:
+def dry_run_results(reports: Mapping[str, RunCheck], model: Model) -> dict[str, Any]:
     """DRY_RUN's result dict: DRY_RUN_REPORT, each pre-run check as plain values (RunCheck.as_dict),
     one report under the key "" as it is or one per site, and the model that was checked."""
     values = {name: report.as_dict() for name, report in reports.items()}

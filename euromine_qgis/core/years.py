@@ -3,8 +3,8 @@ PAIRS) and finding the year in a file name."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .errors import YearsError
 

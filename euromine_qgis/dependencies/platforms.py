@@ -9,9 +9,9 @@ import re
 import shlex
 import sys
 import sysconfig
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
-from typing import Callable
 
 WINDOWS_SHELL = "in the OSGeo4W Shell (Start menu › QGIS › OSGeo4W Shell{admin})"
 MACOS_SHELL = "in the Terminal"
@@ -32,7 +32,7 @@ class Platform:
     exists: Callable[[str], bool] = field(default=os.path.exists, compare=False)  # which paths exist
 
     @classmethod
-    def current(cls) -> "Platform":
+    def current(cls) -> Platform:
         """This process's Python."""
         free_threaded = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
         stdlib = sysconfig.get_path("stdlib")
@@ -64,7 +64,8 @@ def python_candidates(platform: Platform) -> list[str]:
     if platform.windows:
         candidates += [str(platform.path(platform.prefix, name)) for name in ("python.exe", "python3.exe")]
     else:
-        candidates += [str(platform.path(platform.prefix, "bin", name)) for name in (f"python{major}.{minor}", "python3")]
+        candidates += [str(platform.path(platform.prefix, "bin", name))
+                       for name in (f"python{major}.{minor}", "python3")]
     if platform.system == "darwin":
         parts = platform.path(platform.executable).parts
         apps = [i for i, part in enumerate(parts) if part.endswith(".app")]

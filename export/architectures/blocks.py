@@ -17,7 +17,9 @@ def conv_bn(cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int
     )
 
 
-def conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1, groups: int = 1) -> nn.Sequential:
+def conv_bn_relu(
+    cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1, groups: int = 1
+) -> nn.Sequential:
     """Conv (no bias) + BatchNorm + ReLU, 'same' padding for odd kernels."""
     return nn.Sequential(*conv_bn(cin, cout, kernel, stride, dilation, groups), nn.ReLU(inplace=True))
 
@@ -63,7 +65,7 @@ class ResNetEncoder(nn.Module):
         self.channels = (w, w, 2 * w, 4 * w, 8 * w)
         self.stem = nn.Sequential(conv_bn_relu(in_channels, w, 3, 2), conv_bn_relu(w, w))
         self.stages = nn.ModuleList(
-            stage(cin, cout, d, 2) for cin, cout, d in zip(self.channels[:-1], self.channels[1:], depths)
+            stage(cin, cout, d, 2) for cin, cout, d in zip(self.channels[:-1], self.channels[1:], depths, strict=True)
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -102,7 +104,7 @@ def adaptive_avg_pools(x: torch.Tensor, bins: tuple[int, ...]) -> list[torch.Ten
     """
     grid = _bin_weights(x.shape[-2], bins, x) @ x @ _bin_weights(x.shape[-1], bins, x).transpose(0, 1)
     offsets = [sum(bins[:k]) for k in range(len(bins))]
-    return [grid[..., o:o + b, o:o + b] for o, b in zip(offsets, bins)]
+    return [grid[..., o:o + b, o:o + b] for o, b in zip(offsets, bins, strict=True)]
 
 
 class PyramidPooling(nn.Module):
@@ -121,4 +123,5 @@ class PyramidPooling(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = adaptive_avg_pools(x, self.bins)
-        return torch.cat([x, *(upsample_like(branch(p), x) for branch, p in zip(self.branches, pooled))], dim=1)
+        branches = (upsample_like(branch(p), x) for branch, p in zip(self.branches, pooled, strict=True))
+        return torch.cat([x, *branches], dim=1)

@@ -7,6 +7,7 @@ contract has one output.
 """
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 import torch
@@ -36,7 +37,7 @@ class FCEncoder(nn.Module):
         self.channels = tuple(width * 2**i for i in range(len(FC_CONVS)))
         self.levels = nn.ModuleList()
         cin = in_channels
-        for cout, n in zip(self.channels, FC_CONVS):
+        for cout, n in zip(self.channels, FC_CONVS, strict=True):
             self.levels.append(nn.Sequential(_fc_conv(cin, cout), *[_fc_conv(cout, cout) for _ in range(n - 1)]))
             cin = cout
 
@@ -67,7 +68,7 @@ class FCDecoder(nn.Module):
             ))
 
     def forward(self, x: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
-        for up, level, skip in zip(self.ups, self.levels, reversed(skips)):
+        for up, level, skip in zip(self.ups, self.levels, reversed(skips), strict=True):
             x = level(torch.cat([up(x), skip], dim=1))
         return x
 
@@ -95,9 +96,9 @@ class FullyConvolutionalCD(nn.Module):
             return self.decoder(bottom, skips)
         (*skips_a, _), (*skips_b, bottom) = siamese(self.encoder, before, after)
         if self.fusion == "concat":
-            skips = [torch.cat([a, b], dim=1) for a, b in zip(skips_a, skips_b)]
+            skips = [torch.cat([a, b], dim=1) for a, b in zip(skips_a, skips_b, strict=True)]
         else:
-            skips = [(a - b).abs() for a, b in zip(skips_a, skips_b)]
+            skips = [(a - b).abs() for a, b in zip(skips_a, skips_b, strict=True)]
         return self.decoder(bottom, skips)
 
 
@@ -136,7 +137,7 @@ class SNUNet(nn.Module):
         super().__init__()
         self.depth = depth
         ch = [width * 2**i for i in range(depth)]
-        self.encoder = nn.ModuleList(BasicBlock(cin, cout) for cin, cout in zip([in_channels, *ch[:-1]], ch))
+        self.encoder = nn.ModuleList(BasicBlock(cin, cout) for cin, cout in pairwise([in_channels, *ch]))
         self.up = nn.ModuleDict()
         self.nodes = nn.ModuleDict()
         for j in range(1, depth):
@@ -266,7 +267,7 @@ def _pixelwise_mlp(cin: int, cout: int) -> nn.Sequential:
     """TinyCD's PW-MLP: three 1x1 convs, halving the width twice, with PReLU between them."""
     widths = (cin, max(cin // 2, 1), max(cin // 4, 1), cout)
     layers: list[nn.Module] = []
-    for a, b in zip(widths[:-1], widths[1:]):
+    for a, b in pairwise(widths):
         layers += [nn.Conv2d(a, b, 1), nn.PReLU()]
     return nn.Sequential(*layers[:-1])
 
@@ -327,14 +328,14 @@ class TinyCD(nn.Module):
         decoder = (width * 8 // 3, width * 8 // 3, width * 4 // 3)
         self.masks = nn.ModuleList(MixAttentionMask(c) for c in (in_channels, *channels[:-1]))
         self.mix = MixingBlock(channels[-1])
-        self.up = nn.ModuleList(UpMask(cin, cout) for cin, cout in zip((channels[-1], *decoder[:-1]), decoder))
+        self.up = nn.ModuleList(UpMask(cin, cout) for cin, cout in pairwise((channels[-1], *decoder)))
         self.classify = _pixelwise_mlp(decoder[-1], num_classes)
 
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         fa, fb = siamese(lambda x: [x, *self.encoder(x)], before, after)
-        masks = [block(a, b) for block, a, b in zip(self.masks, fa, fb)]
+        masks = [block(a, b) for block, a, b in zip(self.masks, fa[:-1], fb[:-1], strict=True)]  # the deepest: mix
         x = self.mix(fa[-1], fb[-1])
-        for up, mask in zip(self.up, reversed(masks)):
+        for up, mask in zip(self.up, reversed(masks), strict=True):
             x = up(x, mask)
         return self.classify(x)
 
@@ -378,9 +379,10 @@ class ChangeFormer(nn.Module):
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         diffs = [
             difference(torch.cat([a, b], dim=1))
-            for difference, a, b in zip(self.differences, *siamese(self.encoder, before, after))
+            for difference, a, b in zip(self.differences, *siamese(self.encoder, before, after), strict=True)
         ]
-        x = torch.cat([upsample_like(project(d), diffs[0]) for project, d in zip(self.project, diffs)], dim=1)
+        projected = [upsample_like(project(d), diffs[0]) for project, d in zip(self.project, diffs, strict=True)]
+        x = torch.cat(projected, dim=1)
         return self.classify(self.up(self.fuse(x)))
 
 
@@ -429,7 +431,7 @@ class ProgressiveChangeIdentification(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         d = (a - b).abs()
         y = self.dilated[0](d)
-        for inject, conv in zip(self.inject[:-1], self.dilated[1:]):
+        for inject, conv in zip(self.inject[:-1], self.dilated[1:], strict=True):
             y = conv(F.relu(inject(d) + y))
         return F.relu(self.inject[-1](d) + y)
 
@@ -490,9 +492,9 @@ class A2Net(nn.Module):
         return [nam(f[i], f[i + 1], f[i + 2]) for i, nam in enumerate(self.aggregate)]
 
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
-        diffs = [pcim(a, b) for pcim, a, b in zip(self.changes, *siamese(self._features, before, after))]
+        diffs = [pcim(a, b) for pcim, a, b in zip(self.changes, *siamese(self._features, before, after), strict=True)]
         x = self.attend[-1](diffs[-1])
-        for d, merge, sam in zip(reversed(diffs[:-1]), reversed(self.merge), reversed(self.attend[:-1])):
+        for d, merge, sam in zip(reversed(diffs[:-1]), reversed(self.merge), reversed(self.attend[:-1]), strict=True):
             x = sam(merge(d + upsample_like(x, d)))
         return upsample_like(self.classify(x), before)
 

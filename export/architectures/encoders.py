@@ -49,7 +49,9 @@ class DilatedResNetEncoder(ResNetEncoder):
                 stride *= 2
 
 
-def conv_bn_relu6(cin: int, cout: int, kernel: int = 1, stride: int = 1, dilation: int = 1, groups: int = 1) -> nn.Sequential:
+def conv_bn_relu6(
+    cin: int, cout: int, kernel: int = 1, stride: int = 1, dilation: int = 1, groups: int = 1
+) -> nn.Sequential:
     """Conv + BatchNorm + ReLU6, MobileNetV2's activation."""
     # Not in-place: an in-place ReLU6 (hardtanh_) doubles MobileNetV2's ONNX export time.
     return nn.Sequential(*conv_bn(cin, cout, kernel, stride, dilation, groups), nn.ReLU6())
@@ -266,7 +268,8 @@ class MixTransformer(nn.Module):
         patches = ((7, 4), (3, 2), (3, 2), (3, 2))
         self.stages = nn.ModuleList(
             MiTStage(cin, cout, kernel, stride, depth, h, r)
-            for cin, cout, (kernel, stride), depth, h, r in zip(cins, self.channels, patches, depths, heads, reductions)
+            for cin, cout, (kernel, stride), depth, h, r
+            in zip(cins, self.channels, patches, depths, heads, reductions, strict=True)
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -1,6 +1,8 @@
 """Footprint architectures: (N, C, H, W) -> (N, K, H, W) per-year segmentation."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,7 +33,7 @@ class UNetDecoder(nn.Module):
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         x = features[-1]
-        for block, skip in zip(self.blocks, reversed(features[:-1])):
+        for block, skip in zip(self.blocks, reversed(features[:-1]), strict=True):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             x = block(torch.cat([x, skip], dim=1))
         return self.final(F.interpolate(x, scale_factor=2.0, mode="nearest"))
@@ -82,7 +84,7 @@ class LinkNet(nn.Module):
         super().__init__()
         self.encoder = ResNetEncoder(in_channels, width)
         deep = list(reversed(self.encoder.channels))  # stride 32 first
-        self.decoder = nn.ModuleList(linknet_decoder_block(cin, cout) for cin, cout in zip(deep[:-1], deep[1:]))
+        self.decoder = nn.ModuleList(linknet_decoder_block(cin, cout) for cin, cout in pairwise(deep))
         self.final = nn.Sequential(
             conv_bn_relu(deep[-1], deep[-1]),
             nn.ConvTranspose2d(deep[-1], num_classes, 2, stride=2),
@@ -91,7 +93,7 @@ class LinkNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.encoder(x)
         y = features[-1]
-        for block, skip in zip(self.decoder, reversed(features[:-1])):
+        for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
             y = block(y) + skip
         return self.final(y)
 
@@ -183,7 +185,8 @@ class UPerNet(nn.Module):
         features = self.encoder(x)[1:]
         y = self.top(self.pool(features[-1]))
         pyramid = [y]
-        for feature, lateral, smooth in zip(reversed(features[:-1]), reversed(self.lateral), reversed(self.smooth)):
+        levels = zip(reversed(features[:-1]), reversed(self.lateral), reversed(self.smooth), strict=True)
+        for feature, lateral, smooth in levels:
             y = lateral(feature) + upsample_like(y, feature)
             pyramid.append(smooth(y))
         finest = pyramid[-1]
@@ -209,12 +212,13 @@ class SegFormer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.encoder(x)
         finest = features[0]
-        y = torch.cat([upsample_like(p(f), finest) for p, f in zip(self.project, features)], dim=1)
+        y = torch.cat([upsample_like(p(f), finest) for p, f in zip(self.project, features, strict=True)], dim=1)
         return upsample_like(self.fuse(y), x)
 
 
 @register("linknet", "footprint", "LinkNet, ResNet-18-layout encoder",
-          "Chaurasia & Culurciello 2017, LinkNet: Exploiting Encoder Representations for Efficient Semantic Segmentation",
+          "Chaurasia & Culurciello 2017, "
+          "LinkNet: Exploiting Encoder Representations for Efficient Semantic Segmentation",
           width=16)
 def build_linknet(in_channels: int, num_classes: int, width: int) -> nn.Module:
     return LinkNet(in_channels, num_classes, width)

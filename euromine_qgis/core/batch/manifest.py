@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ..io.checksum import sha256_of
 from ..io.outputs import atomic_outputs
@@ -13,7 +14,7 @@ MANIFEST_NAME = "euromine_manifest.json"
 FORMAT = 2  # 2: made_from holds every setting that changes an output (batch.sites.output_settings)
 
 
-def plain(value):
+def plain(value: object) -> Any:
     """``value`` as JSON gives it back (tuples become lists, int keys strings), for comparisons."""
     return json.loads(json.dumps(value))
 
@@ -38,7 +39,7 @@ def differences(recorded: object, current: object, where: str = "") -> list[str]
     return [f"{where or 'everything'}: {recorded!r} -> {current!r}" if scalars else f"{where or 'everything'} changed"]
 
 
-def write_manifest(folder: Path, made_from: dict, result: dict) -> Path:
+def write_manifest(folder: Path, made_from: dict[str, Any], result: dict[str, Any]) -> Path:
     """List every file under ``folder`` with size and sha256 and write the manifest beside them."""
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -50,7 +51,7 @@ def write_manifest(folder: Path, made_from: dict, result: dict) -> Path:
     return target
 
 
-def verified_result(folder: Path, made_from: dict) -> tuple[dict | None, str]:
+def verified_result(folder: Path, made_from: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """The recorded result of ``folder`` when its manifest verifies: same ``made_from`` and every
     listed file present with its size and sha256. Otherwise None and the reason, for the log."""
     path = folder / MANIFEST_NAME

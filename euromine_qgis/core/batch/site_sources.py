@@ -3,9 +3,10 @@ mosaics, selected by name or by a split of the release."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
 from ..errors import InputError, YearsError
 from ..io.layout import IMAGE_PATTERN, image_files, label_files, site_folders
@@ -21,7 +22,7 @@ class PolygonClip:
     """A site outline to cut from every year's mosaic: a GeoJSON geometry in CRS ``crs``
     (an authority code such as ``EPSG:4326``, or WKT)."""
 
-    geometry: Mapping
+    geometry: Mapping[str, Any]
     crs: str
     mosaics: Mapping[int, Path]
 
@@ -39,20 +40,20 @@ class SiteSource:
     def years(self) -> list[int]:
         return sorted(self.clip.mosaics if self.clip else self.images)
 
-    def signature(self) -> dict:
+    def signature(self) -> dict[str, Any]:
         """What the outputs were made from: every input file with its size and modification
         time (and the outline), so a resumed run notices changed inputs."""
         files = {**{f"image {y}": p for y, p in self.images.items()},
                  **{f"label {y}": p for y, p in self.labels.items()}}
         if self.clip:
             files.update({f"mosaic {y}": p for y, p in self.clip.mosaics.items()})
-        signature: dict = {"files": {key: _file_signature(path) for key, path in sorted(files.items())}}
+        signature: dict[str, Any] = {"files": {key: _file_signature(path) for key, path in sorted(files.items())}}
         if self.clip:
             signature["outline"] = {"geometry": self.clip.geometry, "crs": self.clip.crs}
         return signature
 
 
-def _file_signature(path: Path) -> list:
+def _file_signature(path: Path) -> list[object]:
     stat = path.stat()
     return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
 
@@ -122,7 +123,7 @@ def safe_site_name(value: object) -> str:
     return name
 
 
-def polygon_sites(outlines: Sequence[tuple[object, Mapping]], crs: str,
+def polygon_sites(outlines: Sequence[tuple[object, Mapping[str, Any]]], crs: str,
                   mosaics: Sequence[Path], years: Sequence[int] | None) -> list[SiteSource]:
     """Sites from (name, GeoJSON geometry) outlines in ``crs`` over annual ``mosaics`` (year in
     each file name). Names must stay distinct once made safe for folder names."""
@@ -152,7 +153,7 @@ def sites_from_folder(folder: Path, selection: str | None, years: Sequence[int] 
     return [folder_site(found[name], years) for name in names]
 
 
-def sites_from_outlines(outlines: Sequence[tuple[object, Mapping]], crs: str, mosaics: Sequence[Path],
+def sites_from_outlines(outlines: Sequence[tuple[object, Mapping[str, Any]]], crs: str, mosaics: Sequence[Path],
                         selection: str | None, years: Sequence[int] | None) -> list[SiteSource]:
     """The sites of the (name, GeoJSON geometry) ``outlines`` in ``crs`` over annual ``mosaics``
     (see polygon_sites) that the SITES text ``selection`` picks, in the order it names them."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from ..engine.bundled import SYNTHETIC_LABEL
 from ..engine.inference import TileSettings, resolve_tiling
@@ -62,7 +63,7 @@ class SiteOutcome:
     name: str
     folder: Path
     status: str  # "mapped" or "reused"
-    record: dict
+    record: dict[str, Any]
 
     def path(self, relative: str | None) -> Path | None:
         return None if relative is None else self.folder / relative
@@ -75,7 +76,7 @@ class SitesResult:
     sites: list[SiteOutcome]
     table: Path
     report: Path
-    pooled: dict
+    pooled: dict[str, Any]
 
 
 def map_sites(sites: Sequence[SiteSource], model: Model, out_dir: Path, options: SiteOptions,
@@ -98,14 +99,14 @@ class SiteJob:
     announcement: str  # the log line that says the site is being mapped, and why
     site: SiteSource
     target: Path
-    made_from: dict
+    made_from: dict[str, Any]
     options: SiteOptions
 
     @property
     def label(self) -> str:
         return self.site.name
 
-    def __call__(self, model: Model, reporter: Reporter) -> tuple[Path, dict]:
+    def __call__(self, model: Model, reporter: Reporter) -> tuple[Path, dict[str, Any]]:
         """The site mapped into its staging folder (stage_site), for commit_site."""
         reporter.info(self.announcement)
         return stage_site(self.site, model, self.target, self.options, reporter)
@@ -132,7 +133,7 @@ def _map_sites_locked(sites: Sequence[SiteSource], model: Model, out_dir: Path, 
         jobs.append(SiteJob(f"Site {n + 1}/{len(sites)} {site.name}: mapping ({reason})", site, target, made_from,
                             options))
 
-    def commit(job: SiteJob, result: tuple[Path, dict]) -> None:
+    def commit(job: SiteJob, result: tuple[Path, dict[str, Any]]) -> None:
         staging, record = result
         commit_site(staging, job, record)
         outcomes[job.site.name] = SiteOutcome(job.site.name, job.target, "mapped", record)
@@ -142,24 +143,24 @@ def _map_sites_locked(sites: Sequence[SiteSource], model: Model, out_dir: Path, 
     finally:  # staging folders of failed or killed tasks
         for job in jobs:
             remove_leftovers(job.target)
-    outcomes = [outcomes[site.name] for site in sites]
-    records = [o.record for o in outcomes]
+    in_order = [outcomes[site.name] for site in sites]
+    records = [o.record for o in in_order]
     pooled = aggregate(records, options.lam)
-    rows = [site_row(o.record, o.status) for o in outcomes]
-    reports = {o.name: f"{o.name}/{o.record['evaluation']['report']}" for o in outcomes
+    rows = [site_row(o.record, o.status) for o in in_order]
+    reports = {o.name: f"{o.name}/{o.record['evaluation']['report']}" for o in in_order
                if o.record.get("evaluation") and o.record["evaluation"]["report"]}
     table = write_summary_table(rows, pooled, out_dir / SUMMARY_TABLE)
     trained = SYNTHETIC_LABEL if model.info.synthetic else f"trained on {model.info.trained_on}"
     note = f"model {model.info.name} ({trained}), λ = {options.lam:g}"
     report = write_summary_report(rows, pooled, reports, out_dir / SUMMARY_REPORT, note)
-    return SitesResult(outcomes, table, report, pooled)
+    return SitesResult(in_order, table, report, pooled)
 
 
-def output_settings(model: Model, options: SiteOptions) -> dict:
+def output_settings(model: Model, options: SiteOptions) -> dict[str, Any]:
     """Every setting that changes a site's outputs, for its manifest: the model file's sha256, the
     metadata the model runs with (BANDS/MEAN/STD overrides applied), the tile size and overlap it
-    runs at (resolve_tiling) and every option. Batch size and read-ahead change only speed; the execution provider changes
-    probabilities by float rounding alone, so outputs made on another device are reused."""
+    runs at (resolve_tiling) and every option. Batch size and read-ahead change only speed; the execution provider
+    changes probabilities by float rounding alone, so outputs made on another device are reused."""
     tiling = resolve_tiling(model.info, options.settings)
     return {"model_sha256": sha256_of(model.path), "model_metadata": model.info.as_dict(),
             "threshold": options.threshold, "tile_size": tiling.tile,
@@ -186,7 +187,7 @@ def check_target(target: Path) -> None:
 
 
 def stage_site(site: SiteSource, model: Model, target: Path, options: SiteOptions,
-               reporter: Reporter) -> tuple[Path, dict]:
+               reporter: Reporter) -> tuple[Path, dict[str, Any]]:
     """Map one site into a new hidden staging folder beside ``target`` (removed again if mapping
     fails); the folder and the site's record, for commit_site. The executor's task runs this part."""
     staging = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
@@ -198,7 +199,7 @@ def stage_site(site: SiteSource, model: Model, target: Path, options: SiteOption
         raise
 
 
-def commit_site(staging: Path, job: SiteJob, record: dict) -> None:
+def commit_site(staging: Path, job: SiteJob, record: dict[str, Any]) -> None:
     """Write the manifest into ``staging`` and move it onto the job's target (replacing an older
     run's folder); the staging folder is gone afterwards whatever happens."""
     target = job.target
@@ -221,7 +222,7 @@ def remove_leftovers(target: Path) -> None:
 
 
 def _map_site(site: SiteSource, model: Model, folder: Path, final: Path, options: SiteOptions,
-              reporter: Reporter) -> dict:
+              reporter: Reporter) -> dict[str, Any]:
     """Footprints, change layers and, where labelled, evaluation of one site into ``folder``
     (renamed to ``final`` afterwards); returns the site's figures with paths relative to it."""
     images = dict(site.images)
@@ -241,7 +242,7 @@ def _map_site(site: SiteSource, model: Model, folder: Path, final: Path, options
     # the footprints are filtered and sieved already (map_footprints)
     change = change_layers(sorted(footprints.items()), pairs, folder / "change", reporter.silent(),
                            temporal_filter="none", min_area_ha=0.0)
-    record = {
+    record: dict[str, Any] = {
         "site": site.name, "split": split_of(site.name), "years": years,
         "area_ha": {str(m.year): m.mining_ha for m in mapped},
         "gain_ha": change.pairs[first_last].gain_ha if first_last else None,

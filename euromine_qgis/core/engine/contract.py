@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import release
 from ..errors import ModelError
@@ -249,7 +251,7 @@ def _as_dict(metadata: str | Mapping[str, Any] | None, source: str | Path) -> di
     return dict(metadata)
 
 
-def normalize_in_place(x: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+def normalize_in_place(x: NDArray[np.float32], mean: Sequence[float], std: Sequence[float]) -> NDArray[np.float32]:
     """Z-score a float32 (N, C·images, H, W) batch of raw band values in place with per-band
     ``mean`` and ``std`` (images stacked on the band axis each use them); return it."""
     if x.dtype != np.float32 or not x.flags.c_contiguous:
@@ -259,7 +261,8 @@ def normalize_in_place(x: np.ndarray, mean: Sequence[float], std: Sequence[float
     return x
 
 
-def normalize_into(out: np.ndarray, raw: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+def normalize_into(out: NDArray[np.float32], raw: NDArray[Any], mean: Sequence[float],
+                   std: Sequence[float]) -> NDArray[np.float32]:
     """Z-score raw band values (..., C, H, W) into float32 ``out`` of the same shape with per-band
     ``mean`` and ``std``: (raw − mean) × (1 / std) in float32. The cast rides on the subtraction,
     so a block of integer values is read once and ``out`` passed over twice; return ``out``."""
@@ -268,7 +271,7 @@ def normalize_into(out: np.ndarray, raw: np.ndarray, mean: Sequence[float], std:
     return out
 
 
-def model_inputs(batch: np.ndarray, info: ModelInfo, count: int) -> list[np.ndarray]:
+def model_inputs(batch: NDArray[np.float32], info: ModelInfo, count: int) -> list[NDArray[np.float32]]:
     """The arrays a model of ``count`` inputs takes for a normalized (N, C·images, H, W) batch: a
     series model gets it as (N, T, C, H, W), a two-input change model the before and after halves."""
     if info.series:

@@ -6,9 +6,9 @@ after it is created), so the same rules hold on Linux, Windows and macOS.
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import ModelError
 from .hardware import CUDA_LIBRARIES, cpu_name, nvidia_gpu_name
@@ -70,7 +70,7 @@ def provider_fallback(device: str, requested: Sequence[str], granted: Sequence[s
     return f"DEVICE=auto: {why}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def preload_gpu_libraries() -> None:
     """Let onnxruntime load the CUDA and cuDNN libraries of NVIDIA's pip packages (and on Windows
     the MSVC runtime) where the installed version can (onnxruntime.preload_dlls, 1.21 and later)."""

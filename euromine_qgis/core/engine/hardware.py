@@ -6,14 +6,14 @@ from __future__ import annotations
 import platform
 import shutil
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 # The CUDA runtime and cuDNN libraries onnxruntime-gpu's build loads, by platform (macOS has none)
 CUDA_LIBRARIES = {"win32": ("cudart64_13.dll", "cudnn64_9.dll"), "linux": ("libcudart.so.13", "libcudnn.so.9")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def nvidia_gpu_name() -> str | None:
     """The name of the first NVIDIA GPU of this machine, or None when it has none."""
     smi = shutil.which("nvidia-smi")
@@ -32,7 +32,7 @@ def nvidia_gpu_name() -> str | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def cpu_name() -> str:
     """The CPU's model name."""
     try:

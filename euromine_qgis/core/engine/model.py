@@ -7,9 +7,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from numpy.typing import NDArray
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ..errors import ModelError, OutOfMemory, first_line
@@ -170,7 +172,7 @@ class Model:
         images = self.info.spec.images_per_sample or TIMED_YEARS
         batch = np.random.default_rng(0).standard_normal(
             (auto_batch_size(self, tile * tile), images * len(self.info.bands), tile, tile)).astype(np.float32)
-        feeds = dict(zip(self.input_names, model_inputs(batch, self.info, len(self.input_names))))
+        feeds = dict(zip(self.input_names, model_inputs(batch, self.info, len(self.input_names)), strict=True))
         times: dict[str, list[float]] = {p: [] for p in sessions}
         for run in range(TIMED_RUNS + 1):
             for precision, session in sessions.items():
@@ -216,30 +218,33 @@ class Model:
             + (f"; {self.fallback}" if self.fallback else "")
         )
 
-    def normalize(self, raw: np.ndarray) -> np.ndarray:
+    def normalize(self, raw: NDArray[Any]) -> NDArray[np.float32]:
         """Z-score a (N, C, H, W) batch of raw band values with the model's mean and std."""
         return normalize_in_place(raw.astype(np.float32), self.info.mean, self.info.std)
 
-    def _feeds(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+    def _feeds(self, batch: NDArray[np.float32]) -> dict[str, NDArray[np.float32]]:
         """Input name -> array for a normalized (N, C·images, H, W) batch (see contract.model_inputs)."""
-        return dict(zip(self.input_names, model_inputs(batch, self.info, len(self.input_names))))
+        return dict(zip(self.input_names, model_inputs(batch, self.info, len(self.input_names)), strict=True))
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         try:
             if not self._io_binding:
-                return self.session.run([self.output_name], self._feeds(batch))[0]
+                out: NDArray[np.float32] = self.session.run([self.output_name], self._feeds(batch))[0]
+                return out
             binding = self.session.io_binding()
             for name, array in self._feeds(batch).items():
                 binding.bind_cpu_input(name, array)
             binding.bind_output(self.output_name, "cpu")
             self.session.run_with_iobinding(binding)
-            return binding.copy_outputs_to_cpu()[0]
+            bound: NDArray[np.float32] = binding.copy_outputs_to_cpu()[0]
+            return bound
         except ORT_ERRORS as exc:
             if _OOM.search(str(exc)):
-                raise OutOfMemory(f"{self.path}: out of memory on {self.provider} with a batch of {len(batch)} tiles") from exc
+                raise OutOfMemory(f"{self.path}: out of memory on {self.provider} "
+                                  f"with a batch of {len(batch)} tiles") from exc
             raise ModelError(f"{self.path}: inference failed on {self.provider} ({first_line(exc)})") from exc
 
-    def positive_probability(self, batch: np.ndarray) -> np.ndarray:
+    def positive_probability(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """Run a normalized (N, C·images, H, W) float32 batch; return (N, H, W) probabilities of
         the positive class (mining, or change for change models), or (N, T, H, W) for a series
         model given T images per sample."""
@@ -253,7 +258,7 @@ class Model:
             return per_year.reshape(batch.shape[0], steps, *per_year.shape[1:])
         return self._positive(out, batch.shape[0], batch.shape[2:])
 
-    def _positive(self, out: np.ndarray, n: int, size: tuple[int, ...]) -> np.ndarray:
+    def _positive(self, out: NDArray[np.float32], n: int, size: tuple[int, ...]) -> NDArray[np.float32]:
         """(n, H, W) positive-class probabilities from a (n, K, H, W) model output."""
         classes = len(self.info.classes)
         # K = 1: one channel holding the positive class alone (a logit or a probability)
@@ -270,8 +275,10 @@ class Model:
         # softmax probability of class k, computed stably
         shifted = out - out.max(axis=1, keepdims=True)
         np.exp(shifted, out=shifted)
-        return shifted[:, k] / shifted.sum(axis=1)
+        positive: NDArray[np.float32] = shifted[:, k] / shifted.sum(axis=1)
+        return positive
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+def _sigmoid(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    probability: NDArray[np.float32] = 1.0 / (1.0 + np.exp(-x))
+    return probability

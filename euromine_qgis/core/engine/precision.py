@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any
 
 from ..errors import ModelError
 from .devices import CUDA, TENSORRT
@@ -44,7 +45,7 @@ def sibling_path(parent: Path, precision: str) -> Path:
     return Path(parent).with_name(f"{Path(parent).stem}.{precision}.onnx")
 
 
-def sibling_record(raw: str | None, sibling: Path, parent_sha256: str) -> dict:
+def sibling_record(raw: str | None, sibling: Path, parent_sha256: str) -> dict[str, Any]:
     """The VARIANT_KEY record of ``sibling`` (its metadata text ``raw``), checked to belong to the
     parent whose sha256 is ``parent_sha256``."""
     try:
@@ -123,7 +124,7 @@ def fastest(seconds: Mapping[str, float]) -> str:
     return best if seconds["fp32"] >= MIN_SPEEDUP * seconds[best] else "fp32"
 
 
-def _read_cache(path: Path) -> dict:
+def _read_cache(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -131,7 +132,7 @@ def _read_cache(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _write_cache(path: Path, data: dict) -> None:
+def _write_cache(path: Path, data: dict[str, Any]) -> None:
     """Replace the cache atomically; a cache that cannot be written only costs a measurement next time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +161,7 @@ def auto_precision(candidates: Mapping[str, float | None], key: str, time: Calla
     choice, speeds = fastest(seconds), speeds_text(seconds)
     data[key] = {"precision": choice, "candidates": within, "speeds": speeds,
                  "seconds_per_batch": {p: round(s, 5) for p, s in seconds.items()},
-                 "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+                 "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     _write_cache(path, data)
     return Verdict(choice, f"measured: {speeds}")
 

@@ -24,11 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import ModelError, OutOfMemory
 from .contract import RECEPTIVE_FIELD_TOLERANCE
+
+if TYPE_CHECKING:
+    from .inference import TileModel
 
 # Scene sides tried in turn: a model whose influence is not negligible at the centre of a tile of
 # half the scene is measured again on the next, larger scene.
@@ -57,19 +62,20 @@ class ReceptiveField:
         return self.radius is not None and self.alignment is not None
 
 
-def _box_blur(x: np.ndarray, radius: int) -> np.ndarray:
+def _box_blur(x: NDArray[np.float32], radius: int) -> NDArray[np.float32]:
     """Mean over (2 radius + 1)² windows of the last two axes, reflect-padded."""
+    blurred: NDArray[np.floating[Any]] = x
     for axis in (-2, -1):
-        pad = [(0, 0)] * x.ndim
+        pad = [(0, 0)] * blurred.ndim
         pad[axis] = (radius + 1, radius)
-        c = np.cumsum(np.pad(x, pad, mode="reflect"), axis=axis, dtype=np.float64)
-        n = x.shape[axis]
-        x = (np.take(c, range(2 * radius + 1, n + 2 * radius + 1), axis=axis)
-             - np.take(c, range(0, n), axis=axis)) / (2 * radius + 1)
-    return x.astype(np.float32)
+        c = np.cumsum(np.pad(blurred, pad, mode="reflect"), axis=axis, dtype=np.float64)
+        n = blurred.shape[axis]
+        blurred = (np.take(c, range(2 * radius + 1, n + 2 * radius + 1), axis=axis)
+                   - np.take(c, range(0, n), axis=axis)) / (2 * radius + 1)
+    return blurred.astype(np.float32)
 
 
-def scenes(channels: int, side: int, seed: int = SEED, images: int = 1) -> list[np.ndarray]:
+def scenes(channels: int, side: int, seed: int = SEED, images: int = 1) -> list[NDArray[np.float32]]:
     """The measurement inputs, normalized (1, channels, side, side) float32: white noise and smoothed
     noise with unit variance, and BLOCK-px blocks of uniform values (standard deviation BLOCK_STD).
 
@@ -80,7 +86,7 @@ def scenes(channels: int, side: int, seed: int = SEED, images: int = 1) -> list[
     look like change everywhere, saturate a change model and understate its field."""
     rng = np.random.default_rng(seed)
 
-    def draw(c: int) -> list[np.ndarray]:
+    def draw(c: int) -> list[NDArray[np.float32]]:
         noise = rng.standard_normal((1, c, side, side), dtype=np.float32)
         smooth = _box_blur(rng.standard_normal((1, c, side, side), dtype=np.float32), SMOOTHING_RADIUS)
         cells = rng.normal(0.0, BLOCK_STD, (1, c, side // BLOCK, side // BLOCK)).astype(np.float32)
@@ -91,7 +97,7 @@ def scenes(channels: int, side: int, seed: int = SEED, images: int = 1) -> list[
         return independent
     bands = channels // images
     shared = []
-    for base, other in zip(draw(bands), draw(bands)):
+    for base, other in zip(draw(bands), draw(bands), strict=True):
         dates = [base]
         for _ in range(images - 1):
             cells = rng.random((side // BLOCK, side // BLOCK)) < CHANGED_BLOCKS
@@ -102,13 +108,13 @@ def scenes(channels: int, side: int, seed: int = SEED, images: int = 1) -> list[
     return independent + shared
 
 
-def _maps(model, x: np.ndarray) -> np.ndarray:
+def _maps(model: TileModel, x: NDArray[np.float32]) -> NDArray[np.float32]:
     """(maps, H, W) probabilities of one normalized sample."""
-    p = model.positive_probability(np.ascontiguousarray(x))[0]
+    p: NDArray[np.float32] = model.positive_probability(np.ascontiguousarray(x))[0]
     return p if p.ndim == 3 else p[None]
 
 
-def _alignment(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int | None:
+def _alignment(model: TileModel, x: NDArray[np.float32], whole: NDArray[np.float32], tolerance: float) -> int | None:
     """The smallest shift in ALIGNMENTS under which the centre of the output shifts with the input."""
     side = x.shape[-1]
     crop, centre = side - ALIGNMENTS[-1], slice(side // 2 - 16, side // 2 + 16)
@@ -120,7 +126,7 @@ def _alignment(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int
     return None
 
 
-def _size_multiple(model, channels: int) -> int | None:
+def _size_multiple(model: TileModel, channels: int) -> int | None:
     """The smallest side multiple in ALIGNMENTS the model runs on (an odd number of them, so a
     larger power of two does not divide it) and returns a map of the same size; None: none. A
     model that cannot run a side raises ModelError (the TileModel protocol): e.g. a U-Net whose
@@ -138,7 +144,7 @@ def _size_multiple(model, channels: int) -> int | None:
     return None
 
 
-def _radius(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int | None:
+def _radius(model: TileModel, x: NDArray[np.float32], whole: NDArray[np.float32], tolerance: float) -> int | None:
     """Cut the middle half of the scene as a tile and find how far from its edges it still differs."""
     side = x.shape[-1]
     start, tile = side // 4, side // 2
@@ -153,8 +159,8 @@ def _radius(model, x: np.ndarray, whole: np.ndarray, tolerance: float) -> int | 
     return radius if radius < tile // 2 - 8 else None  # still wrong near the tile's centre
 
 
-def measure(model, tolerance: float = RECEPTIVE_FIELD_TOLERANCE, images: int = 3,
-            more_scenes: Callable[[int, int], list[np.ndarray]] | None = None) -> ReceptiveField:
+def measure(model: TileModel, tolerance: float = RECEPTIVE_FIELD_TOLERANCE, images: int = 3,
+            more_scenes: Callable[[int, int], list[NDArray[np.float32]]] | None = None) -> ReceptiveField:
     """Measure ``model``'s (a core TileModel: ``info`` and ``positive_probability``) alignment and
     effective receptive field, the largest over the measurement scenes, growing the scene while the
     influence is not negligible at the centre. A series model is given ``images`` years.
@@ -167,20 +173,23 @@ def measure(model, tolerance: float = RECEPTIVE_FIELD_TOLERANCE, images: int = 3
     if size_multiple is None:
         return ReceptiveField(None, None, tolerance, SCENE_SIDES[-1])
     for side in SCENE_SIDES:
-        radii, alignments = [], []
+        radii: list[int] = []
+        alignments: list[int] = []
         for x in _scenes_at(side, channels, per_sample, more_scenes):
             whole = _maps(model, x)
-            radii.append(_radius(model, x, whole, tolerance))
-            alignments.append(None if radii[-1] is None else _alignment(model, x, whole, tolerance))
-            if None in (radii[-1], alignments[-1]):
+            radius = _radius(model, x, whole, tolerance)
+            alignment = None if radius is None else _alignment(model, x, whole, tolerance)
+            if radius is None or alignment is None:
                 break  # not settled at this side: the next, larger side is measured from scratch
+            radii.append(radius)
+            alignments.append(alignment)
         else:
             return ReceptiveField(max(radii), max(*alignments, size_multiple), tolerance, side)
     return ReceptiveField(None, None, tolerance, side)
 
 
 def _scenes_at(side: int, channels: int, images: int,
-               more_scenes: Callable[[int, int], list[np.ndarray]] | None) -> Iterator[np.ndarray]:
+               more_scenes: Callable[[int, int], list[NDArray[np.float32]]] | None) -> Iterator[NDArray[np.float32]]:
     """The measurement scenes of one side, the added ones made only when the random ones settle."""
     yield from scenes(channels, side, images=images)
     if more_scenes is not None:

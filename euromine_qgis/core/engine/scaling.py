@@ -18,10 +18,12 @@ and compares it with the model's mean and std (SCALE applied). It warns, and nev
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from rasterio.enums import Resampling
 
 from ..errors import InputError
@@ -44,7 +46,7 @@ class ImageInput:
     bands: tuple[BandItem, ...] | None = None
     scale: float
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         """The two settings as a manifest records them."""
         return {"input_bands": list(self.bands) if self.bands else None, "scale": self.scale}
 
@@ -64,7 +66,7 @@ def scaled_info(info: ModelInfo, scale: float) -> ModelInfo:
     return replace(info, mean=tuple(m / scale for m in info.mean), std=tuple(s / scale for s in info.std))
 
 
-def sample_image(image: BandedImage, side: int = SAMPLE_SIDE) -> tuple[np.ndarray, np.ndarray] | None:
+def sample_image(image: BandedImage, side: int = SAMPLE_SIDE) -> tuple[NDArray[Any], NDArray[np.bool_]] | None:
     """The selected bands of a decimated read of ``image`` (at most ``side`` pixels a side; GDAL
     reads an overview where the file has one) and its valid pixels (io.valid), or None when it
     cannot be read (the engine's own read then names the damaged rows)."""
@@ -78,21 +80,22 @@ def sample_image(image: BandedImage, side: int = SAMPLE_SIDE) -> tuple[np.ndarra
     return data, valid_pixels(data, image.nodata)
 
 
-def sample_medians(data: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+def sample_medians(data: NDArray[Any], valid: NDArray[np.bool_]) -> NDArray[np.float64] | None:
     """The median of each band of a sample over its ``valid`` pixels, or None when none is valid."""
     if not valid.any():
         return None
-    return np.median(data[:, valid].astype(np.float64), axis=1)
+    medians: NDArray[np.float64] = np.median(data[:, valid].astype(np.float64), axis=1)
+    return medians
 
 
-def band_medians(image: BandedImage, side: int = SAMPLE_SIDE) -> np.ndarray | None:
+def band_medians(image: BandedImage, side: int = SAMPLE_SIDE) -> NDArray[np.float64] | None:
     """The median of each selected band over the valid pixels of a decimated read (sample_image),
     or None when the sample holds no valid pixel or cannot be read."""
     sample = sample_image(image, side)
     return None if sample is None else sample_medians(*sample)
 
 
-def scaling_problem(medians: np.ndarray, info: ModelInfo, scale: float) -> str | None:
+def scaling_problem(medians: NDArray[np.float64], info: ModelInfo, scale: float) -> str | None:
     """What looks wrong with band ``medians`` (raw values) for ``info``'s normalization (SCALE
     ``scale`` already folded in), or None."""
     mean, std = np.asarray(info.mean), np.asarray(info.std)
@@ -115,7 +118,7 @@ def scaling_problem(medians: np.ndarray, info: ModelInfo, scale: float) -> str |
     return None
 
 
-def _figures(values: np.ndarray) -> str:
+def _figures(values: NDArray[np.float64]) -> str:
     return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
 
 
@@ -137,11 +140,11 @@ def check_inputs(images: Sequence[BandedImage], info: ModelInfo, scale: float,
                  reporter: Reporter = Reporter()) -> list[str]:
     """Log which bands feed the model from each image (once per distinct choice) and SCALE, then
     check_scaling; returns the warnings."""
-    choices: dict[tuple, list[str]] = {}
+    choices: dict[tuple[str, tuple[int, ...]], list[str]] = {}
     for image in images:
         choices.setdefault((image.how, image.indexes), []).append(image.path.name)
     for (how, indexes), names in choices.items():
-        picked = ", ".join(f"{band}={index}" for band, index in zip(info.bands, indexes))
+        picked = ", ".join(f"{band}={index}" for band, index in zip(info.bands, indexes, strict=True))
         reporter.info(f"Bands {how}: {picked} ({len(names)} image(s): {', '.join(names[:3])}"
                       f"{', …' if len(names) > 3 else ''})")
     if scale != 1.0:

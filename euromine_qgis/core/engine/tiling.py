@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 def align_up(length: int, alignment: int) -> int:
@@ -29,7 +30,8 @@ def tile_starts(length: int, tile: int, overlap: int, alignment: int = 1) -> lis
     return starts
 
 
-def blend_weights(size: int, overlap: int, taper_start: bool, taper_end: bool, dead: int | None = None) -> np.ndarray:
+def blend_weights(size: int, overlap: int, taper_start: bool, taper_end: bool,
+                  dead: int | None = None) -> NDArray[np.float32]:
     """1-D blending weights of a tile, 1 in the middle and tapering over ``overlap`` pixels at each
     tapered end: exactly 0 over the outer ``dead`` pixels (where the model's view is cut by the tile
     edge: its receptive field; default a quarter of the overlap), then a raised-cosine ramp up to 1.

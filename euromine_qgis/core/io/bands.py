@@ -20,9 +20,9 @@ An image that cannot be matched is refused with the bands it holds and the bands
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import InputError
 from .raster import ImageInfo, inspect_image, open_input
@@ -116,7 +116,7 @@ def select_bands(source: str | Path, descriptions: Sequence[str | None], model_b
         if not any(descriptions):
             raise refuse("its bands are unnamed, so the model's bands cannot be picked by name")
         raise refuse("its band names do not give the model's bands (" + "; ".join(problems) + ")")
-    return tuple(index for index, _ in matched), "by name"
+    return tuple(index for index, _ in matched if index is not None), "by name"
 
 
 def banded_image(path: str | Path, model_bands: Sequence[str], input_bands: Sequence[BandItem] | None = None,

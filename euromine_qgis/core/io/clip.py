@@ -8,8 +8,9 @@ in strips (memory bounded by strip × width), and runs without QGIS.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -29,7 +30,7 @@ EDGE_TOLERANCE = 1e-6  # pixels
 DEFAULT_NODATA = 0  # Sentinel-2 L2A digital numbers: 0 marks no data
 
 
-def clip_mosaic(mosaic: Path, geometry: Mapping, crs: str, target: Path) -> Path:
+def clip_mosaic(mosaic: Path, geometry: Mapping[str, Any], crs: str, target: Path) -> Path:
     """Write the part of ``mosaic`` under ``geometry`` (GeoJSON in ``crs``) to ``target``.
 
     The output is the outline's bounding window on the mosaic's grid, every band kept; pixels

@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 from rasterio.transform import Affine
 
-Coordinate = TypeVar("Coordinate", float, np.ndarray)
+Coordinate = TypeVar("Coordinate", float, NDArray[np.float64])
 
 
 def apply_affine(transform: Affine, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:

@@ -12,10 +12,11 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from ..errors import OutputError
 from ..progress import Reporter
@@ -146,12 +147,12 @@ def _write_holder(fd: int, runs: str) -> None:
     os.write(fd, json.dumps(holder).encode("utf-8"))
 
 
-def _read_holder(fd: int) -> dict:
+def _read_holder(fd: int) -> dict[str, Any]:
     os.lseek(fd, 0, os.SEEK_SET)
     return _parse(os.read(fd, 4096))
 
 
-def _read_holder_at(path: Path) -> dict:
+def _read_holder_at(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as lock_file:
             return _parse(lock_file.read(4096))
@@ -159,7 +160,7 @@ def _read_holder_at(path: Path) -> dict:
         return {}
 
 
-def _parse(data: bytes) -> dict:
+def _parse(data: bytes) -> dict[str, Any]:
     try:
         holder = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -167,7 +168,7 @@ def _parse(data: bytes) -> dict:
     return holder if isinstance(holder, dict) else {}
 
 
-def _describe(holder: dict) -> str:
+def _describe(holder: dict[str, Any]) -> str:
     if not holder:
         return "its details are not written yet"
     return (f"{holder.get('runs', '?')} in process {holder.get('pid', '?')} ({holder.get('program', '?')}) "

@@ -3,8 +3,9 @@ between them in words, and how to align one onto the other with GDAL."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from rasterio.crs import CRS
 from rasterio.transform import array_bounds
@@ -23,8 +24,11 @@ GRID_TOLERANCE = 0.01
 class OnGrid(Protocol):
     """A raster file and its grid (ImageInfo, MaskInfo)."""
 
-    path: Path
-    grid: Grid
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def grid(self) -> Grid: ...
 
 
 def same_grid(a: Grid, b: Grid) -> bool:
@@ -57,10 +61,11 @@ def grid_differences(a: Grid, b: Grid) -> str:
         parts.append(f"CRS {_crs_text(a.crs)} vs {_crs_text(b.crs)}")
     size_a, size_b = _pixel_size(a), _pixel_size(b)
     # a pixel size that differs by so little that it moves no pixel corner by GRID_TOLERANCE is the same
-    if any(abs(x - y) * max(a.shape) > GRID_TOLERANCE * x for x, y in zip(size_a, size_b)):
+    if any(abs(x - y) * max(a.shape) > GRID_TOLERANCE * x for x, y in zip(size_a, size_b, strict=True)):
         parts.append("pixel size {:.6g} × {:.6g} vs {:.6g} × {:.6g}".format(*size_a, *size_b))
     if a.shape != b.shape or _misalignment(a, b) > GRID_TOLERANCE:
-        parts.append(f"extent {_bounds_text(a)} ({a.width} × {a.height} px) vs {_bounds_text(b)} ({b.width} × {b.height} px)")
+        parts.append(f"extent {_bounds_text(a)} ({a.width} × {a.height} px) "
+                     f"vs {_bounds_text(b)} ({b.width} × {b.height} px)")
     return ", ".join(parts)
 
 
@@ -72,7 +77,8 @@ def align_hint(path: Path, grid: Grid, onto: Path, target: Grid, resampling: str
                 f"pixels like {onto.name}, or both must carry a CRS")
     west, south, east, north = array_bounds(target.height, target.width, target.transform)
     aligned = path.with_name(f"{path.stem}_aligned{path.suffix}")
-    command = ["gdalwarp", "-t_srs", _crs_text(target.crs), "-te", *(repr(float(v)) for v in (west, south, east, north)),
+    command = ["gdalwarp", "-t_srs", _crs_text(target.crs),
+               "-te", *(repr(float(v)) for v in (west, south, east, north)),
                "-ts", str(target.width), str(target.height), "-r", resampling, str(path), str(aligned)]
     return (f"align {path.name} to the grid of {onto.name} with GDAL ({shlex.join(command)}, or QGIS's "
             "Raster › Projections › Warp with that CRS, extent and size) and use the aligned file")

@@ -7,12 +7,14 @@ mining, so 0/1 footprints with nodata 255 and 0/255 EuroMineNet labels without n
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from ..errors import InputError
@@ -40,7 +42,7 @@ def inspect_mask(path: Path) -> MaskInfo:
         return MaskInfo(path, Grid(src.crs, src.transform, src.width, src.height), src.nodata, src.block_shapes[0][0])
 
 
-def read_masks(src, info: MaskInfo, window: Window) -> tuple[np.ndarray, np.ndarray]:
+def read_masks(src: DatasetReader, info: MaskInfo, window: Window) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """(mining, valid) boolean masks of a window of one open mask raster."""
     data = read_window(src, window, 1)
     valid = np.ones(data.shape, bool) if info.nodata is None or math.isnan(info.nodata) else data != info.nodata
@@ -49,7 +51,7 @@ def read_masks(src, info: MaskInfo, window: Window) -> tuple[np.ndarray, np.ndar
     return (data != 0) & valid, valid
 
 
-def read_stack(infos: Sequence[MaskInfo], window: Window) -> tuple[np.ndarray, np.ndarray]:
+def read_stack(infos: Sequence[MaskInfo], window: Window) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """(mining, valid) boolean arrays of shape (len(infos), rows, cols) for one window of every raster."""
     shape = (len(infos), int(window.height), int(window.width))
     mining = np.empty(shape, bool)

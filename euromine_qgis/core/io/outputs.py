@@ -8,9 +8,9 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from ..errors import EuroMineError, OutputError, first_line
 from .raster import RASTERIO_ERRORS, missing_pixel_data, open_raster
@@ -74,7 +74,7 @@ def atomic_outputs(targets: Sequence[Path]) -> Iterator[list[Path]]:
     temps = [_partial(t, token) for t in targets]
     try:
         yield temps
-        for temp, target in zip(temps, targets):
+        for temp, target in zip(temps, targets, strict=True):
             _check_written(temp, target)
     except BaseException as exc:
         error = _write_error(exc, temps, targets)  # measured while the temporaries still hold their space
@@ -84,7 +84,7 @@ def atomic_outputs(targets: Sequence[Path]) -> Iterator[list[Path]]:
             raise error from exc
         raise
     try:
-        for temp, target in zip(temps, targets):
+        for temp, target in zip(temps, targets, strict=True):
             os.replace(temp, target)
     except OSError as exc:
         for temp in temps:
@@ -124,7 +124,7 @@ def _write_error(exc: BaseException, temps: Sequence[Path], targets: Sequence[Pa
         return None
     text = str(exc)
     names = [temp.name for temp in temps]
-    hit = next((target for name, target in zip(names, targets) if name in text), None)
+    hit = next((target for name, target in zip(names, targets, strict=True) if name in text), None)
     if hit is None and not (isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS):
         return None  # not about an output: a failed read, a model error, a bug
     folder = (hit or targets[0]).parent

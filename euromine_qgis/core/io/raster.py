@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 import rasterio
+from numpy.typing import NDArray
 from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Interleaving
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
-from rasterio.io import DatasetReader
+from rasterio.io import DatasetReader, DatasetWriter
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
@@ -117,7 +119,7 @@ def inspect_image(path: str | Path) -> ImageInfo:
         return ImageInfo(path, src.count, src.dtypes[0], src.nodata, grid)
 
 
-def missing_pixel_data(src, path: Path) -> str | None:
+def missing_pixel_data(src: DatasetReader, path: Path) -> str | None:
     """Why the GeoTIFF ``src`` (opened from ``path``) lacks part of its pixel data, or None.
 
     GDAL opens a truncated GeoTIFF (an interrupted copy or download, a write onto a full disk)
@@ -148,17 +150,18 @@ def decimation(height: int, width: int, side: int) -> tuple[int, int, int]:
     return step, math.ceil(height / step), math.ceil(width / step)
 
 
-def footprint_values(mining: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def footprint_values(mining: NDArray[np.bool_], valid: NDArray[np.bool_]) -> NDArray[np.uint8]:
     """The uint8 values of a footprint raster: 1 mining, 0 not mining, FOOTPRINT_NODATA where not ``valid``."""
-    return np.where(valid, mining, FOOTPRINT_NODATA).astype(np.uint8)
+    values: NDArray[np.uint8] = np.where(valid, mining, FOOTPRINT_NODATA).astype(np.uint8)
+    return values
 
 
-def footprint_profile(grid: Grid) -> dict:
+def footprint_profile(grid: Grid) -> dict[str, Any]:
     """GeoTIFF creation options for a uint8 mask (0/1, nodata 255) on ``grid``."""
     return single_band_profile(grid, "uint8", FOOTPRINT_NODATA)
 
 
-def probability_profile(grid: Grid, dtype: str) -> dict:
+def probability_profile(grid: Grid, dtype: str) -> dict[str, Any]:
     """GeoTIFF creation options for a mining-probability raster on ``grid``.
 
     float32 holds the probability with NaN as nodata; uint8 holds round(255·p) over the full
@@ -167,7 +170,8 @@ def probability_profile(grid: Grid, dtype: str) -> dict:
     return single_band_profile(grid, dtype, float("nan") if dtype == "float32" else None)
 
 
-def write_probability(dst, probability: np.ndarray, valid: np.ndarray, window: Window) -> None:
+def write_probability(dst: DatasetWriter, probability: NDArray[np.float32], valid: NDArray[np.bool_],
+                      window: Window) -> None:
     """Write a block of probabilities (and, for uint8, its validity mask) into ``dst``."""
     if dst.dtypes[0] == "float32":
         dst.write(np.where(valid, probability, np.float32(np.nan)).astype(np.float32), 1, window=window)
@@ -179,9 +183,9 @@ def write_probability(dst, probability: np.ndarray, valid: np.ndarray, window: W
         dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
 
 
-def single_band_profile(grid: Grid, dtype: str, nodata: float | None) -> dict:
+def single_band_profile(grid: Grid, dtype: str, nodata: float | None) -> dict[str, Any]:
     """Deflate-compressed single-band GeoTIFF creation options on ``grid`` (tiled when large)."""
-    profile = dict(
+    profile: dict[str, Any] = dict(
         driver="GTiff",
         dtype=dtype,
         count=1,
@@ -198,12 +202,13 @@ def single_band_profile(grid: Grid, dtype: str, nodata: float | None) -> dict:
     return profile
 
 
-def read_window(src: DatasetReader, window: Window, indexes: int | None = None,
-                out: np.ndarray | None = None) -> np.ndarray:
+def read_window(src: DatasetReader, window: Window, indexes: int | Sequence[int] | None = None,
+                out: NDArray[Any] | None = None) -> NDArray[Any]:
     """``src.read(indexes, window=..., out=...)``, with a damaged block reported as an InputError
     naming the file and rows (when ``src`` was opened by open_raster: see STRICT_READS)."""
     try:
-        return src.read(indexes, window=window, out=out)
+        data: NDArray[Any] = src.read(indexes, window=window, out=out)
+        return data
     except RASTERIO_ERRORS as exc:
         raise InputError(
             f"{src.name}: cannot read rows {window.row_off}–{window.row_off + window.height - 1}; "

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Sequence
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
@@ -58,9 +61,9 @@ def split_at_blocks(src: DatasetReader, window: Window, parts: int) -> list[Wind
     block_height, block_width = src.block_shapes[0]
     if block_width < window.width:
         edges = _edges(-(-window.width // block_width), parts, block_width, window.width)
-        return [Window(a, window.row_off, b - a, window.height) for a, b in zip(edges, edges[1:])]
+        return [Window(a, window.row_off, b - a, window.height) for a, b in pairwise(edges)]
     edges = _edges(-(-window.height // block_height), parts, block_height, window.height)
-    return [Window(window.col_off, window.row_off + a, window.width, b - a) for a, b in zip(edges, edges[1:])]
+    return [Window(window.col_off, window.row_off + a, window.width, b - a) for a, b in pairwise(edges)]
 
 
 def _edges(blocks: int, parts: int, block: int, length: int) -> list[int]:
@@ -71,22 +74,24 @@ def _edges(blocks: int, parts: int, block: int, length: int) -> list[int]:
 
 def rows_per_read(src: DatasetReader, min_rows: int) -> int:
     """The smallest whole number of the file's block rows that holds ``min_rows`` rows."""
-    block_height = max(1, src.block_shapes[0][0])
+    block_height = max(1, int(src.block_shapes[0][0]))
     return block_height * -(-min_rows // block_height)
 
 
-def buffer_bytes(srcs, min_rows: int, indexes: Sequence[Sequence[int] | None] | None = None) -> int:
+def buffer_bytes(srcs: Sequence[DatasetReader], min_rows: int,
+                 indexes: Sequence[Sequence[int] | None] | None = None) -> int:
     """Bytes of the row buffers RowReader allocates for ``srcs``, windows of up to ``min_rows`` rows
     and, per source, the bands read (``indexes``; every band when None)."""
     indexes = indexes or [None] * len(srcs)
-    return sum(_buffer_rows(s, min_rows) * s.width * (s.count if ix is None else len(ix)) * np.dtype(s.dtypes[0]).itemsize
-               for s, ix in zip(srcs, indexes))
+    return sum(_buffer_rows(s, min_rows) * int(s.width) * (int(s.count) if ix is None else len(ix))
+               * np.dtype(s.dtypes[0]).itemsize
+               for s, ix in zip(srcs, indexes, strict=True))
 
 
 def _buffer_rows(src: DatasetReader, min_rows: int) -> int:
     # rows a window can still need, one read past them, and up to a block row above a window's
     # first row when reading restarts at a block boundary
-    return min_rows + rows_per_read(src, min_rows) + src.block_shapes[0][0]
+    return min_rows + rows_per_read(src, min_rows) + int(src.block_shapes[0][0])
 
 
 class RowReader:
@@ -119,7 +124,7 @@ class RowReader:
         self._views: list[RowView] = []
         self._sharing = threading.Lock()  # one view's read at a time (the decoding threads take _lock)
 
-    def read(self, window: Window) -> np.ndarray:
+    def read(self, window: Window) -> NDArray[Any]:
         """The (bands, height, width) block of ``window``; a view into the buffer when rows are kept."""
         if not self.keep_rows:
             return read_window(self.src, window, self.indexes)
@@ -139,7 +144,7 @@ class RowReader:
         self._views = [RowView(self) for _ in range(consumers)]
         return list(self._views)
 
-    def _shared_read(self, view: RowView, window: Window) -> np.ndarray:
+    def _shared_read(self, view: RowView, window: Window) -> NDArray[Any]:
         """``window`` for one of the views: a copy, since another view may move the buffer next."""
         with self._sharing:
             if window.row_off < view.row:
@@ -150,7 +155,7 @@ class RowReader:
             self._hold(min(v.row for v in self._views), window.row_off + window.height)
             return self._slice(window).copy()
 
-    def _slice(self, window: Window) -> np.ndarray:
+    def _slice(self, window: Window) -> NDArray[Any]:
         rows = self.rows[:, window.row_off - self.start:window.row_off + window.height - self.start]
         return rows[:, :, window.col_off:window.col_off + window.width]
 
@@ -214,6 +219,6 @@ class RowView:
     def __init__(self, reader: RowReader) -> None:
         self.reader, self.row = reader, 0
 
-    def read(self, window: Window) -> np.ndarray:
+    def read(self, window: Window) -> NDArray[Any]:
         """The (bands, height, width) block of ``window``, a copy of the shared reader's rows."""
         return self.reader._shared_read(self, window)

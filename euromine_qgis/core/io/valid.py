@@ -14,14 +14,16 @@ the training loss and enter a model as the band mean (zero once normalized).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 
-def valid_pixels(data: np.ndarray, nodata: float | None) -> np.ndarray:
+def valid_pixels(data: NDArray[Any], nodata: float | None) -> NDArray[np.bool_]:
     """(H, W) boolean mask of the valid pixels of a (C, H, W) image with declared ``nodata``."""
-    valid = np.ones(data.shape[1:], bool)
-    any_nonzero = np.zeros(data.shape[1:], bool)
+    valid: NDArray[np.bool_] = np.ones(data.shape[1:], bool)
+    any_nonzero: NDArray[np.bool_] = np.zeros(data.shape[1:], bool)
     check_value = nodata is not None and not math.isnan(nodata)
     check_finite = np.issubdtype(data.dtype, np.floating)
     for band in data:  # band by band: no (C, H, W) boolean temporary

@@ -7,23 +7,35 @@ on both dates), or footprint rasters that already exist.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
+from numpy.typing import NDArray
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
-from ..engine.inference import TileSettings, decoded_once, engine_env, predict_rows, resolve_tiling, tile_layout
+from ..engine.inference import (
+    RowBlock,
+    TileSettings,
+    decoded_once,
+    engine_env,
+    predict_rows,
+    resolve_tiling,
+    tile_layout,
+)
 from ..engine.scaling import ImageInput, check_inputs
 from ..errors import InputError
 from ..io.area import AreaTally
+from ..io.bands import BandedImage
 from ..io.grids import common_grid
 from ..io.masks import inspect_mask, read_stack, row_windows, window_rows
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
-from ..io.raster import FOOTPRINT_NODATA, footprint_profile, open_raster
+from ..io.raster import FOOTPRINT_NODATA, Grid, footprint_profile, open_raster
 from ..progress import Reporter
 from .change_layers import GAIN, LOSS, NO_CHANGE, ChangeArea, add_change_areas, change_area, change_codes
 from .footprints import check_images, check_threshold
@@ -47,31 +59,36 @@ def _check_target(target: Path, inputs: Sequence[Path]) -> None:
     check_not_inputs([target], inputs, "choose another name for CHANGE")
 
 
-def _aligned(streams: Sequence[Iterator], height: int) -> Iterator[tuple[int, list[np.ndarray], np.ndarray]]:
+def _aligned(streams: Sequence[Iterator[RowBlock]],
+             height: int) -> Iterator[tuple[int, list[NDArray[np.float32]], NDArray[np.bool_]]]:
     """Rows that every stream of RowBlocks has finished, as (row0, probabilities, valid in all).
 
     Models with different patch sizes finish rows in different blocks; this re-cuts them to the
     rows all streams have delivered so far.
     """
-    probs: list[np.ndarray | None] = [None] * len(streams)
-    valids: list[np.ndarray | None] = [None] * len(streams)
+    probs: list[NDArray[np.float32] | None] = [None] * len(streams)
+    valids: list[NDArray[np.bool_] | None] = [None] * len(streams)
     row = 0
     while row < height:
         for i, stream in enumerate(streams):
-            if probs[i] is None or len(probs[i]) == 0:
+            held, held_valid = probs[i], valids[i]
+            if held is None or held_valid is None or len(held) == 0:
                 block = next(stream)
-                probs[i] = block.probability if probs[i] is None else np.concatenate([probs[i], block.probability])
-                valids[i] = block.valid if valids[i] is None else np.concatenate([valids[i], block.valid])
-        k = min(len(p) for p in probs)
-        valid = np.logical_and.reduce([v[:k] for v in valids])
-        yield row, [p[:k] for p in probs], valid
-        probs = [p[k:] for p in probs]
-        valids = [v[k:] for v in valids]
+                probs[i] = block.probability if held is None else np.concatenate([held, block.probability])
+                valids[i] = block.valid if held_valid is None else np.concatenate([held_valid, block.valid])
+        ready = [p for p in probs if p is not None]  # every stream has delivered rows by now
+        ready_valid = [v for v in valids if v is not None]
+        k = min(len(p) for p in ready)
+        valid: NDArray[np.bool_] = np.logical_and.reduce([v[:k] for v in ready_valid])
+        yield row, [p[:k] for p in ready], valid
+        probs = [p[k:] for p in ready]
+        valids = [v[k:] for v in ready_valid]
         row += k
 
 
-def _with_change_model(stack: ExitStack, opened, images: tuple[Path, Path], models: tuple[Model, Model],
-                       infos: tuple[list, list], grid, settings: TileSettings, reporter: Reporter) -> list[Iterator]:
+def _with_change_model(stack: ExitStack, opened: Callable[[Path], DatasetReader], images: tuple[Path, Path],
+                       models: tuple[Model, Model], infos: tuple[list[BandedImage], list[BandedImage]], grid: Grid,
+                       settings: TileSettings, reporter: Reporter) -> list[Generator[RowBlock, None, None]]:
     """The footprint model's streams over the two images and the change model's over both, each
     image decoded once for the two models (both tilings) where its rows fit in memory and the
     models read the same bands; otherwise every stream reads on its own."""
@@ -116,7 +133,8 @@ def detect_change(
     infos = check_images(pair, footprint_model, image_input.bands)
     if change_model is not None:
         if change_model.info.task != "change":
-            raise InputError(f"{change_model.path}: a change model is needed here, this one's task is '{change_model.info.task}'")
+            raise InputError(f"{change_model.path}: a change model is needed here, "
+                             f"this one's task is '{change_model.info.task}'")
         change_infos = check_images(pair, change_model, image_input.bands)
     grid = common_grid(infos, "the two images are not on the same grid", resampling="bilinear")
     _check_target(target, [p for _, p in pair])
@@ -131,7 +149,7 @@ def detect_change(
     with atomic_outputs([target]) as (temp,), ExitStack() as stack:
         stack.enter_context(engine_env())
 
-        def opened(path: Path):  # one handle per stream: each stream reads from its own thread
+        def opened(path: Path) -> DatasetReader:  # one handle per stream: each stream reads from its own thread
             return stack.enter_context(open_raster(path))
 
         # the last stream reports progress for all (they advance together)

@@ -13,13 +13,15 @@ The TRAJECTORY raster and the site's trajectory figures are those of ``maps.traj
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Hashable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
-from typing import Hashable, Sequence
 
 import numpy as np
 import rasterio
+from numpy.typing import NDArray
 
 from ..errors import InputError, YearsError
 from ..io.area import AreaTally
@@ -66,9 +68,9 @@ class ChangeLayersResult:
     steps: dict[tuple[int, int], ChangeArea]  # each selected year with the next
     pairs: dict[tuple[int, int], ChangeArea]  # per requested pair
     table: Path
+    trajectory: Path  # the TRAJECTORY raster
+    site: SiteTrajectory  # the site's trajectory figures
     masks: dict[int, Path] = field(default_factory=dict)  # the masks every layer derives from, when asked
-    trajectory: Path | None = None  # the TRAJECTORY raster
-    site: SiteTrajectory | None = None  # the site's trajectory figures
 
 
 def change_name(a: int, b: int) -> str:
@@ -76,7 +78,8 @@ def change_name(a: int, b: int) -> str:
     return f"change_{a}_{b}.tif"
 
 
-def summarise_window(mined: np.ndarray, valid: np.ndarray, years: Sequence[int]) -> dict[str, np.ndarray]:
+def summarise_window(mined: NDArray[np.bool_], valid: NDArray[np.bool_],
+                     years: Sequence[int]) -> dict[str, NDArray[np.uint8] | NDArray[np.uint16]]:
     """FIRST_YEAR, LAST_YEAR (uint16), YEARS_ACTIVE and TRANSITIONS (uint8) of a (years, rows, cols)
     stack; ``mined`` must be False wherever ``valid`` is."""
     seen = valid.any(axis=0)
@@ -99,13 +102,15 @@ def summarise_window(mined: np.ndarray, valid: np.ndarray, years: Sequence[int])
     }
 
 
-def change_codes(mined_a: np.ndarray, valid_a: np.ndarray, mined_b: np.ndarray, valid_b: np.ndarray) -> np.ndarray:
+def change_codes(mined_a: NDArray[np.bool_], valid_a: NDArray[np.bool_], mined_b: NDArray[np.bool_],
+                 valid_b: NDArray[np.bool_]) -> NDArray[np.uint8]:
     """CHANGE codes from year a to b: 0 no change, 1 gain, 2 loss, 255 where either year is nodata."""
     codes = np.where(mined_b & ~mined_a, GAIN, np.where(mined_a & ~mined_b, LOSS, NO_CHANGE))
-    return np.where(valid_a & valid_b, codes, UINT8_NODATA).astype(np.uint8)
+    changes: NDArray[np.uint8] = np.where(valid_a & valid_b, codes, UINT8_NODATA).astype(np.uint8)
+    return changes
 
 
-def add_change_areas(tally: AreaTally, key: Hashable, row0: int, codes: np.ndarray) -> None:
+def add_change_areas(tally: AreaTally, key: Hashable, row0: int, codes: NDArray[np.uint8]) -> None:
     """Add the gained and lost area of a block of CHANGE codes, whose first row is ``row0``, to
     ``tally`` under ``key`` (read them back with change_area)."""
     tally.add((key, GAIN), row0, codes == GAIN)
@@ -114,7 +119,7 @@ def add_change_areas(tally: AreaTally, key: Hashable, row0: int, codes: np.ndarr
 
 def change_area(tally: AreaTally, key: Hashable) -> ChangeArea:
     """The gain and loss summed by add_change_areas under ``key``."""
-    return ChangeArea(tally[key, GAIN], tally[key, LOSS])
+    return ChangeArea(float(tally[key, GAIN]), float(tally[key, LOSS]))
 
 
 def change_layers(
@@ -168,7 +173,7 @@ def change_layers(
     height, width = grid.shape
     rows = window_rows(grid, max(i.block_rows for i in infos))
     tally = AreaTally(grid)
-    steps = list(zip(years, years[1:]))
+    steps = list(pairwise(years))
     compared = {*steps, *pairs}
     summary_paths = {name: out_dir / f"{name}.tif" for name in SUMMARY_NAMES}
     change_paths = {(a, b): out_dir / change_name(a, b) for a, b in pairs}
@@ -198,7 +203,8 @@ def change_layers(
         byte_profile = single_band_profile(grid, "uint8", UINT8_NODATA)
         dst = {}
         trajectory_profile = single_band_profile(grid, "uint16", TRAJECTORY_NODATA)
-        for key, temp in zip([*SUMMARY_NAMES, *change_paths, *mask_paths, "trajectory"], temps):
+        keys = [*SUMMARY_NAMES, *change_paths, *mask_paths, "trajectory"]  # one per raster; the table's temps follow
+        for key, temp in zip(keys, temps[:len(rasters)], strict=True):
             profile = year_profile if key in ("first_year", "last_year") else byte_profile
             profile = trajectory_profile if key == "trajectory" else profile
             dst[key] = stack.enter_context(rasterio.open(temp, "w", **profile))
@@ -209,12 +215,12 @@ def change_layers(
             summaries = summarise_window(mined, valid, years)
             for name, data in summaries.items():
                 dst[name].write(data, 1, window=window)
-            codes = trajectory_codes(mined, valid, years, summaries["transitions"])
-            dst["trajectory"].write(codes, 1, window=window)
+            history = trajectory_codes(mined, valid, years, summaries["transitions"])
+            dst["trajectory"].write(history, 1, window=window)
             tally.add("mined", window.row_off, mined)
             tally.add("valid", window.row_off, valid)
             tally.add("ever", window.row_off, mined.any(axis=0))
-            tally.add("flicker", window.row_off, codes == FLICKER * CLASS_FACTOR)
+            tally.add("flicker", window.row_off, history == FLICKER * CLASS_FACTOR)
             for year in mask_paths:
                 t = index[year]
                 dst[year].write(np.where(valid[t], mined[t], UINT8_NODATA).astype(np.uint8), 1, window=window)
@@ -224,7 +230,7 @@ def change_layers(
                 if (a, b) in dst:
                     dst[(a, b)].write(codes, 1, window=window)
         areas = {pair: change_area(tally, pair) for pair in compared}
-        area_ha = {y: float(v) for y, v in zip(years, tally["mined"])}
+        area_ha = {y: float(v) for y, v in zip(years, np.asarray(tally["mined"]), strict=True)}
         write_area_table(temps[-2], temps[-1], area_ha, {s: areas[s] for s in steps})
 
     return ChangeLayersResult(
@@ -236,7 +242,8 @@ def change_layers(
         table=table,
         masks=mask_paths,
         trajectory=trajectory,
-        site=site_trajectory(area_ha, dict(zip(years, tally["valid"])), tally["flicker"], tally["ever"]),
+        site=site_trajectory(area_ha, dict(zip(years, np.asarray(tally["valid"]).tolist(), strict=True)),
+                             float(tally["flicker"]), float(tally["ever"])),
         **summary_paths,
     )
 

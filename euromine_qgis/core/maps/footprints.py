@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
+from numpy.typing import NDArray
 from rasterio.windows import Window
 
 from ..engine.inference import RowBlock, TileSettings, engine_env, predict_rows, resolve_tiling
@@ -104,7 +106,7 @@ def check_settings(threshold: float, min_area_ha: float, temporal_filter: str,
         raise InputError(f"probabilities must be one of {', '.join(PROBABILITY_TYPES)}, not '{probabilities}'")
 
 
-def check_images(images: Sequence[tuple[int, Path]], model: Model,
+def check_images(images: Sequence[tuple[int | None, Path]], model: Model,
                  input_bands: Sequence[BandItem] | None = None) -> list[BandedImage]:
     """Inspect every image and find the bands that feed the model (io.bands, with INPUT_BANDS
     ``input_bands``) before any work starts; raise InputError naming the first bad one."""
@@ -160,7 +162,7 @@ def map_footprints(
 
     reporter.info(f"Model: {model.description}; {resolve_tiling(model.info, settings).description}")
     check_inputs(infos, model.info, image_input.scale, reporter)
-    years = list(zip(images, infos, targets.values()))
+    years = list(zip(images, infos, targets.values(), strict=True))
     groups = [years] if together else [[year] for year in years]
     tasks = [_YearsTask(tuple(g[0] for g in group), tuple(g[1] for g in group), tuple(g[2] for g in group),
                         threshold, settings, temporal_filter, min_area_ha) for group in groups]
@@ -237,7 +239,7 @@ def _map_years(images: Images, infos: Sequence[BandedImage], targets: Sequence[Y
     if mapper.model.info.series:
         return _map_jointly(images, infos, targets, mapper)
     results = []
-    for n, ((year, path), info, target) in enumerate(zip(images, infos, targets)):
+    for n, ((year, path), info, target) in enumerate(zip(images, infos, targets, strict=True)):
         mapper.reporter.check()
         step = mapper.reporter.sub_range(100.0 * n / len(images), 100.0 * (n + 1) / len(images))
         results.append(_map_one_year(year, path, info, target, mapper.reporting(step)))
@@ -250,7 +252,8 @@ def _map_filtered(images: Images, infos: Sequence[BandedImage], targets: Sequenc
     the years into ``targets`` (see the module docstring)."""
     reporter = mapper.reporter
     grid = common_image_grid(infos)
-    images, infos, targets = zip(*sorted(zip(images, infos, targets), key=lambda item: item[0][0]))
+    images, infos, targets = zip(*sorted(zip(images, infos, targets, strict=True), key=lambda item: item[0][0]),
+                                 strict=True)
     out_dir = targets[0].footprint.parent
     work = Path(tempfile.mkdtemp(prefix=TEMPORAL_WORK, dir=out_dir))
     try:
@@ -258,14 +261,14 @@ def _map_filtered(images: Images, infos: Sequence[BandedImage], targets: Sequenc
         mapped = _map_years(images, infos, scratch, mapper.reporting(reporter.sub_range(0.0, MAPPING_SHARE)))
         width = filter_width(temporal_filter)
         reporter.info(f"Temporal filter {temporal_filter}: {width}-year windows over the valid years of each pixel")
-        probability_files = [t.probability for t in targets if t.probability]
-        areas = filter_probability_rasters([m.probability for m in mapped], grid, width, mapper.threshold,
+        probability_files = [p for t in targets if (p := t.probability)]
+        areas = filter_probability_rasters([p for m in mapped if (p := m.probability)], grid, width, mapper.threshold,
                                            [t.footprint for t in targets], probability_files,
                                            targets[0].probability_dtype, reporter.sub_range(MAPPING_SHARE, 100.0))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [YearFootprint(year, image, t.footprint, ha, mining, valid, t.probability)
-            for (year, image), t, (ha, mining, valid) in zip(images, targets, areas)]
+            for (year, image), t, (ha, mining, valid) in zip(images, targets, areas, strict=True)]
 
 
 def _map_then_sieve(images: Images, infos: Sequence[BandedImage], targets: Sequence[YearTargets], mapper: _Mapper,
@@ -276,15 +279,15 @@ def _map_then_sieve(images: Images, infos: Sequence[BandedImage], targets: Seque
     work = Path(tempfile.mkdtemp(prefix=MIN_AREA_WORK, dir=out_dir))
     try:
         scratch = [year_targets(work, year, t.probability_dtype if t.probability else None)
-                   for (year, _), t in zip(images, targets)]
+                   for (year, _), t in zip(images, targets, strict=True)]
         if filter_width(temporal_filter) > 1:
             mapped = _map_filtered(images, infos, scratch, mapper, temporal_filter)
         else:
             mapped = _map_years(images, infos, scratch, mapper)
-        by_year = {year: (info.grid, target) for (year, _), info, target in zip(images, infos, targets)}
+        by_year = {year: (info.grid, target) for (year, _), info, target in zip(images, infos, targets, strict=True)}
         results = []
         with atomic_outputs([p for t in targets for p in t.paths]) as temps:
-            temp_of = dict(zip([p for t in targets for p in t.paths], temps))
+            temp_of = dict(zip([p for t in targets for p in t.paths], temps, strict=True))
             for m in mapped:
                 grid, target = by_year[m.year]
                 pixels = min_area_pixels(grid, min_area_ha)
@@ -292,7 +295,7 @@ def _map_then_sieve(images: Images, infos: Sequence[BandedImage], targets: Seque
                               "patches and holes removed (4-connected)")
                 os.replace(m.footprint, temp_of[target.footprint])
                 ha, mining = sieve_footprint_file(temp_of[target.footprint], grid, pixels)
-                if m.probability:
+                if m.probability and target.probability:
                     os.replace(m.probability, temp_of[target.probability])
                 results.append(replace(m, footprint=target.footprint, probability=target.probability,
                                        mining_ha=ha, mining_pixels=mining))
@@ -310,7 +313,8 @@ def common_image_grid(infos: Sequence[ImageInfo]) -> Grid:
 class _YearWriter:
     """Writes one year's row blocks (footprint, optional probability) and sums its mapped area."""
 
-    def __init__(self, stack: ExitStack, temps: Sequence[Path], grid: Grid, targets: YearTargets, threshold: float) -> None:
+    def __init__(self, stack: ExitStack, temps: Sequence[Path], grid: Grid, targets: YearTargets,
+                 threshold: float) -> None:
         self.grid, self.threshold = grid, threshold
         self.dst = stack.enter_context(rasterio.open(temps[0], "w", **footprint_profile(grid)))
         self.prob_dst = None
@@ -320,7 +324,7 @@ class _YearWriter:
         self.area = AreaTally(grid)
         self.mining, self.valid = 0, 0
 
-    def __call__(self, row0: int, probability: np.ndarray, valid: np.ndarray) -> None:
+    def __call__(self, row0: int, probability: NDArray[np.float32], valid: NDArray[np.bool_]) -> None:
         mask = footprint_values(probability >= self.threshold, valid)
         window = Window(0, row0, self.grid.width, mask.shape[0])
         self.dst.write(mask, 1, window=window)
@@ -331,15 +335,15 @@ class _YearWriter:
         self.valid += int(np.count_nonzero(valid))
 
     def result(self, year: int, image: Path, targets: YearTargets) -> YearFootprint:
-        return YearFootprint(year, image, targets.footprint, self.area["mining"], self.mining, self.valid,
+        return YearFootprint(year, image, targets.footprint, float(self.area["mining"]), self.mining, self.valid,
                              targets.probability)
 
 
-def _write_behind(stack: ExitStack, blocks, write) -> None:
+def _write_behind(stack: ExitStack, blocks: Generator[RowBlock, None, None], write: Callable[[RowBlock], None]) -> None:
     """Hand every block to ``write`` in a writer thread (compression overlaps the next strip's
     inference), with at most one block in flight so memory stays bounded."""
     writer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="euromine-writer"))
-    pending: Future | None = None
+    pending: Future[None] | None = None
     for block in stack.enter_context(closing(blocks)):
         if pending is not None:
             pending.result()
@@ -372,7 +376,7 @@ def _map_jointly(images: Images, infos: Sequence[BandedImage], targets: Sequence
         stack.enter_context(engine_env())
         srcs = [stack.enter_context(open_raster(path)) for _, path in images]
         writers, used = [], 0
-        for target, group in zip(targets, outputs):
+        for target, group in zip(targets, outputs, strict=True):
             writers.append(_YearWriter(stack, temps[used:used + len(group)], grid, target, mapper.threshold))
             used += len(group)
 
@@ -382,4 +386,4 @@ def _map_jointly(images: Images, infos: Sequence[BandedImage], targets: Sequence
 
         blocks = predict_rows(mapper.model, srcs, mapper.settings, mapper.reporter, [i.indexes for i in infos])
         _write_behind(stack, blocks, write)
-    return [w.result(year, path, t) for w, (year, path), t in zip(writers, images, targets)]
+    return [w.result(year, path, t) for w, (year, path), t in zip(writers, images, targets, strict=True)]

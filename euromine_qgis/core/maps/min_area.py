@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import rasterio
+from numpy.typing import NDArray
 from rasterio.features import sieve
 from rasterio.windows import Window
 
@@ -70,12 +71,13 @@ def min_area_pixels(grid: Grid, min_area_ha: float) -> int:
     return math.ceil(min_area_ha * M2_PER_HA / mean_pixel_area_m2(grid) - 1e-9)
 
 
-def sieve_mask(values: np.ndarray, min_pixels: int) -> np.ndarray:
+def sieve_mask(values: NDArray[np.uint8], min_pixels: int) -> NDArray[np.uint8]:
     """A copy of a uint8 footprint (0/1, nodata 255) without 4-connected patches of mining or
     non-mining smaller than ``min_pixels``; nodata pixels are left as they are."""
     if min_pixels <= 1:
         return values.copy()
-    return sieve(values, min_pixels, mask=values != FOOTPRINT_NODATA, connectivity=CONNECTIVITY)
+    sieved: NDArray[np.uint8] = sieve(values, min_pixels, mask=values != FOOTPRINT_NODATA, connectivity=CONNECTIVITY)
+    return sieved
 
 
 def sieve_footprint_file(path: Path, grid: Grid, min_pixels: int) -> tuple[float, int]:
@@ -96,7 +98,7 @@ def sieve_footprint_file(path: Path, grid: Grid, min_pixels: int) -> tuple[float
     tally = AreaTally(grid)
     for row0 in range(0, grid.height, AREA_ROWS):
         tally.add("mining", row0, sieved[row0:row0 + AREA_ROWS] == 1)
-    return tally["mining"], int(np.count_nonzero(sieved == 1))
+    return float(tally["mining"]), int(np.count_nonzero(sieved == 1))
 
 
 def write_sieved_masks(infos: Sequence[MaskInfo], years: Sequence[int], grid: Grid, filter_years: int,
@@ -121,4 +123,4 @@ def write_sieved_masks(infos: Sequence[MaskInfo], years: Sequence[int], grid: Gr
         reporter.check()
         sieve_footprint_file(path, grid, pixels)
         reporter.progress(50.0 + 50.0 * (n + 1) / len(paths))
-    return list(zip(years, paths))
+    return list(zip(years, paths, strict=True))

@@ -16,12 +16,13 @@ A nodata year stays nodata. ``none`` leaves the maps as they are.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import rasterio
+from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..io.area import AreaTally
@@ -49,7 +50,8 @@ def filter_width(name: str) -> int:
     return FILTER_WIDTHS[name]
 
 
-def window_sums(values: np.ndarray, valid: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+def window_sums(values: NDArray[np.float32] | NDArray[np.bool_], valid: NDArray[np.bool_],
+                width: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Per year and pixel, the sum of ``values`` over the year's window of valid years (see the
     module rule) and the number of years in it, for a (T, rows, cols) stack. Both are 0 where
     the year is nodata."""
@@ -57,7 +59,8 @@ def window_sums(values: np.ndarray, valid: np.ndarray, width: int) -> tuple[np.n
     # Valid years first, in year order: a pixel's k-th valid value sits at index k.
     order = np.argsort(~valid, axis=0, kind="stable")
     packed = np.where(np.take_along_axis(valid, order, 0), np.take_along_axis(values, order, 0), 0)
-    cumulative = np.concatenate([np.zeros((1, *values.shape[1:]), np.float64), np.cumsum(packed, axis=0, dtype=np.float64)])
+    cumulative = np.concatenate([np.zeros((1, *values.shape[1:]), np.float64),
+                                 np.cumsum(packed, axis=0, dtype=np.float64)])
     n = valid.sum(axis=0)
     rank = np.cumsum(valid, axis=0) - 1
     start = np.clip(rank - half, 0, np.maximum(n - width, 0))
@@ -67,17 +70,19 @@ def window_sums(values: np.ndarray, valid: np.ndarray, width: int) -> tuple[np.n
     return np.where(valid, sums, 0.0), np.where(valid, counts, 0)
 
 
-def smooth_probabilities(probability: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
+def smooth_probabilities(probability: NDArray[np.float32], valid: NDArray[np.bool_], width: int) -> NDArray[np.float32]:
     """Mean probability over each valid year's window (float32, NaN where nodata)."""
     sums, counts = window_sums(probability, valid, width)
-    return np.where(valid, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
+    smoothed: NDArray[np.float32] = np.where(valid, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
+    return smoothed
 
 
-def filter_masks(mined: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
+def filter_masks(mined: NDArray[np.bool_], valid: NDArray[np.bool_], width: int) -> NDArray[np.bool_]:
     """Majority of each valid year's window (ties keep the year's own value); False where nodata."""
     sums, counts = window_sums(mined, valid, width)
     twice = 2 * np.rint(sums).astype(np.int64)
-    return valid & ((twice > counts) | ((twice == counts) & mined))
+    majority: NDArray[np.bool_] = valid & ((twice > counts) | ((twice == counts) & mined))
+    return majority
 
 
 def filter_probability_rasters(
@@ -101,7 +106,7 @@ def filter_probability_rasters(
         masks_out = [stack.enter_context(rasterio.open(t, "w", **footprint_profile(grid)))
                      for t in temps[:len(footprints)]]
         probs_out = [stack.enter_context(rasterio.open(t, "w", **probability_profile(grid, probabilities)))
-                     for t in temps[len(footprints):]]
+                     for t in temps[len(footprints):]] if probabilities is not None else []
         for window in row_windows(grid, window_rows(grid, srcs[0].block_shapes[0][0]), reporter):
             probability = np.stack([read_window(src, window, 1) for src in srcs])
             valid = ~np.isnan(probability)
@@ -114,4 +119,5 @@ def filter_probability_rasters(
             tally.add("mining", window.row_off, mining)
             mining_pixels += np.count_nonzero(mining, axis=(1, 2))
             valid_pixels += np.count_nonzero(valid, axis=(1, 2))
-    return [(float(ha), int(m), int(v)) for ha, m, v in zip(tally["mining"], mining_pixels, valid_pixels)]
+    areas = np.asarray(tally["mining"])
+    return [(float(ha), int(m), int(v)) for ha, m, v in zip(areas, mining_pixels, valid_pixels, strict=True)]

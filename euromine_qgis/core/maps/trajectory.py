@@ -29,10 +29,12 @@ than 3), and the flicker share: the area of flicker pixels over the area ever mi
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 TRAJECTORY_NODATA = 65535
 CLASS_FACTOR = 10000
@@ -41,7 +43,8 @@ CLASS_NAMES = {STABLE_NON_MINING: "stable non-mining", STABLE_MINING: "stable mi
                LOSS: "sustained loss", FLICKER: "flicker"}
 
 
-def trajectory_codes(mined: np.ndarray, valid: np.ndarray, years: Sequence[int], switches: np.ndarray) -> np.ndarray:
+def trajectory_codes(mined: NDArray[np.bool_], valid: NDArray[np.bool_], years: Sequence[int],
+                     switches: NDArray[np.integer[Any]]) -> NDArray[np.uint16]:
     """TRAJECTORY values (uint16, see the module table) of a (years, rows, cols) stack; ``mined``
     must be False where ``valid`` is, ``switches`` holds each pixel's switches between consecutive
     valid observations (change_layers' TRANSITIONS; any value where no year is valid)."""
@@ -51,14 +54,15 @@ def trajectory_codes(mined: np.ndarray, valid: np.ndarray, years: Sequence[int],
     first_mined = year_values[np.argmax(mined, axis=0)]
     first_unmined = year_values[np.argmax(valid & ~mined, axis=0)]
     starts_mined = np.take_along_axis(mined, np.argmax(valid, axis=0)[None], 0)[0]
-    switches = switches.astype(np.int64)
+    counts = switches.astype(np.int64)
     codes = np.select(
-        [~seen, switches > 1, (switches == 1) & ~starts_mined, (switches == 1) & starts_mined, ever],
+        [~seen, counts > 1, (counts == 1) & ~starts_mined, (counts == 1) & starts_mined, ever],
         [TRAJECTORY_NODATA, FLICKER * CLASS_FACTOR, GAIN * CLASS_FACTOR + first_mined,
          LOSS * CLASS_FACTOR + first_unmined, STABLE_MINING * CLASS_FACTOR],
         STABLE_NON_MINING * CLASS_FACTOR,
     )
-    return codes.astype(np.uint16)
+    trajectory: NDArray[np.uint16] = codes.astype(np.uint16)
+    return trajectory
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class SiteTrajectory:
     rate_se_ha_per_year: float | None  # its standard error
     flicker_share: float | None  # flicker area / area ever mined
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The figures as a JSON-ready dict."""
         return asdict(self)
 
@@ -81,16 +85,16 @@ class SiteTrajectory:
 def linear_trend(x: Sequence[float], y: Sequence[float]) -> tuple[float | None, float | None]:
     """Ordinary least-squares slope of ``y`` on ``x`` and its standard error
     sqrt(Σr² / (n − 2) / Σ(x − x̄)²); None where undefined (fewer than 2 or 3 points)."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if len(x) < 2:
+    xs, ys = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if len(xs) < 2:
         return None, None
-    dx = x - x.mean()
+    dx = xs - xs.mean()
     sxx = float(dx @ dx)
-    slope = float(dx @ (y - y.mean())) / sxx
-    if len(x) < 3:
+    slope = float(dx @ (ys - ys.mean())) / sxx
+    if len(xs) < 3:
         return slope, None
-    residuals = y - y.mean() - slope * dx
-    return slope, math.sqrt(float(residuals @ residuals) / (len(x) - 2) / sxx)
+    residuals = ys - ys.mean() - slope * dx
+    return slope, math.sqrt(float(residuals @ residuals) / (len(xs) - 2) / sxx)
 
 
 def site_trajectory(area_ha: Mapping[int, float], valid_ha: Mapping[int, float], flicker_ha: float,
@@ -99,7 +103,7 @@ def site_trajectory(area_ha: Mapping[int, float], valid_ha: Mapping[int, float],
     with none are left out), and the flicker and ever-mined areas."""
     years = sorted(y for y in area_ha if valid_ha.get(y, 0.0) > 0.0)
     areas = [area_ha[y] for y in years]
-    mined_years = [y for y, a in zip(years, areas) if a > 0.0]
+    mined_years = [y for y, a in zip(years, areas, strict=True) if a > 0.0]
     peak = int(np.argmax(areas)) if mined_years else None
     slope, error = linear_trend(years, areas)
     return SiteTrajectory(

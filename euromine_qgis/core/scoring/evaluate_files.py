@@ -2,8 +2,9 @@
 table and the optional HTML report out, in one call (what euromine:evaluate runs)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from ..io.outputs import check_not_inputs
 from ..pairs import parse_pairs
@@ -22,7 +23,7 @@ def evaluate_files(
     *,
     lam: float,
     reporter: Reporter = Reporter(),
-) -> dict:
+) -> dict[str, Any]:
     """Score ``predictions`` against ``references``, write the CSV ``table`` and, when given, the
     HTML ``report``, and return every figure (RasterEvaluation.summary).
 

@@ -6,11 +6,13 @@ window rows × width × years, never by the scene height.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import InputError, YearsError
 from ..io.area import AreaTally
@@ -38,13 +40,13 @@ class RasterEvaluation:
     area_unit: str  # "ha" when the prediction grid has a CRS, else "pixels"
     mapped_area: dict[int, float]
     reference_area: dict[int, float]
-    previews: dict[int, np.ndarray]  # per year, codes TN/FP/FN/TP/NODATA, at most PREVIEW_SIDE a side
+    previews: dict[int, NDArray[np.uint8]]  # per year, codes TN/FP/FN/TP/NODATA, at most PREVIEW_SIDE a side
 
     @property
     def years(self) -> list[int]:
         return self.counts.years
 
-    def summary(self, lam: float) -> dict:
+    def summary(self, lam: float) -> dict[str, Any]:
         """Every figure (see SeriesCounts.summary) plus areas per year and the input files."""
         out = self.counts.summary(lam)
         for year in self.years:
@@ -137,8 +139,8 @@ def evaluate_rasters(
         references={y: ref_info[y].path for y in years},
         shape=(height, width),
         area_unit=area.unit,
-        mapped_area={y: float(a) for y, a in zip(years, area["mapped"])},
-        reference_area={y: float(a) for y, a in zip(years, area["reference"])},
+        mapped_area={y: float(a) for y, a in zip(years, np.asarray(area["mapped"]), strict=True)},
+        reference_area={y: float(a) for y, a in zip(years, np.asarray(area["reference"]), strict=True)},
         previews=previews,
     )
 

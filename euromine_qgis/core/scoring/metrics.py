@@ -5,10 +5,12 @@ pooled figures all come from the same sums. A ratio with a zero denominator is `
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 INTERVAL_CLASSES = ("annual", "medium", "long")
 FOOTPRINT_SCORES = ("oa", "precision", "recall", "f1", "iou")
@@ -28,7 +30,7 @@ class Counts:
     fn: int = 0
     tn: int = 0
 
-    def __add__(self, other: "Counts") -> "Counts":
+    def __add__(self, other: Counts) -> Counts:
         return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn)
 
     @property
@@ -65,7 +67,7 @@ class TransitionCounts:
     cfp: int = 0
     cfn: int = 0
 
-    def __add__(self, other: "TransitionCounts") -> "TransitionCounts":
+    def __add__(self, other: TransitionCounts) -> TransitionCounts:
         return TransitionCounts(self.ctp + other.ctp, self.cfp + other.cfp, self.cfn + other.cfn)
 
     @property
@@ -87,7 +89,7 @@ class PairChange:
     predicted_loss: int = 0
     pairs: int = 1
 
-    def __add__(self, other: "PairChange") -> "PairChange":
+    def __add__(self, other: PairChange) -> PairChange:
         return PairChange(self.counts + other.counts,
                           self.reference_gain + other.reference_gain, self.reference_loss + other.reference_loss,
                           self.predicted_gain + other.predicted_gain, self.predicted_loss + other.predicted_loss,
@@ -106,7 +108,7 @@ def _same_window(a: PairChange, b: PairChange) -> PairChange:
                       total.predicted_gain, total.predicted_loss, a.pairs)
 
 
-def confusion(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> Counts:
+def confusion(pred: NDArray[np.bool_], ref: NDArray[np.bool_], valid: NDArray[np.bool_]) -> Counts:
     """Confusion counts of boolean masks ``pred`` and ``ref`` over the pixels where ``valid``."""
     pred_valid = pred & valid
     tp = int(np.count_nonzero(pred_valid & ref))
@@ -116,8 +118,8 @@ def confusion(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> Counts:
     return Counts(tp, predicted - tp, actual - tp, total - predicted - actual + tp)
 
 
-def transition_counts(pred_before: np.ndarray, pred_after: np.ndarray, ref_before: np.ndarray,
-                      ref_after: np.ndarray, valid: np.ndarray) -> TransitionCounts:
+def transition_counts(pred_before: NDArray[np.bool_], pred_after: NDArray[np.bool_], ref_before: NDArray[np.bool_],
+                      ref_after: NDArray[np.bool_], valid: NDArray[np.bool_]) -> TransitionCounts:
     """Gain and loss agreement between two consecutive years on pixels valid in both (W_k)."""
     ref_gain = ref_after & ~ref_before & valid
     ref_loss = ref_before & ~ref_after & valid
@@ -129,8 +131,8 @@ def transition_counts(pred_before: np.ndarray, pred_after: np.ndarray, ref_befor
     return TransitionCounts(ctp, predicted - ctp, actual - ctp)
 
 
-def pair_change(pred_a: np.ndarray, pred_b: np.ndarray, ref_a: np.ndarray, ref_b: np.ndarray,
-                valid: np.ndarray) -> PairChange:
+def pair_change(pred_a: NDArray[np.bool_], pred_b: NDArray[np.bool_], ref_a: NDArray[np.bool_],
+                ref_b: NDArray[np.bool_], valid: NDArray[np.bool_]) -> PairChange:
     """Binary change metrics for years a < b on pixels valid in both, with gain/loss pixel counts."""
     counts = confusion(pred_a ^ pred_b, ref_a ^ ref_b, valid)
     ref_gain = int(np.count_nonzero(ref_b & ~ref_a & valid))
@@ -195,7 +197,7 @@ class SeriesCounts:
                 pooled[key] = pooled[key] + change if key in pooled else change
         return {key: pooled[key] for key in (*INTERVAL_CLASSES, "all") if key in pooled}
 
-    def __add__(self, other: "SeriesCounts") -> "SeriesCounts":
+    def __add__(self, other: SeriesCounts) -> SeriesCounts:
         """Pool two windows or sites: counts add per year, per transition and per pair."""
         per_year = dict(self.per_year)
         for year, counts in other.per_year.items():
@@ -205,7 +207,7 @@ class SeriesCounts:
             pairs[key] = _same_window(pairs[key], change) if key in pairs else change
         return SeriesCounts(per_year, self.transitions + other.transitions, pairs)
 
-    def summary(self, lam: float) -> dict:
+    def summary(self, lam: float) -> dict[str, Any]:
         """Every figure as plain JSON-able values (None for undefined ratios)."""
         return {
             "years": self.years,
@@ -221,7 +223,7 @@ class SeriesCounts:
         }
 
 
-def series_counts(pred: np.ndarray, ref: np.ndarray, valid: np.ndarray, years: Sequence[int],
+def series_counts(pred: NDArray[np.bool_], ref: NDArray[np.bool_], valid: NDArray[np.bool_], years: Sequence[int],
                   pairs: Iterable[tuple[int, int]] = ()) -> SeriesCounts:
     """Count a stack of boolean masks of shape (T, ...) for the sorted ``years``.
 
@@ -255,7 +257,7 @@ def _site_scores(counts: SeriesCounts, lam: float) -> dict[str, float | None]:
     return scores
 
 
-def aggregate_sites(sites: Mapping[str, SeriesCounts], lam: float) -> dict:
+def aggregate_sites(sites: Mapping[str, SeriesCounts], lam: float) -> dict[str, Any]:
     """Micro and macro figures over sites, each with the number of sites behind it.
 
     micro: counts pooled over all sites, then the formulas (``sites`` = sites pooled).
@@ -268,6 +270,6 @@ def aggregate_sites(sites: Mapping[str, SeriesCounts], lam: float) -> dict:
     names = sorted({key for scores in per_site.values() for key in scores})
     macro = {}
     for name in names:
-        defined = [s[name] for s in per_site.values() if s.get(name) is not None]
+        defined = [v for s in per_site.values() if (v := s.get(name)) is not None]
         macro[name] = {"value": float(np.mean(defined)) if defined else None, "sites": len(defined)}
     return {"lambda": lam, "micro": micro, "macro": macro, "per_site": per_site}

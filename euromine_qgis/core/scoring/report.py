@@ -4,12 +4,15 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from numpy.typing import NDArray
 
 from ..errors import OutputError
 from ..io.outputs import atomic_outputs, write_csv
@@ -34,7 +37,7 @@ def table_columns(unit: str) -> list[str]:
             f"mapped_area_{unit}", f"reference_area_{unit}", "pairs"]
 
 
-def table_rows(summary: dict) -> list[dict]:
+def table_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows of the CSV table from RasterEvaluation.summary(): per year, pooled, the three
     temporal scores, and change per interval class (undefined values stay None)."""
     rows = []
@@ -59,13 +62,13 @@ def table_rows(summary: dict) -> list[dict]:
     return rows
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return ""
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def write_table(summary: dict, path: Path) -> Path:
+def write_table(summary: dict[str, Any], path: Path) -> Path:
     """Write the CSV table atomically; undefined ratios are empty cells."""
     columns = table_columns(summary["area_unit"])
     with atomic_outputs([Path(path)]) as (temp,):
@@ -79,12 +82,12 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _values(values) -> np.ndarray:
+def _values(values: Iterable[float | None]) -> NDArray[np.float64]:
     """Scores as floats with NaN for undefined, so plots leave a gap rather than a fake 0."""
     return np.array([np.nan if v is None else v for v in values], float)
 
 
-def _scores_plot(summary: dict) -> str:
+def _scores_plot(summary: dict[str, Any]) -> str:
     years = [int(y) for y in summary["per_year"]]
     fig = Figure(figsize=(6.4, 3.2), dpi=100, layout="constrained")
     ax = fig.add_subplot()
@@ -100,7 +103,7 @@ def _scores_plot(summary: dict) -> str:
     return _png(fig)
 
 
-def _area_plot(summary: dict) -> str:
+def _area_plot(summary: dict[str, Any]) -> str:
     years = np.array([int(y) for y in summary["per_year"]])
     mapped = [f["mapped_area"] for f in summary["per_year"].values()]
     reference = [f["reference_area"] for f in summary["per_year"].values()]
@@ -117,13 +120,13 @@ def _area_plot(summary: dict) -> str:
     return _png(fig)
 
 
-def _bar_plot(labels: list[str], values: list, title: str, colour: str) -> str:
+def _bar_plot(labels: list[str], values: list[float | None], title: str, colour: str) -> str:
     fig = Figure(figsize=(6.4, 3.0), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     heights = _values(values)
     x = np.arange(len(labels))
     ax.bar(x, np.nan_to_num(heights), color=colour)
-    for xi, value in zip(x, heights):
+    for xi, value in zip(x, heights, strict=True):
         ax.text(xi, (0 if np.isnan(value) else value) + 0.02, "undefined" if np.isnan(value) else f"{value:.3f}",
                 ha="center", va="bottom")
     ax.set_xticks(x, labels)
@@ -133,7 +136,7 @@ def _bar_plot(labels: list[str], values: list, title: str, colour: str) -> str:
     return _png(fig)
 
 
-def _panel(preview: np.ndarray, title: str) -> str:
+def _panel(preview: NDArray[np.uint8], title: str) -> str:
     colours = ListedColormap([PANEL_COLOURS[code] for code in (TN, FP, FN, TP, NODATA)])
     height, width = preview.shape
     scale = 2.6 / max(height, width)
@@ -146,14 +149,14 @@ def _panel(preview: np.ndarray, title: str) -> str:
     return _png(fig)
 
 
-def _footprints_by_year(previews: dict[int, np.ndarray]) -> str:
+def _footprints_by_year(previews: dict[int, NDArray[np.uint8]]) -> str:
     """The predicted footprints of the evaluation's panels as small multiples (core/scoring/small_multiples)."""
     panels = {y: np.where(p == NODATA, FOOTPRINT_NODATA, np.isin(p, (FP, TP)) * FOOTPRINT_MINING)
               for y, p in previews.items()}
     return _png(small_multiples_figure(panels))
 
 
-def format_value(value, digits: int = 4) -> str:
+def format_value(value: float | int | None, digits: int = 4) -> str:
     """A figure for HTML: "n/a" for an undefined ratio, 4 decimals for floats, thousands for counts."""
     if value is None:
         return '<span class="na" title="undefined: zero denominator">n/a</span>'
@@ -172,7 +175,8 @@ h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margi
 .meta{color:#555} .cards{display:flex;flex-wrap:wrap;gap:.8em}
 .card{border:1px solid #ccc;border-radius:6px;padding:.6em 1em;min-width:8em;background:#fafafa}
 .card .v{font-size:1.6em;font-weight:bold} .card.main{background:#eef5ea;border-color:#7a9}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f0f0f0} td:first-child,th:first-child{text-align:left} .na{color:#999}
 .plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:.6em}
 .plots img{width:100%;border:1px solid #eee}
@@ -198,21 +202,22 @@ def render_html(evaluation: RasterEvaluation, lam: float, title: str = "EuroMine
         f'<div class="meta">{html.escape(note)}</div></div>' for name, v, note, main in cards)
 
     unit = s["area_unit"]
+    columns = (*COUNT_COLUMNS, *SCORE_COLUMNS)
     year_rows = "".join(
-        f"<tr><td>{y}</td>" + "".join(f"<td>{format_value(f[c])}</td>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
+        f"<tr><td>{y}</td>" + "".join(f"<td>{format_value(f[c])}</td>" for c in columns)
         + f"<td>{format_value(f['mapped_area'], 2)}</td><td>{format_value(f['reference_area'], 2)}</td></tr>"
         for y, f in s["per_year"].items())
-    pooled_row = ("<tr><th>pooled</th>" + "".join(f"<th>{format_value(pooled[c])}</th>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
+    pooled_row = ("<tr><th>pooled</th>" + "".join(f"<th>{format_value(pooled[c])}</th>" for c in columns)
                   + "<th></th><th></th></tr>")
     header = "".join(f"<th>{HEADINGS.get(c, c)}</th>"
-                     for c in ("year", *COUNT_COLUMNS, *SCORE_COLUMNS, f"mapped ({unit})", f"reference ({unit})"))
+                     for c in ("year", *columns, f"mapped ({unit})", f"reference ({unit})"))
     change_rows = "".join(
-        f"<tr><td>{k}</td><td>{f['pairs']}</td>" + "".join(f"<td>{format_value(f[c])}</td>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
+        f"<tr><td>{k}</td><td>{f['pairs']}</td>" + "".join(f"<td>{format_value(f[c])}</td>" for c in columns)
         + f"<td>{format_value(f['reference_gain'])} / {format_value(f['reference_loss'])}</td>"
         f"<td>{format_value(f['predicted_gain'])} / {format_value(f['predicted_loss'])}</td></tr>"
         for k, f in change.items())
     change_html = (
-        "<table><tr><th>interval</th><th>pairs</th>" + "".join(f"<th>{HEADINGS[c]}</th>" for c in (*COUNT_COLUMNS, *SCORE_COLUMNS))
+        "<table><tr><th>interval</th><th>pairs</th>" + "".join(f"<th>{HEADINGS[c]}</th>" for c in columns)
         + "<th>reference gain / loss</th><th>predicted gain / loss</th></tr>" + change_rows + "</table>"
         if change else "<p>No change evaluation was asked for (PAIRS empty).</p>")
 
@@ -230,7 +235,8 @@ def render_html(evaluation: RasterEvaluation, lam: float, title: str = "EuroMine
     legend = "".join(f'<span style="background:{PANEL_COLOURS[c]}"></span>{PANEL_LABELS[c]}'
                      for c in (TP, FP, FN, TN, NODATA))
     inputs = "".join(f"<tr><td>{y}</td><td><code>{html.escape(str(evaluation.predictions[y]))}</code></td>"
-                     f"<td><code>{html.escape(str(evaluation.references[y]))}</code></td></tr>" for y in evaluation.years)
+                     f"<td><code>{html.escape(str(evaluation.references[y]))}</code></td></tr>"
+                     for y in evaluation.years)
     years = evaluation.years
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{STYLE}</style></head>
@@ -261,7 +267,7 @@ selected years (CTP {t['ctp']:,}, CFP {t['cfp']:,}, CFN {t['cfn']:,}).</p>
 """
 
 
-def _plain(value) -> str:
+def _plain(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 

@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from numpy.typing import NDArray
 from rasterio.enums import Resampling
 
 from ..errors import InputError, OutputError
@@ -34,12 +35,13 @@ FOOTPRINT_STYLE = Path(__file__).resolve().parents[2] / "styles" / "footprint.qm
 def mining_colour(style: Path = FOOTPRINT_STYLE) -> str:
     """The colour QGIS draws mining (value 1) in, read from the footprint style."""
     for entry in ET.parse(style).iter("paletteEntry"):
-        if entry.get("value") == str(MINING):
-            return entry.get("color")
+        colour = entry.get("color")
+        if entry.get("value") == str(MINING) and colour:
+            return colour
     raise InputError(f"{style}: no palette entry for mining (value {MINING})")
 
 
-def read_panel(path: Path, side: int = PANEL_SIDE) -> np.ndarray:
+def read_panel(path: Path, side: int = PANEL_SIDE) -> NDArray[np.uint8]:
     """A footprint raster read at most ``side`` pixels a side, as panel codes NOT_MINING / MINING /
     NODATA by the mask rule (core/io/masks.py: the declared nodata and NaN are nodata, any other
     non-zero value is mining); InputError naming the file when it is not a one-band raster."""
@@ -49,11 +51,13 @@ def read_panel(path: Path, side: int = PANEL_SIDE) -> np.ndarray:
         _, height, width = decimation(src.height, src.width, side)
         data = src.read(1, out_shape=(height, width), resampling=Resampling.nearest, masked=True)
     values = data.filled(0)
-    nodata = np.ma.getmaskarray(data) | (np.isnan(values) if values.dtype.kind == "f" else False)
-    return np.where(nodata, NODATA, np.where(values != 0, MINING, NOT_MINING)).astype(np.uint8)
+    masked = np.ma.getmaskarray(data)  # type: ignore[no-untyped-call]  # numpy 1.24's numpy.ma has no annotations
+    nodata = masked | (np.isnan(values) if values.dtype.kind == "f" else False)
+    panel: NDArray[np.uint8] = np.where(nodata, NODATA, np.where(values != 0, MINING, NOT_MINING)).astype(np.uint8)
+    return panel
 
 
-def small_multiples_figure(panels: Mapping[int, np.ndarray], title: str | None = None) -> Figure:
+def small_multiples_figure(panels: Mapping[int, NDArray[np.uint8]], title: str | None = None) -> Figure:
     """A grid of the years' panels (codes NOT_MINING / MINING / NODATA), in year order, with a legend."""
     years = sorted(panels)
     columns = min(COLUMNS, len(years))
@@ -68,14 +72,14 @@ def small_multiples_figure(panels: Mapping[int, np.ndarray], title: str | None =
     axes = maps.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
-    for ax, year in zip(axes.flat, years):
+    for ax, year in zip(axes.flat, years, strict=False):
         ax.imshow(panels[year], cmap=cmap, vmin=-0.5, vmax=2.5, interpolation="nearest")
         ax.set_title(str(year), fontsize=10)
         ax.set_axis_on()
         ax.set_xticks([])
         ax.set_yticks([])
     key.legend(handles=[Patch(facecolor=c, edgecolor="#999", label=label)
-                        for c, label in zip(colours, ("not mining", "mining", "nodata"))],
+                        for c, label in zip(colours, ("not mining", "mining", "nodata"), strict=True)],
                loc="center", ncol=3, frameon=False)
     if title:
         fig.suptitle(title)

@@ -4,8 +4,9 @@ trajectory (maps.trajectory): its figures and a small plot of its mined area per
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -21,7 +22,7 @@ TRAJECTORY_COLUMNS = ("first_detected_year", "peak_year", "peak_ha", "rate_ha_pe
                       "flicker_share")
 
 
-def series_counts_from_summary(summary: Mapping) -> SeriesCounts:
+def series_counts_from_summary(summary: Mapping[str, Any]) -> SeriesCounts:
     """Rebuild the counts of a site from ``SeriesCounts.summary()`` (as kept in its manifest)."""
     per_year = {int(y): Counts(f["tp"], f["fp"], f["fn"], f["tn"]) for y, f in summary["per_year"].items()}
     t = summary["transitions"]
@@ -33,7 +34,7 @@ def series_counts_from_summary(summary: Mapping) -> SeriesCounts:
     return SeriesCounts(per_year, TransitionCounts(t["ctp"], t["cfp"], t["cfn"]), pairs)
 
 
-def site_row(record: Mapping, status: str) -> dict:
+def site_row(record: Mapping[str, Any], status: str) -> dict[str, Any]:
     """The summary row of one site from its recorded result."""
     years = record["years"]
     area = record["area_ha"]
@@ -55,13 +56,13 @@ def site_row(record: Mapping, status: str) -> dict:
     return row
 
 
-def aggregate(records: Sequence[Mapping], lam: float) -> dict:
+def aggregate(records: Sequence[Mapping[str, Any]], lam: float) -> dict[str, Any]:
     """Micro and macro scores over the labelled sites (core.metrics.aggregate_sites)."""
     counts = {r["site"]: series_counts_from_summary(r["evaluation"]["summary"]) for r in records if r.get("evaluation")}
     return aggregate_sites(counts, lam)
 
 
-def pooled_rows(pooled: Mapping) -> list[dict]:
+def pooled_rows(pooled: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The micro and macro rows of the CSV; ``sites`` is the number of sites behind CA-TIoU."""
     micro, macro = pooled["micro"], pooled["macro"]
     return [{"row": "micro", "site": "all labelled sites pooled", "sites": micro["sites"],
@@ -71,13 +72,13 @@ def pooled_rows(pooled: Mapping) -> list[dict]:
              **{s: macro.get(s, {}).get("value") for s in SCORES}}]
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return ""
     return f"{value:.6f}" if isinstance(value, float) else str(value)
 
 
-def write_summary_table(rows: Sequence[Mapping], pooled: Mapping, path: Path) -> Path:
+def write_summary_table(rows: Sequence[Mapping[str, Any]], pooled: Mapping[str, Any], path: Path) -> Path:
     """CSV: one row per site, then the micro and macro rows; undefined scores are empty cells."""
     columns = (*COLUMNS, *TRAJECTORY_COLUMNS)
     with atomic_outputs([Path(path)]) as (temp,):
@@ -102,7 +103,7 @@ def trajectory_plot(series: Mapping[int, float], slope: float | None) -> str:
     return _png(fig)
 
 
-def trajectory_table(rows: Sequence[Mapping]) -> str:
+def trajectory_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The HTML rows of the trajectory table: each site's figures and its area plot."""
     body = ("<tr><th>site</th><th>first detected</th><th>peak year</th><th>peak (ha)</th>"
             "<th>rate (ha/yr)</th><th>flicker share</th><th>mined area per year</th></tr>")
@@ -118,8 +119,8 @@ def trajectory_table(rows: Sequence[Mapping]) -> str:
     return body
 
 
-def write_summary_report(rows: Sequence[Mapping], pooled: Mapping, reports: Mapping[str, str], path: Path,
-                         note: str) -> Path:
+def write_summary_report(rows: Sequence[Mapping[str, Any]], pooled: Mapping[str, Any], reports: Mapping[str, str],
+                         path: Path, note: str) -> Path:
     """One self-contained HTML page: pooled cards, the site table (each site linked to its own
     report where it has one, ``reports[site]`` relative to ``path``) and ``note`` (model, λ)."""
     micro, macro = pooled["micro"], pooled["macro"]
@@ -146,7 +147,8 @@ def write_summary_report(rows: Sequence[Mapping], pooled: Mapping, reports: Mapp
 <h1>EuroMine sites</h1>
 <p class="meta">{len(rows)} site(s) · {html.escape(note)}. Gain and loss run from each site's first to its last
 year over the pixels valid in both, and net = gain − loss (docs/metrics.md), so net differs from last − first
-area where nodata differs between the two years. Scores need labels: micro pools the counts of every labelled site, macro averages the sites' own scores
+area where nodata differs between the two years. Scores need labels: micro pools the counts of every labelled site,
+macro averages the sites' own scores
 (undefined ones left out); <span class="na">n/a</span> marks an undefined ratio.</p>
 <h2>Scores over the labelled sites</h2>
 <div class="cards">{cards}</div>
