@@ -2,8 +2,8 @@
 in another band order with Copernicus-style names (or none), and a float32 0–1 reflectance copy."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import rasterio

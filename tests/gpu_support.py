@@ -117,7 +117,7 @@ class GpuMemoryWatch:
         self.baseline_mib: int | None = None
         self._process: subprocess.Popen | None = None
 
-    def __enter__(self) -> GpuMemoryWatch:  # noqa: PYI034
+    def __enter__(self) -> GpuMemoryWatch:
         smi = shutil.which("nvidia-smi")
         used = nvidia_smi("memory.used")
         if smi and used:

@@ -109,7 +109,8 @@ def change_model(path: Path, two_inputs: bool = True, in_channels: int = 10, see
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    meta = metadata(name="test_change", task="change", classes=list(TASK_TABLE["change"].classes)) if meta is None else meta
+    if meta is None:
+        meta = metadata(name="test_change", task="change", classes=list(TASK_TABLE["change"].classes))
     helper.set_model_props(model, {METADATA_KEY: json.dumps(meta)})
     onnx.checker.check_model(model)
     onnx.save(model, str(path))

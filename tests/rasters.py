@@ -9,9 +9,10 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
 TRANSFORM = from_origin(15.0, 50.0, 10 / (111320 * np.cos(np.radians(50))), 10 / 110574)
+WGS84 = CRS.from_epsg(4326)
 
 
-def write_image(path: Path, data: np.ndarray, nodata: float | None = 0, crs: CRS | None = CRS.from_epsg(4326),
+def write_image(path: Path, data: np.ndarray, nodata: float | None = 0, crs: CRS | None = WGS84,
                 transform=TRANSFORM, **creation) -> Path:
     """Write a (C, H, W) array as a GeoTIFF with the given nodata, CRS, transform and GeoTIFF
     creation options (``tiled``, ``blockysize``, ``compress`` ...)."""
@@ -35,7 +36,7 @@ def random_scene(height: int, width: int, seed: int = 0, bands: int = 10) -> np.
     return np.clip(base, 1, 10000).astype(np.int16)
 
 
-def write_mask(path: Path, data: np.ndarray, nodata: float | None, crs: CRS | None = CRS.from_epsg(4326),
+def write_mask(path: Path, data: np.ndarray, nodata: float | None, crs: CRS | None = WGS84,
                transform=TRANSFORM, blocks: int | None = None, compress: str | None = None) -> Path:
     """Write a 2-D array as a single-band mask GeoTIFF (tiled in ``blocks`` squares if given,
     compressed with ``compress`` if given)."""

@@ -30,13 +30,15 @@ def float_mismatches(expected: Any, actual: Any, rel: float = REL, abs_: float =
     if isinstance(expected, (list, tuple)) and isinstance(actual, (list, tuple)):
         if len(expected) != len(actual):
             return [f"{where or '<root>'}: {len(expected)} items != {len(actual)}"]
-        return [m for i, (e, a) in enumerate(zip(expected, actual))
+        return [m for i, (e, a) in enumerate(zip(expected, actual, strict=True))
                 for m in float_mismatches(e, a, rel, abs_, f"{where}[{i}]")]
     if _is_float_pair(expected, actual):
         if (math.isnan(expected) and math.isnan(actual)) or math.isclose(expected, actual, rel_tol=rel, abs_tol=abs_):
             return []
         return [f"{where or '<root>'}: {expected!r} != {actual!r} (beyond rel {rel:g}, abs {abs_:g})"]
-    return [] if expected == actual and type(expected) is type(actual) else [f"{where or '<root>'}: {expected!r} != {actual!r}"]
+    if expected == actual and type(expected) is type(actual):
+        return []
+    return [f"{where or '<root>'}: {expected!r} != {actual!r}"]
 
 
 def _is_float_pair(a: Any, b: Any) -> bool:

@@ -183,8 +183,10 @@ def test_against_deepness(deepness_python, deepness_src, scene, reference, tmp_p
     markdown = table(["", *figures], [
         ["tiling", *(f.setting for f in figures.values())],
         ["time / Deepness's time", *(f"{f.seconds / theirs.seconds:.2f}×" for f in figures.values())],
-        ["time / raw `session.run` on the same tiles", *(f"{f.seconds / f.raw_seconds:.2f}×" for f in figures.values())],
-        ["raw `session.run` / Deepness's raw", *(f"{f.raw_seconds / theirs.raw_seconds:.2f}×" for f in figures.values())],
+        ["time / raw `session.run` on the same tiles",
+         *(f"{f.seconds / f.raw_seconds:.2f}×" for f in figures.values())],
+        ["raw `session.run` / Deepness's raw",
+         *(f"{f.raw_seconds / theirs.raw_seconds:.2f}×" for f in figures.values())],
         ["peak memory (VmHWM)", *(f"{f.peak_mib:.0f} MiB" for f in figures.values())],
         ["mask IoU with whole-scene inference", *(f"{iou(m, whole, valid):.3f}" for m in mining.values())],
         ["mask IoU with Deepness's", *(f"{iou(m, mining[deepness.label], valid):.3f}" for m in mining.values())],
@@ -205,6 +207,7 @@ def test_scaling_with_intra_op_threads(scene, tmp_path):
     rows = [f"{label:18s} ({f.setting}): end to end {f.seconds:6.2f} s, raw session.run {f.raw_seconds:6.2f} s, "
             f"ratio {f.seconds / f.raw_seconds:.2f}" for label, f in figures.items()]
     markdown = table(["intra-op threads", "end to end / raw `session.run`"],
-                     [[str(n), f"{f.seconds / f.raw_seconds:.2f}×"] for n, f in zip(counts, figures.values())])
+                     [[str(n), f"{f.seconds / f.raw_seconds:.2f}×"]
+                      for n, f in zip(counts, figures.values(), strict=True)])
     report(f"EuroMine's scaling with onnxruntime intra-op threads, {SIDE} x {SIDE} px, {MODEL}, medians of "
            f"{REPEATS} fresh processes, on {cpu_name()}", rows + ["docs/performance.md rows:", *markdown])

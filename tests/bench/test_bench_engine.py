@@ -23,7 +23,13 @@ from rasterio.windows import Window
 from euromine_qgis.core.engine.bundled import bundled_models
 from euromine_qgis.core.engine.devices import CUDA, TENSORRT, provider_loads
 from euromine_qgis.core.engine.inference import (
-    TileSettings, _Plan, _read_batches, _reflect_to, auto_batch_size, engine_env, resolve_tiling,
+    TileSettings,
+    _Plan,
+    _read_batches,
+    _reflect_to,
+    auto_batch_size,
+    engine_env,
+    resolve_tiling,
 )
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.maps.footprints import map_footprints
@@ -102,7 +108,8 @@ def report(title: str, rows: list[str]) -> None:
 def test_throughput_against_raw_session(scene, tmp_path, device):
     provider = {"cpu": None, "cuda": CUDA, "tensorrt": TENSORRT}[device]
     if provider and not provider_loads(provider):
-        report(f"throughput on {device}", [f"skipped: {provider} does not load here (run make bench on the GPU machine)"])
+        report(f"throughput on {device}",
+               [f"skipped: {provider} does not load here (run make bench on the GPU machine)"])
         pytest.skip(f"{provider} not available")
     rows = []
     for name, file in footprint_models():
@@ -155,7 +162,8 @@ def patch_pipeline_seconds(model: Model, images, work: Path) -> float:
             row, col = map(int, pred.stem.split("_"))
             with rasterio.open(pred) as src:
                 stitched[row:row + src.height, col:col + src.width] = src.read(1)
-        with rasterio.open(work / f"footprint_{year}.tif", "w", **dict(profile, count=1, dtype="uint8", nodata=255)) as dst:
+        mask_profile = dict(profile, count=1, dtype="uint8", nodata=255)
+        with rasterio.open(work / f"footprint_{year}.tif", "w", **mask_profile) as dst:
             dst.write(stitched, 1)
     return time.perf_counter() - start
 
@@ -320,18 +328,19 @@ def test_detectchange_decodes_each_image_once(scene, tmp_path, monkeypatch):
     change = Model(bundled_models(task="change")[0].file, device="cpu", scale=1.0)
     (_, before), (_, after) = scene
     rows = []
+    decoded = {"px": 0}
+    real_read = row_reader.read_window
+
+    def counting_read(src, window, indexes, out=None):
+        decoded["px"] += window.height * window.width
+        return real_read(src, window, indexes, out=out)
+
+    @contextmanager
+    def apart(*args, **kwargs):
+        yield None
+
     for variant in ("now: each image decoded once", "before: each stream decodes its images"):
-        decoded = {"px": 0}
-        real_read = row_reader.read_window
-
-        def counting_read(src, window, indexes, out=None):
-            decoded["px"] += window.height * window.width
-            return real_read(src, window, indexes, out=out)
-
-        @contextmanager
-        def apart(*args, **kwargs):
-            yield None
-
+        decoded["px"] = 0
         with monkeypatch.context() as patch:
             patch.setattr(row_reader, "read_window", counting_read)
             if variant.startswith("before"):

@@ -49,7 +49,7 @@ def test_mapfootprints_json_result_and_plain_progress_lines(euromine, sites, tmp
     assert result["YEARS"] == years and result["MODEL_NAME"] == "spectral_baseline"
     assert result["PROVIDER"] == "CPUExecutionProvider"
     assert [Path(p).name for p in result["FOOTPRINTS"]] == [f"footprint_{y}.tif" for y in years]
-    for year, path in zip(years, result["FOOTPRINTS"]):
+    for year, path in zip(years, result["FOOTPRINTS"], strict=True):
         with rasterio.open(path) as src:
             assert src.read(1).max() <= 1 or src.nodata == 255
         assert result["AREA_HA"][str(year)] >= 0
@@ -157,6 +157,7 @@ def test_documented_examples_run_as_written(euromine, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads((tmp_path / "out" / "sites.json").read_text())
     assert result["MAPPED"] == [site.name]
-    for made in ("footprints/footprint_2020.tif", "change/trajectory.tif", "change/area_table.csv", "change/footprints_by_year.png",
-                 "change_2016_2020.tif", "evaluation.csv", "report.html", "sites/summary.csv"):
+    for made in ("footprints/footprint_2020.tif", "change/trajectory.tif", "change/area_table.csv",
+                 "change/footprints_by_year.png", "change_2016_2020.tif", "evaluation.csv", "report.html",
+                 "sites/summary.csv"):
         assert (tmp_path / "out" / made).is_file(), made

@@ -103,7 +103,8 @@ def test_a_13_band_float_export_with_scale_and_an_unnamed_stack_with_input_bands
 
     (reference,) = footprints(image, "int16")["FOOTPRINTS"]
     scaled = footprints(float_l2a, "float", "--scale", "10000")
-    assert flips_only_at_threshold(Path(scaled["FOOTPRINTS"][0]), Path(reference), Path(scaled["PROBABILITY_RASTERS"][0]))
+    assert flips_only_at_threshold(Path(scaled["FOOTPRINTS"][0]), Path(reference),
+                                   Path(scaled["PROBABILITY_RASTERS"][0]))
     unnamed = l2a_stack(image, tmp_path / f"unnamed_{YEAR}.tif", names=None)
     (stacked,) = footprints(unnamed, "unnamed", "--input-bands", ",".join(map(str, l2a_numbers())))["FOOTPRINTS"]
     assert Path(stacked).read_bytes() == Path(reference).read_bytes()

@@ -91,7 +91,8 @@ def test_the_workers_warnings_reach_the_clients_log(euromine_qgis_env, tmp_path)
     local = euromine_qgis_env.run(*args, "--output-folder", tmp_path / "local")
     cluster = euromine_qgis_env.run(*args, "--output-folder", tmp_path / "cluster", "--scheduler", "local:1")
     assert local.returncode == 0 and cluster.returncode == 0, (local.stderr + cluster.stderr)[-3000:]
-    expected = [f"{site / 'image' / f'Year{year}.tif'}: its values are about 10000 times smaller" for year in (2015, 2016)]
+    expected = [f"{site / 'image' / f'Year{year}.tif'}: its values are about 10000 times smaller"
+                for year in (2015, 2016)]
     for run in (local, cluster):
         assert all(line in run.stderr for line in expected), run.stderr[-3000:]
     replayed = [line for line in cluster.stderr.splitlines() if "[Synthetic_1] " in line]

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 CHROMIUM = shutil.which("chromium")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make env installs it)")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None,
+                                    reason="Debian's chromium is not installed (make env installs it)")
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

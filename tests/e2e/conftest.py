@@ -67,7 +67,8 @@ def qgis_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(HOME=str(home), QT_QPA_PLATFORM="offscreen",
                PYTHONPATH=sysconfig.get_paths()["purelib"])
-    for inherited in ("QGIS_PLUGINPATH", "QGIS_CUSTOM_CONFIG_PATH", "QGIS_OPTIONS_PATH"):  # pytest-qgis sets the last two
+    # pytest-qgis sets the last two
+    for inherited in ("QGIS_PLUGINPATH", "QGIS_CUSTOM_CONFIG_PATH", "QGIS_OPTIONS_PATH"):
         env.pop(inherited, None)
     return env
 

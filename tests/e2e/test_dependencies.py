@@ -30,8 +30,8 @@ def assert_fix_runs_qgis_python(stderr: str, pip_arguments: str) -> None:
     system's interpreter (no venv) of this Python version, which imports QGIS's packages."""
     fix = re.search(rf"Fix: (\S+) -m pip install {re.escape(pip_arguments)}$", stderr, re.MULTILINE)
     assert fix and Path(fix[1]).is_file(), stderr[-2000:]
-    named = subprocess.run([fix[1], "-c", "import sys, qgis.core; print(sys.prefix == sys.base_prefix, *sys.version_info[:2])"],
-                           capture_output=True, text=True, timeout=60)
+    probe = "import sys, qgis.core; print(sys.prefix == sys.base_prefix, *sys.version_info[:2])"
+    named = subprocess.run([fix[1], "-c", probe], capture_output=True, text=True, timeout=60)
     assert named.returncode == 0, f"{fix[1]}: {named.stderr[-1000:]}"
     assert named.stdout.split() == ["True", *map(str, sys.version_info[:2])]
 

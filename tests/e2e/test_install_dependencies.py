@@ -26,7 +26,8 @@ from tests.e2e.conftest import QGIS_PROCESS, REPO, plugins_dir, qgis_env
 
 ABI = Platform.current().abi
 MISSING = "onnxruntime is not installed in QGIS's Python"
-QGIS_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"  # this venv's base
+# this venv's base
+QGIS_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
 FROM_INDEX = os.environ.get("EUROMINE_INSTALL_FROM") == "index"
 
 
@@ -109,7 +110,7 @@ def test_failed_install_leaves_nothing_and_gives_the_command(plugin_zip, tmp_pat
     text = out.stdout + out.stderr
     assert out.returncode != 0 and "Traceback" not in text
     folder = dependencies_dir(home) / f"onnxruntime-{ABI}"
-    manual = re.search(r"nothing was installed\. Install by hand: (\S+) -m pip install --target (\S+) --upgrade --no-deps",
-                       text)
+    manual = re.search(r"nothing was installed\. Install by hand: "
+                       r"(\S+) -m pip install --target (\S+) --upgrade --no-deps", text)
     assert manual and is_qgis_python(manual.group(1)) and manual.group(2) == str(folder), text[-3000:]
     assert not folder.exists() and list(folder.parent.iterdir()) == []

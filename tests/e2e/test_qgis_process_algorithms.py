@@ -41,7 +41,8 @@ def test_changelayers(installed_profile, footprints, tmp_path):
     results = run_json(installed_profile, "changelayers", *repeated("FOOTPRINTS", footprints), "PAIRS=all",
                        f"OUTPUT_FOLDER={tmp_path}")
     assert set(results["CHANGE"]) == {"2015-2016", "2015-2017", "2016-2017"}
-    assert results["NET_HA"]["2015-2017"] == pytest.approx(results["GAIN_HA"]["2015-2017"] - results["LOSS_HA"]["2015-2017"])
+    net = results["GAIN_HA"]["2015-2017"] - results["LOSS_HA"]["2015-2017"]
+    assert results["NET_HA"]["2015-2017"] == pytest.approx(net)
     with rasterio.open(results["FIRST_YEAR"]) as src:
         assert src.dtypes[0] == "uint16"
 
@@ -87,7 +88,8 @@ def test_mapsites_over_outlines_and_mosaics(installed_profile, sites, tmp_path):
     ring = [[left, top], [right, top], [right, bottom], [left, top]]
     outlines = tmp_path / "outlines.geojson"
     outlines.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "Quarry A"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+        {"type": "Feature", "properties": {"name": "Quarry A"},
+         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
     results = run_json(installed_profile, "mapsites", f"SITES_LAYER={outlines}", "NAME_FIELD=name",
                        *repeated("MOSAICS", mosaics), "MODEL=spectral_baseline", f"OUTPUT_FOLDER={tmp_path / 'out'}")
     entry = results["SITE_RESULTS"]["Quarry_A"]

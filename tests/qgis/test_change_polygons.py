@@ -12,7 +12,8 @@ from euromine_qgis.core.io.coordinates import apply_affine
 from tests.rasters import TRANSFORM, write_mask
 
 # Interior of the nodata block (rows 0–4, columns 0–6), a tenth of a pixel inside its edges.
-NODATA_CORNER = QgsGeometry.fromRect(QgsRectangle(*apply_affine(TRANSFORM, 0.1, 4.9), *apply_affine(TRANSFORM, 6.9, 0.1)))
+NODATA_CORNER = QgsGeometry.fromRect(QgsRectangle(*apply_affine(TRANSFORM, 0.1, 4.9),
+                                                  *apply_affine(TRANSFORM, 6.9, 0.1)))
 
 
 def test_polygons_carry_classes_and_areas_that_add_up_to_the_raster_areas(euromine_provider, tmp_path):
@@ -65,7 +66,8 @@ def test_polygons_come_from_the_same_filtered_masks_as_the_area_table(euromine_p
         data[:4, :5] = 255
         paths.append(str(write_mask(tmp_path / f"footprint_{year}.tif", data, 255)))
     result = processing.run("euromine:changelayers", {
-        "FOOTPRINTS": paths, "PAIRS": "2015-2016, 2016-2017, 2017-2018, 2018-2019, 2015-2019", "TEMPORAL_FILTER": temporal_filter,
+        "FOOTPRINTS": paths, "PAIRS": "2015-2016, 2016-2017, 2017-2018, 2018-2019, 2015-2019",
+        "TEMPORAL_FILTER": temporal_filter,
         "VECTOR_OUTPUT": True, "OUTPUT_FOLDER": str(tmp_path / "out")})
     gpkg = result["VECTOR_OUTPUT"]
     with open(result["AREA_TABLE"], newline="", encoding="utf-8") as table:
@@ -100,5 +102,6 @@ def test_a_geopackage_another_run_is_writing_is_left_alone(euromine_provider, tm
 def test_without_vector_output_no_geopackage_is_written(euromine_provider, tmp_path):
     path = tmp_path / "footprint_2016.tif"
     write_mask(path, np.ones((8, 9), np.uint8), 255)
-    result = processing.run("euromine:changelayers", {"FOOTPRINTS": [str(path)], "OUTPUT_FOLDER": str(tmp_path / "out")})
+    result = processing.run("euromine:changelayers",
+                            {"FOOTPRINTS": [str(path)], "OUTPUT_FOLDER": str(tmp_path / "out")})
     assert result["VECTOR_OUTPUT"] is None and not (tmp_path / "out" / "change_polygons.gpkg").exists()

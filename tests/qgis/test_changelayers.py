@@ -37,8 +37,8 @@ def test_algorithm_is_registered(euromine_provider):
     alg = QgsApplication.processingRegistry().algorithmById(ALG)
     assert alg.displayName() == "Change layers from annual footprints" and alg.groupId() == "change"
     assert [p.name() for p in alg.parameterDefinitions()] == [
-        "FOOTPRINTS", "YEARS", "PAIRS", "TEMPORAL_FILTER", "MIN_AREA_HA", "OUTPUT_FOLDER", "AREA_TABLE", "VECTOR_OUTPUT",
-        "TRAJECTORY", "FOOTPRINT_POLYGONS", "SITE_NAME"]
+        "FOOTPRINTS", "YEARS", "PAIRS", "TEMPORAL_FILTER", "MIN_AREA_HA", "OUTPUT_FOLDER", "AREA_TABLE",
+        "VECTOR_OUTPUT", "TRAJECTORY", "FOOTPRINT_POLYGONS", "SITE_NAME"]
     assert alg.parameterDefinition("PAIRS").defaultValue() == "consecutive"
     assert "processing.run('euromine:changelayers'" in alg.shortHelpString()
 
@@ -59,7 +59,8 @@ def test_all_pairs_equal_the_engine_and_load_styled_in_a_group(footprints, tmp_p
     assert any(v > 0 for v in result["AREA_HA"].values())
     for (a, b), area in core.pairs.items():
         key = f"{a}-{b}"
-        assert (result["GAIN_HA"][key], result["LOSS_HA"][key]) == pytest.approx((area.gain_ha, area.loss_ha), rel=1e-12)
+        assert (result["GAIN_HA"][key], result["LOSS_HA"][key]) == pytest.approx((area.gain_ha, area.loss_ha),
+                                                                                 rel=1e-12)
         assert result["NET_HA"][key] == pytest.approx(area.net_ha, rel=1e-12)
         with rasterio.open(result["CHANGE"][key]) as alg_src, rasterio.open(core.change[(a, b)]) as core_src:
             assert np.array_equal(alg_src.read(1), core_src.read(1))

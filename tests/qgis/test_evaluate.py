@@ -75,7 +75,8 @@ def test_errors_name_the_problem(footprints, tmp_path, sites):
         processing.run(ALG, {"PREDICTIONS": predictions, "REFERENCES": references, "PAIRS": "weekly",
                              "TABLE": str(tmp_path / "m.csv")})
     other_site = sorted(str(p) for p in (sites[0] / "label").glob("Year*.tif"))
-    with pytest.raises(QgsProcessingException, match=r"Year2015.tif \(\d+ × \d+ px\) does not match the grid of .*footprint_2015.tif"):
+    with pytest.raises(QgsProcessingException,
+                       match=r"Year2015.tif \(\d+ × \d+ px\) does not match the grid of .*footprint_2015.tif"):
         processing.run(ALG, {"PREDICTIONS": predictions, "REFERENCES": other_site, "TABLE": str(tmp_path / "m.csv")})
     assert not (tmp_path / "m.csv").exists()
 

@@ -85,7 +85,8 @@ def test_float_reflectance_with_scale_and_the_warning_without(euromine_provider,
     scaled = _map(copies, tmp_path / "scaled", quiet, SCALE=10000, PROBABILITIES="float32")
     assert quiet.warnings == [w for w in quiet.warnings if "synthetic" in w]  # only the model's training label
     for ours, theirs, p_ours, p_theirs in zip(scaled["FOOTPRINTS"], reference["FOOTPRINTS"],
-                                              scaled["PROBABILITY_RASTERS"], reference["PROBABILITY_RASTERS"]):
+                                              scaled["PROBABILITY_RASTERS"], reference["PROBABILITY_RASTERS"],
+                                              strict=True):
         with rasterio.open(ours) as a, rasterio.open(theirs) as b, rasterio.open(p_theirs) as p:
             differ = a.read(1) != b.read(1)
             assert np.all(np.abs(p.read(1)[differ] - 0.5) < ROUNDING)

@@ -66,7 +66,7 @@ def test_maps_every_year_on_the_input_grid(euromine_provider, sites, tmp_path):
     assert result["YEARS"] == list(range(2015, 2025))
     assert result["MODEL_NAME"] == "spectral_baseline" and result["PROVIDER"] == "CPUExecutionProvider"
     assert len(result["FOOTPRINTS"]) == 10
-    for image, footprint in zip(images, result["FOOTPRINTS"]):
+    for image, footprint in zip(images, result["FOOTPRINTS"], strict=True):
         year = footprint[-8:-4]
         assert Path(footprint) == tmp_path / f"footprint_{year}.tif" and year in image
         with rasterio.open(image) as src, rasterio.open(footprint) as out:
@@ -85,7 +85,8 @@ def test_years_selection_and_small_site(euromine_provider, sites, tmp_path):
     result = processing.run(ALG, {"IMAGES": images_of(small), "YEARS": "2016, 2019-2020",
                                   "MODEL": "spectral_baseline", "OUTPUT_FOLDER": str(tmp_path)})
     assert result["YEARS"] == [2016, 2019, 2020]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["footprint_2016.tif", "footprint_2019.tif", "footprint_2020.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "footprint_2016.tif", "footprint_2019.tif", "footprint_2020.tif"]
 
 
 def test_own_model_file_overrides_model(euromine_provider, sites, tmp_path):
@@ -108,7 +109,8 @@ def test_band_count_mismatch_names_the_image(euromine_provider, tmp_path):
     from tests.rasters import random_scene, write_image
 
     img = write_image(tmp_path / "Year2021.tif", random_scene(50, 60, bands=4))
-    with pytest.raises(QgsProcessingException, match=r"Year2021.tif: image has 4 band\(s\) but model 'spectral_baseline' expects 10"):
+    with pytest.raises(QgsProcessingException,
+                       match=r"Year2021.tif: image has 4 band\(s\) but model 'spectral_baseline' expects 10"):
         processing.run(ALG, {"IMAGES": [str(img)], "MODEL": "spectral_baseline", "OUTPUT_FOLDER": str(tmp_path / "o")})
 
 
@@ -162,7 +164,8 @@ def test_explicit_cuda_without_gpu_is_a_clear_error(euromine_provider, sites, tm
 
     if provider_loads(CUDA):
         pytest.skip("this machine has a usable GPU")
-    with pytest.raises(QgsProcessingException, match="DEVICE=cuda was asked for but onnxruntime cannot use CUDAExecutionProvider"):
+    with pytest.raises(QgsProcessingException,
+                       match="DEVICE=cuda was asked for but onnxruntime cannot use CUDAExecutionProvider"):
         processing.run(ALG, {"IMAGES": images_of(sites[0])[:1], "MODEL": "spectral_baseline", "DEVICE": "cuda",
                              "OUTPUT_FOLDER": str(tmp_path)})
 
@@ -180,7 +183,8 @@ class LogFeedback(QgsProcessingFeedback):
 
 
 @pytest.mark.parametrize("overlap, expected", [
-    (None, "tiles of 64 px overlapping by 11 px; the model's receptive field is 5 px, so tiled output equals whole-scene inference"),
+    (None, "tiles of 64 px overlapping by 11 px; the model's receptive field is 5 px, "
+           "so tiled output equals whole-scene inference"),
     (4, "overlapping by 4 px, less than 2 × the model's 5-px receptive field + 1 = 11 px"),
 ])
 def test_tile_overlap_defaults_to_the_models_receptive_field(euromine_provider, sites, tmp_path, overlap, expected):

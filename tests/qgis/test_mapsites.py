@@ -79,14 +79,16 @@ def test_every_site_mapped_changed_and_scored(euromine_provider, sites, tmp_path
         rows = {r["site"] if r["row"] == "site" else r["row"]: r for r in csv.DictReader(f)}
     for site in sites:  # the first is smaller than a 160-px patch
         entry = result["SITE_RESULTS"][site.name]
-        for footprint, year in zip(entry["footprints"], (2015, 2016, 2017)):
+        for footprint, year in zip(entry["footprints"], (2015, 2016, 2017), strict=True):
             with rasterio.open(footprint) as out, rasterio.open(site / "image" / f"Year{year}.tif") as src:
                 assert (out.crs, out.transform, out.shape) == (src.crs, src.transform, src.shape)
         # the same figures as the single-site algorithms give on the same files
         evaluation = processing.run("euromine:evaluate", {
-            "PREDICTIONS": entry["footprints"], "REFERENCES": sorted(str(p) for p in (site / "label").glob("Year*.tif")),
+            "PREDICTIONS": entry["footprints"],
+            "REFERENCES": sorted(str(p) for p in (site / "label").glob("Year*.tif")),
             "PAIRS": "consecutive", "TABLE": str(tmp_path / f"{site.name}.csv")})
-        assert entry["ca_tiou"] == pytest.approx(evaluation["CA_TIOU"]) and entry["tiou"] == pytest.approx(evaluation["TIOU"])
+        assert entry["ca_tiou"] == pytest.approx(evaluation["CA_TIOU"])
+        assert entry["tiou"] == pytest.approx(evaluation["TIOU"])
         change = processing.run("euromine:changelayers", {"FOOTPRINTS": entry["footprints"], "PAIRS": "first-last",
                                                           "OUTPUT_FOLDER": str(tmp_path / f"{site.name}_change")})
         assert entry["gain_ha"] == pytest.approx(change["GAIN_HA"]["2015-2017"])
@@ -95,7 +97,8 @@ def test_every_site_mapped_changed_and_scored(euromine_provider, sites, tmp_path
         assert float(row["area_last_ha"]) == pytest.approx(change["AREA_HA"]["2017"], abs=1e-5)
         assert float(row["ca_tiou"]) == pytest.approx(entry["ca_tiou"], abs=1e-6)
         assert Path(entry["report"]).is_file() and set(entry["change"]) == {"2015-2016", "2016-2017", "2015-2017"}
-    assert rows["micro"]["sites"] == "3" and float(rows["micro"]["ca_tiou"]) == pytest.approx(result["MICRO"]["ca_tiou"])
+    assert rows["micro"]["sites"] == "3"
+    assert float(rows["micro"]["ca_tiou"]) == pytest.approx(result["MICRO"]["ca_tiou"])
     assert result["MACRO"]["ca_tiou"]["sites"] == 3
     page = Path(result["SUMMARY_REPORT"]).read_text(encoding="utf-8")
     assert all(f'href="{n}/report.html"' in page for n in names)
@@ -161,7 +164,8 @@ def test_outlines_cut_from_mosaics_are_mapped_as_sites(euromine_provider, sites,
         assert entry["ca_tiou"] is None and entry["evaluation_table"] is None  # no labels
         clip = Path(entry["folder"]) / "image" / "Year2016.tif"
         with rasterio.open(clip) as image, rasterio.open(entry["footprints"][1]) as footprint:
-            assert image.transform == window_transform(Window(c0, r0, c1 - c0, r1 - r0), t) and image.shape == (r1 - r0, c1 - c0)
+            assert image.transform == window_transform(Window(c0, r0, c1 - c0, r1 - r0), t)
+            assert image.shape == (r1 - r0, c1 - c0)
             assert footprint.transform == image.transform
             mapped = footprint.read(1)
         # the model looks at 5 x 5 pixels: away from the clip's border the maps agree exactly

@@ -31,7 +31,8 @@ def labels(site: Path, years=YEARS) -> list[str]:
     return [str(site / "label" / f"Year{y}.tif") for y in years]
 
 
-def child(model: QgsProcessingModelAlgorithm, alg_id: str, child_id: str, sources: dict, outputs: dict = {}) -> None:
+def child(model: QgsProcessingModelAlgorithm, alg_id: str, child_id: str, sources: dict,
+          outputs: dict | None = None) -> None:
     """Add ``alg_id`` as child ``child_id``; ``sources``: parameter -> ("model", name) | ("child", id, output)
     | static value; ``outputs``: model output name -> the child's destination parameter."""
     step = QgsProcessingModelChildAlgorithm(alg_id)
@@ -45,7 +46,7 @@ def child(model: QgsProcessingModelAlgorithm, alg_id: str, child_id: str, source
             value = QgsProcessingModelChildParameterSource.fromStaticValue(source)
         step.addParameterSources(name, [value])
     model_outputs = {}
-    for output_name, parameter in outputs.items():
+    for output_name, parameter in (outputs or {}).items():
         output = QgsProcessingModelOutput(output_name)
         output.setChildId(child_id)
         output.setChildOutputName(parameter)

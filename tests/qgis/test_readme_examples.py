@@ -91,7 +91,7 @@ def l2a_export(image: Path, out: Path) -> None:
     release image, as "Your own imagery" starts from."""
     with rasterio.open(image) as src:
         data, profile = src.read().astype("float32") / 10000.0, src.profile
-    release = dict(zip(("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"), data))
+    release = dict(zip(("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"), data, strict=True))
     release.update(B1=release["B2"], B9=release["B8A"], SCL=(release["B2"] > 0) * 4.0)
     out.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(out, "w", **dict(profile, count=len(L2A_BANDS), dtype="float32")) as dst:
@@ -116,11 +116,11 @@ def test_readme_examples_run_as_written(euromine_provider, data, tmp_path, monke
         return results
 
     monkeypatch.setattr(processing, "run", recorded)
+    roots = {"data": data, "tmp": tmp_path}
     for heading, code in examples():
         runs.clear()
-        roots = {"data": data, "tmp": tmp_path}
         script = EXAMPLE_PATH.sub(lambda m: f"{m.group(1)}{roots[m.group(2)]}/", code)
-        exec(compile(script, heading, "exec"), {"__name__": "__docs__"})  # noqa: S102
+        exec(compile(script, heading, "exec"), {"__name__": "__docs__"})
         printed = capsys.readouterr().out
         assert runs and {a for a, _ in runs} == set(ALGORITHM.findall(code)), heading
         for algorithm, results in runs:

@@ -23,7 +23,8 @@ def transitions_of(footprints: list[str]) -> int:
     return int(flicker[valid.any(axis=0)].sum())
 
 
-def test_mapfootprints_filter_keeps_the_grid_leaves_no_temporaries_and_flickers_less(euromine_provider, sites, tmp_path):
+def test_mapfootprints_filter_keeps_the_grid_leaves_no_temporaries_and_flickers_less(euromine_provider, sites,
+                                                                                     tmp_path):
     images = sorted(str(p) for p in (sites[1] / "image").glob("Year*.tif"))
     common = {"IMAGES": images, "MODEL": "spectral_baseline", "DEVICE": "cpu"}
     plain = processing.run("euromine:mapfootprints", {**common, "OUTPUT_FOLDER": str(tmp_path / "plain")})
@@ -33,7 +34,7 @@ def test_mapfootprints_filter_keeps_the_grid_leaves_no_temporaries_and_flickers_
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([f"footprint_{y}.tif" for y in YEARS] + [f"probability_{y}.tif" for y in YEARS])
     assert result["FOOTPRINTS"] == [str(out / f"footprint_{y}.tif") for y in YEARS]
-    for image, footprint, probability in zip(images, result["FOOTPRINTS"], result["PROBABILITY_RASTERS"]):
+    for image, footprint, probability in zip(images, result["FOOTPRINTS"], result["PROBABILITY_RASTERS"], strict=True):
         with rasterio.open(image) as src, rasterio.open(footprint) as fp, rasterio.open(probability) as pr:
             for dst in (fp, pr):
                 assert (dst.crs, dst.transform, dst.shape) == (src.crs, src.transform, src.shape)

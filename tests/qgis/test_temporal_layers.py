@@ -61,7 +61,8 @@ def loaded(euromine_provider, sites, tmp_path_factory):
         "OUTPUT_FOLDER": str(out / "footprints")}, context=context, feedback=feedback)
     changed = processing.run("euromine:changelayers", {
         "FOOTPRINTS": mapped["FOOTPRINTS"], "PAIRS": "all", "OUTPUT_FOLDER": str(out / "change"),
-        "FOOTPRINT_POLYGONS": str(out / "polygons.gpkg"), "SITE_NAME": "Synthetic_1"}, context=context, feedback=feedback)
+        "FOOTPRINT_POLYGONS": str(out / "polygons.gpkg"), "SITE_NAME": "Synthetic_1"},
+        context=context, feedback=feedback)
     yield project, load_results(context, project, feedback), changed
     project.clear()  # the project's layers go before the project and the context holding it
 

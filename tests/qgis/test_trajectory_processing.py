@@ -109,7 +109,7 @@ def test_mapsites_min_area_trajectory_summary_and_polygons(euromine_provider, si
     plain = processing.run("euromine:mapsites", {**common, "OUTPUT_FOLDER": str(tmp_path / "b")})
     for site in (sites[0].name, sites[1].name):
         got, before = result["SITE_RESULTS"][site], plain["SITE_RESULTS"][site]
-        for year, path in zip(got["years"], got["footprints"]):
+        for year, path in zip(got["years"], got["footprints"], strict=True):
             raw = read(before["footprints"][got["years"].index(year)])
             np.testing.assert_array_equal(read(path), sieve_mask(raw, min_area_pixels(grid_of(path), 0.05)))
         assert Path(got["trajectory"]).exists()

@@ -3,9 +3,9 @@ nothing new, partial or whole, under any output name."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pytest
 

@@ -214,7 +214,8 @@ def test_changelayers_refuses_years_on_different_grids_and_says_how_to_align(tmp
     inputs = [p for _, p in footprints + odd]
     with refused(InputError, rf"footprint_2017.tif and .*footprint_2015.tif: footprints of different years lie on "
                  rf"different grids \(.*{DIFFERENCE[differs]}.*\); every year must share one grid: align "
-                 r"footprint_2017.tif to the grid of footprint_2015.tif with GDAL \(gdalwarp -t_srs EPSG:4326 .*-r near",
+                 r"footprint_2017.tif to the grid of footprint_2015.tif with GDAL "
+                 r"\(gdalwarp -t_srs EPSG:4326 .*-r near",
                  inputs, [tmp_path / "out"]) as caught:
         change_layers(footprints + odd, [(2015, 2017)], tmp_path / "out", temporal_filter="none", min_area_ha=0.0)
     aligned = run_hint(str(caught.value))
@@ -238,8 +239,9 @@ def test_evaluate_refuses_a_reference_on_another_grid_and_says_how_to_align(tmp_
 def test_evaluate_label_without_crs_of_another_size_cannot_be_warped(tmp_path):
     (year, prediction), = footprint_years(tmp_path / "pred", [2020])
     label = write_mask(tmp_path / "Year2020.tif", np.zeros((41, 50), np.uint8), None, crs=None)
-    with refused(InputError, r"Year2020.tif \(50 × 41 px\) does not match the grid of .*footprint_2020.tif \(50 × 40 px\)"
-                 r" for year 2020; a raster without CRS cannot be warped: Year2020.tif must have 50 × 40 pixels",
+    with refused(InputError, r"Year2020.tif \(50 × 41 px\) does not match the grid of "
+                 r".*footprint_2020.tif \(50 × 40 px\) for year 2020; "
+                 r"a raster without CRS cannot be warped: Year2020.tif must have 50 × 40 pixels",
                  [prediction, label], []):
         evaluate_rasters({year: prediction}, {year: label})
 
@@ -294,8 +296,9 @@ def test_model_with_the_wrong_input_is_refused_on_loading(tmp_path, build, messa
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda p: conv_model(p, out_channels=3), r"output shape \(2, 3, 64, 64\) does not match .*; "
-                                              r"expected \(N, K, H, W\) with K = 2 \(classes background, mining\) or 1"),
+    (lambda p: conv_model(p, out_channels=3),
+     r"output shape \(2, 3, 64, 64\) does not match .*; "
+     r"expected \(N, K, H, W\) with K = 2 \(classes background, mining\) or 1"),
     (lambda p: conv_model(p, stride=2), r"output shape \(2, 2, 32, 32\) does not match .*64, 64\)"),
 ], ids=["classes", "smaller"])
 def test_model_output_of_unexpected_shape_fails_the_run_and_leaves_nothing(tmp_path, build, message):
@@ -425,7 +428,8 @@ class CancelAt:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_cancel_at_a_random_tile_keeps_only_finished_years(tmp_path, model, seed):
-    images = [(y, write_image(tmp_path / "in" / f"Year{y}.tif", random_scene(150, 170, seed=y))) for y in (2015, 2016, 2017)]
+    images = [(y, write_image(tmp_path / "in" / f"Year{y}.tif", random_scene(150, 170, seed=y)))
+              for y in (2015, 2016, 2017)]
     counting = CancelAt()
     full = map_footprints(images, model, tmp_path / "full", settings=TILES, reporter=Reporter(is_canceled=counting),
                           threshold=0.5, temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)

@@ -17,7 +17,8 @@ from euromine_qgis.core.progress import Reporter
 from tests.onnx_factory import conv_model
 from tests.rasters import random_scene, write_image
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not provider_loads(CUDA), reason="needs onnxruntime-gpu with a working CUDA")]
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not provider_loads(CUDA), reason="needs onnxruntime-gpu with a working CUDA")]
 
 ARENA_BYTES = 64 << 20  # the CUDA arena cap: a few 64 × 64 tiles of the wide model fit, sixteen do not
 
@@ -33,7 +34,8 @@ def test_cuda_out_of_memory_lowers_the_batch_and_keeps_the_result(tmp_path):
     gpu = Model(path, device="cuda", scale=1.0)
     gpu.session = ort.InferenceSession(str(path), providers=[(CUDA, {
         "gpu_mem_limit": str(ARENA_BYTES), "arena_extend_strategy": "kSameAsRequested"})])
-    with pytest.raises(OutOfMemory, match=r"wide.onnx: out of memory on CUDAExecutionProvider with a batch of 16 tiles"):
+    with pytest.raises(OutOfMemory,
+                       match=r"wide.onnx: out of memory on CUDAExecutionProvider with a batch of 16 tiles"):
         gpu.positive_probability(np.zeros((16, 10, 64, 64), np.float32))
 
     lines: list[str] = []

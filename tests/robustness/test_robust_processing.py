@@ -102,13 +102,16 @@ def test_years_cases(euromine_provider, tmp_path):
     with refused(QgsProcessingException, r"year 2016 appears twice: .*Year2016.tif and .*site_2016.tif",
                  [*series, twin], [out]):
         processing.run(MAP, mapping([*series, twin], out))
-    with refused(QgsProcessingException, r"no image for year\(s\) 2030; the inputs hold 2015, 2016, 2017", series, [out]):
+    with refused(QgsProcessingException, r"no image for year\(s\) 2030; the inputs hold 2015, 2016, 2017",
+                 series, [out]):
         processing.run(MAP, mapping(series, out, YEARS="2030"))
-    with refused(QgsProcessingException, r"no image for year\(s\) 2018; the inputs hold 2015, 2016, 2017", series, [out]):
+    with refused(QgsProcessingException, r"no image for year\(s\) 2018; the inputs hold 2015, 2016, 2017",
+                 series, [out]):
         processing.run(MAP, mapping(series, out, YEARS="2015-2018"))
     with refused(QgsProcessingException, r"YEARS '2015\.\.2017': cannot read '2015\.\.2017'", series, [out]):
         processing.run(MAP, mapping(series, out, YEARS="2015..2017"))
-    with refused(QgsProcessingException, r"no image for year\(s\) 2018; the inputs hold 2015, 2016, 2017", series, [out]):
+    with refused(QgsProcessingException, r"no image for year\(s\) 2018; the inputs hold 2015, 2016, 2017",
+                 series, [out]):
         processing.run("euromine:detectchange", {"SERIES": [str(p) for p in series], "BEFORE_YEAR": 2015,
                                                  "AFTER_YEAR": 2018, "CHANGE": str(out / "change.tif")})
 
@@ -136,16 +139,18 @@ def test_grid_mismatches_are_refused_with_the_gdalwarp_call(euromine_provider, t
                  r"lie on different grids \(CRS EPSG:3035 vs EPSG:4326.*" + hint, masks, [out]):
         processing.run("euromine:changelayers", {"FOOTPRINTS": [str(p) for p in masks], "OUTPUT_FOLDER": str(out)})
     reference = footprints(tmp_path / "ref", years=(2015,), name="Year{}.tif", **ELSEWHERE)[0]
-    with refused(QgsProcessingException, r"Year2015.tif and .*footprint_2015.tif: reference and prediction for year 2015 "
+    with refused(QgsProcessingException,
+                 r"Year2015.tif and .*footprint_2015.tif: reference and prediction for year 2015 "
                  r"have the same size but a different CRS or transform \(CRS EPSG:3035 vs EPSG:4326.*\); align "
                  r"Year2015.tif to the grid of footprint_2015.tif with GDAL \(gdalwarp ", [*masks, reference], [out]):
         processing.run("euromine:evaluate", {"PREDICTIONS": [str(masks[0])], "REFERENCES": [str(reference)],
                                              "TABLE": str(out / "metrics.csv")})
     before, after = images(tmp_path / "a", years=(2016,))[0], images(tmp_path / "b", years=(2021,), **ELSEWHERE)[0]
     with refused(QgsProcessingException, r"Year2021.tif and .*Year2016.tif: the two images are not on the same grid "
-                 r"\(CRS EPSG:3035 vs EPSG:4326.*align Year2021.tif to the grid of Year2016.tif", [before, after], [out]):
-        processing.run("euromine:detectchange", {"BEFORE": str(before), "AFTER": str(after), "MODEL": "spectral_baseline",
-                                                 "CHANGE": str(out / "change.tif")})
+                 r"\(CRS EPSG:3035 vs EPSG:4326.*align Year2021.tif to the grid of Year2016.tif",
+                 [before, after], [out]):
+        processing.run("euromine:detectchange", {"BEFORE": str(before), "AFTER": str(after),
+                                                 "MODEL": "spectral_baseline", "CHANGE": str(out / "change.tif")})
 
 
 # --- models ------------------------------------------------------------------------------------
@@ -220,16 +225,16 @@ def test_outputs_equal_to_inputs_are_refused(euromine_provider, tmp_path):
     folder = [tmp_path / "in"]
     with refused(QgsProcessingException, r"footprint_2016.tif: output would overwrite an input; choose another TABLE "
                  r"or REPORT", masks, folder):
-        processing.run("euromine:evaluate", {"PREDICTIONS": [str(p) for p in masks], "REFERENCES": [str(p) for p in masks],
-                                             "TABLE": str(masks[1])})
+        processing.run("euromine:evaluate", {"PREDICTIONS": [str(p) for p in masks],
+                                             "REFERENCES": [str(p) for p in masks], "TABLE": str(masks[1])})
     with refused(QgsProcessingException, r"footprint_2015.tif: output would overwrite an input; choose another "
                  r"OUTPUT_FOLDER, AREA_TABLE or TRAJECTORY", masks, folder):
-        processing.run("euromine:changelayers", {"FOOTPRINTS": [str(p) for p in masks], "OUTPUT_FOLDER": str(tmp_path / "o"),
-                                                 "AREA_TABLE": str(masks[0])})
+        processing.run("euromine:changelayers", {"FOOTPRINTS": [str(p) for p in masks],
+                                                 "OUTPUT_FOLDER": str(tmp_path / "o"), "AREA_TABLE": str(masks[0])})
     with refused(QgsProcessingException, r"footprint_2015.tif: output would overwrite an input; choose another name "
                  r"for CHANGE", masks, folder):
-        processing.run("euromine:detectchange", {"METHOD": "footprints", "BEFORE": str(masks[0]), "AFTER": str(masks[1]),
-                                                 "CHANGE": str(masks[0])})
+        processing.run("euromine:detectchange", {"METHOD": "footprints", "BEFORE": str(masks[0]),
+                                                 "AFTER": str(masks[1]), "CHANGE": str(masks[0])})
     image = write_image(tmp_path / "in" / "footprint_2019.tif", random_scene(40, 48))
     with refused(QgsProcessingException, r"footprint_2019.tif: output would overwrite an input image", [*masks, image],
                  folder):

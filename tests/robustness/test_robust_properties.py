@@ -3,6 +3,7 @@ window sizes, nodata patterns and dtypes, through real GeoTIFFs and a real ONNX 
 from __future__ import annotations
 
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ def test_tiles_cover_every_pixel_with_positive_weight(length, tile, data):
     overlap = data.draw(st.integers(0, tile - 1))
     starts = tile_starts(length, tile, overlap)
     assert starts[0] == 0 and starts == sorted(set(starts))
-    assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+    assert all(b - a <= tile - overlap for a, b in pairwise(starts))
     size = min(tile, length)
     total = np.zeros(length)
     for s in starts:
@@ -115,7 +116,8 @@ def test_streamed_file_metrics_equal_in_memory_counts(years, height, width, pred
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         patch.setattr(mask_io, "WINDOW_PIXELS", window)  # windows of one row up to the whole raster
         files = {}
-        for name, masks, valid, kind in (("p", pred, pred_valid, prediction_kind), ("r", ref, ref_valid, reference_kind)):
+        for name, masks, valid, kind in (("p", pred, pred_valid, prediction_kind),
+                                         ("r", ref, ref_valid, reference_kind)):
             files[name] = {}
             for t, year in enumerate(year_list):
                 raw, nodata = encode(masks[t], valid[t], kind)

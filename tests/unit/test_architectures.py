@@ -31,5 +31,6 @@ def test_export_onnx_proves_parity_for_each_layout(name, inputs, tmp_path):
     # at N = 1 and at another N, H, W (and T for the series model): the dynamic axes are proven.
     path = export_onnx(model, tmp_path / f"{name}.onnx", meta, sample_hw=(64, 64), check_shape=(2, 96, 64),
                        steps=(4, 3))
-    declared = [(i.name, i.shape) for i in ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    declared = [(i.name, i.shape) for i in session.get_inputs()]
     assert declared == inputs

@@ -77,7 +77,7 @@ def test_a_shuffled_13_band_stack_maps_exactly_as_the_10_band_images(site, model
     stacks = {y: l2a_stack(_image(site, y), tmp_path / f"l2a_{y}.tif") for y in YEARS}
     log: list[str] = []
     assert _footprints(stacks, model, tmp_path / "out", log=log) == reference
-    expected = ", ".join(f"{band}={index}" for band, index in zip(release.BANDS, l2a_numbers()))
+    expected = ", ".join(f"{band}={index}" for band, index in zip(release.BANDS, l2a_numbers(), strict=True))
     assert f"Bands by name: {expected} (2 image(s)" in "\n".join(log)
 
 

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from export import architectures  # noqa: E402
-from export.leaderboard import SYNTHETIC_LABEL, SYNTHETIC_MARK  # noqa: E402
+from export import architectures
+from export.leaderboard import SYNTHETIC_LABEL, SYNTHETIC_MARK
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCORED = {"footprint": ("IoU", "CA-TIoU"), "footprint_series": ("IoU", "CA-TIoU"), "change": ("F1 all", "IoU all")}
@@ -24,7 +24,7 @@ def tables(text: str) -> dict[str, dict[str, str]]:
         if line.startswith("| Rank |"):
             headings = [cell.strip() for cell in line.strip("|").split("|")]
         elif headings and line.startswith("|") and not line.startswith("|---"):
-            cells = dict(zip(headings, (cell.strip() for cell in line.strip("|").split("|"))))
+            cells = dict(zip(headings, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
             rows[cells["Model"]] = cells
         elif not line.startswith("|"):
             headings = None

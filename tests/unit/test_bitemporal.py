@@ -59,7 +59,8 @@ def test_post_classification(tmp_path, conv_onnx, dates):
     clear = (np.abs(pa - .5) > 1e-4) & (np.abs(pb - .5) > 1e-4) | ~valid
     np.testing.assert_array_equal(codes[clear], expected[clear])
     assert result.method == "post_classification"
-    assert result.gain_ha == pytest.approx(areas(codes, grid, 1)) and result.loss_ha == pytest.approx(areas(codes, grid, 2))
+    assert result.gain_ha == pytest.approx(areas(codes, grid, 1))
+    assert result.loss_ha == pytest.approx(areas(codes, grid, 2))
     assert result.gain_ha > 0 and result.loss_ha > 0 and result.net_ha == pytest.approx(result.gain_ha - result.loss_ha)
     assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in dates] == digests
     with rasterio.open(result.change) as out, rasterio.open(before) as src:

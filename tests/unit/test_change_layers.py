@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +49,11 @@ def series(tmp_path):
 
 def truth_of_pixel(mined: list[bool], valid: list[bool]) -> tuple[int, int, int, int] | None:
     """(first, last, active, transitions) of one pixel by a plain loop; None when never valid."""
-    observed = [(year, m) for year, m, v in zip(YEARS, mined, valid) if v]
+    observed = [(year, m) for year, m, v in zip(YEARS, mined, valid, strict=True) if v]
     if not observed:
         return None
     mining_years = [year for year, m in observed if m]
-    switches = sum(1 for (_, x), (_, y) in zip(observed, observed[1:]) if x != y)
+    switches = sum(1 for (_, x), (_, y) in pairwise(observed) if x != y)
     return (mining_years[0] if mining_years else 0, mining_years[-1] if mining_years else 0,
             len(mining_years), switches)
 

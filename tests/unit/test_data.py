@@ -12,9 +12,9 @@ from rasterio.errors import NotGeoreferencedWarning
 
 pytest.importorskip("torch")
 
-from euromine_qgis.core import release  # noqa: E402
-from euromine_qgis.core.io import layout  # noqa: E402
-from export.data import (  # noqa: E402
+from euromine_qgis.core import release
+from euromine_qgis.core.io import layout
+from export.data import (
     ChangePairs,
     DataError,
     FootprintPatches,
@@ -23,7 +23,7 @@ from export.data import (  # noqa: E402
     load_site,
     training_sites,
 )
-from export.synthetic import generate_site  # noqa: E402
+from export.synthetic import generate_site
 
 YEARS = (2016, 2017, 2018)
 

@@ -124,7 +124,8 @@ def test_year_matching(random_site):
 def test_reference_of_another_size_names_both_files(tmp_path):
     pred = {2020: write_mask(tmp_path / "footprint_2020.tif", np.zeros((20, 30), np.uint8), 255)}
     ref = {2020: write_mask(tmp_path / "Year2020.tif", np.zeros((20, 31), np.uint8), None, crs=None)}
-    with pytest.raises(InputError, match=r"Year2020.tif \(31 × 20 px\) does not match the grid of .*footprint_2020.tif \(30 × 20 px\)"):
+    with pytest.raises(InputError, match=r"Year2020.tif \(31 × 20 px\) does not match the grid of "
+                                         r".*footprint_2020.tif \(30 × 20 px\)"):
         evaluate_rasters(pred, ref)
 
 

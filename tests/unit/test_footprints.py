@@ -39,7 +39,7 @@ def test_outputs_keep_grid_values_and_area(tmp_path, conv_onnx, series):
     results = map_footprints(series, model, tmp_path / "out", threshold=0.5, settings=SETTINGS,
                              temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     assert [r.year for r in results] == [2015, 2016]
-    for (year, image), r in zip(series, results):
+    for (year, image), r in zip(series, results, strict=True):
         assert r.footprint == tmp_path / "out" / f"footprint_{year}.tif"
         with rasterio.open(image) as src, rasterio.open(r.footprint) as out:
             assert (out.crs, out.transform, out.width, out.height) == (src.crs, src.transform, src.width, src.height)

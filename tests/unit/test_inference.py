@@ -91,7 +91,8 @@ def test_out_of_memory_halves_the_batch(tmp_path, conv_onnx):
 
     lines = []
     with rasterio.open(path) as src:
-        blocks = list(predict_rows(model, src, TileSettings(tile=64, overlap=16, batch_size=8), Reporter(info=lines.append)))
+        blocks = list(predict_rows(model, src, TileSettings(tile=64, overlap=16, batch_size=8),
+                                   Reporter(info=lines.append)))
     np.testing.assert_allclose(np.concatenate([b.probability for b in blocks]), reference, atol=1e-6)
     assert lines and all("batch size lowered" in line for line in lines)
 

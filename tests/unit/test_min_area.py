@@ -131,7 +131,7 @@ def test_map_footprints_with_min_area(tmp_path, conv_onnx):
                             min_area_ha=min_ha, threshold=0.5, temporal_filter="none", image_input=PLAIN_INPUT)
     written = [sorted(p.name for p in (tmp_path / name).iterdir()) for name in ("sieved", "plain")]
     assert written[0] == written[1]  # no work folder left behind
-    for before, after in zip(plain, sieved):
+    for before, after in zip(plain, sieved, strict=True):
         raw, out = read(before.footprint), read(after.footprint)
         np.testing.assert_array_equal(out, sieve_mask(raw, 6))
         np.testing.assert_array_equal(out == 255, raw == 255)

@@ -15,7 +15,7 @@ def test_an_error_of_the_callers_own_passes_unchanged(tmp_path):
     with pytest.raises(ValueError, match="cannot reshape array"), open_input(image) as src:
         src.read(1).reshape(7, 7)
     with pytest.raises(KeyError, match="B13"), open_input(image) as src:
-        dict(zip(src.descriptions, src.indexes))["B13"]
+        dict(zip(src.descriptions, src.indexes, strict=True))["B13"]
 
 
 def test_a_failed_read_inside_the_block_is_an_input_error_naming_the_file(tmp_path):

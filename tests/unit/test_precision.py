@@ -128,7 +128,7 @@ def test_int8_maps_agree_with_fp32_on_a_heldout_site(heldout_site, name):
         (p32, valid), (p8, _) = map_scene(fp32, images), map_scene(int8, images)
     else:
         pairs = [(map_scene(fp32, [i]), map_scene(int8, [i])) for i in images]
-        p32, p8, valid = (np.stack(x) for x in zip(*[(a[0], b[0], a[1]) for a, b in pairs]))
+        p32, p8, valid = (np.stack(x) for x in zip(*[(a[0], b[0], a[1]) for a, b in pairs], strict=True))
     agreement = np.mean((p32 > 0.5)[valid] == (p8 > 0.5)[valid])
     assert agreement >= MIN_AGREEMENT, f"{name}: int8 agrees with fp32 on {agreement:.4%} of valid pixels"
 

@@ -77,12 +77,12 @@ class _Scan(ast.NodeVisitor):
             return _MISSING if owner is _MISSING else getattr(owner, node.attr, _MISSING)
         return _MISSING
 
-    def visit_Import(self, node: ast.Import) -> None:  # noqa: N802 (ast API)
+    def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             if alias.name.split(".")[0] == "PyQt5":
                 self.report(node, f"import {alias.name}: import from qgis.PyQt")
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # noqa: N802 (ast API)
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
         if module.split(".")[0] == "PyQt5":
             self.report(node, f"from {module}: import from qgis.PyQt")
@@ -90,21 +90,21 @@ class _Scan(ast.NodeVisitor):
             if alias.name in REMOVED_IMPORTS:
                 self.report(node, f"{alias.name} is gone in Qt 6: {REMOVED_IMPORTS[alias.name]}")
 
-    def visit_Name(self, node: ast.Name) -> None:  # noqa: N802 (ast API)
+    def visit_Name(self, node: ast.Name) -> None:
         if node.id == "qApp":
             self.report(node, "qApp is gone in Qt 6: use QApplication.instance()")
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:  # noqa: N802 (ast API)
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         if node.name == "exec_":
             self.report(node, "def exec_: name it exec")
         self.generic_visit(node)
 
-    def visit_Call(self, node: ast.Call) -> None:  # noqa: N802 (ast API)
+    def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id == "QVariant" and not node.args:
             self.report(node, "QVariant() as a null value: use qgis.core's NULL")
         self.generic_visit(node)
 
-    def visit_Attribute(self, node: ast.Attribute) -> None:  # noqa: N802 (ast API)
+    def visit_Attribute(self, node: ast.Attribute) -> None:
         if isinstance(node.value, ast.Name):
             name = f"{node.value.id}.{node.attr}"
             if node.value.id == "QVariant":
@@ -180,9 +180,11 @@ FORMER_QGIS_NAMES = (
     "QgsVectorFileWriter.CreateOrOverwriteLayer", "QgsVectorFileWriter.CreateOrOverwriteFile",
     "QgsVectorFileWriter.NoError", "Qgis.Warning", "Qgis.Critical",
 )
-QGIS_IMPORT = "from qgis.core import (Qgis, QgsProcessing, QgsProcessingParameterDefinition, QgsProcessingParameterFile, " \
-    "QgsProcessingParameterNumber, QgsRasterLayerTemporalProperties, QgsTemporalNavigationObject, QgsUnitTypes, " \
+QGIS_IMPORT = (
+    "from qgis.core import (Qgis, QgsProcessing, QgsProcessingParameterDefinition, QgsProcessingParameterFile, "
+    "QgsProcessingParameterNumber, QgsRasterLayerTemporalProperties, QgsTemporalNavigationObject, QgsUnitTypes, "
     "QgsVectorFileWriter, QgsVectorLayerTemporalProperties, QgsWkbTypes)\n"
+)
 
 
 @pytest.mark.parametrize("name", FORMER_QGIS_NAMES)

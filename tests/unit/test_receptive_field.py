@@ -34,7 +34,8 @@ def whole_scene(model: Model, paths) -> np.ndarray:
     pad = ((0, 0), (0, align_up(h, a) - h), (0, align_up(w, a) - w))
     x = model.normalize(np.concatenate([np.pad(r, pad, mode="reflect") for r, _ in raws])[None])
     # a series model's year is valid where its image is; the images of other models where all are
-    valid = np.stack([ok for _, ok in raws]) if model.info.series else np.logical_and.reduce([ok for _, ok in raws])[None]
+    oks = [ok for _, ok in raws]
+    valid = np.stack(oks) if model.info.series else np.logical_and.reduce(oks)[None]
     bands = len(model.info.bands)
     for j in range(len(raws)):
         x[0, j * bands:(j + 1) * bands][:, ~np.pad(valid[j % len(valid)], pad[1:], mode="reflect")] = 0.0

@@ -158,8 +158,8 @@ def mosaic_vrt(tmp_path, data):
     sources named relative to ``tmp_path``: the XML text and the whole scene as one GeoTIFF."""
     split = 90
     write_image(tmp_path / "top.tif", data[:, :split], tiled=True, blockxsize=32, blockysize=32)
-    write_image(tmp_path / "bottom.tif", data[:, split:], transform=window_transform(Window(0, split, data.shape[2], data.shape[1] - split), TRANSFORM),
-                tiled=True, blockxsize=32, blockysize=32)
+    bottom = window_transform(Window(0, split, data.shape[2], data.shape[1] - split), TRANSFORM)
+    write_image(tmp_path / "bottom.tif", data[:, split:], transform=bottom, tiled=True, blockxsize=32, blockysize=32)
     height, width = data.shape[1:]
     bands = "".join(
         f'<VRTRasterBand dataType="Int16" band="{b}"><NoDataValue>0</NoDataValue>'

@@ -30,7 +30,8 @@ from tests.rasters import write_mask
 
 
 def coarse_codes(seed: int, shape=(400, 300)) -> np.ndarray:
-    return np.random.default_rng(seed).choice([NOT_MINING, MINING, NODATA], size=shape, p=[0.5, 0.4, 0.1]).astype(np.uint8)
+    codes = np.random.default_rng(seed).choice([NOT_MINING, MINING, NODATA], size=shape, p=[0.5, 0.4, 0.1])
+    return codes.astype(np.uint8)
 
 
 def blow_up(codes: np.ndarray, step: int, mining: int, nodata: int, dtype=np.uint8) -> np.ndarray:

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ def test_tiles_cover_scene_with_overlap(length, tile, overlap):
         assert starts == [0]
         return
     assert starts[-1] == length - tile
-    for a, b in zip(starts, starts[1:]):
+    for a, b in pairwise(starts):
         assert tile - (b - a) >= overlap  # neighbours share at least `overlap` pixels
 
 
@@ -50,7 +52,7 @@ def test_aligned_tiles_start_on_the_grid_and_end_flush(length, tile, overlap, al
     assert all(s % alignment == 0 for s in starts)
     if length > tile:
         assert starts[-1] == length - tile
-        assert all(tile - (b - a) >= overlap for a, b in zip(starts, starts[1:]))
+        assert all(tile - (b - a) >= overlap for a, b in pairwise(starts))
 
 
 def test_aligned_tiles_need_an_aligned_scene():

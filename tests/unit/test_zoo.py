@@ -46,7 +46,8 @@ def test_entry_is_complete_and_labelled(name):
 
 
 def test_trained_models_beat_their_baselines_on_held_out_sites():
-    baseline, unet, series = (ENTRIES[n]["metrics"]["micro"] for n in ("spectral_baseline", "unet_footprint", "utae_series"))
+    baseline, unet, series = (ENTRIES[n]["metrics"]["micro"]
+                              for n in ("spectral_baseline", "unet_footprint", "utae_series"))
     assert unet["iou"] >= baseline["iou"] + 0.2  # a clear margin
     assert series["ca_tiou"] > unet["ca_tiou"] and series["ciou"] > unet["ciou"]
 
