@@ -66,7 +66,8 @@ def test_algorithms_are_adapters_of_their_specs(euromine_provider):
         assert isinstance(alg, EuroMineAlgorithm) and cls.processAlgorithm is EuroMineAlgorithm.processAlgorithm
         own = {name for name, value in vars(cls).items() if callable(value) and not name.startswith("__")}
         assert own <= ADAPTER_HOOKS, f"{alg.id()}: {sorted(own - ADAPTER_HOOKS)}"
-        assert [p.name() for p in alg.parameterDefinitions()] == [p.name for p in cls.SPEC.params if "qgis" in p.surfaces]
+        declared = [p.name for p in cls.SPEC.params if "qgis" in p.surfaces]
+        assert [p.name() for p in alg.parameterDefinitions()] == declared
         source = inspect.getsource(inspect.getmodule(cls))
         assert "EuroMineError" not in source and "QgsProcessingParameter" not in source, alg.id()
 

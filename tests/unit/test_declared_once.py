@@ -36,8 +36,9 @@ def _restated(tree: ast.AST, defaults: dict[str, object]) -> list[tuple[int, str
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = node.args
             positional = args.posonlyargs + args.args
-            pairs += [(a.arg, d) for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults)]
-            pairs += [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+            pairs += [(a.arg, d) for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults,
+                                                 strict=True)]
+            pairs += [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
         if isinstance(node, ast.ClassDef):
             pairs += [(s.target.id, s.value) for s in node.body
                       if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.value is not None]
@@ -69,7 +70,8 @@ def test_the_scan_finds_a_restated_default():
 def _calls(path: Path) -> set[str]:
     """The names of the functions and methods ``path`` calls."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return {getattr(n.func, "id", None) or getattr(n.func, "attr", "") for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return {getattr(n.func, "id", None) or getattr(n.func, "attr", "")
+            for n in ast.walk(tree) if isinstance(n, ast.Call)}
 
 
 def test_no_surface_declares_a_parameter_by_hand():
