@@ -74,7 +74,6 @@ def run(values: Values, reporter: Reporter, _executor: Executor) -> Outcome:
         step = next((a for (_, b), a in result.steps.items() if b == year), None)
         gain_loss = "" if step is None else f"{step.gain_ha:11.2f} {step.loss_ha:11.2f}"
         lines.append(f"{year} {result.area_ha[year]:12.2f} {gain_loss}")
-    assert result.site is not None  # change_layers always measures the trajectory
     lines.append(trajectory_line(result.site))
     small_multiples = write_small_multiples({y: p for y, p in footprints if y in result.years},
                                             out_dir / SMALL_MULTIPLES, values[SITE_NAME.name] or None)
