@@ -99,7 +99,7 @@ def _numpy_and_gdal(platform: Platform) -> list[Problem]:
     try:
         # numpy writes a page and a stack trace on stderr before failing; the Problem says it better
         with contextlib.redirect_stderr(io.StringIO()):
-            from osgeo import gdal_array  # noqa: F401
+            from osgeo import gdal_array  # noqa: F401 (imported to see whether it loads)
     except Exception:  # built for numpy 1.x: ImportError, or an AttributeError from the C API
         return [Problem(f"numpy {numpy.__version__} is installed in QGIS's Python ({Path(numpy.__file__).parent}), "
                         "but QGIS's GDAL bindings (osgeo.gdal_array) were built for numpy 1.x and do not load "

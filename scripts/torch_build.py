@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from euromine_qgis.core.engine.hardware import nvidia_gpu_name  # noqa: E402
+from euromine_qgis.core.engine.hardware import nvidia_gpu_name  # noqa: E402 (needs the repository on sys.path)
 
 REQUESTS = ("auto", "cpu", "cuda")
 # PyTorch's wheel indexes; the CUDA 13 build matches the CUDA libraries onnxruntime-gpu needs (DESIGN.md)
