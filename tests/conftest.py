@@ -16,7 +16,7 @@ os.environ.setdefault("PROJ_LIB", "/usr/share/proj")
 # PRECISION=auto's measured verdicts: kept with the build, not in the user's cache
 os.environ.setdefault("EUROMINE_CACHE_DIR", str(REPO / "build" / "test-cache"))
 
-from tests.onnx_factory import conv_model  # noqa: E402 (after the environment it reads is set)
+from tests.onnx_factory import conv_model  # noqa: E402 (needs the repository on sys.path)
 
 
 @pytest.fixture(scope="session")
