@@ -39,16 +39,16 @@ class EuroMineProvider(QgsProcessingProvider):
     def name(self) -> str:
         return "EuroMine"
 
-    def longName(self) -> str:  # noqa: N802 (QGIS API)
+    def longName(self) -> str:
         return tr("EuroMine — mining footprints from Sentinel-2")
 
     def icon(self) -> QIcon:
         return QIcon(ICON)
 
-    def svgIconPath(self) -> str:  # noqa: N802 (QGIS API)
+    def svgIconPath(self) -> str:
         return ICON
 
-    def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS API)
+    def loadAlgorithms(self) -> None:
         self.unavailable = {}
         for module, name in ALGORITHMS:
             try:
@@ -66,7 +66,7 @@ class EuroMineProvider(QgsProcessingProvider):
         self.problems = check_environment()
         self.refreshAlgorithms()
 
-    def warningMessage(self) -> str:  # noqa: N802 (QGIS API)
+    def warningMessage(self) -> str:
         """Each dependency problem with its fix, and any algorithm that failed to load for another reason."""
         lines = [p.message() for p in self.problems]
         if self.unavailable and all(p.affects == GPU for p in self.problems):
