@@ -47,26 +47,31 @@ def test_same_seed_same_weights(unet_checkpoint, sites, tmp_path):
     assert again["validation"] == first["validation"]
 
 
-def test_checkpoint_exports_and_runs_in_the_plugin_engine(unet_checkpoint, tmp_path):
+@pytest.fixture(scope="module")
+def unet_onnx(unet_checkpoint, tmp_path_factory) -> Path:
+    """The checkpoint exported by `python -m export.onnx --checkpoint` (the export the next two tests check)."""
     path, _ = unet_checkpoint
-    onnx_path = tmp_path / "unet_tiny.onnx"
+    onnx_path = tmp_path_factory.mktemp("export") / "unet_tiny.onnx"
     done = subprocess.run([sys.executable, "-m", "export.onnx", "--checkpoint", str(path), "--out", str(onnx_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    model = Model(onnx_path, device="cpu", scale=1.0)
+    return onnx_path
+
+
+def test_checkpoint_exports_and_runs_in_the_plugin_engine(unet_onnx):
+    model = Model(unet_onnx, device="cpu", scale=1.0)
     assert model.info.task == "footprint" and model.info.synthetic and SYNTHETIC_LABEL in model.info.trained_on
     assert SYNTHETIC_LABEL in model.description
 
 
-def test_validation_scores_are_the_engines_scores_of_the_export(unet_checkpoint, sites, tmp_path):
+def test_validation_scores_are_the_engines_scores_of_the_export(unet_checkpoint, unet_onnx, sites):
     """The checkpoint's validation (the PyTorch module behind the engine) equals what the plugin's
     engine measures on the exported ONNX file over the same sites and years."""
     from export.data import training_sites
-    from export.onnx import export_checkpoint
     from export.site_scores import score_sites
 
-    path, ck = unet_checkpoint
-    model = Model(export_checkpoint(path, tmp_path / "unet.onnx"), device="cpu", scale=1.0)
+    _, ck = unet_checkpoint
+    model = Model(unet_onnx, device="cpu", scale=1.0)
     val_sites = training_sites(sites[0].parent, names=ck["val_sites"], years=(2015, 2016, 2017))
     measured = score_sites(model, val_sites)["micro"]
     assert set(measured) <= set(ck["validation"])
