@@ -18,6 +18,11 @@ def plain(text: str) -> str:
     return html.unescape(TAG.sub("", text))
 
 
+def sentence(text: str) -> str:
+    """``text`` with its first letter upper-cased (a help text starts lower-case after its label)."""
+    return text[:1].upper() + text[1:]
+
+
 def default_text(p: Param) -> str:
     """A parameter's default as the help shows it, or "" when it has none worth showing."""
     if p.kind in DESTINATIONS:
@@ -52,8 +57,8 @@ def help_html(spec: AlgorithmSpec) -> str:
     items = []
     for p in spec.on(QGIS):
         facts = "; ".join(f for f in (_where(p), f"default {default_text(p)}" if default_text(p) else "") if f)
-        items.append(f"<li><b>{p.name}</b>{f' ({facts})' if facts else ''}: {p.label}"
-                     + (f". {p.help}" if p.help else "") + "</li>")
+        items.append(f"<li><b>{p.name}</b> — {p.label}{f' ({facts})' if facts else ''}."
+                     + (f" {sentence(p.help)}" if p.help else "") + "</li>")
     parts = [spec.description, "<p>Parameters:</p><ul>" + "".join(items) + "</ul>"]
     if any(p.kind is Kind.MODEL for p in spec.params):
         parts.append("<p>Bundled models:</p><ul>" + bundled_models_html() + "</ul>")
@@ -89,7 +94,7 @@ def markdown_page(spec: AlgorithmSpec) -> str:
             label = p.label + (f" ({_where(p)})" if _where(p) else "")
             lines.append(f"| `{p.name}` | {flag} | {p.kind.value} | {_cell(default_text(p))} | {_cell(label)} |")
         lines.append("")
-        lines += [f"**{p.name}**: {p.help}\n" for p in spec.params if p.help and p.surfaces]
+        lines += [f"**{p.name}**: {sentence(p.help)}\n" for p in spec.params if p.help and p.surfaces]
     if any(p.kind is Kind.MODEL for p in spec.params):
         lines += ["The bundled models and their cards: [Models](../../models/index.md).", ""]
     if spec.measured is not None:
