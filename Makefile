@@ -22,11 +22,12 @@ export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 VENV_SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
 
-.PHONY: help env demo test test-latest bench zip models zoo screenshot clean docs
+.PHONY: help env demo test check test-latest bench zip models zoo screenshot clean docs
 
 help:
 	@echo "make demo   set everything up and map the bundled sample site through QGIS Processing"
 	@echo "make test   set everything up and run the whole test suite"
+	@echo "make check  the fast tests only (not slow; about a minute), for iterating"
 	@echo "make lint   ruff on the repository and strict mypy on euromine_qgis/core (part of make test)"
 	@echo "make docs   build the docs site strictly into $(BUILD)/site (mkdocs.yml; make test builds it too)"
 	@echo "make test-latest  the command's numpy-2 tests on the newest releases of its dependencies"
@@ -152,8 +153,15 @@ demo: zip
 screenshot: zip
 	PYTHONPATH=$(VENV_SITE) scripts/screenshot.sh docs/qgis_toolbox.png $(BUILD)/screenshot.json $(DIST)/$(PLUGIN).zip
 
+# One pytest worker per CPU core (pytest-xdist); each test file runs whole in one worker, so its
+# module fixtures are made once. What the tests build is kept under build/ (tests/build_cache.py).
 test: env docs lint
-	$(PY) -m pytest --durations=20
+	$(PY) -m pytest -n auto --dist loadfile --durations=20
+
+# The tests not marked slow (tests/conftest.py marks tests/e2e and tests/cli, which start QGIS or the
+# command; the heavier tests elsewhere carry the mark), spread test by test over the workers.
+check: env
+	$(PY) -m pytest -n auto -m "not slow"
 
 # The docs site (mkdocs.yml): --strict turns every broken link, missing page or page left out of the nav
 # into an error. The two variables silence the MkDocs 2 notices the theme and a plugin print on every build.

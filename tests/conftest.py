@@ -18,6 +18,16 @@ os.environ.setdefault("EUROMINE_CACHE_DIR", str(REPO / "build" / "test-cache"))
 
 from tests.onnx_factory import conv_model  # noqa: E402 (needs the repository on sys.path)
 
+# Their tests start QGIS (qgis_process, a desktop window) or the command in processes of their own.
+SLOW_FOLDERS = {"e2e", "cli"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of SLOW_FOLDERS slow (make check leaves slow tests out)."""
+    for item in items:
+        if item.path.relative_to(REPO / "tests").parts[0] in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def conv_onnx(tmp_path_factory) -> Path:

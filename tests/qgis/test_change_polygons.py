@@ -12,6 +12,7 @@ from euromine_qgis.core.io.coordinates import apply_affine
 from tests.rasters import TRANSFORM, write_mask
 
 # Interior of the nodata block (rows 0–4, columns 0–6), a tenth of a pixel inside its edges.
+pytestmark = pytest.mark.slow  # polygons drawn by QGIS, run by run
 NODATA_CORNER = QgsGeometry.fromRect(QgsRectangle(*apply_affine(TRANSFORM, 0.1, 4.9),
                                                   *apply_affine(TRANSFORM, 6.9, 0.1)))
 

@@ -43,6 +43,7 @@ def test_algorithm_is_registered(euromine_provider):
     assert "processing.run('euromine:changelayers'" in alg.shortHelpString()
 
 
+@pytest.mark.slow
 def test_all_pairs_equal_the_engine_and_load_styled_in_a_group(footprints, tmp_path):
     context = QgsProcessingContext()
     project = QgsProject()

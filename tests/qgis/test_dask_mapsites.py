@@ -12,6 +12,7 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 pytest.importorskip("distributed")
 
+pytestmark = pytest.mark.slow  # Dask clusters
 ALG = "euromine:mapsites"
 
 

@@ -34,6 +34,7 @@ def test_algorithm_is_registered(euromine_provider):
     assert "processing.run('euromine:evaluate'" in alg.shortHelpString()
 
 
+@pytest.mark.slow
 def test_results_equal_the_core_and_the_table(footprints, tmp_path):
     predictions, references = footprints
     result = processing.run(ALG, {"PREDICTIONS": predictions, "REFERENCES": references, "LAMBDA": 0.3,

@@ -67,6 +67,7 @@ def test_algorithm_is_registered_with_help(euromine_provider):
     assert "processing.run('euromine:mapsites'" in help_text and "trained on synthetic sites" not in help_text[:50]
 
 
+@pytest.mark.slow
 def test_every_site_mapped_changed_and_scored(euromine_provider, sites, tmp_path):
     before = digests(sites[0].parent)
     result = processing.run(ALG, {"SITES_FOLDER": str(sites[0].parent), "YEARS": YEARS, "MODEL": "spectral_baseline",

@@ -15,6 +15,7 @@ GRIDS = {"3857": (3857, from_origin(1_300_000, 6_110_000, 20, 20)),
          "32633 edge": (32633, from_origin(277_000, 5_320_000, 10, 10))}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("grid", GRIDS)
 def test_polygon_areas_equal_the_area_table_in_projected_crs(euromine_provider, tmp_path, grid):
     epsg, transform = GRIDS[grid]

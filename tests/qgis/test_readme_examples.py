@@ -106,6 +106,7 @@ def test_every_algorithm_has_an_example():
         "euromine:mapsites"}
 
 
+@pytest.mark.slow
 def test_readme_examples_run_as_written(euromine_provider, data, tmp_path, monkeypatch, capsys):
     runs: list[tuple[str, dict]] = []
     run = processing.run

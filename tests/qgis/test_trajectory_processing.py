@@ -16,6 +16,7 @@ from euromine_qgis.core.io.area import pixel_areas_m2
 from euromine_qgis.core.io.raster import Grid
 from euromine_qgis.core.maps.min_area import min_area_pixels, sieve_mask
 
+pytestmark = pytest.mark.slow  # six years mapped, sieved and drawn
 YEARS = "2015-2020"
 
 

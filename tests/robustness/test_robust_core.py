@@ -174,6 +174,7 @@ def test_mosaic_damaged_inside_the_file_is_named_with_the_rows(tmp_path, gdal_th
         clip_mosaic(mosaic, outline, "EPSG:4326", tmp_path / "out" / "Year2016.tif")
 
 
+@pytest.mark.slow
 def test_damaged_block_while_other_pieces_decode(tmp_path):
     """One decoding thread fails while the others still read: the error waits for them, so no
     handle is closed under a read in flight (that crashed the process within a few hundred runs)."""

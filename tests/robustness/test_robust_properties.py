@@ -54,6 +54,7 @@ DTYPES = {  # dtype -> (value range, declared nodata: a value, NaN or none)
 }
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(height=st.integers(1, 140), width=st.integers(1, 140), tile=st.sampled_from([16, 32, 64]),
        overlap_share=st.floats(0, 0.95), batch=st.integers(1, 5), dtype=st.sampled_from(sorted(DTYPES)),
@@ -100,6 +101,7 @@ def encode(mining: np.ndarray, valid: np.ndarray, kind: str) -> tuple[np.ndarray
     return raw, nodata
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(years=st.integers(1, 4), height=st.integers(1, 60), width=st.integers(1, 60),
        prediction_kind=st.sampled_from(sorted(MASK_KINDS)), reference_kind=st.sampled_from(sorted(MASK_KINDS)),

@@ -17,6 +17,7 @@ def test_every_task_has_an_architecture():
         architectures.get("no_such_net")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, inputs", [
     ("unet", [("image", ["N", 10, "H", "W"])]),
     ("fc_siam_diff", [("before", ["N", 10, "H", "W"]), ("after", ["N", 10, "H", "W"])]),

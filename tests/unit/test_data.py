@@ -144,6 +144,7 @@ def test_holdout_split_is_site_disjoint(sites):
     assert {s.name for s in train}.isdisjoint({s.name for s in val}) and train and val
 
 
+@pytest.mark.slow
 def test_the_training_data_loader_needs_no_onnxruntime():
     code = "import sys, export.data; assert 'onnxruntime' not in sys.modules, 'onnxruntime was imported'"
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],

@@ -95,6 +95,7 @@ class FailingTask:
         raise InputError("the second year is not a readable raster")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs Dask distributed")
 @pytest.mark.parametrize("executor", ["local", "cluster"])
 def test_a_failed_task_reports_its_lines_before_its_error(executor, model):

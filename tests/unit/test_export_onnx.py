@@ -27,6 +27,7 @@ from export.onnx import (  # noqa: E402
 from export.spectral import NAME, SpectralBaseline, metadata  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # exports models
 MODELS_DIR = REPO / "models_onnx"
 CONTRACT_KEYS = {
     "name", "task", "bands", "mean", "std", "patch_size", "classes", "output",

@@ -117,6 +117,7 @@ def heldout_site(tmp_path_factory) -> Path:
     return generate_sites(tmp_path_factory.mktemp("heldout"), 2, seed=3000)[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", WITH_INT8)
 def test_int8_maps_agree_with_fp32_on_a_heldout_site(heldout_site, name):
     """The engine's maps (tiling, blending, threshold 0.5) of the int8 sibling against fp32."""
@@ -133,6 +134,7 @@ def test_int8_maps_agree_with_fp32_on_a_heldout_site(heldout_site, name):
     assert agreement >= MIN_AGREEMENT, f"{name}: int8 agrees with fp32 on {agreement:.4%} of valid pixels"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
 def test_export_quantize_writes_a_sibling_that_belongs_to_its_parent(sites, tmp_path, precision):
     from euromine_qgis.core.io.checksum import sha256_of

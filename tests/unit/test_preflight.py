@@ -81,6 +81,7 @@ def baseline() -> Model:
     return Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is read from Linux's /proc")
 def test_estimates_against_a_real_run(wide_image, tmp_path):
     check = _measure("check", wide_image, tmp_path / "unused")

@@ -18,6 +18,7 @@ from tests.onnx_factory import conv_model, metadata, pooled_model
 from tests.rasters import random_scene, write_image
 
 # The promise of the docs and the help: tiled output equals whole-scene inference to this.
+pytestmark = pytest.mark.slow  # measures whole models
 EXACT = 1e-5
 
 

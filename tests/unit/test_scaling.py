@@ -118,6 +118,7 @@ def test_a_band_far_from_the_training_data_is_named(image, bundled, tmp_path):
     assert "median z-score beyond ±4: B4 +" in warning and "B3" not in warning.split("±4:")[1]
 
 
+@pytest.mark.slow
 def test_the_sample_comes_from_an_overview_when_there_is_one(image, bundled, tmp_path):
     """Overviews built from the data, then the full-resolution pixels made 5× brighter: the
     check's medians follow the overview, so it never decoded the full resolution."""

@@ -77,6 +77,7 @@ CHANGED = {  # setting -> (model override or model file, options, what the log n
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting", CHANGED)
 def test_a_changed_setting_re_maps_the_site_and_says_which(setting, baseline, tmp_path, sites, bundled):
     override, options, named = CHANGED[setting]

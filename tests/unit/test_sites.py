@@ -105,6 +105,7 @@ def test_clip_keeps_the_mosaic_grid_and_masks_outside_the_outline(tmp_path, site
     assert not (tmp_path / "far.tif").exists()
 
 
+@pytest.mark.slow
 def test_map_sites_outputs_summary_and_pooled_scores(tmp_path, sites, model):
     inputs = [folder_site(s, YEARS) for s in sites]
     result = map_sites(inputs, model, tmp_path, site_options(pairs="all"))
@@ -143,6 +144,7 @@ def test_map_sites_outputs_summary_and_pooled_scores(tmp_path, sites, model):
     assert not list(tmp_path.glob(".*"))  # no staging folders left
 
 
+@pytest.mark.slow
 def test_cancelled_run_resumes_and_redoes_what_does_not_verify(tmp_path, sites, model):
     inputs = [folder_site(s, [2015, 2016]) for s in sites]
     log: list[str] = []

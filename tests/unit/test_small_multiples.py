@@ -77,6 +77,7 @@ def test_a_big_raster_is_read_in_bounded_memory(tmp_path):
     assert peak < side * side / 20  # a few panels' worth, far from the 36 MB raster
 
 
+@pytest.mark.slow
 def test_png_grid_in_the_qgis_style_colours(tmp_path):
     footprints = {year: write_mask(tmp_path / f"footprint_{year}.tif", blow_up(coarse_codes(year, (40, 60)), 2, 1, 255),
                                    255) for year in range(2015, 2022)}

@@ -131,6 +131,7 @@ def test_a_subset_of_years_is_written_exactly_as_in_the_full_run(tmp_path, writt
     assert all(files[k] == full[k] for k in files)
 
 
+@pytest.mark.slow
 def test_generate_sites_names_sizes_and_independence_from_n(tmp_path):
     for seed in range(4):
         folders = synthetic.generate_sites(tmp_path / f"s{seed}", 3, seed, years=(2015,))
@@ -288,6 +289,7 @@ def test_spectra_are_plausible(sims):
 # --------------------------------------------------------------------------- CLI and speed
 
 
+@pytest.mark.slow
 def test_cli_writes_sites_and_prints_their_folders(tmp_path):
     out = tmp_path / "sites"
     cmd = [sys.executable, "-m", "export.synthetic", str(out), "--sites", "2", "--seed", "5",

@@ -12,6 +12,7 @@ from euromine_qgis.core.engine.bundled import SYNTHETIC_LABEL  # noqa: E402
 from euromine_qgis.core.engine.model import Model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # trains and exports models
 
 
 def _train(data: Path, out: Path, arch: str, seed: int = 3, *extra: str) -> dict:

@@ -66,6 +66,7 @@ def test_the_cards_page_shows_every_model_labelled_with_its_metrics():
         assert entry["sha256"] in sections[name] and metrics["command"] in sections[name]
 
 
+@pytest.mark.slow
 def test_zoo_measures_and_registers(sites, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
