@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from qgis import processing
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProject
@@ -47,6 +48,7 @@ def test_model_choices_follow_the_task(euromine_provider):
     assert trained and all(m.name in help_text for m in trained) and SYNTHETIC_LABEL in help_text
 
 
+@pytest.mark.slow
 def test_series_model_maps_every_year_in_one_run(euromine_provider, sites, tmp_path):
     series = next(m.name for m in bundled_models() if m.task == "footprint_series")
     site = sites[1]

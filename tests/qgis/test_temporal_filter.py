@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from qgis import processing
 from rasterio.windows import Window
@@ -23,6 +24,7 @@ def transitions_of(footprints: list[str]) -> int:
     return int(flicker[valid.any(axis=0)].sum())
 
 
+@pytest.mark.slow
 def test_mapfootprints_filter_keeps_the_grid_leaves_no_temporaries_and_flickers_less(euromine_provider, sites,
                                                                                      tmp_path):
     images = sorted(str(p) for p in (sites[1] / "image").glob("Year*.tif"))
@@ -48,6 +50,7 @@ def test_mapfootprints_filter_keeps_the_grid_leaves_no_temporaries_and_flickers_
     assert result["AREA_HA"].keys() == plain["AREA_HA"].keys()
 
 
+@pytest.mark.slow
 def test_changelayers_filter_lowers_transitions(euromine_provider, sites, tmp_path):
     images = sorted(str(p) for p in (sites[2] / "image").glob("Year*.tif"))
     footprints = processing.run("euromine:mapfootprints", {"IMAGES": images, "MODEL": "spectral_baseline",

@@ -2,6 +2,7 @@
 import threading
 
 import numpy as np
+import pytest
 import rasterio
 from osgeo import gdal
 from rasterio.transform import from_origin
@@ -19,6 +20,7 @@ def test_block_cache_is_bounded_in_bytes_and_restored():
     assert gdal.GetCacheMax() == before
 
 
+@pytest.mark.slow
 def test_masked_probabilities_written_while_another_thread_reads(tmp_path):
     """A uint8 probability raster (internal mask band) written row block by row block while a
     reader thread decodes an image, as the engine's writer and reader do: with a block cache
