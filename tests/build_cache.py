@@ -33,3 +33,27 @@ def locked(path: Path) -> Iterator[None]:
     with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         yield
+
+
+def kept_file(kind: str, key: str) -> Path:
+    """Where what is made from ``key`` is kept: build/test-cache/KIND/KEY (see keep)."""
+    return REPO / "build" / "test-cache" / kind / key
+
+
+def keep(path: Path, data: bytes) -> None:
+    """Keep ``data`` at ``path`` for the next run, never half-written under its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def onnx_export_key(test_file: str, name: str) -> str:
+    """The key of architecture ``name`` exported by ``test_file``: the architectures' code, the test
+    (its widths, calibration and export call) and the versions of the exporter's packages."""
+    import onnx
+    import onnxscript
+    import torch
+
+    versions = f"torch {torch.__version__} onnx {onnx.__version__} onnxscript {onnxscript.__version__}"
+    return files_digest("export/architectures", test_file, extra=f"{name} {versions}")

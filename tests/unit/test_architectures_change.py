@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from export.architectures import ARCHITECTURES  # noqa: E402
+from tests.build_cache import keep, kept_file, onnx_export_key  # noqa: E402
 
 BENCHMARK = {"fc_ef", "fc_siam_conc", "fc_siam_diff", "snunet", "bit", "tinycd", "changeformer", "a2net"}
 CHANGE = sorted(name for name, arch in ARCHITECTURES.items() if arch.task == "change")
@@ -141,7 +142,10 @@ def test_onnx_export_matches_pytorch_at_any_size(name: str) -> None:
     model = _calibrated(name)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(_export(model, _dates(1, 64, 64)), options, providers=["CPUExecutionProvider"])
+    kept = kept_file("onnx-export", onnx_export_key("tests/unit/test_architectures_change.py", name))
+    if not kept.is_file():  # kept under build/ by its inputs (tests/build_cache.py) for the next run
+        keep(kept, _export(model, _dates(1, 64, 64)))
+    session = ort.InferenceSession(kept.read_bytes(), options, providers=["CPUExecutionProvider"])
     inputs = session.get_inputs()
     assert [i.name for i in inputs] == ["before", "after"]
     for i in inputs:

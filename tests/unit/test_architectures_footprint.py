@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from export.architectures import ARCHITECTURES  # noqa: E402
+from tests.build_cache import keep, kept_file, onnx_export_key  # noqa: E402
 
 BENCHMARK = {"unet", "linknet", "pspnet", "deeplabv3plus", "deeplabv3plus_mobilenet", "upernet", "segformer"}
 FOOTPRINT = sorted(name for name, arch in ARCHITECTURES.items() if arch.task == "footprint")
@@ -68,7 +69,24 @@ def exports() -> Iterator[dict[str, tuple[torch.nn.Module, Future[bytes]]]]:
     workers = min(2, os.cpu_count() or 1)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         order = sorted(FOOTPRINT, key=lambda name: -len(list(models[name].modules())))
-        yield {name: (models[name], pool.submit(_export, models[name])) for name in order}
+        yield {name: (models[name], _kept_export(pool, name, models[name])) for name in order}
+
+
+def _kept_export(pool: ProcessPoolExecutor, name: str, model: torch.nn.Module) -> Future[bytes]:
+    """The export of ``name``, kept under build/ by its inputs (tests/build_cache.py): made in ``pool``
+    when no run has exported this code with these packages yet."""
+    kept = kept_file("onnx-export", onnx_export_key("tests/unit/test_architectures_footprint.py", name))
+    if kept.is_file():
+        done: Future[bytes] = Future()
+        done.set_result(kept.read_bytes())
+        return done
+    def keep_when_made(made: Future[bytes]) -> None:
+        if made.exception() is None:
+            keep(kept, made.result())
+
+    future = pool.submit(_export, model)
+    future.add_done_callback(keep_when_made)
+    return future
 
 
 def test_the_benchmark_families_are_registered() -> None:
