@@ -35,7 +35,10 @@ def footprints(folder: Path, years=(2015, 2016), size=(40, 48), name="footprint_
 
 
 def mapping(inputs, out: Path, **extra) -> dict:
-    return {"IMAGES": [str(p) for p in inputs], "MODEL": "spectral_baseline", "OUTPUT_FOLDER": str(out), **extra}
+    # fp32, not auto: auto's verdict is timed on the machine, and an int8 run's probabilities compress
+    # differently (the disk-full case needs outputs that do not fit)
+    return {"IMAGES": [str(p) for p in inputs], "MODEL": "spectral_baseline", "PRECISION": "fp32",
+            "OUTPUT_FOLDER": str(out), **extra}
 
 
 # --- inputs ------------------------------------------------------------------------------------
