@@ -19,11 +19,10 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
-from ..core.app.execution import executor_for
+from ..core.app.execution import run_spec
 from ..core.app.reference import help_html
-from ..core.app.spec import QGIS, AlgorithmSpec, Kind, Outcome, Values, check_values
+from ..core.app.spec import QGIS, AlgorithmSpec, Kind, Outcome, Values
 from ..core.errors import EuroMineError, first_line
-from ..core.executor import Executor
 from ..core.progress import Reporter
 from ..environment import GPU, MODELS, check_environment
 from .inputs import raster_input_problem
@@ -123,9 +122,7 @@ class EuroMineAlgorithm(QgsProcessingAlgorithm):
         values = ParameterValues(self, parameters, context)
         try:
             with self._model_code(feedback):
-                check_values(self.SPEC, values)
-                executor = executor_for(values.get("SCHEDULER") or "")
-                outcome = self.execute(values, reporter_for(feedback), executor, context, feedback)
+                outcome = self.execute(values, reporter_for(feedback), context, feedback)
             for line in outcome.lines:
                 feedback.pushInfo(line)
             return {**outcome.results, **self.present(outcome, values, context, feedback)}
@@ -146,10 +143,10 @@ class EuroMineAlgorithm(QgsProcessingAlgorithm):
             problem = next((p.message() for p in check_environment() if p.affects == MODELS), first_line(exc))
             raise QgsProcessingException(tr("Model cannot run here: {problem}").format(problem=problem)) from exc
 
-    def execute(self, values: Values, reporter: Reporter, executor: Executor, context: QgsProcessingContext,
+    def execute(self, values: Values, reporter: Reporter, context: QgsProcessingContext,
                 feedback: QgsProcessingFeedback) -> Outcome:
         """Run the spec's use case (a subclass gives it what QGIS provides around the run)."""
-        return self.SPEC.run(values, reporter, executor)
+        return run_spec(self.SPEC, values, reporter)
 
     def present(self, outcome: Outcome, values: Values, context: QgsProcessingContext,
                 feedback: QgsProcessingFeedback) -> dict:

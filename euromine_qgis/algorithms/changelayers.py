@@ -11,6 +11,7 @@ from pathlib import Path
 from qgis.core import QgsProcessingUtils
 
 from ..core.app import changelayers
+from ..core.app.execution import run_spec
 from ..core.app.params import FOOTPRINT_POLYGONS, OUTPUT_FOLDER
 from ..core.app.spec import Outcome
 from .base import EuroMineAlgorithm
@@ -35,14 +36,14 @@ class ChangeLayersAlgorithm(EuroMineAlgorithm):
 
     SPEC = changelayers.SPEC
 
-    def execute(self, values, reporter, executor, context, feedback) -> Outcome:
+    def execute(self, values, reporter, context, feedback) -> Outcome:
         """The use case, keeping the (filtered, sieved) masks the areas measure while polygons are
         drawn from them."""
         vector, polygons = values[changelayers.VECTOR_OUTPUT.name], values[FOOTPRINT_POLYGONS.name]
         drawn = vector or polygons is not None
         with tempfile.TemporaryDirectory(dir=QgsProcessingUtils.tempFolder()) if drawn else nullcontext() as masks:
             values.extra[changelayers.MASKS.name] = Path(masks) if masks else None
-            outcome = self.SPEC.run(values, reporter, executor)
+            outcome = run_spec(self.SPEC, values, reporter)
             result, out_dir = outcome.value, values[OUTPUT_FOLDER.name]
             if polygons is not None:
                 site = values[changelayers.SITE_NAME.name] or out_dir.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.core import QgsApplication
 
+from ..core.app.execution import run_spec
 from ..core.app.spec import Outcome
 from ..dependencies import spec
 from .base import EuroMineAlgorithm
@@ -14,9 +15,9 @@ class InstallDependenciesAlgorithm(EuroMineAlgorithm):
 
     SPEC = spec.SPEC
 
-    def execute(self, values, reporter, executor, context, feedback) -> Outcome:
+    def execute(self, values, reporter, context, feedback) -> Outcome:
         values.extra[spec.SETTINGS_FOLDER.name] = QgsApplication.qgisSettingsDirPath()
-        return self.SPEC.run(values, reporter, executor)
+        return run_spec(self.SPEC, values, reporter)
 
     def postProcessAlgorithm(self, context, feedback) -> dict:
         """In the main thread: the provider checks again and loads the algorithms that run a model."""

@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from ..core.app.catalog import SPECS
-from ..core.app.execution import executor_for
-from ..core.app.spec import CLI, AlgorithmSpec, Outcome, run_spec
+from ..core.app.execution import run_spec
+from ..core.app.params import DRY_RUN, has_dry_run
+from ..core.app.spec import CLI, AlgorithmSpec, Outcome
 from ..core.errors import Cancelled, EuroMineError, OutOfMemory
 from ..core.progress import Reporter
 from .console import Console
@@ -36,8 +37,8 @@ def run_command(spec: AlgorithmSpec, args: argparse.Namespace, reporter: Reporte
     """The use case of ``spec`` on the flags in ``args`` (``euromine check`` sets DRY_RUN)."""
     values = read_values(spec, args)
     if getattr(args, "checking", False):
-        values["DRY_RUN"] = True
-    return run_spec(spec, values, reporter, executor_for(values.get("SCHEDULER") or ""))
+        values[DRY_RUN.name] = True
+    return run_spec(spec, values, reporter)
 
 
 def _subcommand(subparsers: argparse._SubParsersAction, spec: AlgorithmSpec, common: argparse.ArgumentParser,
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     specs = [spec for spec in SPECS if CLI in spec.surfaces]
     for spec in specs:
         _subcommand(subparsers, spec, common)
-    checked = [spec for spec in specs if spec.has_dry_run]
+    checked = [spec for spec in specs if has_dry_run(spec)]
     check_help = CHECK_HELP.format(names=", ".join(s.id for s in checked[:-1]) + f" or {checked[-1].id}")
     check = subparsers.add_parser("check", parents=[common], help=check_help, description=check_help, epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -6,7 +6,7 @@ from ..engine.contract import FOOTPRINT_TASKS
 from ..engine.devices import DEVICES
 from ..engine.precision import PRECISIONS
 from ..maps.temporal_filter import TEMPORAL_FILTERS
-from .spec import QGIS, Kind, Param
+from .spec import QGIS, AlgorithmSpec, Kind, Param
 
 YEARS = Param(
     "YEARS", Kind.TEXT, "Years (e.g. 2015-2024 or 2016,2019)", optional=True, default="",
@@ -73,6 +73,13 @@ DRY_RUN = Param(
          "accumulators, GDAL cache, and the TEMPORAL_FILTER and MIN_AREA_HA passes) and the estimated time from "
          "that batch, timed on the execution provider that would run (named). The command's "
          "<code>euromine check</code> does the same.")
+
+
+
+def has_dry_run(spec: AlgorithmSpec) -> bool:
+    """Whether a run of ``spec`` can be checked without writing anything (DRY_RUN)."""
+    return any(p.name == DRY_RUN.name for p in spec.params)
+
 
 SCHEDULER = Param(
     "SCHEDULER", Kind.TEXT, "Dask scheduler: tcp://HOST:8786, or local:N worker processes (empty: run here)",

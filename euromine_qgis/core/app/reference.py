@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from ..engine.bundled import bundled_models
 from ..errors import ModelError
+from .params import has_dry_run
 from .spec import CLI, DESTINATIONS, QGIS, AlgorithmSpec, Kind, Param
 
 TAG = re.compile(r"<[^>]+>")
@@ -82,7 +83,7 @@ def markdown_page(spec: AlgorithmSpec) -> str:
     if QGIS in spec.surfaces:
         where.append(f"Processing: `euromine:{spec.id}` ({spec.group})")
     if CLI in spec.surfaces:
-        where.append(f"command: `euromine {spec.id}`" + (f", `euromine check {spec.id}`" if spec.has_dry_run else ""))
+        where.append(f"command: `euromine {spec.id}`" + (f", `euromine check {spec.id}`" if has_dry_run(spec) else ""))
     lines = [f"# {spec.title}", "", f"{spec.summary[:1].upper()}{spec.summary[1:]}.", "", "; ".join(where) + ".", "",
              spec.description, ""]
     if spec.params:

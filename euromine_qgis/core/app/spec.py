@@ -163,11 +163,6 @@ class AlgorithmSpec:
         """The parameters ``surface`` shows."""
         return tuple(p for p in self.params if surface in p.surfaces)
 
-    @property
-    def has_dry_run(self) -> bool:
-        """Whether a run can be checked without writing anything (DRY_RUN)."""
-        return any(p.name == "DRY_RUN" for p in self.params)
-
 
 def check_values(spec: AlgorithmSpec, values: Values) -> None:
     """The checks every surface gets from the spec, whatever it checked itself: choices and bounds.
@@ -185,13 +180,6 @@ def check_values(spec: AlgorithmSpec, values: Values) -> None:
                 raise InputError(f"{p.name} {value}: must be at least {p.minimum:g}")
             if p.maximum is not None and value > p.maximum:
                 raise InputError(f"{p.name} {value}: must be at most {p.maximum:g}")
-
-
-def run_spec(spec: AlgorithmSpec, values: Values, reporter: Reporter, executor: Executor) -> Outcome:
-    """Run ``spec``'s use case on ``values`` (every parameter of the surface, as read by its adapter)
-    after the spec's own checks."""
-    check_values(spec, values)
-    return spec.run(values, reporter, executor)
 
 
 def files(value: Sequence[RasterInput] | None) -> list[Path]:
