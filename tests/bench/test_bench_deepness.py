@@ -75,6 +75,19 @@ def cpu_name() -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
+# The /proc/cpuinfo flags int8 and fp32 speed depend on, as the benches name them
+SPEED_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI",
+               "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX"}
+
+
+def cpu_flags() -> str:
+    """Which of SPEED_FLAGS this CPU reports (comma-separated), or 'none of AVX2, ...'."""
+    with open("/proc/cpuinfo") as info:
+        flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
+    found = [name for flag, name in SPEED_FLAGS.items() if flag in flags]
+    return ", ".join(found) if found else "none of " + ", ".join(SPEED_FLAGS.values())
+
+
 def run_checked(command: list[str], what: str) -> str:
     """stdout of ``command``; a failure shows the tail of its stderr."""
     done = subprocess.run(command, check=False, capture_output=True, text=True)
