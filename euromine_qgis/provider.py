@@ -20,6 +20,7 @@ ALGORITHMS = (
     ("changelayers", "ChangeLayersAlgorithm"),
     ("evaluate", "EvaluateAlgorithm"),
     ("mapsites", "MapSitesAlgorithm"),
+    ("composites", "CompositesAlgorithm"),
     ("installdependencies", "InstallDependenciesAlgorithm"),
 )
 

@@ -22,6 +22,7 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
@@ -92,6 +93,8 @@ def _made(p: Param) -> QgsProcessingParameterDefinition:
         return QgsProcessingParameterRasterDestination(p.name, label, optional=optional)
     if kind is Kind.POLYGONS:
         return QgsProcessingParameterFeatureSource(p.name, label, [SOURCE_VECTOR_POLYGON], optional=optional)
+    if kind is Kind.EXTENT:
+        return QgsProcessingParameterExtent(p.name, label, optional=optional)
     return QgsProcessingParameterField(p.name, label, parentLayerParameterName=p.parent, optional=optional)
 
 
@@ -143,6 +146,17 @@ def _outlines(alg: QgsProcessingAlgorithm, p: Param, parameters: dict,
     return Outlines(shapes, crs.authid() or crs.toWkt())
 
 
+def _extent(alg: QgsProcessingAlgorithm, name: str, parameters: dict, context: QgsProcessingContext) -> Outlines:
+    """An EXTENT value: its rectangle as the one unnamed shape of an Outlines, in the extent's CRS
+    (WGS 84 where it names none)."""
+    rect = alg.parameterAsExtent(parameters, name, context)
+    crs = alg.parameterAsExtentCrs(parameters, name, context)
+    ring = [[rect.xMinimum(), rect.yMinimum()], [rect.xMaximum(), rect.yMinimum()],
+            [rect.xMaximum(), rect.yMaximum()], [rect.xMinimum(), rect.yMaximum()], [rect.xMinimum(), rect.yMinimum()]]
+    return Outlines([(None, {"type": "Polygon", "coordinates": [ring]})],
+                    (crs.authid() or crs.toWkt()) if crs.isValid() else "EPSG:4326")
+
+
 def read_value(alg: QgsProcessingAlgorithm, p: Param, parameters: dict, context: QgsProcessingContext) -> Any:
     """The value of ``p`` in ``parameters`` as the use case takes it (see core.app.spec.Kind)."""
     kind, name, given = p.kind, p.name, parameters.get(p.name) not in (None, "", [])
@@ -166,6 +180,8 @@ def read_value(alg: QgsProcessingAlgorithm, p: Param, parameters: dict, context:
         return alg.parameterAsEnumString(parameters, name, context) or p.default
     if kind is Kind.MODEL:
         return alg.parameterAsEnumString(parameters, name, context) or None
+    if kind is Kind.EXTENT:
+        return _extent(alg, name, parameters, context) if given else None
     if kind is Kind.OUTPUT_RASTER:
         target = alg.parameterAsOutputLayer(parameters, name, context)
         return Path(target) if target else None

@@ -44,6 +44,8 @@ def add_flag(parser: argparse.ArgumentParser, p: Param) -> None:
         options.update(type=float, default=p.default)
     elif kind is Kind.INTEGER:
         options.update(type=int, default=p.default)
+    elif kind is Kind.FIELD:  # a property of a file's features, by name
+        options.update(default=p.default)
     else:
         options.update(default=p.default or "")
     parser.add_argument(p.flag, **options)

@@ -21,6 +21,7 @@ ALGORITHMS = {  # id: (display name, group)
     "euromine:changelayers": ("Change layers from annual footprints", "Change"),
     "euromine:evaluate": ("Evaluate footprints (CA-TIoU, IoU, F1)", "Evaluation"),
     "euromine:mapsites": ("Map and score many sites", "Site workflows"),
+    "euromine:composites": ("Annual composites from a STAC archive", "Site workflows"),
     "euromine:installdependencies": ("Install dependencies (onnxruntime)", "Setup"),
 }
 
@@ -95,5 +96,5 @@ def test_without_onnxruntime_only_the_algorithms_that_always_run_a_model_are_lef
     assert out.returncode == 0, out.stderr[-3000:]
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     # detectchange: METHOD footprints; installdependencies: the fix
-    assert loaded["algorithms"] == ["changelayers", "detectchange", "evaluate", "installdependencies"]
+    assert loaded["algorithms"] == ["changelayers", "composites", "detectchange", "evaluate", "installdependencies"]
     assert loaded["unavailable"] == ["mapfootprints", "mapsites"] and "footprints" in loaded["methods"]

@@ -68,5 +68,8 @@ def test_the_commands_flags_are_the_specs(spec):
 def test_each_side_has_the_parameters_the_spec_gives_it():
     for spec in ALL:
         qgis_only = {p.name for p in spec.params if p.surfaces == frozenset({QGIS})}
-        assert qgis_only <= {"VECTOR_OUTPUT", "FOOTPRINT_POLYGONS", "SITES_LAYER", "NAME_FIELD", "MOSAICS"}, spec.id
-        assert not [p for p in spec.params if p.surfaces == frozenset({CLI})], spec.id
+        assert qgis_only <= {"VECTOR_OUTPUT", "FOOTPRINT_POLYGONS", "SITES_LAYER", "NAME_FIELD", "MOSAICS",
+                             "EXTENT"}, spec.id
+        # the command's areas where QGIS has EXTENT and SITES_LAYER (composites)
+        cli_only = {p.name for p in spec.params if p.surfaces == frozenset({CLI})}
+        assert cli_only <= {"BBOX", "SITES"}, spec.id

@@ -35,7 +35,8 @@ class Kind(enum.Enum):
     OUTPUT_FILE = "output file"  # Path | None
     OUTPUT_RASTER = "output raster"  # Path | None
     POLYGONS = "polygons"  # a polygon layer (QGIS only): Outlines | None
-    FIELD = "field"  # a field of the POLYGONS parameter ``parent`` (QGIS only): str
+    FIELD = "field"  # a field of the POLYGONS parameter ``parent`` (the command: a text): str | None
+    EXTENT = "extent"  # a rectangle in any CRS (QGIS only): Outlines of one unnamed shape | None
 
 
 DESTINATIONS = (Kind.OUTPUT_FOLDER, Kind.OUTPUT_FILE, Kind.OUTPUT_RASTER)
