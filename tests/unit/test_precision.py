@@ -4,14 +4,17 @@ sites, all on real onnxruntime sessions of the bundled files and their int8 sibl
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from euromine_qgis.core.engine.bundled import MODELS_DIR
-from euromine_qgis.core.engine.model import Model
+from euromine_qgis.core.engine.model import TIMED_SIDE, Model
 from euromine_qgis.core.engine.precision import (
     CACHE_ENV,
     CACHE_FILE,
@@ -54,7 +57,7 @@ def test_auto_measures_once_then_uses_the_cache_and_remeasures_a_corrupt_one(bas
     assert first.precision_reason.startswith("measured: fp32 1.00×, int8 ")
     entry = next(iter(json.loads(cache.read_text()).values()))
     assert entry["candidates"] == ["fp32", "int8"]
-    assert entry["precision"] == first.precision == fastest(entry["seconds_per_batch"])
+    assert entry["precision"] == first.precision == fastest(entry["seconds_per_tile"])
     assert first.path.name == ("spectral_baseline.int8.onnx" if first.precision == "int8" else baseline.name)
 
     second = Model(baseline, device="cpu", precision="auto", scale=1.0)
@@ -64,6 +67,36 @@ def test_auto_measures_once_then_uses_the_cache_and_remeasures_a_corrupt_one(bas
     cache.write_text("{not json")
     assert Model(baseline, device="cpu", precision="auto", scale=1.0).precision_reason.startswith("measured: ")
     assert json.loads(cache.read_text())  # rewritten whole
+
+
+# A child process opens a model with PRECISION=auto and prints its peak RSS (kB) and the verdict.
+OPEN_AUTO = """
+import resource, sys
+from euromine_qgis.core.engine.model import Model
+model = Model(sys.argv[1], device="cpu", precision="auto", scale=1.0)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, model.precision_reason)
+"""
+
+
+@pytest.mark.slow
+def test_auto_first_use_costs_little_memory_and_few_timed_pixels(tmp_path):
+    """The U-Net's first auto use against a child with the verdict cached: at most 100 MB more peak
+    RSS (timing its 1 760-px default tiles took 1.2 GB) and a bounded count of timed pixels."""
+    for name in ("unet_footprint.onnx", "unet_footprint.int8.onnx"):
+        shutil.copy(MODELS_DIR / name, tmp_path / name)
+    env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", OPEN_AUTO, str(tmp_path / "unet_footprint.onnx")], env=env,
+                           cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, check=True)
+            .stdout.split(" ", 1) for _ in range(2)]
+    (first_kb, first_reason), (cached_kb, cached_reason) = runs
+    assert first_reason.startswith("measured: ") and cached_reason.startswith("cached from ")
+    assert int(first_kb) - int(cached_kb) <= 100 * 1024
+    entry = next(iter(json.loads((tmp_path / "cache" / CACHE_FILE).read_text()).values()))
+    timed = entry["timed"]
+    assert timed["tile_side"] <= TIMED_SIDE
+    # one 256-px tile, 2 candidates x (1 warm-up + at most 5 timed runs): under 0.8 Mpx, about a
+    # quarter of one default 1 760-px tile
+    assert len(entry["candidates"]) * timed["runs_per_candidate"] * timed["tile_side"] ** 2 <= 800_000
 
 
 def test_auto_without_a_sibling_runs_fp32_without_timing(conv_onnx, cache):

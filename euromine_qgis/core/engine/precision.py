@@ -8,16 +8,18 @@ parent's sha256 is refused. int8 runs anywhere; fp16 only on CUDA (the fp16 sibl
 TensorRT (the parent with TensorRT's fp16 flag).
 
 ``auto`` never assumes a precision is faster: on first use of a model on a machine and provider
-it times each candidate (the caller's timer) and keeps the fastest whose agreement is within
-MIN_AGREEMENT, caching the verdict by the model's sha256, provider, device name and onnxruntime
-version in ``cache_dir()`` (EUROMINE_CACHE_DIR overrides it). An unreadable cache is measured anew.
+it times each candidate (the caller's timer, on a small tile so that the verdict costs well under a
+second and little memory) and keeps the fastest whose agreement is within MIN_AGREEMENT, caching
+the verdict by the model's sha256, provider, device name (with the CPU's int8-relevant instruction
+sets) and onnxruntime version in ``cache_dir()`` (EUROMINE_CACHE_DIR overrides it). An unreadable
+cache is measured anew.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +115,16 @@ class Verdict:
     reason: str
 
 
+@dataclass(frozen=True)
+class Timing:
+    """What auto's timer measured: median seconds per run of each candidate on one tile of ``side``
+    pixels, and the runs each candidate made (its warm-up included)."""
+
+    seconds: Mapping[str, float]
+    side: int
+    runs: int
+
+
 def speeds_text(seconds: Mapping[str, float]) -> str:
     """'fp32 1.00×, int8 0.90×': each candidate's speed over fp32 (higher is faster)."""
     return ", ".join(f"{p} {seconds['fp32'] / s:.2f}×" for p, s in seconds.items())
@@ -143,12 +155,12 @@ def _write_cache(path: Path, data: dict[str, Any]) -> None:
         pass
 
 
-def auto_precision(candidates: Mapping[str, float | None], key: str, time: Callable[[list[str]], dict[str, float]],
+def auto_precision(candidates: Mapping[str, float | None], key: str, time: Callable[[list[str]], Timing],
                    cache: Path | None = None) -> Verdict:
     """The precision ``auto`` runs among ``candidates`` (precision -> recorded argmax agreement;
     None for fp32). Candidates below MIN_AGREEMENT are left out; with more than fp32 left, the
-    verdict cached under ``key`` is used, else ``time(precisions)`` (seconds per batch of each) is
-    measured and cached."""
+    verdict cached under ``key`` is used, else ``time(precisions)`` is measured and cached with
+    what was timed (tile side and runs)."""
     within = [p for p, agreement in candidates.items() if agreement is None or agreement >= MIN_AGREEMENT]
     if within == ["fp32"]:
         return Verdict("fp32", "the only candidate on this provider (no reduced-precision sibling within the bounds)")
@@ -157,16 +169,20 @@ def auto_precision(candidates: Mapping[str, float | None], key: str, time: Calla
     entry = data.get(key)
     if isinstance(entry, dict) and entry.get("precision") in within and entry.get("candidates") == within:
         return Verdict(entry["precision"], f"cached from {entry.get('measured', '?')}: {entry.get('speeds', '?')}")
-    seconds = time(within)
-    choice, speeds = fastest(seconds), speeds_text(seconds)
+    timing = time(within)
+    choice = fastest(timing.seconds)
+    speeds = f"{speeds_text(timing.seconds)} on {timing.side}-px tiles"
     data[key] = {"precision": choice, "candidates": within, "speeds": speeds,
-                 "seconds_per_batch": {p: round(s, 5) for p, s in seconds.items()},
+                 "seconds_per_tile": {p: round(s, 5) for p, s in timing.seconds.items()},
+                 "timed": {"tile_side": timing.side, "runs_per_candidate": timing.runs},
                  "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     _write_cache(path, data)
     return Verdict(choice, f"measured: {speeds}")
 
 
-def cache_key(sha256: str, provider: str, device: str, runtime_version: str) -> str:
-    """What a cached verdict holds for: the model's bytes, the provider, the device and onnxruntime."""
-    return f"{sha256}|{provider}|{device}|onnxruntime {runtime_version}"
-
+def cache_key(sha256: str, provider: str, device: str, isa: Sequence[str], runtime_version: str) -> str:
+    """What a cached verdict holds for: the model's bytes, the provider, the device and the
+    instruction sets ``isa`` it offers (hardware.cpu_flags on a CPU: the same model name comes with
+    and without VNNI), and onnxruntime."""
+    flags = f" [{' '.join(isa)}]" if isa else ""
+    return f"{sha256}|{provider}|{device}{flags}|onnxruntime {runtime_version}"
