@@ -18,10 +18,12 @@ from ..errors import ModelError, OutOfMemory, first_line
 from ..io.checksum import sha256_of
 from .bundled import SYNTHETIC_LABEL
 from .contract import METADATA_KEY, ModelInfo, NormalizationOverride, model_inputs, normalize_in_place
-from .devices import GPU_PROVIDERS, TENSORRT, device_name, execution_providers, provider_fallback, provider_options
+from .devices import CPU, GPU_PROVIDERS, TENSORRT, device_name, execution_providers, provider_fallback, provider_options
+from .hardware import cpu_flags
 from .precision import (
     PRECISIONS,
     VARIANT_KEY,
+    Timing,
     Verdict,
     auto_precision,
     cache_key,
@@ -32,9 +34,14 @@ from .precision import (
 from .scaling import scaled_info
 
 TRT_CACHE = Path(tempfile.gettempdir()) / "euromine-trt-cache"
-# Timed batches per candidate when auto measures (after one warm-up run each), and the years of a
-# series model's timed stack (ten years of full-size tiles take minutes on a small CPU).
-TIMED_RUNS = 2
+# What auto times on first use: one tile of at most TIMED_SIDE px (the run's tile where smaller;
+# a full-size tile costs seconds and a gigabyte of activations), batch 1, one warm-up run per
+# candidate, then TIMED_ROUNDS interleaved runs, stopping after MIN_TIMED_ROUNDS once the timed runs
+# took TIMED_BUDGET_S; a series model's stack has TIMED_YEARS years.
+TIMED_SIDE = 256
+TIMED_ROUNDS = 5
+MIN_TIMED_ROUNDS = 3
+TIMED_BUDGET_S = 0.5
 TIMED_YEARS = 1
 # What onnxruntime raises when a model or its run fails: a class per status code (each derives from
 # Exception alone), the codes added after 1.16 where this version has them, and RuntimeError, which
@@ -135,9 +142,10 @@ class Model:
                 except ModelError as exc:  # e.g. a sibling left from before the model was retrained
                     skipped.append(f"skipped {exc}")
             sessions = {p: s for p, (s, _) in records.items()}
-            key = cache_key(parent_sha, self.provider, self.device_name, ort.__version__)
+            isa = cpu_flags() if self.provider == CPU else ()
+            key = cache_key(parent_sha, self.provider, self.device_name, isa, ort.__version__)
             verdict = auto_precision({p: r for p, (_, r) in records.items()}, key,
-                                     lambda names: self._seconds_per_batch({p: sessions[p] for p in names}))
+                                     lambda names: self._time_candidates({p: sessions[p] for p in names}))
             verdict = Verdict(verdict.precision, "; ".join([verdict.reason, *skipped]))
         else:
             file = requested_file(parent, precision, self.provider)
@@ -162,25 +170,28 @@ class Model:
         record = sibling_record(session.get_modelmeta().custom_metadata_map.get(VARIANT_KEY), file, parent_sha)
         return session, float(record.get("argmax_agreement", 0.0))
 
-    def _seconds_per_batch(self, sessions: dict[str, ort.InferenceSession]) -> dict[str, float]:
-        """Median seconds per batch of the engine's own tiles and batch size for this model and
-        provider for each session, measured interleaved after one warm-up run each. A series model
-        gets TIMED_YEARS years: its time grows with the years alike at every precision."""
-        from .inference import TileSettings, auto_batch_size, resolve_tiling
+    def _time_candidates(self, sessions: dict[str, ort.InferenceSession]) -> Timing:
+        """Median seconds per run of each session on one tile of the run's side capped at TIMED_SIDE
+        (on the model's alignment), interleaved in alternating order after one warm-up run each."""
+        from .inference import TileSettings, resolve_tiling
 
-        tile = resolve_tiling(self.info, TileSettings(batch_size=0)).tile
+        tiling = resolve_tiling(self.info, TileSettings(batch_size=0))
+        side = min(tiling.tile, max(tiling.alignment, TIMED_SIDE // tiling.alignment * tiling.alignment))
         images = self.info.spec.images_per_sample or TIMED_YEARS
-        batch = np.random.default_rng(0).standard_normal(
-            (auto_batch_size(self, tile * tile), images * len(self.info.bands), tile, tile)).astype(np.float32)
-        feeds = dict(zip(self.input_names, model_inputs(batch, self.info, len(self.input_names)), strict=True))
+        tile = np.random.default_rng(0).standard_normal((1, images * len(self.info.bands), side, side))
+        feeds = dict(zip(self.input_names, model_inputs(tile.astype(np.float32), self.info, len(self.input_names)),
+                         strict=True))
         times: dict[str, list[float]] = {p: [] for p in sessions}
-        for run in range(TIMED_RUNS + 1):
-            for precision, session in sessions.items():
+        order = list(sessions)
+        for run in range(TIMED_ROUNDS + 1):
+            for precision in order if run % 2 else reversed(order):
                 start = time.perf_counter()
-                session.run([self.output_name], feeds)
+                sessions[precision].run([self.output_name], feeds)
                 if run:
                     times[precision].append(time.perf_counter() - start)
-        return {p: float(np.median(t)) for p, t in times.items()}
+            if run >= MIN_TIMED_ROUNDS and sum(map(sum, times.values())) >= TIMED_BUDGET_S:
+                break
+        return Timing({p: float(np.median(t)) for p, t in times.items()}, side, run + 1)
 
     def _check_signature(self) -> None:
         """The graph must take the task's inputs (contract.TASK_TABLE) with the metadata's bands."""
