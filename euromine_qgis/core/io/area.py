@@ -86,9 +86,9 @@ def _bracket(positions: NDArray[np.int64], knots: NDArray[np.int64]
     return lower, upper, weight
 
 
-def _projected_pixel_areas(grid: Grid, row0: int, rows: int) -> NDArray[np.float64]:
-    """Area (m²) of each pixel of ``rows`` rows from ``row0``: the planar cell area divided by the
-    projection's areal scale at the pixel centre."""
+def _projected_pixel_areas(grid: Grid, row0: int, rows: int, col0: int, cols: int) -> NDArray[np.float64]:
+    """Area (m²) of each pixel of ``rows`` rows from ``row0`` and ``cols`` columns from ``col0``: the
+    planar cell area divided by the projection's areal scale at the pixel centre."""
     t = grid.transform
     crs = _require_crs(grid)
     unit = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
@@ -96,7 +96,7 @@ def _projected_pixel_areas(grid: Grid, row0: int, rows: int) -> NDArray[np.float
     step = max(1, int(SCALE_SPACING_M / math.sqrt(planar_m2)))
     row_knots, col_knots = _knots(grid.height, step), _knots(grid.width, step)
     r_lo, r_hi, r_w = _bracket(np.arange(row0, row0 + rows), row_knots)
-    c_lo, c_hi, c_w = _bracket(np.arange(grid.width), col_knots)
+    c_lo, c_hi, c_w = _bracket(np.arange(col0, col0 + cols), col_knots)
     used = slice(r_lo[0], r_hi[-1] + 1)  # only the knot rows around this window
     cols, knot_rows = np.meshgrid(col_knots + 0.5, row_knots[used] + 0.5)
     wkt = crs.to_wkt()
@@ -121,16 +121,18 @@ def _projected_pixel_areas(grid: Grid, row0: int, rows: int) -> NDArray[np.float
     # the largest of a pass, and gathering it row by row costs ten times more.
     rises = np.diff(knot_areas, axis=0, append=knot_areas[-1:])
     first_rows = np.searchsorted(r_lo - used.start, np.arange(len(knot_areas) + 1))
-    areas = np.empty((rows, grid.width))
+    areas = np.empty((rows, cols))
     for k, (begin, end) in enumerate(pairwise(first_rows)):
         np.multiply.outer(r_w[begin:end], rises[k], out=areas[begin:end])
         areas[begin:end] += knot_areas[k]
     return areas
 
 
-def pixel_areas_m2(grid: Grid, row0: int = 0, rows: int | None = None) -> NDArray[np.float64]:
+def pixel_areas_m2(grid: Grid, row0: int = 0, rows: int | None = None, col0: int = 0,
+                   cols: int | None = None) -> NDArray[np.float64]:
     """Area in m² of each pixel of ``rows`` rows of ``grid`` from row ``row0`` (default: to the
-    last row): shape (rows, width), or (rows, 1) where every pixel of a row has one area.
+    last row) and ``cols`` columns from ``col0`` (default: to the last column): shape (rows, cols),
+    or (rows, 1) where every pixel of a row has one area.
 
     Geographic CRS: the exact ellipsoidal area of each graticule cell, one per row (closed form
     through the authalic latitude). Projected CRS: the planar cell area divided by the
@@ -142,7 +144,7 @@ def pixel_areas_m2(grid: Grid, row0: int = 0, rows: int | None = None) -> NDArra
     rows = grid.height - row0 if rows is None else rows
     if crs.is_geographic:
         return _geographic_row_areas(grid, row0, rows)[:, None]
-    return _projected_pixel_areas(grid, row0, rows)
+    return _projected_pixel_areas(grid, row0, rows, col0, grid.width - col0 if cols is None else cols)
 
 
 class AreaTally:
@@ -158,21 +160,21 @@ class AreaTally:
         self.grid = grid
         self.unit = unit
         self.totals: dict[Hashable, float | NDArray[np.float64]] = {}
-        self._window: tuple[int, int] | None = None
+        self._window: tuple[int, int, int, int] | None = None
         self._window_ha = np.ones((0, 1))
 
-    def _areas_ha(self, row0: int, rows: int) -> NDArray[np.float64]:
+    def _areas_ha(self, row0: int, rows: int, col0: int, cols: int) -> NDArray[np.float64]:
         """Pixel areas of one window, kept while masks of the same window are added under other keys."""
-        if self._window != (row0, rows):
-            self._window_ha = (pixel_areas_m2(self.grid, row0, rows) / M2_PER_HA if self.unit == "ha"
+        if self._window != (row0, rows, col0, cols):
+            self._window_ha = (pixel_areas_m2(self.grid, row0, rows, col0, cols) / M2_PER_HA if self.unit == "ha"
                                else np.ones((rows, 1)))
-            self._window = (row0, rows)
+            self._window = (row0, rows, col0, cols)
         return self._window_ha
 
-    def add(self, key: Hashable, row0: int, mask: NDArray[np.bool_]) -> None:
+    def add(self, key: Hashable, row0: int, mask: NDArray[np.bool_], col0: int = 0) -> None:
         """Add the area of ``mask`` (rows × cols, or a stack of them along leading axes, summed
-        separately) whose first row is row ``row0`` of the grid."""
-        areas = self._areas_ha(row0, mask.shape[-2])
+        separately) whose first pixel is row ``row0``, column ``col0`` of the grid."""
+        areas = self._areas_ha(row0, mask.shape[-2], col0, mask.shape[-1])
         if areas.shape[1] == 1:  # one area per row: counting pixels per row is cheaper still
             area = np.count_nonzero(mask, axis=-1) @ areas[:, 0]
         else:

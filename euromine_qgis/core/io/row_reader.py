@@ -1,5 +1,9 @@
 """Top-to-bottom reading of an image in whole block rows, so each compressed block is decoded once.
 
+A reader covers one column span of the image (a panel of the engine, see engine.inference), so its
+buffer grows with the span's width, never with the image's; reading the next panel restarts it
+at the top (``span``).
+
 The engine's tile strips overlap, and a strip's rows rarely line up with the GeoTIFF's internal
 blocks. GDAL does not keep decoded blocks of a multi-band, pixel-interleaved read in its block
 cache, so every windowed read decodes every block it touches again: a 160-row strip every
@@ -30,7 +34,7 @@ from rasterio.windows import Window
 
 from .raster import open_raster, read_window
 
-# Above this many bytes of kept rows (very wide scenes, long series) each window is read directly.
+# Above this many bytes of kept rows (long series of many bands) each window is read directly.
 ROW_BUFFER_BUDGET = 256 * 2**20
 MAX_DECODE_THREADS = 8
 
@@ -56,20 +60,23 @@ def opens_again(src: DatasetReader) -> bool:
 
 
 def split_at_blocks(src: DatasetReader, window: Window, parts: int) -> list[Window]:
-    """``window`` (whole block rows, full width) cut into at most ``parts`` pieces along block
-    boundaries: across block columns when the file is tiled, else across block rows."""
+    """``window`` (whole block rows over a column span) cut into at most ``parts`` pieces along
+    block boundaries: across block columns when the file is tiled, else across block rows."""
     block_height, block_width = src.block_shapes[0]
     if block_width < window.width:
-        edges = _edges(-(-window.width // block_width), parts, block_width, window.width)
+        edges = _edges(window.col_off, window.width, parts, block_width)
         return [Window(a, window.row_off, b - a, window.height) for a, b in pairwise(edges)]
-    edges = _edges(-(-window.height // block_height), parts, block_height, window.height)
-    return [Window(window.col_off, window.row_off + a, window.width, b - a) for a, b in pairwise(edges)]
+    edges = _edges(window.row_off, window.height, parts, block_height)
+    return [Window(window.col_off, a, window.width, b - a) for a, b in pairwise(edges)]
 
 
-def _edges(blocks: int, parts: int, block: int, length: int) -> list[int]:
-    """Piece boundaries (in pixels) splitting ``blocks`` blocks as evenly as possible."""
+def _edges(start: int, length: int, parts: int, block: int) -> list[int]:
+    """Piece boundaries (in pixels) splitting ``start .. start + length`` at multiples of ``block``,
+    the blocks it touches shared among at most ``parts`` pieces as evenly as possible."""
+    first = start // block
+    blocks = -(-(start + length) // block) - first
     parts = max(1, min(parts, blocks))
-    return [min(length, (blocks * k // parts) * block) for k in range(parts + 1)]
+    return [min(start + length, max(start, (first + blocks * k // parts) * block)) for k in range(parts + 1)]
 
 
 def rows_per_read(src: DatasetReader, min_rows: int) -> int:
@@ -79,12 +86,13 @@ def rows_per_read(src: DatasetReader, min_rows: int) -> int:
 
 
 def buffer_bytes(srcs: Sequence[DatasetReader], min_rows: int,
-                 indexes: Sequence[Sequence[int] | None] | None = None) -> int:
+                 indexes: Sequence[Sequence[int] | None] | None = None, width: int | None = None) -> int:
     """Bytes of the row buffers RowReader allocates for ``srcs``, windows of up to ``min_rows`` rows
-    and, per source, the bands read (``indexes``; every band when None)."""
+    over spans of ``width`` columns (None: the whole image) and, per source, the bands read
+    (``indexes``; every band when None)."""
     indexes = indexes or [None] * len(srcs)
-    return sum(_buffer_rows(s, min_rows) * int(s.width) * (int(s.count) if ix is None else len(ix))
-               * np.dtype(s.dtypes[0]).itemsize
+    return sum(_buffer_rows(s, min_rows) * (int(s.width) if width is None else min(width, int(s.width)))
+               * (int(s.count) if ix is None else len(ix)) * np.dtype(s.dtypes[0]).itemsize
                for s, ix in zip(srcs, indexes, strict=True))
 
 
@@ -95,9 +103,10 @@ def _buffer_rows(src: DatasetReader, min_rows: int) -> int:
 
 
 class RowReader:
-    """Windows of one image, requested with non-decreasing first rows and at most ``min_rows`` rows.
+    """Windows of one image, requested with non-decreasing first rows and at most ``min_rows`` rows,
+    within the column span ``columns`` (first column, width; None: the whole width; see ``span``).
 
-    With ``keep_rows`` the image is read in whole block rows across its full width into one
+    With ``keep_rows`` the image is read in whole block rows across the span into one
     buffer allocated up front, and the rows a later window can still need are kept; without it
     each window is read on its own (for scenes so wide that the buffer would not fit the memory
     budget). With a ``pool``, each block row is read as ``pieces`` pieces on its threads, each
@@ -108,13 +117,14 @@ class RowReader:
 
     def __init__(self, src: DatasetReader, min_rows: int, keep_rows: bool = True,
                  pool: ThreadPoolExecutor | None = None, pieces: int = 1,
-                 indexes: Sequence[int] | None = None) -> None:
+                 indexes: Sequence[int] | None = None, columns: tuple[int, int] | None = None) -> None:
         self.src, self.keep_rows, self.min_rows = src, keep_rows, min_rows
         self.indexes = list(indexes) if indexes is not None else list(range(1, src.count + 1))
         self.step = rows_per_read(src, min_rows)
         self.block_height = max(1, src.block_shapes[0][0])
+        self.col0, self.width = columns or (0, src.width)
         rows = _buffer_rows(src, min_rows) if keep_rows else 0
-        self.rows = np.empty((len(self.indexes), rows, src.width), src.dtypes[0])
+        self.rows = np.empty((len(self.indexes), rows, self.width), src.dtypes[0])
         self.start, self.held = 0, 0  # self.rows[:, :held] holds image rows start .. start + held
         threaded = keep_rows and pieces > 1 and pool is not None and opens_again(src)
         self._pool, self.pieces = (pool, pieces) if threaded else (None, 1)
@@ -124,8 +134,18 @@ class RowReader:
         self._views: list[RowView] = []
         self._sharing = threading.Lock()  # one view's read at a time (the decoding threads take _lock)
 
+    def span(self, col0: int, width: int) -> None:
+        """Read columns ``col0 .. col0 + width`` from now on, from the top of the image again (the
+        next panel)."""
+        self.col0, self.width, self.start, self.held = col0, width, 0, 0
+        if self.keep_rows and width != self.rows.shape[2]:
+            self.rows = np.empty((len(self.indexes), self.rows.shape[1], width), self.rows.dtype)
+
     def read(self, window: Window) -> NDArray[Any]:
         """The (bands, height, width) block of ``window``; a view into the buffer when rows are kept."""
+        if window.col_off < self.col0 or window.col_off + window.width > self.col0 + self.width:
+            raise ValueError(f"columns {window.col_off} .. {window.col_off + window.width} lie outside this "
+                             f"reader's span {self.col0} .. {self.col0 + self.width}")
         if not self.keep_rows:
             return read_window(self.src, window, self.indexes)
         y0, y1 = window.row_off, window.row_off + window.height
@@ -157,7 +177,7 @@ class RowReader:
 
     def _slice(self, window: Window) -> NDArray[Any]:
         rows = self.rows[:, window.row_off - self.start:window.row_off + window.height - self.start]
-        return rows[:, :, window.col_off:window.col_off + window.width]
+        return rows[:, :, window.col_off - self.col0:window.col_off - self.col0 + window.width]
 
     def _hold(self, lower: int, y1: int) -> None:
         """Make the buffer hold image rows ``lower .. y1``, dropping the rows above ``lower``."""
@@ -167,7 +187,7 @@ class RowReader:
         keep = max(0, stop - lower)
         need = y1 - lower + self.block_height + self.step  # the most rows the reads below can leave held
         if need > self.rows.shape[1]:  # only views ask for more rows than one window holds
-            grown = np.empty((len(self.indexes), need, self.src.width), self.rows.dtype)
+            grown = np.empty((len(self.indexes), need, self.rows.shape[2]), self.rows.dtype)
             grown[:, :keep] = self.rows[:, self.held - keep:self.held]
             self.rows = grown
         elif keep:  # move the rows still needed to the top of the buffer
@@ -178,19 +198,19 @@ class RowReader:
         while self.start + self.held < y1:
             top = self.start + self.held
             height = min(self.step, self.src.height - top)
-            self._read_rows(Window(0, top, self.src.width, height), self.held)
+            self._read_rows(Window(self.col0, top, self.width, height), self.held)
             self.held += height
 
     def _read_rows(self, window: Window, at: int) -> None:
-        """Read full-width ``window`` into the buffer from row ``at`` on, in pieces on the pool."""
+        """Read the span-wide ``window`` into the buffer from row ``at`` on, in pieces on the pool."""
         if self._pool is None:
             read_window(self.src, window, self.indexes, out=self.rows[:, at:at + window.height])
             return
 
         def read_piece(piece: Window) -> None:
             rows = slice(at + piece.row_off - window.row_off, at + piece.row_off - window.row_off + piece.height)
-            read_window(self._handle(), piece, self.indexes,
-                        out=self.rows[:, rows, piece.col_off:piece.col_off + piece.width])
+            columns = slice(piece.col_off - window.col_off, piece.col_off - window.col_off + piece.width)
+            read_window(self._handle(), piece, self.indexes, out=self.rows[:, rows, columns])
 
         pieces = [self._pool.submit(read_piece, p) for p in split_at_blocks(self.src, window, self.pieces)]
         wait(pieces)  # every piece ends before an error leaves: handles are closed right after one

@@ -311,7 +311,7 @@ def common_image_grid(infos: Sequence[ImageInfo]) -> Grid:
 
 
 class _YearWriter:
-    """Writes one year's row blocks (footprint, optional probability) and sums its mapped area."""
+    """Writes one year's blocks (footprint, optional probability) and sums its mapped area."""
 
     def __init__(self, stack: ExitStack, temps: Sequence[Path], grid: Grid, targets: YearTargets,
                  threshold: float) -> None:
@@ -324,13 +324,12 @@ class _YearWriter:
         self.area = AreaTally(grid)
         self.mining, self.valid = 0, 0
 
-    def __call__(self, row0: int, probability: NDArray[np.float32], valid: NDArray[np.bool_]) -> None:
+    def __call__(self, window: Window, probability: NDArray[np.float32], valid: NDArray[np.bool_]) -> None:
         mask = footprint_values(probability >= self.threshold, valid)
-        window = Window(0, row0, self.grid.width, mask.shape[0])
         self.dst.write(mask, 1, window=window)
         if self.prob_dst is not None:
             write_probability(self.prob_dst, probability, valid, window)
-        self.area.add("mining", row0, mask == 1)
+        self.area.add("mining", window.row_off, mask == 1, window.col_off)
         self.mining += int(np.count_nonzero(mask == 1))
         self.valid += int(np.count_nonzero(valid))
 
@@ -359,7 +358,7 @@ def _map_one_year(year: int, path: Path, info: BandedImage, targets: YearTargets
         year_writer = _YearWriter(stack, temps, info.grid, targets, mapper.threshold)
 
         def write(block: RowBlock) -> None:
-            year_writer(block.row0, block.probability, block.valid)
+            year_writer(block.window, block.probability, block.valid)
 
         blocks = predict_rows(mapper.model, src, mapper.settings, mapper.reporter, [info.indexes])
         _write_behind(stack, blocks, write)
@@ -382,7 +381,7 @@ def _map_jointly(images: Images, infos: Sequence[BandedImage], targets: Sequence
 
         def write(block: RowBlock) -> None:
             for t, year_writer in enumerate(writers):
-                year_writer(block.row0, block.probability[t], block.valid[t])
+                year_writer(block.window, block.probability[t], block.valid[t])
 
         blocks = predict_rows(mapper.model, srcs, mapper.settings, mapper.reporter, [i.indexes for i in infos])
         _write_behind(stack, blocks, write)
