@@ -111,7 +111,7 @@ def excluded_classes(text: str) -> frozenset[int]:
 
 def chosen_sites(values: Values) -> list[Site]:
     """The sites of EXTENT or BBOX (named SITE_NAME), or of SITES_LAYER or SITES (named by NAME_FIELD)."""
-    from ..archive.sites import Site, geojson_sites, outline_sites, parse_bbox
+    from ..archive.sites import Site, extent_site, geojson_sites, outline_sites, parse_bbox
     from ..batch.site_sources import safe_site_name
 
     extent, bbox = values.get(EXTENT.name), values.get(BBOX.name) or ""
@@ -127,7 +127,7 @@ def chosen_sites(values: Values) -> list[Site]:
         if not name.strip():
             raise InputError("SITE_NAME: name the site (its folder under OUTPUT_FOLDER)")
         if extent is not None:
-            return [Site(safe_site_name(name), s.bbox) for s in outline_sites(extent.shapes, extent.crs)]
+            return [extent_site(name, extent.shapes, extent.crs)]
         return [Site(safe_site_name(name), parse_bbox(bbox))]
     if layer is not None:
         return outline_sites(layer.shapes, layer.crs)

@@ -47,27 +47,42 @@ def _points(coordinates: Any) -> Iterator[tuple[float, float]]:
         yield from _points(part)
 
 
-def outline_sites(shapes: Sequence[tuple[object, Mapping[str, Any] | None]], crs: str) -> list[Site]:
-    """A site per (name, GeoJSON geometry in ``crs``): its name made safe for a folder, the lon/lat
-    box of its outline. Empty geometries are skipped; names must stay distinct."""
+def _boxes(shapes: Sequence[tuple[object, Mapping[str, Any] | None]], crs: str) -> list[tuple[object, Box]]:
+    """(name, lon/lat box) of each outline with a geometry, given in ``crs``."""
     try:
         to_wgs84 = Transformer.from_crs(crs, WGS84, always_xy=True)
     except CRSError as exc:
         raise InputError(f"site outlines: unknown CRS {crs!r} ({exc})") from exc
-    sites: dict[str, Site] = {}
+    boxes = []
     for name, geometry in shapes:
         points = list(_points((geometry or {}).get("coordinates")))
-        if not points:
-            continue
-        xs, ys = [p[0] for p in points], [p[1] for p in points]
-        box = to_wgs84.transform_bounds(min(xs), min(ys), max(xs), max(ys), densify_pts=BOUNDS_DENSITY)
+        if points:
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            west, south, east, north = to_wgs84.transform_bounds(min(xs), min(ys), max(xs), max(ys),
+                                                                 densify_pts=BOUNDS_DENSITY)
+            boxes.append((name, (float(west), float(south), float(east), float(north))))
+    if not boxes:
+        raise InputError("site outlines: no outline has a geometry")
+    return boxes
+
+
+def outline_sites(shapes: Sequence[tuple[object, Mapping[str, Any] | None]], crs: str) -> list[Site]:
+    """A site per (name, GeoJSON geometry in ``crs``): its name made safe for a folder, the lon/lat
+    box of its outline. Empty geometries are skipped; names must stay distinct."""
+    sites: dict[str, Site] = {}
+    for name, box in _boxes(shapes, crs):
         safe = safe_site_name(name)
         if safe in sites:
             raise InputError(f"site outlines: two outlines are named {safe!r}; give each site its own name")
-        sites[safe] = Site(safe, tuple(float(v) for v in box))  # type: ignore[arg-type]
-    if not sites:
-        raise InputError("site outlines: no outline has a geometry")
+        sites[safe] = Site(safe, box)
     return list(sites.values())
+
+
+def extent_site(name: str, shapes: Sequence[tuple[object, Mapping[str, Any] | None]], crs: str) -> Site:
+    """One site named ``name`` covering every shape (an extent's rectangle) given in ``crs``."""
+    boxes = [box for _, box in _boxes(shapes, crs)]
+    return Site(safe_site_name(name), (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                                       max(b[2] for b in boxes), max(b[3] for b in boxes)))
 
 
 def geojson_sites(path: Path, name_field: str) -> list[Site]:
