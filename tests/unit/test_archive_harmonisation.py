@@ -18,8 +18,10 @@ def _blue(item):
 @pytest.mark.parametrize(("item", "rule", "dn", "expected"), [
     (earth_search(), "raster:bands", 1500, 500),  # Collection 1: the offset in every year, declared
     (earth_search(baseline="02.14"), "raster:bands", 1500, 500),  # the declaration wins over the baseline
-    (earth_search(c1=False, offset_applied=True), "boa_offset_applied True", 1500, 500),
-    (earth_search(c1=False, offset_applied=False, baseline="04.00"), "boa_offset_applied False", 1500, 1500),
+    # the older collection: true says Earth Search removed the offset already; false leaves it to the baseline
+    (earth_search(c1=False, offset_applied=True), "boa_offset_applied true", 1500, 1500),
+    (earth_search(c1=False, offset_applied=False, baseline="04.00"), "false, baseline 04.00", 1500, 500),
+    (earth_search(c1=False, offset_applied=False, baseline="02.14"), "false, no offset", 1500, 1500),
     (planetary_computer(baseline="04.00"), "baseline 04.00", 1500, 500),
     (planetary_computer(baseline="05.10"), "baseline 05.10", 1500, 500),
     (planetary_computer(baseline="02.14"), "no offset", 1500, 1500),

@@ -7,7 +7,9 @@ The outputs are reflectance × 10000 without it, so that every year of every col
 
 1. the asset's ``raster:bands`` (or STAC 1.1 ``bands``) ``scale``/``offset``:
    round((DN · scale + offset) · 10000);
-2. else the item's ``earthsearch:boa_offset_applied``: true -> DN − 1000;
+2. else the item's ``earthsearch:boa_offset_applied`` (Earth Search's older ``sentinel-2-l2a``): true says
+   Earth Search already removed the offset from the DNs -> DN; false says it did not, so the baseline
+   decides (3);
 3. else ``s2:processing_baseline`` 04.00 or later -> DN − 1000;
 4. else DN.
 """
@@ -80,14 +82,14 @@ def convention(properties: Mapping[str, Any], info: BandInfo) -> Convention:
         return Convention(float(scale) if scale is not None else L2A_SCALE, float(offset or 0.0),
                           "raster:bands scale/offset", nodata)
     applied = properties.get("earthsearch:boa_offset_applied")
-    if isinstance(applied, bool):
-        return Convention(L2A_SCALE, -BOA_OFFSET_DN * L2A_SCALE if applied else 0.0,
-                          f"earthsearch:boa_offset_applied {applied}", nodata)
+    if applied is True:
+        return Convention(L2A_SCALE, 0.0, "earthsearch:boa_offset_applied true (offset already removed)", nodata)
+    flag = "earthsearch:boa_offset_applied false, " if applied is False else ""
     baseline = _baseline(properties)
     if baseline is not None and baseline >= OFFSET_BASELINE:
         return Convention(L2A_SCALE, -BOA_OFFSET_DN * L2A_SCALE,
-                          f"s2:processing_baseline {properties['s2:processing_baseline']}", nodata)
-    return Convention(L2A_SCALE, 0.0, "no offset declared", nodata)
+                          f"{flag}s2:processing_baseline {properties['s2:processing_baseline']}", nodata)
+    return Convention(L2A_SCALE, 0.0, f"{flag}no offset declared", nodata)
 
 
 @dataclass
