@@ -86,8 +86,8 @@ def _bracket(positions: NDArray[np.int64], knots: NDArray[np.int64]
     return lower, upper, weight
 
 
-def _projected_pixel_areas(grid: Grid, row0: int, rows: int, col0: int, cols: int) -> NDArray[np.float64]:
-    """Area (m²) of each pixel of ``rows`` rows from ``row0`` and ``cols`` columns from ``col0``: the
+def _projected_pixel_areas(grid: Grid, row0: int, rows: int, col0: int, width: int) -> NDArray[np.float64]:
+    """Area (m²) of each pixel of ``rows`` rows from ``row0`` and ``width`` columns from ``col0``: the
     planar cell area divided by the projection's areal scale at the pixel centre."""
     t = grid.transform
     crs = _require_crs(grid)
@@ -96,7 +96,7 @@ def _projected_pixel_areas(grid: Grid, row0: int, rows: int, col0: int, cols: in
     step = max(1, int(SCALE_SPACING_M / math.sqrt(planar_m2)))
     row_knots, col_knots = _knots(grid.height, step), _knots(grid.width, step)
     r_lo, r_hi, r_w = _bracket(np.arange(row0, row0 + rows), row_knots)
-    c_lo, c_hi, c_w = _bracket(np.arange(col0, col0 + cols), col_knots)
+    c_lo, c_hi, c_w = _bracket(np.arange(col0, col0 + width), col_knots)
     used = slice(r_lo[0], r_hi[-1] + 1)  # only the knot rows around this window
     cols, knot_rows = np.meshgrid(col_knots + 0.5, row_knots[used] + 0.5)
     wkt = crs.to_wkt()
@@ -121,7 +121,7 @@ def _projected_pixel_areas(grid: Grid, row0: int, rows: int, col0: int, cols: in
     # the largest of a pass, and gathering it row by row costs ten times more.
     rises = np.diff(knot_areas, axis=0, append=knot_areas[-1:])
     first_rows = np.searchsorted(r_lo - used.start, np.arange(len(knot_areas) + 1))
-    areas = np.empty((rows, cols))
+    areas = np.empty((rows, width))
     for k, (begin, end) in enumerate(pairwise(first_rows)):
         np.multiply.outer(r_w[begin:end], rises[k], out=areas[begin:end])
         areas[begin:end] += knot_areas[k]

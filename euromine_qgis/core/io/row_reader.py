@@ -122,7 +122,7 @@ class RowReader:
         self.indexes = list(indexes) if indexes is not None else list(range(1, src.count + 1))
         self.step = rows_per_read(src, min_rows)
         self.block_height = max(1, src.block_shapes[0][0])
-        self.col0, self.width = columns or (0, src.width)
+        self.col0, self.width = columns or (0, int(src.width))
         rows = _buffer_rows(src, min_rows) if keep_rows else 0
         self.rows = np.empty((len(self.indexes), rows, self.width), src.dtypes[0])
         self.start, self.held = 0, 0  # self.rows[:, :held] holds image rows start .. start + held

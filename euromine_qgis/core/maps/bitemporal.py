@@ -59,54 +59,65 @@ def _check_target(target: Path, inputs: Sequence[Path]) -> None:
     check_not_inputs([target], inputs, "choose another name for CHANGE")
 
 
-def _aligned(streams: Sequence[Iterator[RowBlock]],
-             height: int) -> Iterator[tuple[int, list[NDArray[np.float32]], NDArray[np.bool_]]]:
-    """Rows that every stream of RowBlocks has finished, as (row0, probabilities, valid in all).
+def _aligned(streams: Sequence[Iterator[RowBlock]]) -> Iterator[tuple[Window, list[NDArray[np.float32]],
+                                                                       NDArray[np.bool_]]]:
+    """Pixels that every stream of RowBlocks has finished, as (window, probabilities, valid in all).
 
-    Models with different patch sizes finish rows in different blocks; this re-cuts them to the
-    rows all streams have delivered so far.
+    The streams cut the scene into the same panels (predict_rows' ``cuts``) and walk each top to
+    bottom, but models with different tile sizes finish rows in different blocks; this re-cuts
+    them to the rows of the panel all streams have delivered so far.
     """
-    probs: list[NDArray[np.float32] | None] = [None] * len(streams)
-    valids: list[NDArray[np.bool_] | None] = [None] * len(streams)
-    row = 0
-    while row < height:
+    held: list[RowBlock | None] = [None] * len(streams)
+    while True:
         for i, stream in enumerate(streams):
-            held, held_valid = probs[i], valids[i]
-            if held is None or held_valid is None or len(held) == 0:
-                block = next(stream)
-                probs[i] = block.probability if held is None else np.concatenate([held, block.probability])
-                valids[i] = block.valid if held_valid is None else np.concatenate([held_valid, block.valid])
-        ready = [p for p in probs if p is not None]  # every stream has delivered rows by now
-        ready_valid = [v for v in valids if v is not None]
-        k = min(len(p) for p in ready)
-        valid: NDArray[np.bool_] = np.logical_and.reduce([v[:k] for v in ready_valid])
-        yield row, [p[:k] for p in ready], valid
-        probs = [p[k:] for p in ready]
-        valids = [v[k:] for v in ready_valid]
-        row += k
+            block = held[i]
+            if block is None or block.probability.shape[0] == 0:
+                new = next(stream, None)
+                if new is None:  # the streams end together, at the last panel's bottom
+                    return
+                held[i] = new
+        blocks = [b for b in held if b is not None]  # every stream has delivered rows by now
+        first = blocks[0]
+        if any((b.row0, b.col0, b.probability.shape[1]) != (first.row0, first.col0, first.probability.shape[1])
+               for b in blocks):
+            raise ValueError("streams combined pixel by pixel must share their panels")
+        k = min(b.probability.shape[0] for b in blocks)
+        valid: NDArray[np.bool_] = np.logical_and.reduce([b.valid[:k] for b in blocks])
+        yield Window(first.col0, first.row0, first.probability.shape[1], k), [b.probability[:k] for b in blocks], valid
+        held = [RowBlock(b.row0 + k, b.col0, b.probability[k:], b.valid[k:]) for b in blocks]
+
+
+def _cuts(model: Model, srcs: Sequence[DatasetReader], indexes: Sequence[Sequence[int]], grid: Grid,
+          settings: TileSettings) -> list[int]:
+    """Where the footprint model cuts the scene into panels over the widest-reading of ``srcs``:
+    every stream of a run is cut there, so that their blocks combine pixel by pixel (_aligned)."""
+    layouts = [tile_layout(model, grid.height, grid.width, settings, [src], [ix]) for src, ix in zip(srcs, indexes,
+                                                                                                     strict=True)]
+    return list(min(layouts, key=lambda layout: layout.panel_width).panels[1:-1])
 
 
 def _with_change_model(stack: ExitStack, opened: Callable[[Path], DatasetReader], images: tuple[Path, Path],
                        models: tuple[Model, Model], infos: tuple[list[BandedImage], list[BandedImage]], grid: Grid,
                        settings: TileSettings, reporter: Reporter) -> list[Generator[RowBlock, None, None]]:
-    """The footprint model's streams over the two images and the change model's over both, each
-    image decoded once for the two models (both tilings) where its rows fit in memory and the
-    models read the same bands; otherwise every stream reads on its own."""
+    """The footprint model's streams over the two images and the change model's over both, cut
+    into the same panels, each image decoded once for the two models (both tilings) where the
+    scene is one panel and the models read the same bands; otherwise every stream reads on its own."""
     footprint_model, change_model = models
     indexes = [i.indexes for i in infos[0]]
     srcs = [opened(path) for path in images]
+    cuts = _cuts(footprint_model, srcs, indexes, grid, settings)
     views = None
     if indexes == [i.indexes for i in infos[1]]:
         rows = max(tile_layout(m, grid.height, grid.width, settings).tile_height for m in models)
-        views = stack.enter_context(decoded_once(srcs, rows, indexes, consumers=2))
+        views = stack.enter_context(decoded_once(srcs, rows, indexes, consumers=2, panels=len(cuts) + 1))
     if views is None:
-        return [predict_rows(footprint_model, opened(images[0]), settings, reporter.silent(), [indexes[0]]),
-                predict_rows(footprint_model, opened(images[1]), settings, reporter.silent(), [indexes[1]]),
-                predict_rows(change_model, srcs, settings, reporter, [i.indexes for i in infos[1]])]
+        return [predict_rows(footprint_model, opened(images[0]), settings, reporter.silent(), [indexes[0]], cuts=cuts),
+                predict_rows(footprint_model, opened(images[1]), settings, reporter.silent(), [indexes[1]], cuts=cuts),
+                predict_rows(change_model, srcs, settings, reporter, [i.indexes for i in infos[1]], cuts=cuts)]
     # the views are used by one thread each: streams read on their own background threads
-    return [predict_rows(footprint_model, srcs[0], settings, reporter.silent(), [indexes[0]], [views[0][0]]),
-            predict_rows(footprint_model, srcs[1], settings, reporter.silent(), [indexes[1]], [views[1][0]]),
-            predict_rows(change_model, srcs, settings, reporter, indexes, [views[0][1], views[1][1]])]
+    return [predict_rows(footprint_model, srcs[0], settings, reporter.silent(), [indexes[0]], [views[0][0]], cuts),
+            predict_rows(footprint_model, srcs[1], settings, reporter.silent(), [indexes[1]], [views[1][0]], cuts),
+            predict_rows(change_model, srcs, settings, reporter, indexes, [views[0][1], views[1][1]], cuts)]
 
 
 def detect_change(
@@ -154,15 +165,17 @@ def detect_change(
 
         # the last stream reports progress for all (they advance together)
         if change_model is None:
-            streams = [predict_rows(footprint_model, opened(before), settings, reporter.silent(), [infos[0].indexes]),
-                       predict_rows(footprint_model, opened(after), settings, reporter, [infos[1].indexes])]
+            pair_srcs = [opened(before), opened(after)]
+            cuts = _cuts(footprint_model, pair_srcs, [i.indexes for i in infos], grid, settings)
+            streams = [predict_rows(footprint_model, src, settings, report, [info.indexes], cuts=cuts)
+                       for src, info, report in zip(pair_srcs, infos, (reporter.silent(), reporter), strict=True)]
         else:
             streams = _with_change_model(stack, opened, (before, after), (footprint_model, change_model),
                                          (infos, change_infos), grid, settings, reporter)
         for stream in streams:  # closed before the datasets: their reader threads stop first
             stack.enter_context(closing(stream))
         dst = stack.enter_context(rasterio.open(temp, "w", **footprint_profile(grid)))
-        for row0, probs, valid in _aligned(streams, grid.height):
+        for window, probs, valid in _aligned(streams):
             reporter.check()
             if change_model is None:
                 codes = change_codes(probs[0] >= threshold, valid, probs[1] >= threshold, valid)
@@ -170,8 +183,8 @@ def detect_change(
                 changed = probs[2] >= threshold
                 codes = np.where(changed, np.where(probs[1] >= probs[0], GAIN, LOSS), NO_CHANGE).astype(np.uint8)
                 codes[~valid] = FOOTPRINT_NODATA
-            dst.write(codes, 1, window=Window(0, row0, grid.width, codes.shape[0]))
-            add_change_areas(tally, "change", row0, codes)
+            dst.write(codes, 1, window=window)
+            add_change_areas(tally, "change", window, codes)
     area = change_area(tally, "change")
     return ChangeDetection(area.gain_ha, area.loss_ha, target, method)
 
@@ -190,6 +203,6 @@ def change_from_footprints(before: Path, after: Path, target: Path, reporter: Re
             mined, valid = read_stack(infos, window)
             codes = change_codes(mined[0], valid[0], mined[1], valid[1])
             dst.write(codes, 1, window=window)
-            add_change_areas(tally, "change", window.row_off, codes)
+            add_change_areas(tally, "change", window, codes)
     area = change_area(tally, "change")
     return ChangeDetection(area.gain_ha, area.loss_ha, target, "footprints")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
+from rasterio.windows import Window
 
 from ..errors import InputError, YearsError
 from ..io.area import AreaTally
@@ -110,11 +111,11 @@ def change_codes(mined_a: NDArray[np.bool_], valid_a: NDArray[np.bool_], mined_b
     return changes
 
 
-def add_change_areas(tally: AreaTally, key: Hashable, row0: int, codes: NDArray[np.uint8]) -> None:
-    """Add the gained and lost area of a block of CHANGE codes, whose first row is ``row0``, to
+def add_change_areas(tally: AreaTally, key: Hashable, window: Window, codes: NDArray[np.uint8]) -> None:
+    """Add the gained and lost area of a block of CHANGE codes at ``window`` of the grid to
     ``tally`` under ``key`` (read them back with change_area)."""
-    tally.add((key, GAIN), row0, codes == GAIN)
-    tally.add((key, LOSS), row0, codes == LOSS)
+    tally.add((key, GAIN), window.row_off, codes == GAIN, window.col_off)
+    tally.add((key, LOSS), window.row_off, codes == LOSS, window.col_off)
 
 
 def change_area(tally: AreaTally, key: Hashable) -> ChangeArea:
@@ -226,7 +227,7 @@ def change_layers(
                 dst[year].write(np.where(valid[t], mined[t], UINT8_NODATA).astype(np.uint8), 1, window=window)
             for a, b in compared:
                 codes = change_codes(mined[index[a]], valid[index[a]], mined[index[b]], valid[index[b]])
-                add_change_areas(tally, (a, b), window.row_off, codes)
+                add_change_areas(tally, (a, b), window, codes)
                 if (a, b) in dst:
                     dst[(a, b)].write(codes, 1, window=window)
         areas = {pair: change_area(tally, pair) for pair in compared}

@@ -12,10 +12,13 @@ Memory model (bytes, the peak of the process's resident set, VmHWM on Linux):
   run the check in the process (or the kind of process) that will run the job.
 - session: what each model's onnxruntime session grows by while it runs one real batch (its memory
   arena, intermediate activations, the output), measured.
-- per inference stream (predict_rows and its writer): the row buffer (io.row_reader.buffer_bytes
-  while it fits ROW_BUFFER_BUDGET, else one window), PREFETCHED_BATCHES + ``prefetch`` batches of
-  float32 tiles with their valid masks, the strip-wide accumulators (two float32 and one bool
-  row per map) and ROW_BLOCKS_IN_FLIGHT finished row blocks with what the writer makes of them
+- per inference stream (predict_rows and its writer), all of it over one panel's width
+  (TileLayout.panel_width, at most about PANEL_BYTES' worth), never the scene's: the row buffer
+  (io.row_reader.buffer_bytes while it fits ROW_BUFFER_BUDGET, else one window),
+  PREFETCHED_BATCHES + ``prefetch`` batches of float32 tiles with their valid masks, the
+  accumulators (two float32 and one bool row a tile high per map) with what tiles left of a panel
+  edge add past it (a tile high and the tiles' overlap wide, per strip, held for the next panel),
+  and ROW_BLOCKS_IN_FLIGHT finished blocks with what the writer makes of them
   (BLOCK_BYTES_PER_PIXEL, plus float64 pixel areas in a projected CRS), and GDAL's block cache
   holding the decoded blocks of its images (every band of the file) and outputs, at most
   GDAL_CACHE_BYTES (engine_env).
@@ -27,9 +30,9 @@ Memory model (bytes, the peak of the process's resident set, VmHWM on Linux):
   pixel of one year. Both passes follow the mapping, so the peak is the largest phase.
 
 Time model: the measured seconds of one steady batch × the batches of every stream, plus the
-first batch's extra (onnxruntime's warm-up) once per model, plus the first strip's read time ×
-the strips (reading runs beside the model; counting both keeps the estimate on the safe side on
-machines with few cores).
+first batch's extra (onnxruntime's warm-up) once per model, plus the first strip's read time (over
+the first panel) × the strips × the panels' worth of scene width (reading runs beside the model;
+counting both keeps the estimate on the safe side on machines with few cores).
 """
 from __future__ import annotations
 
@@ -46,7 +49,9 @@ import numpy as np
 from pyproj import CRS
 
 from ..engine.inference import (
+    BLOCK_BYTES_PER_PIXEL,
     GDAL_CACHE_BYTES,
+    ROW_BLOCKS_IN_FLIGHT,
     TileLayout,
     TileSettings,
     engine_env,
@@ -70,11 +75,6 @@ MIB = 2**20
 # Batches alive besides the prefetch queue's: the one being built or waiting to enter the queue,
 # and the one the model runs.
 PREFETCHED_BATCHES = 2
-# A finished row block handed to the writer while the next is made.
-ROW_BLOCKS_IN_FLIGHT = 2
-# Bytes per pixel of a finished row block and its writing: float32 probability, bool valid, the
-# thresholded bool, the uint8 footprint and its mining mask (io.raster.footprint_values, AreaTally).
-BLOCK_BYTES_PER_PIXEL = 4 + 1 + 1 + 1 + 1
 # Bytes per pixel and year of the temporal filter's window (temporal_filter.window_sums and
 # filter_probability_rasters): float32 probability and smoothed values, bool valid and mining,
 # int64 sort order, rank, start, stop and count, float64 packed values, cumulative sums, gathered
@@ -292,23 +292,26 @@ def _stream_memory(stream: _Stream, prefetch: int) -> dict[str, int]:
     indexes = [i.indexes for i in images]
     with ExitStack() as stack:
         srcs = [stack.enter_context(open_raster(i.path)) for i in images]
-        rows = buffer_bytes(srcs, layout.tile_height, indexes)
+        rows = buffer_bytes(srcs, layout.tile_height, indexes, layout.panel_width)
     bands = sum(len(ix) for ix in indexes)
-    batch_width = min(layout.canvas_width, layout.batch_size * layout.tile_width)
     if rows > ROW_BUFFER_BUDGET:  # read window by window
-        rows = bands * layout.tile_height * batch_width * np.dtype(images[0].dtype).itemsize
+        rows = bands * layout.tile_height * layout.panel_width * np.dtype(images[0].dtype).itemsize
     tiles = layout.batch_size * len(stream.model.info.bands) * len(images) * layout.tile_height * layout.tile_width * 4
-    batch = tiles + maps * layout.tile_height * batch_width
+    batch = tiles + maps * layout.tile_height * layout.panel_width
     grid = images[0].grid
-    block_pixels = maps * layout.tile_height * grid.width
+    block_pixels = maps * layout.tile_height * layout.panel_width
     geographic = grid.crs is None or grid.crs.is_geographic
-    areas = 0 if geographic else layout.tile_height * grid.width * 8  # AreaTally's pixel areas
+    areas = 0 if geographic else layout.tile_height * layout.panel_width * 8  # AreaTally's pixel areas
+    # what the tiles of one panel add past its right edge, for every strip, while the next panel uses
+    # the previous one's (panels cut on tile starts: the tiles' overlap wide)
+    carried = 0 if len(layout.panels) <= 2 else \
+        2 * maps * 4 * layout.tile_height * layout.tiling.overlap * layout.strips
     # GDAL caches every decoded block of the inputs (all their bands) and of the outputs while they are open
     cached = sum(i.count * np.dtype(i.dtype).itemsize for i in images) + stream.output_bytes_per_pixel * maps
     return {
         "row_buffers": rows,
         "batches": (prefetch + PREFETCHED_BATCHES) * batch,
-        "accumulators": (maps * (4 + 1) + 4) * layout.tile_height * layout.canvas_width,  # acc, valid; wsum
+        "accumulators": (maps * (4 + 1) + 4) * layout.tile_height * layout.panel_width + carried,  # acc, valid; wsum
         "row_blocks": ROW_BLOCKS_IN_FLIGHT * (block_pixels * BLOCK_BYTES_PER_PIXEL + areas),
         "gdal_cache": min(GDAL_CACHE_BYTES, cached * grid.width * grid.height),
     }
@@ -358,7 +361,7 @@ def check_run(
     baseline = resident_bytes() or 0
     if change or width > 1 or model.info.series:
         common_image_grid(infos)
-    layouts = [tile_layout(model, i.grid.height, i.grid.width, settings) for i in infos]
+    layouts = [_layout(model, (i,), settings) for i in infos]
     streams = _streams(infos, model, layouts, change, change_model, image_input, settings, width, probabilities)
     profiles = {}
     for stream in streams:  # one real batch per model, on its first stream
@@ -379,7 +382,9 @@ def check_run(
     seconds = 0.0
     for stream in streams:
         p = profiles[stream.model.info.name]
-        seconds += stream.layout.batches * p.seconds + stream.layout.strips * p.read_seconds
+        # the first strip of the first panel was read: the strips read as much over every panel
+        reads = stream.layout.strips * stream.layout.canvas_width / stream.layout.panel_width
+        seconds += stream.layout.batches * p.seconds + reads * p.read_seconds
     seconds += sum(p.first_seconds - p.seconds for p in profiles.values())
     first = layouts[0]
     notes = [] if memory.session is not None else [
@@ -392,6 +397,14 @@ def check_run(
         batches=sum(s.layout.batches for s in streams), memory=memory, seconds=seconds,
         profiles=list(profiles.values()), temporal_filter=temporal_filter, min_area_ha=min_area_ha, notes=notes,
     )
+
+
+def _layout(model: Model, images: Sequence[BandedImage], settings: TileSettings) -> TileLayout:
+    """How predict_rows cuts the scene of ``images`` (one image, a change pair or a series) for ``model``."""
+    with ExitStack() as stack:
+        srcs = [stack.enter_context(open_raster(i.path)) for i in images]
+        grid = images[0].grid
+        return tile_layout(model, grid.height, grid.width, settings, srcs, [i.indexes for i in images])
 
 
 def _block_rows(image: BandedImage) -> int:
@@ -412,10 +425,10 @@ def _streams(infos: Sequence[BandedImage], model: Model, layouts: Sequence[TileL
         streams = [_Stream(model, (info,), layout, 0) for info, layout in zip(infos, layouts, strict=True)]
         if change_model is not None:
             pair = tuple(check_images([(None, i.path) for i in infos], change_model, image_input.bands))
-            layout = tile_layout(change_model, pair[0].grid.height, pair[0].grid.width, settings)
+            layout = _layout(change_model, pair, settings)
             streams.append(_Stream(change_model, pair, layout, 0))
         streams[-1] = _Stream(streams[-1].model, streams[-1].images, streams[-1].layout, 1)  # the change raster
         return streams
     if model.info.series:
-        return [_Stream(model, tuple(infos), layouts[0], output)]
+        return [_Stream(model, tuple(infos), _layout(model, infos, settings), output)]
     return [_Stream(model, (info,), layout, output) for info, layout in zip(infos, layouts, strict=True)]
