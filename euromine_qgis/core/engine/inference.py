@@ -368,7 +368,7 @@ class TileLayout:
     strips: int
     columns: int
     batch_size: int
-    panels: tuple[int, ...]  # panel edges: 0, tile starts, canvas_width (see panel_edges)
+    panels: tuple[int, ...]  # panel edges: 0, tile starts (predict_rows' cuts), canvas_width (see panel_edges)
     panel_columns: tuple[int, ...]  # tiles per strip that start in each panel
     panel_width: int  # the widest panel's span: the width of its row buffer and accumulators
 
@@ -540,7 +540,7 @@ def predict_rows(
     reporter: Reporter = Reporter(),
     indexes: Sequence[Sequence[int] | None] | None = None,
     readers: Sequence[RowView] | None = None,
-    panels: Sequence[int] | None = None,
+    cuts: Sequence[int] | None = None,
 ) -> Generator[RowBlock, None, None]:
     """Yield the scene's positive-class probabilities (mining; change for a change model) as
     blocks of finished pixels: panel by panel from the left, each top to bottom.
@@ -552,9 +552,10 @@ def predict_rows(
     (zero after normalization) so they do not disturb their neighbours. ``indexes`` holds, per
     image, the 1-based bands that feed the model in its order (io.bands; None: every band).
     ``readers`` (from decoded_once, one per image) share the decoding with other streams over the
-    same images; without them the stream decodes its images itself. ``panels`` are the edges of
-    the panels (tile_layout's, or another stream's for streams combined pixel by pixel; any
-    increasing columns from 0 to the canvas width give the same output).
+    same images; without them the stream decodes its images itself. ``cuts`` are the columns where
+    panels meet (None: tile_layout's; streams combined pixel by pixel pass one stream's to all,
+    see maps.bitemporal). Any increasing columns inside the scene give the same output; cuts on
+    tile starts keep least in memory.
     """
     srcs = [src] if isinstance(src, rasterio.io.DatasetReader) else list(src)
     if model.info.series and len(srcs) < 2:
@@ -565,9 +566,9 @@ def predict_rows(
     indexes = indexes or [None] * len(srcs)
     plan = _Plan(srcs[0].height, srcs[0].width, resolve_tiling(model.info, settings))
     batch_size = settings.batch_size or auto_batch_size(model, plan.th * plan.tw)
-    edges = list(panels) if panels is not None else _default_edges(model, plan, srcs, indexes)
-    if edges[0] != 0 or edges[-1] != plan.canvas_w or any(a >= b for a, b in itertools.pairwise(edges)):
-        raise ValueError(f"panel edges {edges} do not cut 0 .. {plan.canvas_w} in increasing columns")
+    edges = [0, *cuts, plan.canvas_w] if cuts is not None else _default_edges(model, plan, srcs, indexes)
+    if any(a >= b for a, b in itertools.pairwise(edges)) or edges[-2] >= plan.width:
+        raise ValueError(f"panel cuts {edges[1:-1]} are not increasing columns inside the scene's {plan.width}")
     cut = plan.panels(edges)
     if readers is None:
         batches = _read_batches(srcs, model, plan, batch_size, indexes, cut)
