@@ -27,7 +27,7 @@ class Scenes:
 def generated(shapes: tuple[str, ...], years: tuple[int, ...] = YEARS, grid: Grid = SCENE_GRID,
               contradiction: bool = False, overviews: bool = False) -> Scenes:
     """The scenes of ``shapes`` over ``years``, written once under build/test-cache/stac/."""
-    settings = json.dumps([shapes, years, grid.x0, grid.y0, grid.side, contradiction, overviews])
+    settings = json.dumps([shapes, years, grid.x0, grid.y0, grid.side, grid.block, contradiction, overviews])
     key = files_digest("tests/stac/scenes.py", extra=settings)[:16]
     root = kept_file("stac", key)
     done = root / "done.json"

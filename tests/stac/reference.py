@@ -25,11 +25,13 @@ from tests.stac.scenes import BANDS, EXCLUDED_SCL, SCENE_GRID, Grid, ShapeCatalo
 @dataclass(frozen=True)
 class Expected:
     """A year's expected composite (10, H, W) int16, its clear counts per band (10, H, W) uint16,
-    the count of observations with SCL clear (H, W), the items used, and the 10 m grid's transform."""
+    the counts of observations with SCL clear (H, W) and of those clear in every band (H, W), the
+    items used, and the 10 m grid's transform."""
 
     image: np.ndarray
     clear: np.ndarray
     scl_clear: np.ndarray
+    every_band_clear: np.ndarray
     items: list[str]
     transform: rasterio.Affine
 
@@ -62,12 +64,14 @@ def expected_year(catalogue: ShapeCatalogue, data_root: Path, year: int, months:
     clear = np.zeros((len(BANDS), h, w), np.uint16)
     scls = [_at_10m(_read(data_root, i.files["SCL"]), 20) for i in items]
     scl_ok = np.stack([~np.isin(s, excluded_scl) for s in scls]) if items else np.zeros((0, h, w), bool)
+    every_band = scl_ok.copy()
     for b, band in enumerate(BANDS):
         if not items:
             continue
         dn = np.stack([_at_10m(_read(data_root, i.files[band.name]), band.resolution)
                        for i in items]).astype(np.float64)
         ok = scl_ok & (dn != 0)
+        every_band &= dn != 0
         harmonised = dn - np.array([i.offset_dn for i in items], np.float64)[:, None, None]
         with warnings.catch_warnings():  # pixels without a clear observation: NaN, then 0
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -76,8 +80,8 @@ def expected_year(catalogue: ShapeCatalogue, data_root: Path, year: int, months:
         value = np.where(count > 0, np.clip(np.rint(np.nan_to_num(median, nan=0.0)), 1, 32767), 0)
         image[b] = value.astype(np.int16)
         clear[b] = count.astype(np.uint16)
-    return Expected(image, clear, scl_ok.sum(axis=0).astype(np.uint16), [i.item_id for i in items],
-                    grid.transform(10))
+    return Expected(image, clear, scl_ok.sum(axis=0).astype(np.uint16), every_band.sum(axis=0).astype(np.uint16),
+                    [i.item_id for i in items], grid.transform(10))
 
 
 def window_of(expected: Expected, transform: rasterio.Affine, height: int, width: int) -> tuple[slice, slice]:

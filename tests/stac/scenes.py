@@ -39,7 +39,7 @@ Earth Search v1 (https://earth-search.aws.element84.com/v1), both collections:
   ``mgrs:utm_zone``, ``mgrs:latitude_band``, ``mgrs:grid_square``, ``grid:code``,
   ``s2:processing_baseline``, ``s2:product_type`` (``S2MSI2A``), ``s2:product_uri``,
   ``s2:nodata_pixel_percentage``, ``s2:cloud_shadow_percentage``, ``s2:thin_cirrus_percentage``,
-  ``processing:software``; ``sentinel-2-l2a`` adds ``earthsearch:boa_offset_applied``;
+  ``processing:software``, ``created`` and ``updated``; ``sentinel-2-l2a`` adds ``earthsearch:boa_offset_applied``;
 - assets keyed by common name: ``blue green red rededge1 rededge2 rededge3 nir nir08 swir16
   swir22 scl`` (plus ``visual``, not a band), each with ``href``, ``type`` (COG media type),
   ``title``, ``roles`` (``data``, ``reflectance``), ``gsd``, ``proj:shape``, ``proj:transform``,
@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +124,12 @@ SHAPES = tuple(COLLECTION_IDS)
 
 @dataclass(frozen=True)
 class Grid:
-    """A scene grid: the north-west corner and the 10 m side in pixels."""
+    """A scene grid: the north-west corner, the 10 m side in pixels and the COGs' tile size."""
 
     x0: float = X0
     y0: float = Y0
     side: int = SIDE
+    block: int = BLOCK
 
     def transform(self, resolution: int) -> rasterio.Affine:
         return from_origin(self.x0, self.y0, resolution, resolution)
@@ -227,7 +228,7 @@ class Pixels:
     scl: np.ndarray
 
 
-DARK = (slice(200, 210), slice(30, 40))  # 10 m rows, cols of the dark patch
+DARK = (slice(200, 210), slice(60, 70))  # 10 m rows, cols of the dark patch (inside the site)
 ALWAYS_CLOUDY = (slice(40, 46), slice(60, 66))  # 20 m rows, cols cloudy in every in-season scene of 2021
 
 
@@ -299,12 +300,13 @@ def to_digital_numbers(true: np.ndarray, offset_dn: int) -> np.ndarray:
 
 # -- files ------------------------------------------------------------------------------------------
 
-def write_cog(path: Path, array: np.ndarray, transform: rasterio.Affine, overviews: bool = False) -> None:
+def write_cog(path: Path, array: np.ndarray, transform: rasterio.Affine, overviews: bool = False,
+              block: int = BLOCK) -> None:
     """A tiled DEFLATE Cloud Optimized GeoTIFF, nodata 0, one band."""
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = {"driver": "COG", "width": array.shape[1], "height": array.shape[0], "count": 1,
                "dtype": array.dtype.name, "crs": CRS, "transform": transform, "nodata": 0,
-               "blocksize": BLOCK, "compress": "DEFLATE", "overviews": "AUTO" if overviews else "NONE",
+               "blocksize": block, "compress": "DEFLATE", "overviews": "AUTO" if overviews else "NONE",
                "resampling": "NEAREST"}
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(array, 1)
@@ -412,6 +414,8 @@ def item_json(written: Written, grid: Grid, metadata: dict[str, Any]) -> dict[st
                       "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
                       "https://stac-extensions.github.io/projection/v1.0.0/schema.json"]
     else:
+        made = f"{scene.when + timedelta(days=400 if shape == 'earth-search-c1' else 1):%Y-%m-%dT%H:%M:%S.000Z}"
+        props.update({"created": made, "updated": made})
         props.update({"platform": f"sentinel-2{scene.platform}", "constellation": "sentinel-2",
                       "mgrs:utm_zone": 32, "mgrs:latitude_band": "T", "mgrs:grid_square": "NR",
                       "grid:code": "MGRS-32TNR", "s2:product_uri": uri,
@@ -468,10 +472,10 @@ def write_shape(root: Path, shape: str, years: tuple[int, ...], grid: Grid = SCE
             key = band.planetary if shape == "planetary" else band.earth_search
             rel = f"{folder}/{scene.when.year}/{iid}/{key}.tif"
             write_cog(root / rel, to_digital_numbers(pixels.bands[band.name], offset_dn),
-                      grid.transform(band.resolution), overviews)
+                      grid.transform(band.resolution), overviews, grid.block)
             files[band.name] = rel
         rel = f"{folder}/{scene.when.year}/{iid}/{SCL_KEYS[shape]}.tif"
-        write_cog(root / rel, pixels.scl, grid.transform(20), overviews)
+        write_cog(root / rel, pixels.scl, grid.transform(20), overviews, grid.block)
         files["SCL"] = rel
         entry = Written(iid, shape, scene, offset_dn, contradicts, files)
         written.append(entry)

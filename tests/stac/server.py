@@ -101,6 +101,7 @@ class StacServer:
         self.bytes_served: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self.log: list[tuple[str, str, int]] = []  # (method, path with query, status)
+        self.ranges: list[tuple[str, int, int]] = []  # (path, first byte, last byte) of each range served
         self._lock = threading.Lock()
         self._released = threading.Event()  # set on stop: hanging requests end
         self._httpd: ThreadingHTTPServer | None = None
@@ -148,6 +149,7 @@ class StacServer:
             self.bytes_served.clear()
             self.requests.clear()
             self.log.clear()
+            self.ranges.clear()
 
     def data_bytes(self, part: str = "") -> int:
         """Body bytes served from the COGs (``/data/`` paths), only paths holding ``part`` if given."""
@@ -578,6 +580,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.stac._released.wait(seconds)
             self._drop()
             return
+        self.stac.ranges.extend((path, start, end) for start, end in spans)
         with open(file, "rb") as f:
             parts = []
             for start, end in spans:

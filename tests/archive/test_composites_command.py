@@ -1,0 +1,156 @@
+"""`euromine composites` from loopback STAC APIs of the three collection shapes (Earth Search's
+sentinel-2-c1-l2a and sentinel-2-l2a, Planetary Computer's signed sentinel-2-l2a), each year compared
+with the numpy reference; reruns that reuse finished years and redo changed ones; the dry run."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import rasterio
+from pyproj import Transformer
+
+from tests.archive.archive_runs import SITE, check_year, composites, leftovers, site_years, year_range
+from tests.stac.reference import expected_year, used, window_of
+from tests.stac.scenes import ALWAYS_CLOUDY, CRS, DARK, SHAPES, ShapeCatalogue, site_lonlat
+from tests.stac.tiles import first_tile_offset, tile_bytes
+
+pytestmark = pytest.mark.slow  # the command in a process of its own, reading over HTTP
+COMPARED = (2021, 2022, 2023)  # before, across and after the baseline change of 25 January 2022
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_composites_equal_the_reference(api, shape, tmp_path):
+    served = api(shape)
+    out = tmp_path / "out"
+    done = composites(served, out, year_range(COMPARED))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert site_years(out) == [f"Year{y}.tif" for y in COMPARED]
+    shares = {y: check_year(out / SITE / "image" / f"Year{y}.tif", served, y) for y in COMPARED}
+    print(f"{shape}: share within 1 DN per year {shares}")
+    assert leftovers(out) == [], "only the composites, the clear counts and the manifest are left"
+    assert json.loads((out / SITE / "composites.json").read_text())
+    # scenes outside the season or above MAX_CLOUD are never read
+    kept = {w.item_id for y in COMPARED for w in used(served.shape.written, y)}
+    for item in (w for w in served.shape.written if w.scene.when.year in COMPARED):
+        read = served.server.data_bytes(f"/{item.item_id}/")
+        assert (read > 0) == (item.item_id in kept), f"{item.item_id} ({item.scene.kind}): {read} bytes read"
+    if served.server.catalogue.signed:
+        assert not [entry for entry in served.server.log if entry[2] == 403], "every asset read was signed"
+
+
+def test_special_pixels(api, tmp_path):
+    """The patch without a clear observation in 2021 is nodata with a clear count of 0; the dark patch
+    (reflectance at most 0.0001 in every scene) is 1, not nodata."""
+    served = api("earth-search-c1")
+    out = tmp_path / "out"
+    done = composites(served, out, "2021")
+    assert done.returncode == 0, done.stderr[-3000:]
+    image = out / SITE / "image" / "Year2021.tif"
+    want = expected_year(served.shape, served.data_root, 2021)
+    with rasterio.open(image) as src, rasterio.open(out / SITE / "clear" / "Year2021.tif") as clear:
+        rows, cols = window_of(want, src.transform, src.height, src.width)
+        got, counts = src.read(), clear.read()
+    cloudy_rows = slice(ALWAYS_CLOUDY[0].start * 2 - rows.start, ALWAYS_CLOUDY[0].stop * 2 - rows.start)
+    cloudy_cols = slice(ALWAYS_CLOUDY[1].start * 2 - cols.start, ALWAYS_CLOUDY[1].stop * 2 - cols.start)
+    assert (got[:, cloudy_rows, cloudy_cols] == 0).all() and (counts[:, cloudy_rows, cloudy_cols] == 0).all()
+    dark_rows = slice(DARK[0].start - rows.start, DARK[0].stop - rows.start)
+    dark_cols = slice(DARK[1].start - cols.start, DARK[1].stop - cols.start)
+    for b in (0, 1, 2, 6):  # the 10 m bands hold the dark patch
+        patch = got[b, dark_rows, dark_cols]
+        assert (patch[patch != 0] == 1).all() and (patch != 0).mean() > 0.9, patch
+
+
+def test_season_across_the_baseline_change(api, tmp_path):
+    """MONTHS 1-10 in 2022 takes in the January scenes either side of 25 January (baseline 03.01,
+    then 04.00 with the +1000 offset): Planetary Computer's items say which by their baseline alone."""
+    served = api("planetary")
+    out = tmp_path / "out"
+    done = composites(served, out, "2022", "--months", "1-10")
+    assert done.returncode == 0, done.stderr[-3000:]
+    january = [w for w in used(served.shape.written, 2022, (1, 10)) if w.scene.when.month == 1]
+    assert sorted(w.offset_dn for w in january) == [0, 1000]
+    check_year(out / SITE / "image" / "Year2022.tif", served, 2022, months=(1, 10))
+
+
+def test_rerun_reuses_finished_years_and_redoes_changed_ones(api, tmp_path):
+    served = api("earth-search-c1")
+    out = tmp_path / "out"
+    assert composites(served, out, "2020-2021").returncode == 0
+    files = sorted((out / SITE).rglob("Year*.tif"))
+    stamps = {p: p.stat().st_mtime_ns for p in files}
+    served.server.reset_counters()
+    again = composites(served, out, "2020-2021")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert served.server.data_bytes() == 0, "finished years are reused, no pixel read again"
+    assert {p: p.stat().st_mtime_ns for p in files} == stamps
+    # one of 2021's scenes is withdrawn from the catalogue: 2021 is made again, 2020 reused
+    gone = used(served.shape.written, 2021)[1]
+    items = served.server.catalogue.items[served.collection]
+    items[:] = [i for i in items if i["id"] != gone.item_id]
+    served.server.reset_counters()
+    changed = composites(served, out, "2020-2021")
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    assert served.server.data_bytes("/2020/") == 0 and served.server.data_bytes("/2021/") > 0
+    assert [p for p in files if p.stat().st_mtime_ns != stamps[p]] == [
+        out / SITE / "clear" / "Year2021.tif", out / SITE / "image" / "Year2021.tif"]
+    without = ShapeCatalogue(served.shape.shape, served.shape.collection,
+                             [w for w in served.shape.written if w.item_id != gone.item_id], items)
+    check_year(out / SITE / "image" / "Year2021.tif", served, 2021, shape=without)
+
+
+def listed_scenes(result: object) -> dict[str, dict]:
+    """Every scene record (a dict with an id and a cloud cover) anywhere in a result dict, by id."""
+    found: dict[str, dict] = {}
+    if isinstance(result, dict):
+        if "id" in result and "cloud_cover" in result:
+            found[result["id"]] = result
+        for value in result.values():
+            found.update(listed_scenes(value))
+    elif isinstance(result, list):
+        for value in result:
+            found.update(listed_scenes(value))
+    return found
+
+
+def years_bytes(result: object) -> list[int]:
+    """Every ``bytes_needed`` figure in a result dict."""
+    if isinstance(result, dict):
+        own = [result["bytes_needed"]] if isinstance(result.get("bytes_needed"), int) else []
+        return own + [n for value in result.values() for n in years_bytes(value)]
+    if isinstance(result, list):
+        return [n for value in result for n in years_bytes(value)]
+    return []
+
+
+def site_grid_bounds() -> tuple[float, float, float, float]:
+    """The site's grid as the interface fixes it: the WGS84 box in its UTM zone, bounds out to multiples of 10 m."""
+    w, s, e, n = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform_bounds(*site_lonlat(),
+                                                                                        densify_pts=21)
+    return math.floor(w / 10) * 10, math.floor(s / 10) * 10, math.ceil(e / 10) * 10, math.ceil(n / 10) * 10
+
+
+def test_dry_run_lists_the_scenes_and_reads_no_pixel(api, tmp_path):
+    served = api("earth-search-c1")
+    out = tmp_path / "out"
+    done = composites(served, out, "2021-2022", "--dry-run")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not out.exists() or not any(out.rglob("*")), "a dry run writes nothing"
+    result = json.loads(done.stdout)
+    listed = listed_scenes(result)
+    needed = []
+    for year in (2021, 2022):
+        kept = used(served.shape.written, year)
+        for item in served.shape.written:
+            if item.scene.when.year == year and item not in kept:
+                assert item.item_id not in listed, f"{item.item_id} ({item.scene.kind}) is not listed"
+        for item in kept:
+            assert listed[item.item_id]["cloud_cover"] == pytest.approx(item.scene.cloud_cover), item.item_id
+        needed.append(sum(tile_bytes(served.data_root / f, site_grid_bounds()) for w in kept for f in w.files.values()))
+    assert years_bytes(result) == needed, "each year's bytes to read are those of the tiles under the site"
+    # No pixel read: at most the header block GDAL reads first from each COG (the bytes to read come
+    # from the tile index in the header), never a range that starts past the header.
+    assert served.server.data_requests() > 0, "the bytes to read come from the COGs' headers"
+    for path, start, _ in served.server.ranges:
+        header = first_tile_offset(served.data_root / path.removeprefix("/data/"))
+        assert start < header, f"{path}: bytes {start}- read, past the header ({header} bytes)"
