@@ -18,7 +18,16 @@ from pathlib import Path
 
 from ..core.engine.hardware import nvidia_gpu_name
 from ..core.progress import Reporter
-from .plan import InstallError, Plan, canonical_name, cuda_runtime_found, install_folder, plan_install
+from .plan import (
+    InstallError,
+    Plan,
+    archive_folder,
+    canonical_name,
+    cuda_runtime_found,
+    install_folder,
+    plan_archive_install,
+    plan_install,
+)
 from .platforms import Platform
 
 MARKER = "euromine-install.json"  # written last into a finished install: what it holds
@@ -49,8 +58,11 @@ def activate(folder: Path) -> bool:
 
 
 def activate_installed(settings_dir: str) -> bool:
-    """``activate`` the install of the profile at ``settings_dir`` for this Python, if there is one."""
-    return activate(Path(install_folder(settings_dir, Platform.current())))
+    """``activate`` the installs (onnxruntime, the archive packages) of the profile at ``settings_dir``
+    for this Python, where there are any; whether onnxruntime's was there."""
+    platform = Platform.current()
+    activate(Path(archive_folder(settings_dir, platform)))
+    return activate(Path(install_folder(settings_dir, platform)))
 
 
 def _run(arguments: list[str], reporter: Reporter, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
@@ -100,18 +112,18 @@ def _pip(plan: Plan, staging: Path, reporter: Reporter) -> None:
 
 
 def _check(plan: Plan, staging: Path, paths: list[str], reporter: Reporter) -> None:
-    """No package that would shadow QGIS's own, and onnxruntime importable from ``staging`` behind
-    QGIS's folders, as the plugin will import it."""
+    """No package that would shadow QGIS's own, and the plan's module (onnxruntime, pystac_client)
+    importable from ``staging`` behind QGIS's folders, as the plugin will import it."""
     shadowing = sorted(p.name for p in staging.iterdir() if re.split(r"[-.]", p.name)[0].lower() in SHADOWING)
     if shadowing:
         raise InstallError(f"pip put {', '.join(shadowing)} beside QGIS's own; nothing was installed. "
                            f"Install by hand: {plan.manual_command()}")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, str(staging)])}
-    probe = "import onnxruntime; print(onnxruntime.__file__)"
+    probe = f"import {plan.module}; print({plan.module}.__file__)"
     code, lines = _run([plan.python, "-c", probe], reporter.silent(), env)
     imported = Path(lines[-1]) if code == 0 and lines else None
     if imported is None or staging not in imported.parents:
-        raise InstallError(f"onnxruntime does not import from the new install ({' / '.join(lines[-3:])}); "
+        raise InstallError(f"{plan.module} does not import from the new install ({' / '.join(lines[-3:])}); "
                            f"nothing was installed. Install by hand: {plan.manual_command()}")
 
 
@@ -170,5 +182,15 @@ def install_onnxruntime(device: str, settings_dir: str, reporter: Reporter) -> P
     gpu = nvidia_gpu_name()
     plan = plan_install(device, settings_dir, platform, gpu, gpu is not None and cuda_runtime_found(platform),
                         installed_names(qgis_paths(exclude=folder)))
+    install(plan, reporter)
+    return plan
+
+
+def install_archive(settings_dir: str, reporter: Reporter) -> Plan:
+    """Install the archive packages of the composites (pystac-client and what it needs that QGIS's
+    Python lacks) into the profile at ``settings_dir``, for this Python."""
+    platform = Platform.current()
+    folder = Path(archive_folder(settings_dir, platform))
+    plan = plan_archive_install(settings_dir, platform, installed_names(qgis_paths(exclude=folder)))
     install(plan, reporter)
     return plan

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from ..core.archive.packages import ARCHIVE_MODULE, ARCHIVE_PINS
 from ..core.engine.hardware import CUDA_LIBRARIES
 from ..core.errors import EuroMineError
 from .platforms import Platform, command_line, in_shell, python_candidates, python_interpreter
@@ -31,6 +32,12 @@ CPU_BUILD, GPU_BUILD = "onnxruntime", "onnxruntime-gpu"
 # --no-deps, the ones QGIS's Python lacks are named on pip's command line
 RUNTIME_REQUIREMENTS = ("flatbuffers", "packaging", "protobuf>=4.25.8")
 DEVICES = ("auto", "cpu", "gpu")
+# The archive packages of the composites (euromine:composites, pinned in core.archive.packages), and their
+# requirements that QGIS's Python may lack (named on pip's command line where it does, as for onnxruntime)
+ARCHIVE = "archive"
+ARCHIVE_REQUIREMENTS = ("python-dateutil>=2.8.2", "six", "requests>=2.28.2", "urllib3", "idna", "charset-normalizer",
+                        "certifi")
+PACKAGES = ("onnxruntime", ARCHIVE)
 # where a profile keeps what plugins install (QGIS's own convention for python/ under the profile)
 FOLDER_PARTS = ("python", "dependencies", "euromine_qgis")
 
@@ -51,6 +58,11 @@ def canonical_name(requirement: str) -> str:
 def install_folder(settings_dir: str, platform: Platform) -> PurePath:
     """The private folder of the profile at ``settings_dir`` that holds onnxruntime for this Python ABI."""
     return platform.path(settings_dir, *FOLDER_PARTS, f"onnxruntime-{platform.abi}")
+
+
+def archive_folder(settings_dir: str, platform: Platform) -> PurePath:
+    """The private folder of the profile at ``settings_dir`` that holds the archive packages for this Python ABI."""
+    return platform.path(settings_dir, *FOLDER_PARTS, f"{ARCHIVE}-{platform.abi}")
 
 
 def cuda_runtime_found(platform: Platform) -> bool:
@@ -89,8 +101,9 @@ class Plan:
     platform: Platform
     python: str
     folder: PurePath
-    build: str
-    requirements: tuple[str, ...]  # the build pinned, then the requirements QGIS's Python lacks
+    build: str  # onnxruntime's build, or ARCHIVE
+    requirements: tuple[str, ...]  # the build (or ARCHIVE_PINS) pinned, then the requirements QGIS's Python lacks
+    module: str  # what must import from the finished install
 
     def pip_arguments(self, target: str | PurePath) -> list[str]:
         """pip's command line, installing into ``target``."""
@@ -108,10 +121,22 @@ def plan_install(device: str, settings_dir: str, platform: Platform, gpu: str | 
     """The install for DEVICE into the profile at ``settings_dir``, given the machine's GPU facts and
     the (canonical) names of the distributions QGIS's Python already has."""
     build = choose_build(device, platform, gpu, cuda_runtime)
+    missing = tuple(r for r in RUNTIME_REQUIREMENTS if canonical_name(r) not in installed)
+    return Plan(platform=platform, python=_interpreter(platform), folder=install_folder(settings_dir, platform),
+                build=build, requirements=(f"{build}=={ONNXRUNTIME_VERSION}", *missing), module="onnxruntime")
+
+
+def plan_archive_install(settings_dir: str, platform: Platform, installed: set[str]) -> Plan:
+    """The install of the archive packages into the profile at ``settings_dir``, given the (canonical)
+    names of the distributions QGIS's Python already has."""
+    missing = tuple(r for r in ARCHIVE_REQUIREMENTS if canonical_name(r) not in installed)
+    return Plan(platform=platform, python=_interpreter(platform), folder=archive_folder(settings_dir, platform),
+                build=ARCHIVE, requirements=(*ARCHIVE_PINS, *missing), module=ARCHIVE_MODULE)
+
+
+def _interpreter(platform: Platform) -> str:
     python = python_interpreter(platform)
     if python is None:
         raise InstallError("QGIS's Python interpreter was not found (looked for "
                            f"{', '.join(python_candidates(platform))})")
-    missing = tuple(r for r in RUNTIME_REQUIREMENTS if canonical_name(r) not in installed)
-    return Plan(platform=platform, python=python, folder=install_folder(settings_dir, platform), build=build,
-                requirements=(f"{build}=={ONNXRUNTIME_VERSION}", *missing))
+    return python

@@ -4,11 +4,18 @@ Python QGIS runs on (the message bar's Install runs the same installer). QGIS on
 from __future__ import annotations
 
 from ..core.app.spec import QGIS, AlgorithmSpec, Kind, Outcome, Output, Param, Values
+from ..core.archive.packages import ARCHIVE_PINS
 from ..core.executor import Executor
 from ..core.progress import Reporter
-from .install import install_onnxruntime
-from .plan import DEVICES
+from .install import install_archive, install_onnxruntime
+from .plan import ARCHIVE, DEVICES, PACKAGES
 
+CHOSEN_PACKAGES = Param(
+    "PACKAGES", Kind.CHOICE, "Packages", choices=PACKAGES, default="onnxruntime",
+    help="<code>onnxruntime</code>, which runs the models (the build DEVICE calls for), or <code>archive</code>: "
+         f"{' and '.join(p.split('==')[0] for p in ARCHIVE_PINS)}, which the composites "
+         "(euromine:composites) search STAC APIs with, and what they need that QGIS's Python lacks "
+         "(euromine:composites installs them itself on its first run).")
 DEVICE = Param(
     "DEVICE", Kind.CHOICE, "Build for", choices=DEVICES, default="auto",
     help="<code>auto</code> installs onnxruntime-gpu where an NVIDIA GPU is found and its CUDA 13 runtime and "
@@ -20,8 +27,12 @@ SETTINGS_FOLDER = Param("SETTINGS_FOLDER", Kind.FOLDER, "The QGIS profile's sett
 
 
 def run(values: Values, reporter: Reporter, _executor: Executor) -> Outcome:
-    """Install the onnxruntime build DEVICE calls for into the profile's dependencies folder."""
-    plan = install_onnxruntime(values[DEVICE.name], values[SETTINGS_FOLDER.name], reporter)
+    """Install the onnxruntime build DEVICE calls for, or the archive packages, into the profile's
+    dependencies folder."""
+    if values[CHOSEN_PACKAGES.name] == ARCHIVE:
+        plan = install_archive(values[SETTINGS_FOLDER.name], reporter)
+    else:
+        plan = install_onnxruntime(values[DEVICE.name], values[SETTINGS_FOLDER.name], reporter)
     line = f"Installed {' '.join(plan.requirements)} into {plan.folder}; QGIS finds it there from now on."
     return Outcome({"FOLDER": str(plan.folder), "BUILD": plan.build}, [line], plan)
 
@@ -33,9 +44,11 @@ SPEC = AlgorithmSpec(
     group_id="setup",
     summary="onnxruntime for the Python QGIS runs on, into a private folder of the QGIS profile",
     description=(
-        "<p>Installs onnxruntime, which runs the models, for the Python QGIS runs on, into a private folder of your "
-        "QGIS profile (<code>python/dependencies/euromine_qgis/onnxruntime-cp312</code> for Python 3.12, one "
-        "folder per Python version). QGIS's own packages are never changed: numpy, GDAL and PyQt stay as QGIS "
+        "<p>Installs onnxruntime, which runs the models (or, with PACKAGES <code>archive</code>, the STAC "
+        "packages of the composites, in a folder <code>archive-cp312</code> beside it), for the Python QGIS runs "
+        "on, into a private folder of your QGIS profile "
+        "(<code>python/dependencies/euromine_qgis/onnxruntime-cp312</code> for Python 3.12, one folder per Python "
+        "version). QGIS's own packages are never changed: numpy, GDAL and PyQt stay as QGIS "
         "ships them, and nothing is installed into QGIS's site-packages. The plugin finds the folder every time it "
         "loads. The message bar's <b>Install</b> button, shown when onnxruntime is missing, runs this same "
         "installer.</p>"
@@ -45,11 +58,11 @@ SPEC = AlgorithmSpec(
         "and onnxruntime imports from it, so a failed or cancelled install leaves nothing; the error gives the "
         "command that does the same install by hand. Running it again replaces the folder (restart QGIS "
         "afterwards if onnxruntime was already loaded).</p>"),
-    params=(DEVICE, SETTINGS_FOLDER),
+    params=(CHOSEN_PACKAGES, DEVICE, SETTINGS_FOLDER),
     outputs=(Output("FOLDER", "folder", "Folder of the installed packages"),
-             Output("BUILD", "text", "Installed onnxruntime build")),
-    results="FOLDER (the folder of the installed packages), BUILD (<code>onnxruntime</code> or "
-            "<code>onnxruntime-gpu</code>).",
+             Output("BUILD", "text", "Installed onnxruntime build (or archive)")),
+    results="FOLDER (the folder of the installed packages), BUILD (<code>onnxruntime</code>, "
+            "<code>onnxruntime-gpu</code> or <code>archive</code>).",
     example="processing.run('euromine:installdependencies', {'DEVICE': 'cpu'})['FOLDER']",
     run=run,
     surfaces=frozenset({QGIS}),

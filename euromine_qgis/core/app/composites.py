@@ -2,9 +2,11 @@
 scenes, in the EuroMineNet layout mapsites reads; optionally mapped straight away (THEN_MAP)."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..archive.packages import ARCHIVE_MODULE, ARCHIVE_PINS
 from ..engine.contract import FOOTPRINT_TASKS
 from ..errors import InputError
 from ..executor import Executor
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
     from ..archive.sites import Site
 
 QGIS_ONLY, CLI_ONLY = frozenset({QGIS}), frozenset({CLI})
-ARCHIVE_PACKAGES = ("pystac-client",)  # what `pip install 'euromine[archive]'` adds (pyproject.toml pins it)
 NO_MAP = "none"
 
 STAC_URL = Param(
@@ -150,12 +151,12 @@ def options(values: Values) -> CompositeOptions:
 
 
 def archive_missing() -> str | None:
-    """Which archive package cannot be imported, with how to install it; None when all can."""
+    """Why the archive packages cannot be imported, with how to install them; None when they can."""
     try:
-        import pystac_client  # noqa: F401 (is it there?)
+        importlib.import_module(ARCHIVE_MODULE)
     except ImportError as exc:
-        return (f"the composites need {', '.join(ARCHIVE_PACKAGES)} ({exc}); install them with "
-                "`pip install 'euromine[archive]'` (in QGIS: the Install dependencies algorithm)")
+        return (f"the composites need {', '.join(ARCHIVE_PINS)} ({exc}); install them with "
+                "`pip install 'euromine[archive]'` (in QGIS: Install dependencies with PACKAGES archive)")
     return None
 
 
