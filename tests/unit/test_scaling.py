@@ -12,7 +12,7 @@ from rasterio.enums import Resampling
 from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.contract import NormalizationOverride, normalize_in_place
 from euromine_qgis.core.engine.model import Model
-from euromine_qgis.core.engine.scaling import ImageInput, band_medians, check_inputs, scaled_info
+from euromine_qgis.core.engine.scaling import SAMPLE_BLOCKS, ImageInput, band_medians, check_inputs, scaled_info
 from euromine_qgis.core.errors import InputError
 from euromine_qgis.core.io.bands import banded_image
 from euromine_qgis.core.maps.footprints import map_footprints
@@ -139,3 +139,31 @@ def test_the_sample_comes_from_an_overview_when_there_is_one(image, bundled, tmp
     with rasterio.open(big) as src:  # the full resolution did change
         first = src.read(banded.indexes[0])
         assert np.median(first[first != 0]) > 2 * from_overview[0]
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through read(2) and its kind so far (Linux's /proc/self/io)."""
+    with open("/proc/self/io") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("rchar:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").is_file(), reason="counts bytes read through Linux's /proc/self/io")
+def test_a_large_image_without_overviews_is_sampled_by_a_bounded_number_of_blocks(tmp_path):
+    """A 3072² image of 144 DEFLATE blocks and no overviews: the check reads about SAMPLE_BLOCKS
+    blocks' worth of the file (a decimated read decoded all of it), and its medians still are the
+    image's."""
+    side, block = 3072, 256
+    values = np.random.default_rng(3).integers(1000, 3000, (1, side, side), dtype=np.uint16)
+    big = tmp_path / "big.tif"
+    with rasterio.open(big, "w", driver="GTiff", width=side, height=side, count=1, dtype="uint16", nodata=0,
+                       crs="EPSG:32632", transform=rasterio.transform.from_origin(500_000, 4_500_000, 10, 10),
+                       tiled=True, blockxsize=block, blockysize=block, compress="deflate") as dst:
+        dst.write(values)
+    banded = banded_image(big, ("B4",))
+    per_block = big.stat().st_size / (side // block) ** 2
+    before = _bytes_read()
+    medians = band_medians(banded)
+    read = _bytes_read() - before
+    assert medians is not None
+    assert read <= (SAMPLE_BLOCKS + 1) * per_block + 2**16, f"{read} bytes read, {per_block:.0f} per block"
+    np.testing.assert_allclose(medians, np.median(values, axis=(1, 2)), rtol=0.01)

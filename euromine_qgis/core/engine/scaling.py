@@ -6,9 +6,11 @@ std) equals normalizing the raw values with (mean / s, std / s), so SCALE is a n
 override (scaled_info) and the engine's loop stays as it is; nodata and the valid-pixel rule
 still see the raw values.
 
-The check (check_scaling) reads each image decimated to at most SAMPLE_SIDE pixels a side (GDAL
-reads an overview where the file has one), takes each model band's median over the valid pixels
-and compares it with the model's mean and std (SCALE applied). It warns, and never stops a run:
+The check (check_scaling) samples each image at a cost bounded whatever its size (sample_image):
+decimated to at most SAMPLE_SIDE pixels a side where the file has overviews (GDAL reads one) or
+holds at most SAMPLE_BLOCKS internal blocks, else SAMPLE_BLOCKS whole blocks spread over it. It
+takes each model band's median over the valid pixels and compares it with the model's mean and std
+(SCALE applied). It warns, and never stops a run:
 
 - when the typical band's median is SCALE_RATIO or more times off the model's mean, with the
   power of ten that brings it back (0–1 reflectance for a model trained on reflectance × 10000:
@@ -25,6 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
+from rasterio.io import DatasetReader
+from rasterio.windows import Window
 
 from ..errors import InputError
 from ..io.bands import BandedImage, BandItem
@@ -34,6 +38,12 @@ from ..progress import Reporter
 from .contract import ModelInfo
 
 SAMPLE_SIDE = 512
+# Whole internal blocks the check decodes from a file without overviews: a decimated read of such a
+# file decodes every block (a 2000² DEFLATE scene: as long as the mapping's own decoding).
+SAMPLE_BLOCKS = 8
+# Columns of the i-th sampled block: stratum (i × SPREAD) mod SAMPLE_BLOCKS, coprime with it, so
+# the blocks fall in distinct row and column strata (a Latin-square pattern) rather than on a diagonal.
+SPREAD = 3
 SCALE_RATIO = 100.0
 Z_LIMIT = 4.0
 
@@ -67,29 +77,53 @@ def scaled_info(info: ModelInfo, scale: float) -> ModelInfo:
 
 
 def sample_image(image: BandedImage, side: int = SAMPLE_SIDE) -> tuple[NDArray[Any], NDArray[np.bool_]] | None:
-    """The selected bands of a decimated read of ``image`` (at most ``side`` pixels a side; GDAL
-    reads an overview where the file has one) and its valid pixels (io.valid), or None when it
-    cannot be read (the engine's own read then names the damaged rows)."""
+    """The selected bands of a bounded sample of ``image`` and its valid pixels (io.valid), or None
+    when it cannot be read (the engine's own read then names the damaged rows). The sample is a
+    decimated read (at most ``side`` pixels a side) where the file has overviews or few blocks,
+    else SAMPLE_BLOCKS whole internal blocks (sample_blocks) as one (C, 1, pixels) row, thinned
+    to at most ``side``² pixels."""
     try:
         with open_raster(image.path) as src:
-            _, height, width = decimation(src.height, src.width, side)
-            data = src.read(list(image.indexes), out_shape=(len(image.indexes), height, width),
-                            resampling=Resampling.nearest)
+            indexes = list(image.indexes)
+            blocks = sample_blocks(src, indexes[0])
+            if blocks is None:
+                _, height, width = decimation(src.height, src.width, side)
+                data = src.read(indexes, out_shape=(len(indexes), height, width), resampling=Resampling.nearest)
+            else:
+                pixels = np.concatenate([src.read(indexes, window=w).reshape(len(indexes), 1, -1) for w in blocks],
+                                        axis=2)
+                data = pixels[:, :, ::max(1, math.ceil(pixels.shape[2] / side**2))]
     except OSError:  # rasterio's read errors: a damaged file, refused by the mapping that follows
         return None
     return data, valid_pixels(data, image.nodata)
+
+
+def sample_blocks(src: DatasetReader, band: int) -> list[Window] | None:
+    """The internal blocks of ``band`` the check reads from a file with no overviews and more
+    than SAMPLE_BLOCKS blocks: SAMPLE_BLOCKS of them, each in its own row and column stratum of
+    the block grid; None where a decimated read is as cheap (overviews, or few blocks)."""
+    block_height, block_width = src.block_shapes[band - 1]
+    rows, columns = math.ceil(src.height / block_height), math.ceil(src.width / block_width)
+    if src.overviews(band) or rows * columns <= SAMPLE_BLOCKS:
+        return None
+    picked = dict.fromkeys(
+        (int((i + 0.5) * rows / SAMPLE_BLOCKS), int(((i * SPREAD) % SAMPLE_BLOCKS + 0.5) * columns / SAMPLE_BLOCKS))
+        for i in range(SAMPLE_BLOCKS))
+    return [src.block_window(band, row, column) for row, column in picked]
 
 
 def sample_medians(data: NDArray[Any], valid: NDArray[np.bool_]) -> NDArray[np.float64] | None:
     """The median of each band of a sample over its ``valid`` pixels, or None when none is valid."""
     if not valid.any():
         return None
-    medians: NDArray[np.float64] = np.median(data[:, valid].astype(np.float64), axis=1)
+    # on the values' own type: the median of integers is already float64, and a float64 copy of
+    # the sample doubles its cost
+    medians: NDArray[np.float64] = np.median(data[:, valid], axis=1).astype(np.float64)
     return medians
 
 
 def band_medians(image: BandedImage, side: int = SAMPLE_SIDE) -> NDArray[np.float64] | None:
-    """The median of each selected band over the valid pixels of a decimated read (sample_image),
+    """The median of each selected band over the valid pixels of a bounded sample (sample_image),
     or None when the sample holds no valid pixel or cannot be read."""
     sample = sample_image(image, side)
     return None if sample is None else sample_medians(*sample)
