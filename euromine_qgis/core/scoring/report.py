@@ -6,21 +6,22 @@ import html
 import io
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from ..errors import OutputError
 from ..io.outputs import atomic_outputs, write_csv
 from .evaluation import FN, FP, NODATA, TN, TP, RasterEvaluation
+from .figures import colormap, new_figure, print_png
 from .metrics import INTERVAL_CLASSES
 from .small_multiples import MINING as FOOTPRINT_MINING
 from .small_multiples import NODATA as FOOTPRINT_NODATA
 from .small_multiples import small_multiples_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SCORE_COLUMNS = ("oa", "precision", "recall", "f1", "iou")
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")
@@ -78,7 +79,7 @@ def write_table(summary: dict[str, Any], path: Path) -> Path:
 
 def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buffer)
+    print_png(fig, buffer)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -89,7 +90,7 @@ def _values(values: Iterable[float | None]) -> NDArray[np.float64]:
 
 def _scores_plot(summary: dict[str, Any]) -> str:
     years = [int(y) for y in summary["per_year"]]
-    fig = Figure(figsize=(6.4, 3.2), dpi=100, layout="constrained")
+    fig = new_figure(figsize=(6.4, 3.2), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     for name, label, marker in (("iou", "IoU", "o"), ("f1", "F1", "s")):
         ax.plot(years, _values(f[name] for f in summary["per_year"].values()), marker=marker, label=label)
@@ -107,7 +108,7 @@ def _area_plot(summary: dict[str, Any]) -> str:
     years = np.array([int(y) for y in summary["per_year"]])
     mapped = [f["mapped_area"] for f in summary["per_year"].values()]
     reference = [f["reference_area"] for f in summary["per_year"].values()]
-    fig = Figure(figsize=(6.4, 3.2), dpi=100, layout="constrained")
+    fig = new_figure(figsize=(6.4, 3.2), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     ax.bar(years - 0.2, reference, width=0.4, label="reference", color=PANEL_COLOURS[FN])
     ax.bar(years + 0.2, mapped, width=0.4, label="mapped", color=PANEL_COLOURS[FP])
@@ -121,7 +122,7 @@ def _area_plot(summary: dict[str, Any]) -> str:
 
 
 def _bar_plot(labels: list[str], values: list[float | None], title: str, colour: str) -> str:
-    fig = Figure(figsize=(6.4, 3.0), dpi=100, layout="constrained")
+    fig = new_figure(figsize=(6.4, 3.0), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     heights = _values(values)
     x = np.arange(len(labels))
@@ -137,10 +138,10 @@ def _bar_plot(labels: list[str], values: list[float | None], title: str, colour:
 
 
 def _panel(preview: NDArray[np.uint8], title: str) -> str:
-    colours = ListedColormap([PANEL_COLOURS[code] for code in (TN, FP, FN, TP, NODATA)])
+    colours = colormap([PANEL_COLOURS[code] for code in (TN, FP, FN, TP, NODATA)])
     height, width = preview.shape
     scale = 2.6 / max(height, width)
-    fig = Figure(figsize=(max(1.2, width * scale), max(1.2, height * scale) + 0.35), dpi=110, layout="constrained")
+    fig = new_figure(figsize=(max(1.2, width * scale), max(1.2, height * scale) + 0.35), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(preview, cmap=colours, vmin=-0.5, vmax=4.5, interpolation="nearest")
     ax.set_title(title, fontsize=9)

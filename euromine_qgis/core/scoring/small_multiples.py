@@ -11,18 +11,19 @@ import math
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
 
 from ..errors import InputError, OutputError
 from ..io.outputs import atomic_outputs
 from ..io.raster import decimation, open_input
+from .figures import colormap, new_figure, print_png
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PANEL_SIDE = 400  # longest side, in pixels, a footprint is read at
 COLUMNS = 5  # panels per row: two rows for the ten EuroMineNet years
@@ -65,10 +66,12 @@ def small_multiples_figure(panels: Mapping[int, NDArray[np.uint8]], title: str |
     height, width = panels[years[0]].shape
     panel_inches = 2.2
     grid_height = rows * panel_inches * height / width
-    fig = Figure(figsize=(columns * panel_inches, grid_height + 0.5), dpi=100, layout="constrained")
+    from matplotlib.patches import Patch  # when drawn: see figures
+
+    fig = new_figure(figsize=(columns * panel_inches, grid_height + 0.5), dpi=100, layout="constrained")
     maps, key = fig.subfigures(2, 1, height_ratios=(grid_height, 0.5))
     colours = [NOT_MINING_COLOUR, mining_colour(), NODATA_COLOUR]
-    cmap = ListedColormap(colours)
+    cmap = colormap(colours)
     axes = maps.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
@@ -97,5 +100,5 @@ def write_small_multiples(footprints: Mapping[int, Path], path: Path, title: str
     fig = small_multiples_figure({year: read_panel(p, side) for year, p in footprints.items()}, title)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_outputs([path]) as (temp,):
-        FigureCanvasAgg(fig).print_png(str(temp))
+        print_png(fig, temp)
     return path

@@ -8,9 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
-
 from ..io.outputs import atomic_outputs, write_csv
+from .figures import new_figure
 from .metrics import Counts, PairChange, SeriesCounts, TransitionCounts, aggregate_sites
 from .report import STYLE, _img, _png, format_value
 
@@ -89,7 +88,7 @@ def write_summary_table(rows: Sequence[Mapping[str, Any]], pooled: Mapping[str, 
 def trajectory_plot(series: Mapping[int, float], slope: float | None) -> str:
     """A small PNG (base64) of mined hectares per year with the least-squares line."""
     years, areas = list(series), list(series.values())
-    fig = Figure(figsize=(3.2, 1.4), dpi=100, layout="constrained")
+    fig = new_figure(figsize=(3.2, 1.4), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     ax.plot(years, areas, marker="o", markersize=3, color="#c0392b")
     if slope is not None:
