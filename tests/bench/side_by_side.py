@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.plain_run import PLAIN_INPUT
-
 REPO = Path(__file__).resolve().parents[2]
 YEAR = 2020
 DEEPNESS_MINING = 2  # Deepness writes class index + 1: 1 background, 2 the model's one class
@@ -63,6 +61,7 @@ def euromine(args: argparse.Namespace) -> dict:
     )
     from euromine_qgis.core.engine.model import Model
     from euromine_qgis.core.maps.footprints import footprint_name, map_footprints
+    from tests.plain_run import PLAIN_INPUT
 
     model = Model(args.model, device="cpu", scale=1.0)
     settings = TileSettings(tile=args.tile, overlap=args.overlap, batch_size=args.batch or 0)
