@@ -43,8 +43,9 @@ class CompositeOptions:
     sas_token_url: str
 
     def year_parameters(self, crs: str, grid: Grid) -> dict[str, Any]:
-        """The parameters a year's files depend on, as the manifest records them."""
-        return {"stac_url": self.stac_url, "collection": self.collection, "months": self.months,
+        """The parameters a year's files depend on, as the manifest records them (not the STAC API's address:
+        the items' ids and update times say whether the same data is served, from a mirror say)."""
+        return {"collection": self.collection, "months": self.months,
                 "max_cloud": self.max_cloud, "crs": crs, "resolution": self.resolution,
                 "excluded_scl": sorted(self.excluded_scl), "bounds": list(grid_bounds(grid)),
                 "shape": [grid.height, grid.width]}
