@@ -46,7 +46,7 @@ from export.field_scenes import site_scenes
 EXPORTERS = {"dynamo": "torch.onnx.export(dynamo=True)", "torchscript": "torch.onnx.export(dynamo=False)"}
 
 # Contract fields the exporter measures on the exported file instead of taking them from the caller.
-MEASURED_FIELDS = ("receptive_field", "alignment")
+MEASURED_FIELDS = ("receptive_field", "tolerant_receptive_field", "alignment")
 
 # Parity tolerances (the team's contract for every exported model).
 MAX_ABS_DIFF = 1e-4
@@ -189,16 +189,22 @@ def record_receptive_field(path: Path) -> ReceptiveField:
     fallback tiling."""
     model = Model(path, device="cpu", precision="fp32", scale=1.0)
     field = measure(model, more_scenes=site_scenes(model.info))
+    rewrite_metadata(path, receptive_field=field.radius, alignment=field.alignment or 1)
+    return field
+
+
+def rewrite_metadata(path: Path, **fields: Any) -> None:
+    """Replace ``fields`` of the contract metadata of the model in ``path``, in place (written under
+    a temporary name, then renamed); the graph is untouched."""
     proto = onnx.load(str(path), load_external_data=False)
-    metadata = dict(read_metadata(path), receptive_field=field.radius, alignment=field.alignment or 1)
+    metadata = {**{k: DEFAULTS[k] for k in MEASURED_FIELDS}, **read_metadata(path), **fields}
     _embed_metadata(proto, ModelInfo.from_json(metadata, path, complete=True).to_json())
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.rf.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.meta.tmp")
     try:
         onnx.save_model(proto, str(tmp), save_as_external_data=False)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return field
 
 
 def _check_graph(proto: onnx.ModelProto, task: str, opset: int, dynamic: bool) -> None:

@@ -30,6 +30,7 @@ from torch import nn
 from euromine_qgis.core import release
 from euromine_qgis.core.engine.model_registry import register_model
 from export.onnx import EXPORTERS, contract_metadata, export_onnx
+from export.tolerant_field import field_provenance, record_tolerant_field
 
 NAME = "spectral_baseline"
 VERSION = "1.0.0"
@@ -143,6 +144,7 @@ def export(out_dir: Path, command: str) -> Path:
     path = export_onnx(
         SpectralBaseline(), out_dir / f"{NAME}.onnx", metadata(), opset=opset, exporter=exporter
     )
+    tolerant = record_tolerant_field(path)
     register_model(
         out_dir,
         {
@@ -161,6 +163,7 @@ def export(out_dir: Path, command: str) -> Path:
                 "torch": torch.__version__,
                 "onnx_opset": opset,
                 "exporter": EXPORTERS[exporter],
+                "receptive_field": field_provenance(path, command, tolerant),
             },
             "description": (
                 "Untrained baseline for real Sentinel-2 L2A reflectance: bare-soil index, NDVI, "

@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from euromine_qgis.core.engine.contract import RECEPTIVE_FIELD_TOLERANCE
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.model_registry import find_model, index_path, read_models, register_model
 from euromine_qgis.core.errors import ModelError
@@ -40,9 +39,10 @@ from euromine_qgis.core.io.checksum import sha256_of
 from export import architectures
 from export.change_routes import measure_routes
 from export.data import training_sites
-from export.onnx import EXPORTERS, export_checkpoint, load_checkpoint, read_metadata, record_receptive_field
+from export.onnx import EXPORTERS, export_checkpoint, load_checkpoint, record_receptive_field
 from export.quantize import write_sibling
 from export.site_scores import LAMBDA, score_sites
+from export.tolerant_field import field_provenance, record_tolerant_field
 
 # How far a bundled sibling's held-out score may fall below its parent's.
 VARIANT_TOLERANCE = 0.01
@@ -66,16 +66,10 @@ def measure(onnx_path: Path, test_data: Path) -> dict[str, Any]:
     return {"heldout": data, "lambda": LAMBDA, **scores}
 
 
-def _field_record(path: Path, command: str) -> dict[str, Any]:
-    """The provenance of a file's recorded receptive field: what it is and how it was measured."""
-    meta = read_metadata(path)
-    return {"receptive_field": meta["receptive_field"], "alignment": meta["alignment"],
-            "tolerance": RECEPTIVE_FIELD_TOLERANCE, "command": command}
-
-
 def add(args: argparse.Namespace, command: str) -> Path:
     """Export, measure and register one checkpoint."""
     path = export_checkpoint(args.checkpoint, args.out / f"{args.name}.onnx", args.name, args.version)
+    tolerant = record_tolerant_field(path)
     _, checkpoint = load_checkpoint(args.checkpoint)
     arch = architectures.get(checkpoint["arch"])
     metadata_trained_on = Model(path, device="cpu", scale=1.0).info.trained_on
@@ -102,7 +96,7 @@ def add(args: argparse.Namespace, command: str) -> Path:
                      "init": checkpoint.get("init")},
             "best_epoch": checkpoint["epoch"],
             "validation": _round(checkpoint["validation"]),
-            "receptive_field": _field_record(path, command),
+            "receptive_field": field_provenance(path, command, tolerant),
         },
         "metrics": metrics,
     })
@@ -121,7 +115,8 @@ def record_field(args: argparse.Namespace, command: str) -> None:
     """Measure and record the receptive field of a model already in models.json."""
     entry = find_model(args.out, args.name)
     record_receptive_field(entry.file)
-    provenance = dict(entry.record["provenance"], receptive_field=_field_record(entry.file, command))
+    tolerant = record_tolerant_field(entry.file)
+    provenance = dict(entry.record["provenance"], receptive_field=field_provenance(entry.file, command, tolerant))
     register_model(args.out, dict(entry.record, provenance=provenance))
 
 

@@ -23,7 +23,7 @@ def metadata(**changes) -> dict:
         "name": "test_conv", "task": "footprint", "bands": BANDS, "mean": MEAN, "std": STD,
         "patch_size": 64, "classes": list(TASK_TABLE["footprint"].classes), "output": "logits",
         "trained_on": "random weights for tests", "license": "MIT", "version": "0",
-        "receptive_field": None, "alignment": 1,
+        "receptive_field": None, "tolerant_receptive_field": None, "alignment": 1,
     }
     meta.update(changes)
     return meta

@@ -183,16 +183,19 @@ class LogFeedback(QgsProcessingFeedback):
 
 
 @pytest.mark.parametrize("overlap, expected", [
-    (None, "tiles of 64 px overlapping by 11 px; the model's receptive field is 5 px, "
-           "so tiled output equals whole-scene inference"),
-    (4, "overlapping by 4 px, less than 2 × the model's 5-px receptive field + 1 = 11 px"),
+    (None, "tiles of 64 px overlapping by 7 px; the model's receptive field at a probability tolerance of 0.05 is "
+           "3 px, so tiled output is within 0.05 of whole-scene inference"),
+    ("exact", "tiles of 64 px overlapping by 11 px; the model's receptive field at a probability tolerance of 1e-06 "
+              "is 5 px, so tiled output is within 1e-06 of whole-scene inference"),
+    (4, "overlapping by 4 px, less than 2 × the model's 3-px receptive field + 1 = 7 px"),
 ])
 def test_tile_overlap_defaults_to_the_models_receptive_field(euromine_provider, sites, tmp_path, overlap, expected):
-    """TILE_OVERLAP left out follows the model's recorded receptive field (here 5 px, so 11 px);
-    a smaller one is honoured and the log says what it trades."""
+    """TILE_OVERLAP left at auto follows the model's tolerant receptive field (here 3 px, so 7 px),
+    exact its exact one (5 px, so 11 px); a smaller one is honoured and the log says what it trades."""
     from tests.onnx_factory import metadata, pooled_model
 
-    model = pooled_model(tmp_path / "pooled.onnx", meta=metadata(receptive_field=5, alignment=2, patch_size=64))
+    meta = metadata(receptive_field=5, tolerant_receptive_field=3, alignment=2, patch_size=64)
+    model = pooled_model(tmp_path / "pooled.onnx", meta=meta)
     params = {"IMAGES": images_of(sites[0])[:1], "MODEL_FILE": str(model), "DEVICE": "cpu",
               "OUTPUT_FOLDER": str(tmp_path / "out")}
     if overlap is not None:
@@ -200,3 +203,13 @@ def test_tile_overlap_defaults_to_the_models_receptive_field(euromine_provider, 
     feedback = LogFeedback()
     processing.run(ALG, params, feedback=feedback)
     assert any(expected in line for line in feedback.lines), feedback.lines
+
+
+@pytest.mark.parametrize("overlap", ["wide", "-3", "1.5"])
+def test_tile_overlap_that_is_no_word_or_count_is_refused(euromine_provider, sites, tmp_path, overlap):
+    params = {"IMAGES": images_of(sites[0])[:1], "MODEL": "spectral_baseline", "DEVICE": "cpu",
+              "TILE_OVERLAP": overlap, "OUTPUT_FOLDER": str(tmp_path / "out")}
+    with pytest.raises(QgsProcessingException, match=f"TILE_OVERLAP: expected auto, exact or a whole number of "
+                                                     f"pixels >= 0, got '{overlap}'"):
+        processing.run(ALG, params)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow  # exports models
 MODELS_DIR = REPO / "models_onnx"
 CONTRACT_KEYS = {
     "name", "task", "bands", "mean", "std", "patch_size", "classes", "output",
-    "trained_on", "license", "version", "receptive_field", "alignment",
+    "trained_on", "license", "version", "receptive_field", "tolerant_receptive_field", "alignment",
 }
 
 
@@ -49,8 +49,9 @@ def _sha256(path: Path) -> str:
 def test_metadata_embedded_as_contract_json(exported: Path) -> None:
     meta = read_metadata(exported)
     assert set(meta) == CONTRACT_KEYS
-    # the spectral rule averages over 5x5 pixels and has no downsampling: measured at export
-    assert meta == dict(metadata(), receptive_field=2, alignment=1)
+    # the spectral rule averages over 5x5 pixels and has no downsampling: measured at export (the
+    # tolerant field only by the commands that bundle a model: export.spectral, export.zoo)
+    assert meta == dict(metadata(), receptive_field=2, tolerant_receptive_field=None, alignment=1)
     assert meta["bands"] == list(release.BANDS) and meta["patch_size"] == 160
     assert meta["classes"] == ["background", "mining"] and meta["output"] == "logits"
     session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
@@ -136,7 +137,8 @@ def test_committed_models_match_models_json() -> None:
     spectral = {m["name"]: m for m in models}[NAME]
     assert spectral["synthetic_training"] is False
     assert spectral["provenance"]["command"] == "python -m export.spectral --out models_onnx"
-    assert read_metadata(MODELS_DIR / spectral["file"]) == dict(metadata(), receptive_field=2, alignment=1)
+    assert read_metadata(MODELS_DIR / spectral["file"]) == dict(metadata(), receptive_field=2, tolerant_receptive_field=2,
+                                                                alignment=1)
 
 
 # --- physics -----------------------------------------------------------------------------------

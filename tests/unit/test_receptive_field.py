@@ -7,8 +7,15 @@ import pytest
 import rasterio
 
 from euromine_qgis.core.engine.bundled import MODELS_DIR, bundled_models
-from euromine_qgis.core.engine.contract import ModelInfo
-from euromine_qgis.core.engine.inference import TileSettings, predict_rows, resolve_tiling
+from euromine_qgis.core.engine.contract import RECEPTIVE_FIELD_TOLERANCE, TOLERANT_FIELD_TOLERANCE, ModelInfo
+from euromine_qgis.core.engine.inference import (
+    MAX_TOLERANT_TILE,
+    TILE_PER_OVERLAP,
+    TOLERANT_TILE_PER_OVERLAP,
+    TileSettings,
+    predict_rows,
+    resolve_tiling,
+)
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.receptive_field import DATE_NOISE, measure, scenes
 from euromine_qgis.core.engine.tiling import align_up
@@ -97,10 +104,25 @@ def test_tiling_follows_the_field():
     info = ModelInfo.from_json(json.dumps(metadata(receptive_field=202, alignment=32, patch_size=160)), "m.onnx")
     t = resolve_tiling(info, TileSettings(batch_size=0))
     assert (t.overlap, t.alignment, t.exact) == (405, 32, True) and t.tile % 32 == 0 and t.tile >= 4 * 405
+    assert t.tolerance == RECEPTIVE_FIELD_TOLERANCE  # no tolerant field recorded: the exact one
     assert not resolve_tiling(info, TileSettings(overlap=32, batch_size=0)).exact
     legacy_info = ModelInfo.from_json(json.dumps(metadata(patch_size=160)), "m.onnx")
     legacy = resolve_tiling(legacy_info, TileSettings(batch_size=0))
     assert (legacy.tile, legacy.overlap, legacy.receptive_field) == (160, 32, None)
+
+
+def test_default_tiling_follows_the_tolerant_field_and_exact_the_exact_one():
+    info = ModelInfo.from_json(json.dumps(metadata(receptive_field=217, tolerant_receptive_field=96, alignment=32,
+                                                   patch_size=160)), "m.onnx")
+    lean = resolve_tiling(info, TileSettings(batch_size=0))
+    assert (lean.overlap, lean.receptive_field, lean.tolerance, lean.exact) == (193, 96, TOLERANT_FIELD_TOLERANCE, True)
+    assert lean.tile == min(align_up(TOLERANT_TILE_PER_OVERLAP * 193, 32), MAX_TOLERANT_TILE)
+    assert f"within {TOLERANT_FIELD_TOLERANCE:g} of whole-scene inference" in lean.description
+    exact = resolve_tiling(info, TileSettings(exact=True, batch_size=0))
+    assert (exact.overlap, exact.receptive_field, exact.tolerance) == (435, 217, RECEPTIVE_FIELD_TOLERANCE)
+    assert exact.tile == align_up(TILE_PER_OVERLAP * 435, 32)  # the tiling of earlier releases, bit for bit
+    given = resolve_tiling(info, TileSettings(overlap=64, batch_size=0))
+    assert (given.overlap, given.exact) == (64, False)
 
 
 @pytest.fixture(scope="module")
@@ -110,20 +132,23 @@ def site_1000(tmp_path_factory):
 
 
 @pytest.mark.parametrize("entry", bundled_models(), ids=lambda m: m.name)
-def test_bundled_models_tile_exactly_on_1000_px(site_1000, entry):
-    """Every bundled model records its field; with the default overlap, tiles smaller than the scene
-    give whole-scene inference to 1e-5 in probability on a 1000² site (the default tile of a model
-    with a wide field covers the whole scene: that is checked too)."""
+def test_bundled_models_tile_within_their_tolerances_on_1000_px(site_1000, entry):
+    """Every bundled model records both fields. TILE_OVERLAP=exact gives whole-scene inference to
+    1e-5 in probability on a 1000² site and the default tiling to TOLERANT_FIELD_TOLERANCE, with
+    tiles smaller than the scene (and with the default tile, which may cover the whole scene)."""
     model = Model(entry.file, device="cpu", scale=1.0)
     assert model.info.receptive_field is not None and model.info.alignment >= 1
+    assert model.info.tolerant_receptive_field is not None
+    assert model.info.tolerant_receptive_field <= model.info.receptive_field
     paths = site_1000[:model.info.images_per_sample or 2]
     expected = whole_scene(model, paths)
-    overlap = resolve_tiling(model.info, TileSettings(batch_size=0)).overlap
-    tile = align_up(max(overlap * 3 // 2, 400), model.info.alignment)
-    for settings in (TileSettings(tile=tile, batch_size=0), TileSettings(batch_size=0)):
-        got = tiled(model, paths, settings)
-        assert got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, atol=EXACT, rtol=0, err_msg=f"{settings}")
+    for exact, atol in ((True, EXACT), (False, TOLERANT_FIELD_TOLERANCE)):
+        overlap = resolve_tiling(model.info, TileSettings(exact=exact, batch_size=0)).overlap
+        tile = align_up(max(overlap * 3 // 2, 400), model.info.alignment)
+        for settings in (TileSettings(tile=tile, exact=exact, batch_size=0), TileSettings(exact=exact, batch_size=0)):
+            got = tiled(model, paths, settings)
+            assert got.shape == expected.shape
+            np.testing.assert_allclose(got, expected, atol=atol, rtol=0, err_msg=f"{settings}")
 
 
 def test_change_and_series_scenes_show_one_landscape_over_the_dates():

@@ -3,7 +3,7 @@ each algorithm's help)."""
 from __future__ import annotations
 
 from ..engine.bundled import bundled_models
-from ..engine.model_cards import model_cards, one_line
+from ..engine.model_cards import model_cards, one_line, tolerant_text
 from ..executor import Executor
 from ..progress import Reporter
 from .spec import CLI, AlgorithmSpec, Outcome, Values
@@ -16,7 +16,9 @@ def run(_values: Values, _reporter: Reporter, _executor: Executor) -> Outcome:
     for card in cards:
         lines += [f"{card['name']}: {card['display_name']} ({card['task']})", f"  trained on: {card['trained_on']}"]
         if card["receptive_field"] is not None:
-            lines.append(f"  receptive field: {card['receptive_field']} px, alignment {card['alignment']} px")
+            lines.append(f"  receptive field (TILE_OVERLAP=exact): {card['receptive_field']} px, "
+                         f"alignment {card['alignment']} px")
+        lines.append(f"  tolerant receptive field (default tiling): {tolerant_text(card)}")
         lines += [f"  {name}: {one_line(value)}" for name, value in card["metrics"].items()]
     return Outcome({"MODELS": cards}, lines, cards)
 

@@ -12,7 +12,7 @@ from ..engine.contract import NormalizationOverride
 from ..engine.inference import TileSettings
 from ..engine.overrides import parse_override
 from ..engine.scaling import ImageInput
-from ..errors import ModelError
+from ..errors import InputError, ModelError
 from ..io.bands import parse_input_bands
 from ..progress import Reporter
 from .params import BANDS, BATCH_SIZE, DEVICE, INPUT_BANDS, MEAN, MODEL, MODEL_FILE, PRECISION, SCALE, STD, TILE_OVERLAP
@@ -95,6 +95,20 @@ def image_input(values: Values) -> ImageInput:
     return ImageInput(bands=parse_input_bands(values[INPUT_BANDS.name]), scale=values[SCALE.name])
 
 
+# TILE_OVERLAP's words; any other value is a whole number of pixels
+AUTO_OVERLAP, EXACT_OVERLAP = "auto", "exact"
+
+
 def tile_settings(values: Values) -> TileSettings:
-    """The engine's tiling from TILE_OVERLAP and BATCH_SIZE."""
-    return TileSettings(overlap=values[TILE_OVERLAP.name], batch_size=values[BATCH_SIZE.name])
+    """The engine's tiling from TILE_OVERLAP (auto, exact or pixels) and BATCH_SIZE."""
+    text = str(values[TILE_OVERLAP.name]).strip().lower()
+    if text in ("", AUTO_OVERLAP, EXACT_OVERLAP):
+        return TileSettings(exact=text == EXACT_OVERLAP, batch_size=values[BATCH_SIZE.name])
+    try:
+        overlap = int(text)
+    except ValueError:
+        overlap = -1
+    if overlap < 0:
+        raise InputError(f"TILE_OVERLAP: expected {AUTO_OVERLAP}, {EXACT_OVERLAP} or a whole number of pixels >= 0, "
+                         f"got '{values[TILE_OVERLAP.name]}'")
+    return TileSettings(overlap=overlap, batch_size=values[BATCH_SIZE.name])

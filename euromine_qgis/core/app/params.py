@@ -2,8 +2,9 @@
 label and help. An algorithm that needs another default or label takes ``PARAM.but(...)``."""
 from __future__ import annotations
 
-from ..engine.contract import FOOTPRINT_TASKS
+from ..engine.contract import FOOTPRINT_TASKS, RECEPTIVE_FIELD_TOLERANCE, TOLERANT_FIELD_TOLERANCE
 from ..engine.devices import DEVICES
+from ..engine.inference import TILE_PER_OVERLAP, TOLERANT_TILE_PER_OVERLAP
 from ..engine.precision import PRECISIONS
 from ..maps.temporal_filter import TEMPORAL_FILTERS
 from .spec import QGIS, AlgorithmSpec, Kind, Param
@@ -47,11 +48,15 @@ THRESHOLD = Param(
          "changed).")
 
 TILE_OVERLAP = Param(
-    "TILE_OVERLAP", Kind.INTEGER, "Tile overlap (pixels; empty = from the model: exact whole-scene results)",
-    minimum=0, optional=True, advanced=True,
-    help="empty: 2 × the model's measured receptive field + 1, so tiled output equals running the model on the "
-         "whole scene at once. A smaller overlap is faster and uses less memory but changes probabilities near "
-         "tile edges, and a pixel close to THRESHOLD may flip; the log names the tiling.")
+    "TILE_OVERLAP", Kind.TEXT, "Tile overlap (auto, exact or pixels)", default="auto", advanced=True,
+    help=f"<code>auto</code>: 2 × the model's tolerant receptive field + 1, so tiled probabilities stay within "
+         f"{TOLERANT_FIELD_TOLERANCE:g} of running the model on the whole scene at once, in tiles about "
+         f"{TOLERANT_TILE_PER_OVERLAP} times the overlap (each model card gives the field and the pixels that "
+         "changed class at THRESHOLD 0.5 on held-out sites). <code>exact</code>: 2 × the receptive field at "
+         f"{RECEPTIVE_FIELD_TOLERANCE:g} + 1 in tiles {TILE_PER_OVERLAP} times the overlap: whole-scene results, "
+         "bit for bit as earlier releases, at more time and memory. A number of pixels: that overlap; a smaller "
+         "one is faster but changes probabilities near tile edges, and a pixel close to THRESHOLD may flip. The "
+         "log names the tiling.")
 
 BATCH_SIZE = Param(
     "BATCH_SIZE", Kind.INTEGER, "Tiles per batch (0 = automatic: by tile size, more on a GPU)", default=0,

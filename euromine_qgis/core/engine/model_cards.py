@@ -35,6 +35,9 @@ def model_card(model: ModelEntry) -> dict[str, Any]:
         "license": model.license, "version": model.version,
         "receptive_field": None if field is None else field.receptive_field,
         "alignment": None if field is None else field.alignment,
+        "tolerant_receptive_field": None if field is None else field.tolerant_receptive_field,
+        "tolerant_tolerance": None if field is None else field.tolerant_tolerance,
+        "tolerant_check": None if field is None else field.tolerant_check,
         "metrics": model.metrics, "variants": {p: v.record for p, v in model.variants.items()},
     }
 
@@ -83,6 +86,19 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def tolerant_text(card: Mapping[str, Any]) -> str:
+    """The tolerant field of a card and what the default tiling did on held-out sites, in words."""
+    if card["tolerant_receptive_field"] is None:
+        return "not recorded: the default tiling follows the exact field"
+    text = f"{card['tolerant_receptive_field']} px at a probability tolerance of {card['tolerant_tolerance']:g}"
+    check = card["tolerant_check"]
+    if check:
+        text += (f"; tiled by default on {check['sites']}, probabilities differed from whole-scene inference by "
+                 f"at most {check['max_difference']:g} and {check['pixels_changed_class']:,} of "
+                 f"{check['pixels']:,} pixels changed class at THRESHOLD {check['threshold']:g}")
+    return text
+
+
 def card_markdown(model: ModelEntry) -> str:
     """One model's card as a Markdown section (a level-2 heading with the model's name)."""
     card = model_card(model)
@@ -92,12 +108,14 @@ def card_markdown(model: ModelEntry) -> str:
     lines += [model.description, ""]
     field = ("not recorded" if card["receptive_field"] is None
              else f"{card['receptive_field']} px, alignment {card['alignment']} px")
+    tolerant = tolerant_text(card)
     made = model.provenance
     lines += _table(["", ""], [
         ["task", f"`{model.task}`"], ["architecture", model.architecture],
         ["trained on", card["trained_on"]], ["file", f"`{model.file.name}` ({model.size_bytes:,} bytes)"],
         ["sha256", f"`{model.sha256}`"], ["version", model.version], ["license", model.license],
-        ["receptive field", field], ["made by", f"`{made.command}`"], ["seed", made.seed],
+        ["receptive field (TILE_OVERLAP=exact)", field], ["tolerant receptive field (default tiling)", tolerant],
+        ["made by", f"`{made.command}`"], ["seed", made.seed],
         ["torch, ONNX opset, exporter", f"{made.torch}, {made.onnx_opset}, {made.exporter}"],
     ])
     lines += ["", "### Held-out metrics", "", *metrics_markdown(model.metrics), ""]

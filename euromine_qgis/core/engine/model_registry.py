@@ -33,10 +33,16 @@ VARIANT_KEYS = ("precision", "parent", "file", *CHECKSUM_KEYS)
 
 @dataclass(frozen=True)
 class FieldRecord:
-    """The receptive field and alignment measured at export (provenance.receptive_field)."""
+    """The receptive fields and alignment measured at export (provenance.receptive_field): the exact
+    field, and the tolerant one the default tiling follows with its tolerance and what that tiling
+    did on held-out sites (``tolerant_check``: sites, max_difference, threshold,
+    pixels_changed_class, pixels), None where not measured."""
 
     receptive_field: int | None
     alignment: int | None
+    tolerant_receptive_field: int | None = None
+    tolerant_tolerance: float | None = None
+    tolerant_check: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,10 @@ class _Fields:
         value = self._get(key, (int,), "a whole number or null", optional=True)
         return None if value is None else int(value)
 
+    def optional_number(self, key: str) -> float | None:
+        value = self._get(key, (int, float), "a number or null", optional=True)
+        return None if value is None else float(value)
+
     def table(self, key: str) -> dict[str, Any] | None:
         value = self._get(key, (dict,), "an object", optional=True)
         return None if value is None else dict(value)
@@ -192,7 +202,9 @@ def _entry(record: Any, folder: Path, index: Path, position: int) -> ModelEntry:
     measured = None
     if field_record is not None:
         field_fields = _Fields(field_record, index, f"{where} provenance.receptive_field")
-        measured = FieldRecord(field_fields.optional_count("receptive_field"), field_fields.optional_count("alignment"))
+        measured = FieldRecord(field_fields.optional_count("receptive_field"), field_fields.optional_count("alignment"),
+                               field_fields.optional_count("tolerant_receptive_field"),
+                               field_fields.optional_number("tolerant_tolerance"), field_fields.table("tolerant_check"))
     variants = fields.table("variants") or {}
     return ModelEntry(
         name=fields.text("name"),
