@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from euromine_qgis.core.engine import inference
 from euromine_qgis.core.engine.inference import TileSettings, predict_rows
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.errors import Cancelled
@@ -144,3 +145,96 @@ def test_tiles_of_nodata_alone_are_not_run(tmp_path, conv_onnx):
     assert not valid[:, :150].any() and valid[:, 150:].all()
     expected = whole_scene_probability(counting.model, data)
     np.testing.assert_allclose(prob[:, 152:], expected[:, 152:], atol=2e-5)  # beyond the 5x5 view of the edge
+
+
+def mosaic(blocks, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The scene from predict_rows' blocks placed at their windows; every pixel exactly once."""
+    prob = np.full((*blocks[0].probability.shape[:-2], height, width), np.nan, np.float32)
+    valid = np.zeros(prob.shape, bool)
+    placed = np.zeros((height, width), int)
+    for block in blocks:
+        rows, cols = block.window.toslices()
+        prob[..., rows, cols], valid[..., rows, cols] = block.probability, block.valid
+        placed[rows, cols] += 1
+    assert (placed == 1).all()
+    return prob, valid
+
+
+def panel_runs(model, srcs, settings, cuts_of) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The scene as one panel (cuts []) and as the panels of each of ``cuts_of(plan)``."""
+    plan = inference._Plan(srcs[0].height, srcs[0].width, inference.resolve_tiling(model.info, settings))
+    height, width = srcs[0].height, srcs[0].width
+    return [mosaic(list(predict_rows(model, srcs, settings, cuts=cuts)), height, width)
+            for cuts in [[], *cuts_of(plan)]]
+
+
+def some_cuts(plan) -> list[list[int]]:
+    """Cuts on tile starts, off them, closer than a tile, and a panel holding no tile start."""
+    xs, width = plan.xs, plan.width
+    return [xs[1:-1:2], [xs[1] + 5, xs[2] + 1, width - 3], list(range(7, width, 23)), [xs[1] + 1, xs[1] + 2]]
+
+
+def assert_same(runs) -> None:
+    (prob, valid), *others = runs
+    for other_prob, other_valid in others:
+        np.testing.assert_array_equal(other_valid, valid)
+        np.testing.assert_array_equal(other_prob[valid], prob[valid])  # bit for bit
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_panels_give_the_whole_width_output_bit_for_bit(tmp_path, conv_onnx, batch):
+    data = random_scene(157, 333, seed=8)
+    data[:, 60:62, 10:90] = 0  # nodata crossing tiles and panels
+    data[:, :, 180:300] = 0  # whole tiles of nodata: not run
+    path = write_image(tmp_path / "scene.tif", data, nodata=0)
+    model = Model(conv_onnx, device="cpu", scale=1.0)
+    with rasterio.open(path) as src:
+        runs = panel_runs(model, [src], TileSettings(tile=64, overlap=24, batch_size=batch), some_cuts)
+    assert_same(runs)
+    assert not runs[0][1][60:62, 10:90].any()
+
+
+def test_panels_of_a_change_model(tmp_path):
+    from tests.onnx_factory import change_model, metadata
+
+    meta = metadata(name="test_change", task="change", classes=["no_change", "change"], patch_size=48)
+    model = Model(change_model(tmp_path / "c.onnx", meta=meta), device="cpu", scale=1.0)
+    paths = [write_image(tmp_path / f"{n}.tif", random_scene(130, 301, seed=n)) for n in (1, 2)]
+    with rasterio.open(paths[0]) as before, rasterio.open(paths[1]) as after:
+        assert_same(panel_runs(model, [before, after], TileSettings(overlap=16, batch_size=2), some_cuts))
+
+
+def test_panels_of_a_series_model(tmp_path):
+    from tests.onnx_factory import series_model
+
+    model = Model(series_model(tmp_path / "s.onnx"), device="cpu", scale=1.0)
+    data = [random_scene(97, 290, seed=n) for n in (3, 4, 5)]
+    data[1][:, 10:30, 100:180] = 0  # nodata in one year only
+    paths = [write_image(tmp_path / f"{n}.tif", d, nodata=0) for n, d in enumerate(data)]
+    with rasterio.open(paths[0]) as a, rasterio.open(paths[1]) as b, rasterio.open(paths[2]) as c:
+        runs = panel_runs(model, [a, b, c], TileSettings(tile=64, overlap=8, batch_size=2), some_cuts)
+    assert_same(runs)
+    assert runs[0][0].shape == (3, 97, 290)
+
+
+def test_default_panels_follow_the_memory_budget(tmp_path, conv_onnx, monkeypatch):
+    """At a small PANEL_BYTES the scene is cut on tile starts, the blocks name their columns, and
+    the output is that of one panel; the row reader's buffer is a panel wide, not the scene."""
+    data = random_scene(140, 700, seed=6)
+    path = write_image(tmp_path / "scene.tif", data, tiled=True, blockxsize=32, blockysize=32)
+    model = Model(conv_onnx, device="cpu", scale=1.0)
+    settings = TileSettings(tile=64, overlap=16, batch_size=2)
+    with rasterio.open(path) as src:
+        whole = mosaic(list(predict_rows(model, src, settings)), 140, 700)
+        monkeypatch.setattr(inference, "PANEL_BYTES", 1)  # panels of MIN_PANEL_COLUMNS
+        layout = inference.tile_layout(model, 140, 700, settings, [src])
+        widths = []
+        real_span = inference.RowReader.span
+        monkeypatch.setattr(inference.RowReader, "span",
+                            lambda self, col0, width: widths.append(width) or real_span(self, col0, width))
+        blocks = list(predict_rows(model, src, settings))
+    plan = inference._Plan(140, 700, inference.resolve_tiling(model.info, settings))
+    assert len(layout.panels) > 2 and set(layout.panels[1:-1]) <= set(plan.xs)
+    assert sorted({b.col0 for b in blocks}) == list(layout.panels[:-1])
+    assert max(widths) == layout.panel_width < 700
+    assert_same([whole, mosaic(blocks, 140, 700)])

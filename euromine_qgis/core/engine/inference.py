@@ -55,6 +55,10 @@ PANEL_BYTES = 96 * 2**20
 MIN_PANEL_COLUMNS = 256
 # A finished row block handed to the writer while the next is made.
 ROW_BLOCKS_IN_FLIGHT = 2
+# Batches read ahead are held to about this many bytes (but always one read while another runs): at
+# large tiles one batch of a 10-band model is tens of MB, and PREFETCH more of them would cost more
+# memory than onnxruntime itself.
+READ_AHEAD_BYTES = 64 * 2**20
 # Bytes per pixel of a finished row block and its writing: float32 probability, bool valid, the
 # thresholded bool, the uint8 footprint and its mining mask (io.raster.footprint_values, AreaTally).
 BLOCK_BYTES_PER_PIXEL = 4 + 1 + 1 + 1 + 1
@@ -226,26 +230,34 @@ def _reflect_to(raw: NDArray[Any], height: int, width: int) -> NDArray[Any]:
 
 
 def _background(items: Iterable[T], depth: int) -> Iterator[T]:
-    """Iterate ``items`` in a worker thread, ``depth`` items ahead of the consumer.
+    """Iterate ``items`` in a worker thread, at most ``depth`` (at least 2) of them made and not yet
+    given up by the consumer: the one it holds, those waiting for it and the one being made.
 
     Exceptions in the worker are re-raised in the consumer; leaving the loop early stops the worker.
     """
     # an item comes wrapped in a 1-tuple; None marks the end and an exception the worker's failure
-    q: queue.Queue[tuple[T] | BaseException | None] = queue.Queue(maxsize=max(1, depth))
+    q: queue.Queue[tuple[T] | BaseException | None] = queue.Queue()
     stop = threading.Event()
+    credits = threading.Semaphore(max(2, depth))  # one per item made; the consumer returns it for the next
 
     def put(item: tuple[T] | BaseException | None) -> bool:
-        while not stop.is_set():
+        q.put(item)
+        return not stop.is_set()
+
+    def made() -> Iterator[T]:
+        iterator = iter(items)
+        while True:
+            while not credits.acquire(timeout=0.1):
+                if stop.is_set():
+                    return
             try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+                yield next(iterator)
+            except StopIteration:
+                return
 
     def work() -> None:
         try:
-            for item in items:
+            for item in made():
                 if not put((item,)):
                     return
             put(None)
@@ -259,7 +271,11 @@ def _background(items: Iterable[T], depth: int) -> Iterator[T]:
     worker = threading.Thread(target=work, name="euromine-reader", daemon=True)
     worker.start()
     try:
+        first = True
         while True:
+            if not first:  # the consumer is done with the item it held
+                credits.release()
+            first = False
             entry = q.get()
             if isinstance(entry, BaseException):
                 raise entry
@@ -578,7 +594,8 @@ def predict_rows(
     blender = _Blender(plan, maps)
     run = _Runner(model, batch_size, reporter)
     th = plan.th
-    for batch in _background(batches, settings.prefetch):
+    batch_bytes = batch_size * len(model.info.bands) * len(srcs) * plan.th * plan.tw * 4
+    for batch in _background(batches, min(settings.prefetch + 2, READ_AHEAD_BYTES // batch_bytes)):
         reporter.check()
         blender.start(cut[batch.panel], batch.strip)
         if batch.live.any() and batch.live.all():

@@ -37,6 +37,9 @@ from .raster import open_raster, read_window
 # Above this many bytes of kept rows (long series of many bands) each window is read directly.
 ROW_BUFFER_BUDGET = 256 * 2**20
 MAX_DECODE_THREADS = 8
+# Rows read at once for windows taller than this (large tiles): enough for the decoding threads to
+# share, few enough that the buffer stays near one window's rows.
+READ_ROWS = 256
 
 
 def decode_threads() -> int:
@@ -80,9 +83,10 @@ def _edges(start: int, length: int, parts: int, block: int) -> list[int]:
 
 
 def rows_per_read(src: DatasetReader, min_rows: int) -> int:
-    """The smallest whole number of the file's block rows that holds ``min_rows`` rows."""
+    """Rows of one read: the smallest whole number of the file's block rows that holds ``min_rows``
+    rows, or READ_ROWS for taller windows (the buffer then holds a window and one read, not two windows)."""
     block_height = max(1, int(src.block_shapes[0][0]))
-    return block_height * -(-min_rows // block_height)
+    return block_height * -(-min(min_rows, READ_ROWS) // block_height)
 
 
 def buffer_bytes(srcs: Sequence[DatasetReader], min_rows: int,
