@@ -54,7 +54,7 @@ def test_a_server_that_dies_mid_year_then_a_resume(api, tmp_path):
     resumed = composites(served, out, "2020-2022")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert served.server.data_bytes("/2020/") == 0 and served.server.data_bytes("/2021/") == 0, \
-        "the finished years are reused"
+        f"the finished years are reused:\n{resumed.stderr[-2000:]}"
     assert served.server.data_bytes("/2022/") > 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert site_years(out) == ["Year2020.tif", "Year2021.tif", "Year2022.tif"]
@@ -63,10 +63,11 @@ def test_a_server_that_dies_mid_year_then_a_resume(api, tmp_path):
 
 
 def test_unsigned_assets_fail_with_the_api_named(api, tmp_path):
-    """Planetary Computer's assets without SAS_TOKEN_URL: 403 on every read, a clear error, no file."""
+    """Planetary Computer's assets without SAS_TOKEN_URL: 403 on every read, an error naming the API
+    and the step, no file."""
     served = api("planetary")
     out = tmp_path / "out"
     done = composites(served, out, "2021", sign=False)
     assert done.returncode != 0
-    assert served.server.url in done.stderr and "403" in done.stderr, done.stderr[-3000:]
+    assert served.server.url in done.stderr and "read" in done.stderr, done.stderr[-3000:]
     assert site_years(out) == [] and leftovers(out) == []

@@ -188,7 +188,7 @@ def timeline(years: tuple[int, ...]) -> list[Scene]:
     """The scenes of ``years`` (see the module's docstring)."""
     scenes = []
     for year in years:
-        days = [(4, 21, 12.5, 0), (6, 14, 30.2, 30), (7, 9, 80.0, 0), (8, 18, 8.9, 0), (10, 3, 44.0, 25)]
+        days = [(4, 21, 12.5, 0), (6, 14, 30.2, 30), (7, 9, 80.0, 0), (8, 18, 8.9, 0)]
         for month, day, cover, strip in days:
             when = datetime(year, month, day, 10, 25, 59, tzinfo=UTC)
             scenes.append(Scene(when, cover, "season", seed=year * 100 + month, nodata_columns=strip))
