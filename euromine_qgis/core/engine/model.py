@@ -283,6 +283,8 @@ class Model:
             return out[:, k]
         if out.shape[1] == 1:
             return _sigmoid(out[:, 0])
+        if out.shape[1] == 2:  # a softmax of two is the sigmoid of the difference: fewer passes over the batch
+            return _sigmoid(out[:, k] - out[:, 1 - k])
         # softmax probability of class k, computed stably
         shifted = out - out.max(axis=1, keepdims=True)
         np.exp(shifted, out=shifted)
@@ -291,5 +293,11 @@ class Model:
 
 
 def _sigmoid(x: NDArray[np.float32]) -> NDArray[np.float32]:
-    probability: NDArray[np.float32] = 1.0 / (1.0 + np.exp(-x))
-    return probability
+    """1 / (1 + exp(-x)) computed in ``x`` (an array of the caller's own), without a temporary per
+    step; exp overflowing to inf gives 0, the probability's limit."""
+    np.negative(x, out=x)
+    with np.errstate(over="ignore"):
+        np.exp(x, out=x)
+    x += 1.0
+    np.reciprocal(x, out=x)
+    return x
