@@ -49,7 +49,7 @@ T = TypeVar("T")
 # whole run on a CPU: onnxruntime's activations for one large tile (about 750 MB for a 1536-px tile
 # of unet_footprint) leave room for little more than this, the batches and GDAL's cache; at
 # 160-px tiles it still makes panels thousands of columns wide, so few tiles straddle a panel edge.
-PANEL_BYTES = 96 * 2**20
+PANEL_BYTES = 48 * 2**20
 # Panels are cut at tile starts at least this many columns apart (GeoTIFF outputs are tiled in
 # 256-px blocks: a panel edge leaves at most one partial block column to finish in the next panel).
 MIN_PANEL_COLUMNS = 256
@@ -476,8 +476,8 @@ def decoded_once(srcs: Sequence[rasterio.io.DatasetReader], rows: int, indexes: 
 
 def _read_batches(srcs: Sequence[rasterio.io.DatasetReader], model: TileModel, plan: _Plan, batch_size: int,
                   indexes: Sequence[Sequence[int] | None], panels: Sequence[_Panel]) -> Generator[_Batch, None, None]:
-    first = panels[0]
-    columns = None if len(panels) == 1 else (first.left, _read_width(plan, first))
+    # one buffer for every panel: as wide as the widest
+    columns = None if len(panels) == 1 else (panels[0].left, max(_read_width(plan, p) for p in panels))
     with _row_readers(srcs, plan.th, indexes, columns) as readers:
         yield from _batches(srcs, readers, model, plan, batch_size, panels)
 

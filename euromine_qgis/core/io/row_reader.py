@@ -140,9 +140,9 @@ class RowReader:
 
     def span(self, col0: int, width: int) -> None:
         """Read columns ``col0 .. col0 + width`` from now on, from the top of the image again (the
-        next panel)."""
+        next panel), in the same buffer when it is wide enough."""
         self.col0, self.width, self.start, self.held = col0, width, 0, 0
-        if self.keep_rows and width != self.rows.shape[2]:
+        if self.keep_rows and width > self.rows.shape[2]:
             self.rows = np.empty((len(self.indexes), self.rows.shape[1], width), self.rows.dtype)
 
     def read(self, window: Window) -> NDArray[Any]:
@@ -208,7 +208,7 @@ class RowReader:
     def _read_rows(self, window: Window, at: int) -> None:
         """Read the span-wide ``window`` into the buffer from row ``at`` on, in pieces on the pool."""
         if self._pool is None:
-            read_window(self.src, window, self.indexes, out=self.rows[:, at:at + window.height])
+            read_window(self.src, window, self.indexes, out=self.rows[:, at:at + window.height, :window.width])
             return
 
         def read_piece(piece: Window) -> None:
