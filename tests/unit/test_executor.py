@@ -1,6 +1,8 @@
 """Runs check their inputs once, on the client, whatever runs their tasks: a bad value gives the
 same error, type and message, with the local executor, with a Dask cluster (whose scheduler is
-never reached, because the checks come first) and in the pre-run check (DRY_RUN)."""
+never reached, because the checks come first) and in the pre-run check (DRY_RUN). A task's log
+lines and warnings reach the client's log, whether it fails or succeeds, and a cluster's workers
+run onnxruntime on their share of the cores."""
 from __future__ import annotations
 
 import importlib.util
@@ -107,3 +109,54 @@ def test_a_failed_task_reports_its_lines_before_its_error(executor, model):
         where.run([FailingTask()], model, reporter, lambda _task, _result: None)
     logged = [line.replace("[failing] ", "") for line in lines if "year" in line]  # a cluster prefixes its label
     assert logged == ["read the first year", "warning: the second year looks odd"]
+
+
+@dataclass(frozen=True)
+class WarningTask:
+    """A task that logs a line and a warning, then succeeds with the onnxruntime threads its model runs."""
+
+    label: str = "warning"
+
+    def __call__(self, model: Model, reporter: Reporter) -> int:
+        reporter.info("read the first year")
+        reporter.warn("the first year's values are about 10000 times smaller than the model expects")
+        return model.session.get_session_options().intra_op_num_threads
+
+
+def _log() -> tuple[Reporter, list[str]]:
+    lines: list[str] = []
+    return Reporter(info=lines.append, warning=lambda text: lines.append("warning: " + text)), lines
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs Dask distributed")
+@pytest.mark.parametrize("executor", ["local", "cluster"])
+def test_a_successful_tasks_lines_reach_the_log(executor, model):
+    """The lines and warnings of a task that succeeds reach the log on every path (a cluster's
+    prefixed with the task's label), in order, and its result reaches finish."""
+    reporter, lines = _log()
+    results: list[int] = []
+    where = LOCAL if executor == "local" else Cluster(parse_scheduler("local:1"))
+    where.run([WarningTask()], model, reporter, lambda _task, result: results.append(result))
+    prefix = "[warning] " if executor == "cluster" else ""
+    assert [line for line in lines if "first year" in line] == [
+        f"{prefix}read the first year",
+        f"warning: {prefix}the first year's values are about 10000 times smaller than the model expects"]
+    assert len(results) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs Dask distributed")
+def test_cluster_workers_share_the_cores_and_open_the_model_before_the_tasks(model):
+    """On local:2 each worker's onnxruntime runs on half the cores (not a thread per core in each),
+    and the log says when the workers were ready, with the model opened."""
+    from euromine_qgis.core.engine.hardware import usable_cores
+
+    reporter, lines = _log()
+    results: list[int] = []
+    tasks = [WarningTask(label=f"task {n}") for n in range(4)]
+    Cluster(parse_scheduler("local:2")).run(tasks, model, reporter, lambda _task, result: results.append(result))
+    assert results == [max(1, usable_cores() // 2)] * 4
+    ready = [line for line in lines if line.startswith("Dask: 2 worker(s) ready in ")]
+    assert ready and f"{model.path.name} opened with {results[0]} onnxruntime thread(s) each" in ready[0]
+    assert lines.index(ready[0]) < lines.index("[task 0] read the first year")

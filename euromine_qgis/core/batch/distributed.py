@@ -2,9 +2,13 @@
 Dask distributed cluster.
 
 Dask's scheduler does the scheduling; the runs check their inputs on the client and say what a
-task is and what the client keeps for itself. A worker opens each model once (cached per worker
-process by the model file's sha256, device, normalization and SCALE) and writes through the
-engine's own atomic writes into hidden staging folders of the shared output folder. The client
+task is and what the client keeps for itself. Before the first task every worker imports the
+tasks' modules and opens the model, all at once, so the first tasks do not pay for it one after
+the other. A worker opens each model once (cached per worker process by the model file's sha256,
+device, normalization and SCALE), with onnxruntime's threads capped at its share of its host's
+cores (cores / worker threads on that host): each worker thread runs a task of its own, and
+uncapped each task's onnxruntime would start a thread per core. Workers write through the engine's
+own atomic writes into hidden staging folders of the shared output folder. The client
 alone moves finished outputs under their names, writes every site's manifest and the summary, so
 a resumed run reads exactly what a local run would have left. A task's log lines and warnings
 are recorded on its worker, travel back with its result and are replayed, in order and prefixed
@@ -20,13 +24,15 @@ Dask is imported only here, and this module only when a scheduler is given.
 from __future__ import annotations
 
 import configparser
+import importlib
 import platform
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +64,7 @@ class ModelSpec:
     device: str
     override: NormalizationOverride | None = None
     scale: float
+    intra_op_threads: int | None = None  # None: onnxruntime's default (a thread per core)
 
     @classmethod
     def of(cls, path: Path, device: str, *, override: NormalizationOverride | None = None,
@@ -83,7 +90,8 @@ class ModelSpec:
         return {"GPU": 1} if self.device in GPU_DEVICES or model.provider in GPU_PROVIDERS else {}
 
     def open(self) -> Model:
-        """The model in this process, opened once per process: the file must be the one the client read."""
+        """The model in this process, opened once per process (with ``intra_op_threads``): the file
+        must be the one the client read."""
         key = (self.sha256, self.device, self.override, self.scale)
         if key not in _MODELS:
             from ..engine.model import Model
@@ -93,7 +101,8 @@ class ModelSpec:
                 raise ModelError(f"{self.path} on worker host {socket.gethostname()}: not the model file the run "
                                  f"was started with (sha256 {found}, expected {self.sha256}); every worker must "
                                  "see the same files")
-            _MODELS[key] = Model(self.path, device=self.device, override=self.override, scale=self.scale)
+            _MODELS[key] = Model(self.path, device=self.device, override=self.override, scale=self.scale,
+                                 intra_op_threads=self.intra_op_threads)
         return _MODELS[key]
 
 
@@ -159,9 +168,14 @@ class Cluster:
         Event) and waited for before the error is raised."""
         if not tasks:
             return
+        started = time.monotonic()
         spec = ModelSpec.of_model(model)
         resources = spec.resources(model)
         with self.connected(reporter, resources) as client:
+            spec = replace(spec, intra_op_threads=intra_op_share(client))
+            workers = _prepare(client, spec, resources, {type(task).__module__ for task in tasks})
+            reporter.info(f"Dask: {workers} worker(s) ready in {time.monotonic() - started:.1f} s (started, checked, "
+                          f"{spec.path.name} opened with {spec.intra_op_threads} onnxruntime thread(s) each)")
             _run(client, tasks, spec, resources, reporter, finish)
 
     @contextmanager
@@ -220,6 +234,44 @@ class Cluster:
         assert client.scheduler is not None  # connected
         reporter.info(f"Dask: {len(client.scheduler_info()['workers'])} worker(s) at {client.scheduler.address}, "
                       f"euromine {wanted['euromine']}")
+
+
+def intra_op_share(client: Client) -> int:
+    """onnxruntime threads per task: the smallest share of a host's cores among the connected
+    workers (cores / the worker threads on that host, at least 1), so that no host runs more
+    onnxruntime threads than it has cores."""
+    from ..engine.hardware import usable_cores
+
+    cores = client.run(usable_cores)
+    workers = client.scheduler_info()["workers"]
+    threads_on = Counter[str]()
+    for info in workers.values():
+        threads_on[info["host"]] += info["nthreads"]
+    return min(max(1, (cores.get(address) or 1) // threads_on[info["host"]]) for address, info in workers.items())
+
+
+def _prepare(client: Client, spec: ModelSpec, resources: dict[str, float], modules: set[str]) -> int:
+    """Every connected worker that offers ``resources`` imports ``modules`` and opens the model,
+    all at the same time (one task pinned to each); the number of workers prepared. A worker that
+    joins later does both in its first task."""
+    workers = [address for address, info in client.scheduler_info()["workers"].items()
+               if all(info.get("resources", {}).get(name, 0) >= need for name, need in resources.items())]
+    futures = [client.submit(_prepare_worker, spec, sorted(modules), key=f"euromine-prepare-{uuid.uuid4().hex[:8]}",
+                             workers=[address], allow_other_workers=False, resources=resources or None, pure=False)
+               for address in workers]
+    try:
+        for future in futures:
+            future.result()
+    finally:
+        client.cancel(futures)
+    return len(workers)
+
+
+def _prepare_worker(spec: ModelSpec, modules: list[str]) -> None:
+    """On a worker: the tasks' modules imported and the model opened (ModelSpec.open's cache)."""
+    for module in modules:
+        importlib.import_module(module)
+    spec.open()
 
 
 def _run(client: Client, tasks: Sequence[TaskT], model: ModelSpec, resources: dict[str, float], reporter: Reporter,

@@ -3,6 +3,7 @@
 onnxruntime, so the plugin's dependency check can ask before onnxruntime is known to load."""
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -62,3 +63,11 @@ def cpu_flags() -> tuple[str, ...]:
             found = set(line.split(":", 1)[1].split())
             return tuple(flag for flag in ISA_FLAGS if flag in found)
     return ()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system keeps one (a container's
+    or taskset's limit), else every core."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

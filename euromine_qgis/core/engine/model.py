@@ -72,11 +72,14 @@ class Model:
         *,
         scale: float,
         precision: str = "fp32",
+        intra_op_threads: int | None = None,
     ) -> None:
         """Open ``path`` on ``device`` with its metadata (``override`` replacing the normalization);
         ``scale`` multiplies every input value before normalization (SCALE, folded into it).
         ``precision`` (core.engine.precision.PRECISIONS) picks the file that runs: fp32 the file
-        itself, int8/fp16 its verified sibling, auto the one measured fastest here."""
+        itself, int8/fp16 its verified sibling, auto the one measured fastest here.
+        ``intra_op_threads`` caps onnxruntime's threads per run (None: one per core), for a process
+        that shares the cores with others (a Dask worker)."""
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError(f"{self.path}: model file does not exist")
@@ -84,6 +87,7 @@ class Model:
             raise ModelError(f"{self.path}: unknown precision '{precision}' (expected one of {', '.join(PRECISIONS)})")
         self.requested_device = device  # DEVICE as asked: what a Dask worker opening the same file asks for
         self._providers = execution_providers(device)
+        self.intra_op_threads = intra_op_threads
         self.session = self._open(self.path)
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         self.info = scaled_info(ModelInfo.from_json(raw, self.path, override or NormalizationOverride()), scale)
@@ -108,6 +112,8 @@ class Model:
         # The engine's reader, decoding and writer threads share the cores with onnxruntime; its
         # idle pool threads spinning between runs would starve them.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if self.intra_op_threads:
+            options.intra_op_num_threads = self.intra_op_threads
         # a TensorRT engine is built for one precision: fp16 engines get their own cache folder
         provider_settings = [provider_options(p, TRT_CACHE / "fp16" if fp16 else TRT_CACHE) for p in self._providers]
         if fp16 and self._providers[0] == TENSORRT:
