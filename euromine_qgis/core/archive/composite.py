@@ -19,6 +19,7 @@ import rasterio
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
+from ..errors import OutputError, first_line
 from ..io.outputs import atomic_outputs
 from ..io.raster import RASTERIO_ERRORS, Grid
 from ..progress import Reporter
@@ -141,7 +142,9 @@ def compose_year(scenes: Sequence[SceneAssets], grid: Grid, excluded_scl: frozen
                 counts.write(count, 1, window=window)
                 histogram += np.bincount(count.ravel(), minlength=n + 1)[: n + 1]
     except RASTERIO_ERRORS as exc:
-        raise ArchiveError(stac_url, WRITE, f"{image} ({exc})") from exc
+        raise ArchiveError(stac_url, WRITE, f"{image} ({first_line(exc)})") from exc
+    except OutputError as exc:
+        raise ArchiveError(stac_url, WRITE, str(exc)) from exc
     finally:
         for scene_assets in assets:
             for asset in scene_assets.values():

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-import numpy as np
 import rasterio
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
@@ -126,7 +125,3 @@ def window_bytes(href: str, grid: Grid, window: Window, stac_url: str) -> int:
     except RASTERIO_ERRORS as exc:
         raise ArchiveError(stac_url, READ, f"{href.split('?')[0]} ({first_line(exc)})") from exc
 
-
-def empty(shape: tuple[int, ...], dtype: type[np.generic] = np.float32) -> NDArray[Any]:
-    """An array of NaN (no observation) of ``shape``."""
-    return np.full(shape, np.nan, dtype=dtype)
