@@ -15,12 +15,13 @@ pytestmark = pytest.mark.slow  # the command in a process of its own, reading ov
 
 def test_search_errors_are_retried(api, tmp_path):
     served = api("earth-search-c1")
-    served.server.faults.search_status = [(0, 500), (0, 429)]  # the first page, answered 500, then 429
+    served.server.page_cap = 2  # two items a page: the year's search follows next links
+    served.server.faults.search_status = [(2, 500), (2, 429)]  # the second page: 500, then 429, then served
     out = tmp_path / "out"
     done = composites(served, out, "2021")
     assert done.returncode == 0, done.stderr[-3000:]
     statuses = [status for _, path, status in served.server.log if path.startswith("/search")]
-    assert statuses[:3] == [500, 429, 200], statuses
+    assert statuses[:4] == [200, 500, 429, 200], statuses
     check_year(out / SITE / "image" / "Year2021.tif", served, 2021)
 
 

@@ -32,7 +32,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/core",
@@ -98,6 +98,7 @@ class StacServer:
     def __init__(self, catalogue: Catalogue, port: int = 0) -> None:
         self.catalogue = catalogue
         self.faults = Faults()
+        self.page_cap = MAX_LIMIT  # the most items a page holds, whatever limit asks (Earth Search caps it too)
         self.bytes_served: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self.log: list[tuple[str, str, int]] = []  # (method, path with query, status)
@@ -507,7 +508,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fault, json.dumps({"code": HTTPStatus(fault).phrase,
                                           "description": "injected fault"}).encode(), "application/json", headers)
             return
-        limit = min(int(params.get("limit") or DEFAULT_LIMIT), MAX_LIMIT)
+        limit = min(int(params.get("limit") or DEFAULT_LIMIT), self.stac.page_cap)
         found = search(self.stac.catalogue, params, collections)
         page = found[token:token + limit]
         links: list[dict[str, Any]] = [{"rel": "root", "type": "application/json", "href": f"{self.stac.url}/"}]
@@ -524,8 +525,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _query_of(params: dict[str, Any], token: int) -> dict[str, str]:
-        from urllib.parse import quote
-
         out: dict[str, str] = {}
         for key, value in params.items():
             if key == "token":
