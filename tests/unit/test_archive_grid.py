@@ -36,3 +36,12 @@ def test_a_crs_must_be_projected():
         site_crs((0, 0, 1, 1), "EPSG:4326")
     with pytest.raises(InputError, match="CRS 'nonsense'"):
         site_crs((0, 0, 1, 1), "nonsense")
+
+
+def test_bounds_given_in_the_output_crs_are_kept_as_they_are():
+    native = ("EPSG:32633", (500000.0, 5536000.0, 500500.0, 5536400.0))
+    box = (14.99, 49.96, 15.01, 49.98)  # the lon/lat box of a wider area: not used when the CRS is the same
+    grid = site_grid(box, "EPSG:32633", 10.0, native)
+    assert grid_bounds(grid) == native[1] and (grid.width, grid.height) == (50, 40)
+    other = site_grid(box, "EPSG:3035", 10.0, native)
+    assert other.crs.to_epsg() == 3035 and other.width > 50

@@ -37,6 +37,8 @@ def test_outlines_in_a_projected_crs_become_lon_lat_boxes():
 def test_an_extent_is_one_named_site():
     site = extent_site("Quarry", [(None, _square(13.3, 52.4, 0.05))], "EPSG:4326")
     assert site.name == "Quarry" and site.bbox == pytest.approx((13.3, 52.4, 13.35, 52.45))
+    projected = extent_site("Pit", [(None, _square(500000, 5536000, 500))], "EPSG:32633")
+    assert projected.native == ("EPSG:32633", (500000, 5536000, 500500, 5536500))
 
 
 def test_geojson_sites(tmp_path):

@@ -36,12 +36,18 @@ def site_crs(bbox: tuple[float, float, float, float], crs: str) -> str:
     return crs.strip()
 
 
-def site_grid(bbox: tuple[float, float, float, float], crs: str, resolution: float) -> Grid:
-    """The grid in ``crs`` at ``resolution`` whose bounds are multiples of it and cover the lon/lat ``bbox``."""
+def site_grid(bbox: tuple[float, float, float, float], crs: str, resolution: float,
+              native: tuple[str, tuple[float, float, float, float]] | None = None) -> Grid:
+    """The grid in ``crs`` at ``resolution`` whose bounds are multiples of it and cover the lon/lat ``bbox``
+    (or, where ``native`` gives the site's bounds in ``crs`` itself, those bounds: no round trip through
+    lon/lat widens them)."""
     if resolution <= 0:
         raise InputError(f"RESOLUTION {resolution:g}: must be more than 0")
-    to_crs = Transformer.from_crs(WGS84, crs, always_xy=True)
-    west, south, east, north = to_crs.transform_bounds(*bbox, densify_pts=BOUNDS_DENSITY)
+    if native is not None and pyproj.CRS.from_user_input(native[0]) == pyproj.CRS.from_user_input(crs):
+        west, south, east, north = native[1]
+    else:
+        to_crs = Transformer.from_crs(WGS84, crs, always_xy=True)
+        west, south, east, north = to_crs.transform_bounds(*bbox, densify_pts=BOUNDS_DENSITY)
     left, bottom = math.floor(west / resolution) * resolution, math.floor(south / resolution) * resolution
     right, top = math.ceil(east / resolution) * resolution, math.ceil(north / resolution) * resolution
     width, height = max(1, round((right - left) / resolution)), max(1, round((top - bottom) / resolution))

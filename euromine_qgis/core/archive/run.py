@@ -118,7 +118,7 @@ def build_composites(sites: Sequence[Site], options: CompositeOptions, out_dir: 
 def _site(site: Site, options: CompositeOptions, folder: Path, catalog: Catalog, sign: Callable[[str], str],
           reporter: Reporter) -> SiteComposites:
     crs = site_crs(site.bbox, options.crs)
-    grid = site_grid(site.bbox, crs, options.resolution)
+    grid = site_grid(site.bbox, crs, options.resolution, site.native)
     for sub in (IMAGE_FOLDER, CLEAR_FOLDER):
         check_output_folder(folder / sub)
     result = SiteComposites(site.name, folder, crs, grid.width, grid.height)
@@ -172,7 +172,7 @@ def plan_composites(sites: Sequence[Site], options: CompositeOptions, out_dir: P
     results = []
     for site in sites:
         crs = site_crs(site.bbox, options.crs)
-        grid = site_grid(site.bbox, crs, options.resolution)
+        grid = site_grid(site.bbox, crs, options.resolution, site.native)
         folder = (out_dir / site.name) if out_dir else Path(site.name)
         result = SiteComposites(site.name, folder, crs, grid.width, grid.height)
         whole = Window(0, 0, grid.width, grid.height)

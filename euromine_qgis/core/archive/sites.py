@@ -20,10 +20,12 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class Site:
-    """One site: its folder name and its lon/lat (WGS 84) box west, south, east, north."""
+    """One site: its folder name, its lon/lat (WGS 84) box west, south, east, north, and where it was
+    given in another CRS, that CRS and the box in it (the grid keeps it when it is the output CRS)."""
 
     name: str
     bbox: Box
+    native: tuple[str, Box] | None = None
 
 
 def parse_bbox(text: str) -> Box:
@@ -47,8 +49,9 @@ def _points(coordinates: Any) -> Iterator[tuple[float, float]]:
         yield from _points(part)
 
 
-def _boxes(shapes: Sequence[tuple[object, Mapping[str, Any] | None]], crs: str) -> list[tuple[object, Box]]:
-    """(name, lon/lat box) of each outline with a geometry, given in ``crs``."""
+def _boxes(shapes: Sequence[tuple[object, Mapping[str, Any] | None]],
+           crs: str) -> list[tuple[object, Box, Box]]:
+    """(name, lon/lat box, box in ``crs``) of each outline with a geometry, given in ``crs``."""
     try:
         to_wgs84 = Transformer.from_crs(crs, WGS84, always_xy=True)
     except CRSError as exc:
@@ -58,9 +61,9 @@ def _boxes(shapes: Sequence[tuple[object, Mapping[str, Any] | None]], crs: str) 
         points = list(_points((geometry or {}).get("coordinates")))
         if points:
             xs, ys = [p[0] for p in points], [p[1] for p in points]
-            west, south, east, north = to_wgs84.transform_bounds(min(xs), min(ys), max(xs), max(ys),
-                                                                 densify_pts=BOUNDS_DENSITY)
-            boxes.append((name, (float(west), float(south), float(east), float(north))))
+            box = (min(xs), min(ys), max(xs), max(ys))
+            west, south, east, north = to_wgs84.transform_bounds(*box, densify_pts=BOUNDS_DENSITY)
+            boxes.append((name, (float(west), float(south), float(east), float(north)), box))
     if not boxes:
         raise InputError("site outlines: no outline has a geometry")
     return boxes
@@ -70,19 +73,22 @@ def outline_sites(shapes: Sequence[tuple[object, Mapping[str, Any] | None]], crs
     """A site per (name, GeoJSON geometry in ``crs``): its name made safe for a folder, the lon/lat
     box of its outline. Empty geometries are skipped; names must stay distinct."""
     sites: dict[str, Site] = {}
-    for name, box in _boxes(shapes, crs):
+    for name, box, native in _boxes(shapes, crs):
         safe = safe_site_name(name)
         if safe in sites:
             raise InputError(f"site outlines: two outlines are named {safe!r}; give each site its own name")
-        sites[safe] = Site(safe, box)
+        sites[safe] = Site(safe, box, (crs, native))
     return list(sites.values())
 
 
 def extent_site(name: str, shapes: Sequence[tuple[object, Mapping[str, Any] | None]], crs: str) -> Site:
     """One site named ``name`` covering every shape (an extent's rectangle) given in ``crs``."""
-    boxes = [box for _, box in _boxes(shapes, crs)]
-    return Site(safe_site_name(name), (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                                       max(b[2] for b in boxes), max(b[3] for b in boxes)))
+    boxes = _boxes(shapes, crs)
+    return Site(safe_site_name(name), _union([b for _, b, _ in boxes]), (crs, _union([n for _, _, n in boxes])))
+
+
+def _union(boxes: Sequence[Box]) -> Box:
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
 
 
 def geojson_sites(path: Path, name_field: str) -> list[Site]:
