@@ -350,18 +350,19 @@ class _Plan:
         self.tw, self.canvas_w = _side(width, tiling, declared)
         self.ys = tile_starts(self.canvas_h, self.th, min(tiling.overlap, self.th - 1), tiling.alignment)
         self.xs = tile_starts(self.canvas_w, self.tw, min(tiling.overlap, self.tw - 1), tiling.alignment)
-        self._weights: dict[tuple[bool, bool, bool, bool], NDArray[np.float32]] = {}
+        self._weights: tuple[tuple[bool, bool, bool, bool], NDArray[np.float32]] | None = None
 
     def weights(self, y0: int, x0: int) -> NDArray[np.float32]:
         """2-D blending weights of the tile at (y0, x0). Only whether each side lies on the canvas
-        border matters, so all tiles share at most nine arrays."""
+        border matters, so all tiles share at most nine arrays; the last one made is kept (tiles
+        come strip by strip, most of them inner ones: a tile's worth of floats, not nine)."""
         key = (y0 > 0, y0 + self.th < self.canvas_h, x0 > 0, x0 + self.tw < self.canvas_w)
-        if key not in self._weights:
+        if self._weights is None or self._weights[0] != key:
             overlap, dead = self.tiling.overlap, self.tiling.receptive_field
             wy = blend_weights(self.th, overlap, taper_start=key[0], taper_end=key[1], dead=dead)
             wx = blend_weights(self.tw, overlap, taper_start=key[2], taper_end=key[3], dead=dead)
-            self._weights[key] = wy[:, None] * wx[None, :]
-        return self._weights[key]
+            self._weights = key, wy[:, None] * wx[None, :]
+        return self._weights[1]
 
     def panels(self, edges: Sequence[int]) -> list[_Panel]:
         """The panels between ``edges`` (0, increasing columns, the canvas width)."""
