@@ -33,7 +33,6 @@ GDAL_HTTP = {
     "GDAL_HTTP_TIMEOUT": "60",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",
-    "VSI_CACHE": "TRUE",
 }
 # Reads GDAL gave up on (a time-out, a dropped connection) are tried again this many times, after
 # READ_BACKOFF_S, doubling, with the file opened afresh.
