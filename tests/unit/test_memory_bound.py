@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 from rasterio.transform import from_origin
@@ -74,3 +75,41 @@ def test_peak_memory_does_not_grow_with_the_width(tmp_path):
         assert out.shape == (HEIGHT, WIDE)
     assert wide - narrow <= MAX_GROWTH, \
         f"peak {narrow / 2**20:.0f} MiB at {NARROW} px wide, {wide / 2**20:.0f} MiB at {WIDE}"
+
+
+@pytest.mark.slow
+def test_windowed_passes_cut_wide_grids_into_columns(tmp_path, monkeypatch):
+    """With windows smaller than a row band (a grid wider than WINDOW_PIXELS allows), change
+    layers with a temporal filter and change between footprints come out as with whole rows."""
+    from euromine_qgis.core.io import masks
+    from euromine_qgis.core.io.raster import Grid
+    from euromine_qgis.core.maps.bitemporal import change_from_footprints
+    from euromine_qgis.core.maps.change_layers import change_layers
+    from euromine_qgis.core.progress import Reporter
+    from tests.rasters import write_mask
+
+    rng = np.random.default_rng(3)
+    years = [2017, 2018, 2019, 2020]
+    footprints = []
+    for n, year in enumerate(years):
+        data = (rng.random((90, 1100)) < 0.3 + 0.1 * n).astype(np.uint8)
+        data[:5, :40] = 255
+        footprints.append((year, write_mask(tmp_path / "in" / f"footprint_{year}.tif", data, 255, blocks=32)))
+
+    def run(folder: Path):
+        layers = change_layers(footprints, [(2017, 2020)], folder, temporal_filter="smooth3", min_area_ha=0.0)
+        change = change_from_footprints(footprints[0][1], footprints[-1][1], folder / "change.tif")
+        rasters = {p.name: rasterio.open(p).read() for p in sorted(folder.glob("*.tif"))}
+        return layers, change, rasters
+
+    whole = run(tmp_path / "whole")
+    monkeypatch.setattr(masks, "WINDOW_PIXELS", 32 * 256)  # windows of 32 rows by 256 columns
+    grid = Grid(None, None, 1100, 90)
+    assert [(w.col_off, w.width) for w in masks.block_windows(grid, 32, Reporter())][:5] == \
+        [(0, 256), (256, 256), (512, 256), (768, 256), (1024, 76)]
+    cut = run(tmp_path / "cut")
+    assert whole[2].keys() == cut[2].keys()
+    for name, data in whole[2].items():
+        np.testing.assert_array_equal(cut[2][name], data, err_msg=name)
+    assert cut[1].gain_ha == pytest.approx(whole[1].gain_ha) and cut[1].loss_ha == pytest.approx(whole[1].loss_ha)
+    assert cut[0].area_ha == pytest.approx(whole[0].area_ha)

@@ -71,6 +71,22 @@ def window_rows(grid: Grid, block_rows: int) -> int:
     return min(grid.height, block_rows * blocks)
 
 
+def block_windows(grid: Grid, rows: int, reporter: Reporter, columns: int = 256) -> Iterator[Window]:
+    """Windows of ``rows`` rows over ``grid``, row band by row band and left to right, each as wide
+    as WINDOW_PIXELS allows in whole multiples of ``columns`` (the whole width where it fits), so
+    that a pass holds about WINDOW_PIXELS pixels per raster however wide the grid. Cancellation is
+    checked before each window and the progress reported once the caller asks for the next one."""
+    width = min(grid.width, max(columns, WINDOW_PIXELS // max(1, rows) // columns * columns))
+    done = 0
+    for row0 in range(0, grid.height, rows):
+        for col0 in range(0, grid.width, width):
+            reporter.check()
+            window = Window(col0, row0, min(width, grid.width - col0), min(rows, grid.height - row0))
+            yield window
+            done += window.width * window.height
+            reporter.progress(100.0 * done / (grid.width * grid.height))
+
+
 def row_windows(grid: Grid, rows: int, reporter: Reporter) -> Iterator[Window]:
     """Full-width windows of ``rows`` rows over ``grid``, top to bottom. Cancellation is checked
     before each window and the progress reported once the caller asks for the next one."""

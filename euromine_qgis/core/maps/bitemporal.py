@@ -33,7 +33,7 @@ from ..errors import InputError
 from ..io.area import AreaTally
 from ..io.bands import BandedImage
 from ..io.grids import common_grid
-from ..io.masks import inspect_mask, read_stack, row_windows, window_rows
+from ..io.masks import block_windows, inspect_mask, read_stack, window_rows
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder
 from ..io.raster import FOOTPRINT_NODATA, Grid, footprint_profile, open_raster
 from ..progress import Reporter
@@ -199,7 +199,7 @@ def change_from_footprints(before: Path, after: Path, target: Path, reporter: Re
     tally = AreaTally(grid)
     rows = window_rows(grid, max(i.block_rows for i in infos))
     with atomic_outputs([target]) as (temp,), rasterio.open(temp, "w", **footprint_profile(grid)) as dst:
-        for window in row_windows(grid, rows, reporter):
+        for window in block_windows(grid, rows, reporter):
             mined, valid = read_stack(infos, window)
             codes = change_codes(mined[0], valid[0], mined[1], valid[1])
             dst.write(codes, 1, window=window)

@@ -28,7 +28,7 @@ from ..errors import InputError, YearsError
 from ..io.area import AreaTally
 from ..io.folder_lock import folder_lock
 from ..io.grids import common_grid
-from ..io.masks import inspect_mask, read_stack, row_windows, window_rows
+from ..io.masks import block_windows, inspect_mask, read_stack, window_rows
 from ..io.outputs import atomic_outputs, check_not_inputs, check_output_folder, write_csv
 from ..io.raster import single_band_profile
 from ..progress import Reporter
@@ -209,7 +209,7 @@ def change_layers(
             profile = year_profile if key in ("first_year", "last_year") else byte_profile
             profile = trajectory_profile if key == "trajectory" else profile
             dst[key] = stack.enter_context(rasterio.open(temp, "w", **profile))
-        for window in row_windows(grid, rows, reporter):
+        for window in block_windows(grid, rows, reporter):
             mined, valid = read_stack(infos, window)
             if filter_years > 1:
                 mined = filter_masks(mined, valid, filter_years)
@@ -218,10 +218,10 @@ def change_layers(
                 dst[name].write(data, 1, window=window)
             history = trajectory_codes(mined, valid, years, summaries["transitions"])
             dst["trajectory"].write(history, 1, window=window)
-            tally.add("mined", window.row_off, mined)
-            tally.add("valid", window.row_off, valid)
-            tally.add("ever", window.row_off, mined.any(axis=0))
-            tally.add("flicker", window.row_off, history == FLICKER * CLASS_FACTOR)
+            tally.add("mined", window.row_off, mined, window.col_off)
+            tally.add("valid", window.row_off, valid, window.col_off)
+            tally.add("ever", window.row_off, mined.any(axis=0), window.col_off)
+            tally.add("flicker", window.row_off, history == FLICKER * CLASS_FACTOR, window.col_off)
             for year in mask_paths:
                 t = index[year]
                 dst[year].write(np.where(valid[t], mined[t], UINT8_NODATA).astype(np.uint8), 1, window=window)

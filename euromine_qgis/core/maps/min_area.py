@@ -36,7 +36,7 @@ from rasterio.windows import Window
 
 from ..errors import InputError
 from ..io.area import M2_PER_HA, AreaTally, pixel_areas_m2
-from ..io.masks import MaskInfo, read_stack, row_windows, window_rows
+from ..io.masks import MaskInfo, block_windows, read_stack, window_rows
 from ..io.raster import FOOTPRINT_NODATA, Grid, footprint_profile, footprint_values, open_raster, read_window
 from ..progress import Reporter
 from .temporal_filter import filter_masks
@@ -105,12 +105,12 @@ def write_sieved_masks(infos: Sequence[MaskInfo], years: Sequence[int], grid: Gr
                        min_area_ha: float, work: Path, reporter: Reporter) -> list[tuple[int, Path]]:
     """Each year's mask of ``infos`` (by the mask rule, temporal filter of ``filter_years``
     applied first) as a 0/1/255 footprint in ``work``, sieved to ``min_area_ha``; returns (year,
-    path) pairs. One streaming pass of row windows, then one year in memory at a time."""
+    path) pairs. One streaming pass of windows, then one year in memory at a time."""
     paths = [work / f"footprint_{year}.tif" for year in years]
     with ExitStack() as stack:
         dsts = [stack.enter_context(rasterio.open(p, "w", **footprint_profile(grid))) for p in paths]
-        for window in row_windows(grid, window_rows(grid, max(i.block_rows for i in infos)),
-                                  reporter.sub_range(0.0, 50.0)):
+        for window in block_windows(grid, window_rows(grid, max(i.block_rows for i in infos)),
+                                    reporter.sub_range(0.0, 50.0)):
             mined, valid = read_stack(infos, window)
             if filter_years > 1:
                 mined = filter_masks(mined, valid, filter_years)

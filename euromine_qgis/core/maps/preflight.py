@@ -26,7 +26,7 @@ Memory model (bytes, the peak of the process's resident set, VmHWM on Linux):
   every year in one stream, and change detection runs two footprint streams and the change
   model's at once (they add up).
 - TEMPORAL_FILTER: its windowed pass holds FILTER_BYTES_PER_PIXEL_YEAR for each pixel of a window
-  (io.masks.window_rows) and year; MIN_AREA_HA: sieving holds SIEVE_BYTES_PER_PIXEL for every
+  (io.masks.block_windows) and year; MIN_AREA_HA: sieving holds SIEVE_BYTES_PER_PIXEL for every
   pixel of one year. Both passes follow the mapping, so the peak is the largest phase.
 
 Time model: the measured seconds of one steady batch × the batches of every stream, plus the
@@ -62,9 +62,10 @@ from ..engine.inference import (
 from ..engine.scaling import ImageInput, check_scale, sample_image, sample_medians, scaling_problem
 from ..io.bands import BandedImage
 from ..io.coordinates import apply_affine
-from ..io.masks import window_rows
+from ..io.masks import block_windows, window_rows
 from ..io.raster import Grid, open_raster
 from ..io.row_reader import ROW_BUFFER_BUDGET, buffer_bytes
+from ..progress import Reporter
 from .footprints import check_images, check_settings, common_image_grid
 from .temporal_filter import filter_width
 
@@ -372,8 +373,8 @@ def check_run(
     grid = infos[0].grid
     filter_bytes = 0
     if width > 1:
-        rows = window_rows(grid, max(1, *(_block_rows(i) for i in infos)))
-        filter_bytes = FILTER_BYTES_PER_PIXEL_YEAR * rows * grid.width * len(infos)
+        window = next(block_windows(grid, window_rows(grid, max(1, *(_block_rows(i) for i in infos))), Reporter()))
+        filter_bytes = FILTER_BYTES_PER_PIXEL_YEAR * window.height * window.width * len(infos)
     sieve_bytes = max(SIEVE_BYTES_PER_PIXEL * i.grid.width * i.grid.height for i in infos) if min_area_ha > 0 else 0
     sessions = [p.session_bytes for p in profiles.values()]
     measured = [s for s in sessions if s is not None]

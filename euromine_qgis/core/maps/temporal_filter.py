@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..io.area import AreaTally
-from ..io.masks import row_windows, window_rows
+from ..io.masks import block_windows, window_rows
 from ..io.outputs import atomic_outputs
 from ..io.raster import (
     Grid,
@@ -96,7 +96,7 @@ def filter_probability_rasters(
     reporter: Reporter,
 ) -> list[tuple[float, int, int]]:
     """Filter the float32 probability rasters ``sources`` (one per year, NaN nodata) into the
-    final footprint (and optional probability) rasters, in row windows; returns (mining hectares,
+    final footprint (and optional probability) rasters, in windows (io.masks.block_windows); returns (mining hectares,
     mining pixels, valid pixels) per year."""
     tally = AreaTally(grid)
     mining_pixels = np.zeros(len(sources), np.int64)
@@ -107,7 +107,7 @@ def filter_probability_rasters(
                      for t in temps[:len(footprints)]]
         probs_out = [stack.enter_context(rasterio.open(t, "w", **probability_profile(grid, probabilities)))
                      for t in temps[len(footprints):]] if probabilities is not None else []
-        for window in row_windows(grid, window_rows(grid, srcs[0].block_shapes[0][0]), reporter):
+        for window in block_windows(grid, window_rows(grid, srcs[0].block_shapes[0][0]), reporter):
             probability = np.stack([read_window(src, window, 1) for src in srcs])
             valid = ~np.isnan(probability)
             smoothed = smooth_probabilities(probability, valid, width)
@@ -116,7 +116,7 @@ def filter_probability_rasters(
                 dst.write(footprint_values(mining[t], valid[t]), 1, window=window)
             for t, dst in enumerate(probs_out):
                 write_probability(dst, np.nan_to_num(smoothed[t]), valid[t], window)
-            tally.add("mining", window.row_off, mining)
+            tally.add("mining", window.row_off, mining, window.col_off)
             mining_pixels += np.count_nonzero(mining, axis=(1, 2))
             valid_pixels += np.count_nonzero(valid, axis=(1, 2))
     areas = np.asarray(tally["mining"])
