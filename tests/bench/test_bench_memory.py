@@ -2,17 +2,17 @@
 on a 2000², a 20 000 × 2400 and a 20 000² scene, each in a fresh process (this file run as a script).
 
 The scenes are one generated 2000² 10-band int16 year (test_bench_deepness's) and VRTs that repeat
-it side by side and top to bottom. The peak is the child's resident-set high-water mark
-(``ru_maxrss``). The engine holds one panel at a time (engine.inference.PANEL_BYTES), so the
-20 000² scene is mapped over its first PANELS_OF_LARGEST panels and then cancelled: the first
-panel carries what its last tiles add past its edge down the whole height, the second holds that
-and its own, and every later panel holds the same; its time is that of the part mapped.
+it side by side and top to bottom. The peak is the child's resident-set high-water mark (VmHWM:
+its ``ru_maxrss`` would also count the resident set of the pytest process that spawned it). The
+engine holds one panel at a time (engine.inference.PANEL_BYTES), so the 20 000² scene is mapped
+over its first PANELS_OF_LARGEST panels and then cancelled: the first panel carries what its last
+tiles add past its edge down the whole height, the second holds that and its own, and every
+later panel holds the same; its time is that of the part mapped.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -51,7 +51,8 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     except Cancelled:
         pass
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    with open("/proc/self/status") as status:  # VmHWM: this process's own peak (see test_memory_bound)
+        peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
     return {"seconds": seconds, "peak": peak, "panels": panels, "mapped": min(panels, args.panels or panels)}
 
 
@@ -73,7 +74,7 @@ def test_peak_memory_at_the_defaults(tmp_path_factory):
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append((label, figures))
     print(f"\n== peak memory at the defaults: {MODEL}, fp32, CPU ({cpu_name()}; {cpu_flags()}); each scene a fresh "
-          "process, peak = ru_maxrss")
+          "process, peak = VmHWM")
     for label, f in rows:
         part = "" if f["mapped"] == f["panels"] else f" (its first {f['mapped']} of {f['panels']} panels)"
         print(f"   {label:14s} peak {f['peak'] / 2**20:7.0f} MiB, {f['seconds']:6.1f} s{part}")
