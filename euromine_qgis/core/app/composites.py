@@ -178,17 +178,20 @@ def run(values: Values, reporter: Reporter, executor: Executor) -> Outcome:
     if model and model != NO_MAP:
         results["MAPS"] = {}
         for site in made:
-            outcome = _map_site(site, out_dir, model, values[YEARS.name], reporter, executor)
+            outcome = _map_site(site, out_dir, model, reporter, executor)
             results["MAPS"][site.name] = outcome.results
             lines += [f"{site.name}: mapped with {model} into {site.folder / 'maps'}", *outcome.lines]
     return Outcome(results, lines, made)
 
 
-def _map_site(site: SiteComposites, out_dir: Path, model: str, years: str, reporter: Reporter,
-              executor: Executor) -> Outcome:
-    """mapsites on one new site folder, into ``NAME/maps``."""
-    from . import mapsites  # the model code (onnxruntime) loads only when a run maps
-
+def _map_site(site: SiteComposites, out_dir: Path, model: str, reporter: Reporter, executor: Executor) -> Outcome:
+    """mapsites on the years of one site that have a composite, into ``NAME/maps``."""
+    try:
+        from . import mapsites  # the model code (onnxruntime) loads only when a run maps
+    except ImportError as exc:
+        raise InputError(f"THEN_MAP {model}: the models cannot run here ({exc}); the composites are complete — "
+                         "install onnxruntime (in QGIS: Install dependencies) and map them with mapsites") from exc
+    years = ",".join(str(y.year) for y in site.years if y.image is not None)
     values = {p.name: p.default for p in mapsites.SPEC.params}
     values.update({mapsites.SITES_FOLDER.name: out_dir, mapsites.SITES.name: site.name, params.YEARS.name: years,
                    params.MODEL.name: model, params.OUTPUT_FOLDER.name: site.folder / "maps",
