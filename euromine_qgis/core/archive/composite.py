@@ -104,7 +104,7 @@ def compose_year(scenes: Sequence[SceneAssets], grid: Grid, excluded_scl: frozen
                           next(iter(s.conventions.values())).rule) for s in scenes]
     histogram = np.zeros(n + 1, dtype=np.int64)
     assets = [_warped(s, grid, sign, stac_url) for s in scenes]
-    steps, done = max(1, len(blocks) * n * (len(BANDS) + 1)), 0
+    reads = _Reads(reporter, max(1, len(blocks) * n * (len(BANDS) + 1)))
     try:
         with cloud_reads(), atomic_outputs([image, clear]) as (image_temp, clear_temp), \
                 rasterio.open(image_temp, "w", **image_profile(grid)) as out, \
@@ -113,32 +113,7 @@ def compose_year(scenes: Sequence[SceneAssets], grid: Grid, excluded_scl: frozen
                 out.set_band_description(index, name)
             counts.set_band_description(1, "clear observations")
             for window in blocks:
-                shape = (n, int(window.height), int(window.width))
-                clear_scl = np.zeros(shape, dtype=bool)
-                for i in range(n):
-                    reporter.check()
-                    scl = assets[i][SCL].read(window)
-                    clear_scl[i] = ~np.isin(scl, list(excluded_scl))
-                    done += 1
-                    reporter.progress(100.0 * done / steps)
-                every_band = clear_scl.copy()
-                stack = np.empty(shape, dtype=np.float32)
-                for index, name in enumerate(BANDS, start=1):
-                    stack.fill(np.nan)
-                    for i, s in enumerate(scenes):
-                        reporter.check()
-                        done += 1
-                        reporter.progress(100.0 * done / steps)
-                        if not clear_scl[i].any():
-                            continue  # nothing clear here: the band's pixels are not fetched
-                        dn = assets[i][name].read(window)
-                        valid = dn != s.conventions[name].nodata
-                        every_band[i] &= valid
-                        use = clear_scl[i] & valid
-                        stack[i][use] = s.conventions[name].reflectance(dn[use])
-                        checks[i].add(dn[use])
-                    out.write(median_values(stack), index, window=window)
-                count = every_band.sum(axis=0, dtype=np.uint16)
+                count = _compose_block(window, scenes, assets, excluded_scl, checks, out, reads)
                 counts.write(count, 1, window=window)
                 histogram += np.bincount(count.ravel(), minlength=n + 1)[: n + 1]
     except RASTERIO_ERRORS as exc:
@@ -150,6 +125,48 @@ def compose_year(scenes: Sequence[SceneAssets], grid: Grid, excluded_scl: frozen
             for asset in scene_assets.values():
                 asset.close()
     return YearComposite(n, _median_of_histogram(histogram), [w for c in checks if (w := c.disagreement())])
+
+
+@dataclass
+class _Reads:
+    """Progress over a year's reads (one per scene and asset and row block), and cancellation."""
+
+    reporter: Reporter
+    total: int
+    done: int = 0
+
+    def next(self) -> None:
+        self.reporter.check()
+        self.done += 1
+        self.reporter.progress(100.0 * self.done / self.total)
+
+
+def _compose_block(window: Window, scenes: Sequence[SceneAssets], assets: list[dict[str, WarpedAsset]],
+                   excluded_scl: frozenset[int], checks: list[OffsetCheck], out: Any,
+                   reads: _Reads) -> NDArray[np.uint16]:
+    """Write the composite's rows of ``window`` into ``out``; the count of observations clear in every band."""
+    shape = (len(scenes), int(window.height), int(window.width))
+    clear_scl = np.zeros(shape, dtype=bool)
+    for i in range(len(scenes)):
+        reads.next()
+        clear_scl[i] = ~np.isin(assets[i][SCL].read(window), list(excluded_scl))
+    every_band = clear_scl.copy()
+    stack = np.empty(shape, dtype=np.float32)
+    for index, name in enumerate(BANDS, start=1):
+        stack.fill(np.nan)
+        for i, s in enumerate(scenes):
+            reads.next()
+            if not clear_scl[i].any():
+                continue  # nothing clear here: the band's pixels are not fetched
+            dn = assets[i][name].read(window)
+            valid = dn != s.conventions[name].nodata
+            every_band[i] &= valid
+            use = clear_scl[i] & valid
+            stack[i][use] = s.conventions[name].reflectance(dn[use])
+            checks[i].add(dn[use])
+        out.write(median_values(stack), index, window=window)
+    count: NDArray[np.uint16] = every_band.sum(axis=0, dtype=np.uint16)
+    return count
 
 
 def _warped(scene: SceneAssets, grid: Grid, sign: Callable[[str], str], stac_url: str) -> dict[str, WarpedAsset]:
