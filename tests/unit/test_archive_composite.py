@@ -52,3 +52,62 @@ def test_the_median_of_a_count_histogram_is_the_pixels_median():
         counts = rng.integers(0, 9, size)
         assert _median_of_histogram(np.bincount(counts, minlength=9)) == np.median(counts)
     assert _median_of_histogram(np.zeros(4, dtype=np.int64)) == 0.0
+
+
+def _scene_files(folder, item, seed):
+    """Write each band and SCL of ``item`` as a GeoTIFF in ``folder`` (10 m or 20 m on one UTM grid) and point
+    the item's hrefs at them."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from euromine_qgis.core.archive.bands import find_bands
+
+    rng = np.random.default_rng(seed)
+    found = find_bands(item["id"], item["assets"])
+    for info in [*found.bands.values(), found.scl]:
+        size = info.raster["spatial_resolution"]
+        side = 600 // size
+        if info is found.scl:
+            values = rng.choice(np.array([4, 5, 8, 3, 0], np.uint8), (side, side))
+        else:
+            values = rng.integers(900, 4000, (side, side)).astype(np.uint16)
+            values[:, :3] = 0
+        path = folder / f"{item['id']}_{info.key}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=side, height=side, count=1, dtype=values.dtype,
+                           crs="EPSG:32633", transform=from_origin(500000, 5540000, size, size), nodata=0,
+                           tiled=True, blockxsize=16, blockysize=16) as dst:
+            dst.write(values, 1)
+        item["assets"][info.key]["href"] = str(path)
+    return item
+
+
+def test_row_blocks_give_the_same_composite_as_one_block(tmp_path, monkeypatch):
+    """Local GeoTIFFs (no server), composited in one block and in blocks of a few rows."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from euromine_qgis.core.archive import composite
+    from euromine_qgis.core.archive.search import Scene
+    from euromine_qgis.core.progress import Reporter
+    from tests.unit.test_archive_items import earth_search
+
+    items = []
+    for k in range(3):
+        item = earth_search()
+        item["id"] = f"scene{k}"
+        items.append(_scene_files(tmp_path, item, k))
+    scenes = [composite.SceneAssets.of(Scene(i["id"], "2022-06-01", "", 0.0, i)) for i in items]
+    grid = Grid(rasterio.crs.CRS.from_epsg(32633), from_origin(500000, 5539950, 10, 10), 47, 53)
+    made = {}
+    for budget in (composite.BLOCK_BUDGET_BYTES, 3 * 47 * composite.BLOCK_BYTES_PER_OBSERVATION * 5):
+        monkeypatch.setattr(composite, "BLOCK_BUDGET_BYTES", budget)
+        folder = tmp_path / str(budget)
+        folder.mkdir()
+        result = composite.compose_year(scenes, grid, frozenset({0, 1, 3, 8, 9, 10}), folder / "image.tif",
+                                        folder / "clear.tif", lambda href: href, "local", Reporter())
+        with rasterio.open(folder / "image.tif") as image, rasterio.open(folder / "clear.tif") as clear:
+            made[budget] = (image.read(), clear.read(1), result.median_clear)
+    assert composite.block_rows(3, grid) == 5
+    (one, blocks) = made.values()
+    assert (one[0] == blocks[0]).all() and (one[1] == blocks[1]).all() and one[2] == blocks[2]
+    assert one[0].any() and (one[0][:, :, :1] == 0).all()  # the nodata strip stays nodata
