@@ -47,9 +47,9 @@ Earth Search v1 (https://earth-search.aws.element84.com/v1), both collections:
   ``full_width_half_max``) and ``raster:bands`` (``nodata`` 0, ``data_type``,
   ``bits_per_sample`` 15, ``spatial_resolution``, and for ``sentinel-2-c1-l2a`` ``scale`` 0.0001
   and ``offset`` -0.1 in every year). The live ``sentinel-2-l2a`` items also declare scale 0.0001
-  and offset -0.1 whatever the flag (issue #66 shows one; a maintainer calls the flag the truth,
-  Element84/earth-search #9); this fixture leaves scale and offset out of that collection's
-  ``raster:bands`` so that the flag, the rule's second step, decides for its items.
+  and offset -0.1 whatever the flag from the baseline change on (issue #66 shows two such items,
+  one harmonised and one not; a maintainer calls the flag the truth, Element84/earth-search #9), and
+  so do this fixture's items from 25 January 2022: the flag must be read before ``raster:bands``.
 Planetary Computer (https://planetarycomputer.microsoft.com/api/stac/v1):
 - ids: ``S2B_MSIL2A_20210615T102559_R108_T32TNR_20210616T031245``;
 - properties: ``datetime``, ``platform`` (``Sentinel-2B``), ``constellation`` (``Sentinel 2``),
@@ -426,7 +426,10 @@ def item_json(written: Written, grid: Grid, metadata: dict[str, Any]) -> dict[st
                       "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json",
                       "https://stac-extensions.github.io/grid/v1.0.0/schema.json",
                       "https://stac-extensions.github.io/processing/v1.1.0/schema.json"]
-    harmonisation = {"scale": 0.0001, "offset": -0.1} if shape == "earth-search-c1" else {}
+    # Collection 1 declares the offset in every year; the older sentinel-2-l2a from the baseline change on,
+    # whatever its flag says (Element84/earth-search #66)
+    declared = shape == "earth-search-c1" or (shape == "earth-search-l2a" and written.scene.when >= CHANGE)
+    harmonisation = {"scale": 0.0001, "offset": -0.1} if declared else {}
     assets: dict[str, Any] = {}
     for band in BANDS:
         key = band.planetary if shape == "planetary" else band.earth_search

@@ -1,6 +1,6 @@
-"""Each item's reflectance convention from its own metadata (raster:bands, then
-earthsearch:boa_offset_applied, then the processing baseline), and the data check that warns when
-the pixels contradict it."""
+"""Each item's reflectance convention from its own metadata (earthsearch:boa_offset_applied true,
+then raster:bands, then the processing baseline), and the data check that warns when the pixels
+contradict it."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,6 +20,9 @@ def _blue(item):
     (earth_search(baseline="02.14"), "raster:bands", 1500, 500),  # the declaration wins over the baseline
     # the older collection: true says Earth Search removed the offset already; false leaves it to the baseline
     (earth_search(c1=False, offset_applied=True), "boa_offset_applied true", 1500, 1500),
+    # ... also where its raster:bands declare the offset, as the live items do whatever the flag (#66)
+    (earth_search(c1=False, offset_applied=True, declares_offset=True), "boa_offset_applied true", 1500, 1500),
+    (earth_search(c1=False, offset_applied=False, declares_offset=True), "false, raster:bands", 1500, 500),
     (earth_search(c1=False, offset_applied=False, baseline="04.00"), "false, baseline 04.00", 1500, 500),
     (earth_search(c1=False, offset_applied=False, baseline="02.14"), "false, no offset", 1500, 1500),
     (planetary_computer(baseline="04.00"), "baseline 04.00", 1500, 500),

@@ -17,13 +17,15 @@ S2 = (("coastal", "B01", "coastal", 0.443, 60), ("blue", "B02", "blue", 0.49, 10
       ("swir16", "B11", "swir16", 1.61, 20), ("swir22", "B12", "swir22", 2.19, 20))
 
 
-def earth_search(c1: bool = True, offset_applied: bool | None = None, baseline: str = "05.10") -> dict[str, Any]:
+def earth_search(c1: bool = True, offset_applied: bool | None = None, baseline: str = "05.10",
+                 declares_offset: bool | None = None) -> dict[str, Any]:
     """An Earth Search item: Collection 1 (raster:bands with scale and offset) or the older collection
-    (raster:bands without them; ``earthsearch:boa_offset_applied`` where given)."""
+    (``earthsearch:boa_offset_applied`` where given; raster:bands with scale and offset where
+    ``declares_offset``, as its live items from 25 January 2022 declare them whatever the flag)."""
     assets: dict[str, Any] = {}
     for key, _, common, wavelength, gsd in S2:
         raster = {"nodata": 0, "data_type": "uint16", "spatial_resolution": gsd}
-        if c1:
+        if c1 if declares_offset is None else declares_offset:
             raster.update(scale=0.0001, offset=-0.1)
         band = {"name": key, "common_name": common, "center_wavelength": wavelength}
         assets[key] = {"href": f"https://example.test/{key}.tif", "type": COG, "roles": ["data", "reflectance"],

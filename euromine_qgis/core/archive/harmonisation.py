@@ -5,13 +5,17 @@ Sentinel-2 products of processing baseline 04.00 or later (from 25 January 2022 
 collections; every year in reprocessed Collection 1) carry a +1000 offset in their digital numbers.
 The outputs are reflectance × 10000 without it, so that every year of every collection compares:
 
-1. the asset's ``raster:bands`` (or STAC 1.1 ``bands``) ``scale``/``offset``:
+1. the item's ``earthsearch:boa_offset_applied`` true (Earth Search's older ``sentinel-2-l2a``): Earth
+   Search already removed the offset from the DNs -> DN. It comes first because those items declare
+   ``raster:bands`` offset −0.1 whatever the flag says (Element84/earth-search #66: a harmonised and
+   an unharmonised item of January 2022 with the same ``raster:bands``), and Earth Search's
+   maintainers call the flag the truth; false says the offset was not removed, so rules 2–3 decide;
+2. else the asset's ``raster:bands`` (or STAC 1.1 ``bands``) ``scale``/``offset``:
    round((DN · scale + offset) · 10000);
-2. else the item's ``earthsearch:boa_offset_applied`` (Earth Search's older ``sentinel-2-l2a``): true says
-   Earth Search already removed the offset from the DNs -> DN; false says it did not, so the baseline
-   decides (3);
 3. else ``s2:processing_baseline`` 04.00 or later -> DN − 1000;
 4. else DN.
+
+The flag is reported wrong on some items (#66, #71): the pixel check below warns, naming the item.
 """
 from __future__ import annotations
 
@@ -76,15 +80,15 @@ def convention(properties: Mapping[str, Any], info: BandInfo) -> Convention:
     """The convention of the asset ``info`` of an item with ``properties`` (rules 1–4 above)."""
     nodata_value = _declared(info, "nodata")
     nodata = float(nodata_value) if nodata_value is not None else float(DEFAULT_NODATA)
-    scale, offset = _declared(info, "scale"), _declared(info, "offset")
-    if scale is not None or offset is not None:
-        # an offset without a scale keeps L2A's quantification (1/10000), not the extension's default of 1
-        return Convention(float(scale) if scale is not None else L2A_SCALE, float(offset or 0.0),
-                          "raster:bands scale/offset", nodata)
     applied = properties.get("earthsearch:boa_offset_applied")
     if applied is True:
         return Convention(L2A_SCALE, 0.0, "earthsearch:boa_offset_applied true (offset already removed)", nodata)
     flag = "earthsearch:boa_offset_applied false, " if applied is False else ""
+    scale, offset = _declared(info, "scale"), _declared(info, "offset")
+    if scale is not None or offset is not None:
+        # an offset without a scale keeps L2A's quantification (1/10000), not the extension's default of 1
+        return Convention(float(scale) if scale is not None else L2A_SCALE, float(offset or 0.0),
+                          f"{flag}raster:bands scale/offset", nodata)
     baseline = _baseline(properties)
     if baseline is not None and baseline >= OFFSET_BASELINE:
         return Convention(L2A_SCALE, -BOA_OFFSET_DN * L2A_SCALE,
