@@ -8,9 +8,9 @@ still see the raw values.
 
 The check (check_scaling) samples each image at a cost bounded whatever its size (sample_image):
 decimated to at most SAMPLE_SIDE pixels a side where the file has overviews (GDAL reads one) or
-holds at most SAMPLE_BLOCKS internal blocks, else SAMPLE_BLOCKS whole blocks spread over it. It
-takes each model band's median over the valid pixels and compares it with the model's mean and std
-(SCALE applied). It warns, and never stops a run:
+holds few internal blocks, else SAMPLE_BLOCKS whole blocks (more where they are small) spread
+over it. It takes each model band's median over the valid pixels and compares it with the model's
+mean and std (SCALE applied). It warns, and never stops a run:
 
 - when the typical band's median is SCALE_RATIO or more times off the model's mean, with the
   power of ten that brings it back (0–1 reflectance for a model trained on reflectance × 10000:
@@ -38,12 +38,13 @@ from ..progress import Reporter
 from .contract import ModelInfo
 
 SAMPLE_SIDE = 512
-# Whole internal blocks the check decodes from a file without overviews: a decimated read of such a
-# file decodes every block (a 2000² DEFLATE scene: as long as the mapping's own decoding).
+# Whole internal blocks the check decodes from a file without overviews, at least; more where the
+# blocks are small (strips of a few rows), as many as hold SAMPLE_SIDE² pixels. A decimated read of
+# such a file decodes every block (a 2000² DEFLATE scene: as long as the mapping's own decoding).
 SAMPLE_BLOCKS = 8
-# Columns of the i-th sampled block: stratum (i × SPREAD) mod SAMPLE_BLOCKS, coprime with it, so
-# the blocks fall in distinct row and column strata (a Latin-square pattern) rather than on a diagonal.
-SPREAD = 3
+# The i-th sampled block's column lies at the fractional part of i × GOLDEN across the block grid
+# (an additive recurrence that spreads any count of points evenly), its row at (i + ½) / count.
+GOLDEN = (math.sqrt(5) - 1) / 2
 SCALE_RATIO = 100.0
 Z_LIMIT = 4.0
 
@@ -80,12 +81,12 @@ def sample_image(image: BandedImage, side: int = SAMPLE_SIDE) -> tuple[NDArray[A
     """The selected bands of a bounded sample of ``image`` and its valid pixels (io.valid), or None
     when it cannot be read (the engine's own read then names the damaged rows). The sample is a
     decimated read (at most ``side`` pixels a side) where the file has overviews or few blocks,
-    else SAMPLE_BLOCKS whole internal blocks (sample_blocks) as one (C, 1, pixels) row, thinned
-    to at most ``side``² pixels."""
+    else whole internal blocks (sample_blocks) as one (C, 1, pixels) row, thinned to at most
+    ``side``² pixels."""
     try:
         with open_raster(image.path) as src:
             indexes = list(image.indexes)
-            blocks = sample_blocks(src, indexes[0])
+            blocks = sample_blocks(src, indexes[0], side)
             if blocks is None:
                 _, height, width = decimation(src.height, src.width, side)
                 data = src.read(indexes, out_shape=(len(indexes), height, width), resampling=Resampling.nearest)
@@ -98,17 +99,17 @@ def sample_image(image: BandedImage, side: int = SAMPLE_SIDE) -> tuple[NDArray[A
     return data, valid_pixels(data, image.nodata)
 
 
-def sample_blocks(src: DatasetReader, band: int) -> list[Window] | None:
-    """The internal blocks of ``band`` the check reads from a file with no overviews and more
-    than SAMPLE_BLOCKS blocks: SAMPLE_BLOCKS of them, each in its own row and column stratum of
-    the block grid; None where a decimated read is as cheap (overviews, or few blocks)."""
+def sample_blocks(src: DatasetReader, band: int, side: int = SAMPLE_SIDE) -> list[Window] | None:
+    """The internal blocks of ``band`` the check reads from a file without overviews: SAMPLE_BLOCKS
+    of them, or as many as hold ``side``² pixels where that is more, spread over the block grid;
+    None where a decimated read costs about as much (overviews, or those blocks would be half the
+    file's or more)."""
     block_height, block_width = src.block_shapes[band - 1]
     rows, columns = math.ceil(src.height / block_height), math.ceil(src.width / block_width)
-    if src.overviews(band) or rows * columns <= SAMPLE_BLOCKS:
+    count = max(SAMPLE_BLOCKS, math.ceil(side**2 / (block_height * block_width)))
+    if src.overviews(band) or 2 * count >= rows * columns:
         return None
-    picked = dict.fromkeys(
-        (int((i + 0.5) * rows / SAMPLE_BLOCKS), int(((i * SPREAD) % SAMPLE_BLOCKS + 0.5) * columns / SAMPLE_BLOCKS))
-        for i in range(SAMPLE_BLOCKS))
+    picked = dict.fromkeys((int((i + 0.5) * rows / count), int(i * GOLDEN % 1.0 * columns)) for i in range(count))
     return [src.block_window(band, row, column) for row, column in picked]
 
 
