@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 2 bad input (the engine's InputError, YearsError, ModelError or OutputError,
 with the message the algorithm shows, or a usage error); 130 interrupted by Ctrl-C (nothing
-partial is left: the engine's outputs are atomic); 1 anything else (a device out of memory, a bug).
+partial is left: the engine's outputs are atomic); 1 anything else (a device out of memory, a STAC
+service or its assets failing after the retries, a bug).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..core.app.catalog import SPECS
 from ..core.app.execution import run_spec
 from ..core.app.params import DRY_RUN, has_dry_run
 from ..core.app.spec import CLI, AlgorithmSpec, Outcome
+from ..core.archive.errors import ArchiveError
 from ..core.errors import Cancelled, EuroMineError, OutOfMemory
 from ..core.progress import Reporter
 from .console import Console
@@ -85,7 +87,7 @@ def run(spec: AlgorithmSpec, args: argparse.Namespace, console: Console) -> int:
     except (Cancelled, KeyboardInterrupt) as exc:
         console.info(f"euromine {name}: {exc or 'interrupted'}")
         return EXIT_INTERRUPTED
-    except OutOfMemory as exc:
+    except (OutOfMemory, ArchiveError) as exc:  # the machine or a service failed, not the input
         console.info(f"euromine {name}: error: {exc}")
         return EXIT_FAILED
     except EuroMineError as exc:

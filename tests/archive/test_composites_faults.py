@@ -42,7 +42,7 @@ def test_a_server_that_dies_mid_year_then_a_resume(api, tmp_path):
     served.server.faults.die_after = ("/2022/", 6)  # six COG requests into 2022, then connection refused
     out = tmp_path / "out"
     died = composites(served, out, "2020-2022")
-    assert died.returncode != 0
+    assert died.returncode == 1  # a service that failed, not bad input (2)
     message = died.stderr.strip().splitlines()[-1] if died.stderr.strip() else ""
     assert served.server.url in died.stderr and "read" in died.stderr, died.stderr[-3000:]
     assert served.server.url in message or "read" in message, f"the last line says what failed: {message}"
@@ -69,6 +69,7 @@ def test_unsigned_assets_fail_with_the_api_named(api, tmp_path):
     served = api("planetary")
     out = tmp_path / "out"
     done = composites(served, out, "2021", sign=False)
-    assert done.returncode != 0
+    assert done.returncode == 1
     assert served.server.url in done.stderr and "read" in done.stderr, done.stderr[-3000:]
+    assert "(HTTP 403)" in done.stderr and "needs SAS_TOKEN_URL" in done.stderr, done.stderr[-3000:]
     assert site_years(out) == [] and leftovers(out) == []

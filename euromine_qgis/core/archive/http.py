@@ -25,3 +25,20 @@ def session() -> requests.Session:
     s.mount("http://", adapter)
     s.mount("https://", adapter)
     return s
+
+
+REFUSED = (401, 403)
+SIGNING_HINT = ("the server refuses the asset (HTTP {status}): a STAC API whose assets need signing "
+                "(Planetary Computer) needs SAS_TOKEN_URL, e.g. https://planetarycomputer.microsoft.com/api/sas/v1/token")
+
+
+def refusal_hint(href: str) -> str:
+    """A hint for an asset GDAL could not open: what to do when the server refuses it (401/403),
+    else "" (GDAL's own message says only that the file does not exist)."""
+    if not href.startswith(("http://", "https://")):
+        return ""
+    try:
+        status = requests.head(href, timeout=TIMEOUT_S, allow_redirects=True).status_code
+    except requests.RequestException:
+        return ""
+    return "; " + SIGNING_HINT.format(status=status) if status in REFUSED else ""

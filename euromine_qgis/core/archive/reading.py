@@ -21,6 +21,7 @@ from rasterio.windows import Window, from_bounds
 from ..errors import first_line
 from ..io.raster import RASTERIO_ERRORS, STRICT_READS, Grid
 from .errors import READ, ArchiveError
+from .http import refusal_hint
 
 # GDAL's HTTP settings for COG reads; a value already set in the environment wins (a slow network
 # may want a longer GDAL_HTTP_TIMEOUT). GDAL itself retries 429 and 5xx answers GDAL_HTTP_MAX_RETRY
@@ -91,8 +92,9 @@ class WarpedAsset:
             except RASTERIO_ERRORS as exc:
                 self.close()
                 if attempt == READ_ATTEMPTS - 1:
-                    raise ArchiveError(self._stac_url, READ, f"{self._href().split('?')[0]} "
-                                       f"({first_line(exc)}; tried {READ_ATTEMPTS} times)") from exc
+                    href = self._href()
+                    raise ArchiveError(self._stac_url, READ, f"{href.split('?')[0]} ({first_line(exc)}; tried "
+                                       f"{READ_ATTEMPTS} times){refusal_hint(href)}") from exc
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")  # the loop returns or raises
@@ -122,5 +124,5 @@ def window_bytes(href: str, grid: Grid, window: Window, stac_url: str) -> int:
     except rasterio.errors.WindowError:
         return 0  # the scene does not reach the window
     except RASTERIO_ERRORS as exc:
-        raise ArchiveError(stac_url, READ, f"{href.split('?')[0]} ({first_line(exc)})") from exc
+        raise ArchiveError(stac_url, READ, f"{href.split('?')[0]} ({first_line(exc)}){refusal_hint(href)}") from exc
 
