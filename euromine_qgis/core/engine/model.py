@@ -34,11 +34,14 @@ from .precision import (
 from .scaling import scaled_info
 
 TRT_CACHE = Path(tempfile.gettempdir()) / "euromine-trt-cache"
-# What auto times on first use: one tile of at most TIMED_SIDE px (the run's tile where smaller;
-# a full-size tile costs seconds and a gigabyte of activations), batch 1, one warm-up run per
+# What auto times on first use: one tile, batch 1, its side the run's tile capped at TIMED_SIDE px
+# and chosen so that an fp32 run takes about TIMED_RUN_S (estimated from two runs on a PROBE_SIDE
+# tile; a full-size tile costs seconds and a gigabyte of activations); one warm-up run per
 # candidate, then TIMED_ROUNDS interleaved runs, stopping after MIN_TIMED_ROUNDS once the timed runs
 # took TIMED_BUDGET_S; a series model's stack has TIMED_YEARS years.
 TIMED_SIDE = 256
+PROBE_SIDE = 64
+TIMED_RUN_S = 0.04
 TIMED_ROUNDS = 5
 MIN_TIMED_ROUNDS = 3
 TIMED_BUDGET_S = 0.5
@@ -177,16 +180,19 @@ class Model:
         return session, float(record.get("argmax_agreement", 0.0))
 
     def _time_candidates(self, sessions: dict[str, ort.InferenceSession]) -> Timing:
-        """Median seconds per run of each session on one tile of the run's side capped at TIMED_SIDE
-        (on the model's alignment), interleaved in alternating order after one warm-up run each."""
+        """Median seconds per run of each session on one tile (its side: _timed_side), interleaved
+        in alternating order after one warm-up run each."""
         from .inference import TileSettings, resolve_tiling
 
         tiling = resolve_tiling(self.info, TileSettings(batch_size=0))
-        side = min(tiling.tile, max(tiling.alignment, TIMED_SIDE // tiling.alignment * tiling.alignment))
-        images = self.info.spec.images_per_sample or TIMED_YEARS
-        tile = np.random.default_rng(0).standard_normal((1, images * len(self.info.bands), side, side))
-        feeds = dict(zip(self.input_names, model_inputs(tile.astype(np.float32), self.info, len(self.input_names)),
-                         strict=True))
+        probe = min(tiling.tile, max(tiling.alignment, PROBE_SIDE // tiling.alignment * tiling.alignment))
+        for _ in range(2):  # the first run of a shape also plans its memory
+            start = time.perf_counter()
+            sessions["fp32"].run([self.output_name], self._timing_feeds(probe))
+        per_pixel = (time.perf_counter() - start) / probe**2
+        side = int((TIMED_RUN_S / max(per_pixel, 1e-12)) ** 0.5) // tiling.alignment * tiling.alignment
+        side = max(probe, min(side, tiling.tile, TIMED_SIDE // tiling.alignment * tiling.alignment))
+        feeds = self._timing_feeds(side)
         times: dict[str, list[float]] = {p: [] for p in sessions}
         order = list(sessions)
         for run in range(TIMED_ROUNDS + 1):
@@ -197,7 +203,15 @@ class Model:
                     times[precision].append(time.perf_counter() - start)
             if run >= MIN_TIMED_ROUNDS and sum(map(sum, times.values())) >= TIMED_BUDGET_S:
                 break
-        return Timing({p: float(np.median(t)) for p, t in times.items()}, side, run + 1)
+        return Timing({p: float(np.median(t)) for p, t in times.items()}, side, run + 1,
+                      2 * probe**2 + len(sessions) * (run + 1) * side**2)
+
+    def _timing_feeds(self, side: int) -> dict[str, NDArray[np.float32]]:
+        """Input name -> array: one tile of ``side`` px of standard-normal values (a series model's
+        with TIMED_YEARS years)."""
+        images = self.info.spec.images_per_sample or TIMED_YEARS
+        tile = np.random.default_rng(0).standard_normal((1, images * len(self.info.bands), side, side))
+        return self._feeds(tile.astype(np.float32))
 
     def _check_signature(self) -> None:
         """The graph must take the task's inputs (contract.TASK_TABLE) with the metadata's bands."""

@@ -118,11 +118,13 @@ class Verdict:
 @dataclass(frozen=True)
 class Timing:
     """What auto's timer measured: median seconds per run of each candidate on one tile of ``side``
-    pixels, and the runs each candidate made (its warm-up included)."""
+    pixels, the runs each candidate made (its warm-up included) and the pixels of every run it
+    made (the runs that chose the side included)."""
 
     seconds: Mapping[str, float]
     side: int
     runs: int
+    pixels: int
 
 
 def speeds_text(seconds: Mapping[str, float]) -> str:
@@ -174,7 +176,7 @@ def auto_precision(candidates: Mapping[str, float | None], key: str, time: Calla
     speeds = f"{speeds_text(timing.seconds)} on {timing.side}-px tiles"
     data[key] = {"precision": choice, "candidates": within, "speeds": speeds,
                  "seconds_per_tile": {p: round(s, 5) for p, s in timing.seconds.items()},
-                 "timed": {"tile_side": timing.side, "runs_per_candidate": timing.runs},
+                 "timed": {"tile_side": timing.side, "runs_per_candidate": timing.runs, "pixels": timing.pixels},
                  "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     _write_cache(path, data)
     return Verdict(choice, f"measured: {speeds}")
