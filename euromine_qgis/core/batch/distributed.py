@@ -258,12 +258,13 @@ def intra_op_share(client: Client) -> int:
 
 def _prepare(client: Client, spec: ModelSpec, resources: dict[str, float], modules: set[str]) -> int:
     """Every connected worker that offers ``resources`` imports ``modules`` and opens the model,
-    all at the same time (one task pinned to each); the number of workers prepared. A worker that
-    joins later does both in its first task."""
+    all at the same time (one task meant for each; one whose worker died runs on another, where it
+    finds the model open); the number of workers prepared. A worker that joins later does both in
+    its first task."""
     workers = [address for address, info in client.scheduler_info()["workers"].items()
                if all(info.get("resources", {}).get(name, 0) >= need for name, need in resources.items())]
     futures = [client.submit(_prepare_worker, spec, sorted(modules), key=f"euromine-prepare-{uuid.uuid4().hex[:8]}",
-                             workers=[address], allow_other_workers=False, resources=resources or None, pure=False)
+                             workers=[address], allow_other_workers=True, resources=resources or None, pure=False)
                for address in workers]
     try:
         for future in futures:
