@@ -74,9 +74,9 @@ def euromine(args: argparse.Namespace) -> dict:
         np.save(args.out / "mask.npy", src.read(1))
     raw, tiles = 0.0, 0
     with engine_env(), rasterio.open(args.scene) as src:
-        layout = tile_layout(model, src.height, src.width, settings)
+        layout = tile_layout(model, src.height, src.width, settings, [src])
         plan = _Plan(src.height, src.width, resolve_tiling(model.info, settings))
-        for batch in _read_batches([src], model, plan, layout.batch_size, [None]):
+        for batch in _read_batches([src], model, plan, layout.batch_size, [None], plan.panels(layout.panels)):
             tick = time.perf_counter()
             model.session.run([model.output_name], {model.input_names[0]: batch.tiles})
             raw += time.perf_counter() - tick

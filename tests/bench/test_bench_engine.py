@@ -30,6 +30,7 @@ from euromine_qgis.core.engine.inference import (
     auto_batch_size,
     engine_env,
     resolve_tiling,
+    tile_layout,
 )
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.maps.footprints import map_footprints
@@ -81,8 +82,10 @@ def reader_seconds(model: Model, images, batch: int) -> float:
     with engine_env():
         for _, path in images:
             with rasterio.open(path) as src:
-                plan = _Plan(src.height, src.width, resolve_tiling(model.info, TileSettings(batch_size=0)))
-                for _ in _read_batches([src], model, plan, batch, [None]):
+                settings = TileSettings(batch_size=batch)
+                plan = _Plan(src.height, src.width, resolve_tiling(model.info, settings))
+                panels = plan.panels(tile_layout(model, src.height, src.width, settings, [src]).panels)
+                for _ in _read_batches([src], model, plan, batch, [None], panels):
                     pass
     return time.perf_counter() - start
 

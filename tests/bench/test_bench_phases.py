@@ -89,9 +89,10 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
 
     raw = raw_cpu = 0.0
     with inference.engine_env(), rasterio.open(args.scene) as src:
-        layout = inference.tile_layout(model, src.height, src.width, settings)
+        layout = inference.tile_layout(model, src.height, src.width, settings, [src])
         plan = inference._Plan(src.height, src.width, inference.resolve_tiling(model.info, settings))
-        for batch in inference._read_batches([src], model, plan, layout.batch_size, [None]):
+        panels = plan.panels(layout.panels)
+        for batch in inference._read_batches([src], model, plan, layout.batch_size, [None], panels):
             tick, tick_cpu = time.perf_counter(), time.process_time()
             model.session.run([model.output_name], {model.input_names[0]: batch.tiles})
             raw += time.perf_counter() - tick
