@@ -147,6 +147,7 @@ def _bytes_read() -> int:
         return next(int(line.split()[1]) for line in io if line.startswith("rchar:"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/io").is_file(), reason="counts bytes read through Linux's /proc/self/io")
 def test_a_large_image_without_overviews_is_sampled_by_a_bounded_number_of_blocks(tmp_path):
     """A 3072² image of 144 DEFLATE blocks and no overviews: the check reads about SAMPLE_BLOCKS
