@@ -23,13 +23,15 @@ from numpy.typing import NDArray
 def valid_pixels(data: NDArray[Any], nodata: float | None) -> NDArray[np.bool_]:
     """(H, W) boolean mask of the valid pixels of a (C, H, W) image with declared ``nodata``."""
     valid: NDArray[np.bool_] = np.ones(data.shape[1:], bool)
-    any_nonzero: NDArray[np.bool_] = np.zeros(data.shape[1:], bool)
     check_value = nodata is not None and not math.isnan(nodata)
+    # with nodata 0, "no band is 0" already says "some band is not 0": one comparison per band
+    any_nonzero: NDArray[np.bool_] | None = None if check_value and nodata == 0 else np.zeros(data.shape[1:], bool)
     check_finite = np.issubdtype(data.dtype, np.floating)
     for band in data:  # band by band: no (C, H, W) boolean temporary
         if check_value:
             valid &= band != nodata
         if check_finite:
             valid &= np.isfinite(band)
-        any_nonzero |= band != 0
-    return valid & any_nonzero
+        if any_nonzero is not None:
+            any_nonzero |= band != 0
+    return valid if any_nonzero is None else valid & any_nonzero
