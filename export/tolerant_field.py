@@ -4,9 +4,11 @@ engine's default tiling stays within TOLERANT_FIELD_TOLERANCE of whole-scene inf
 The exact field (core.engine.receptive_field, to RECEPTIVE_FIELD_TOLERANCE) bounds the worst case
 over random scenes, far below any difference that can change a mask, and its overlap costs about 1.8
 model runs per output pixel. The tolerant field is measured where it matters: on generated
-held-out sites (seeds no training, validation or test split uses), tiled exactly as the engine
-tiles by default (core.engine.inference.resolve_tiling with the candidate field), against the model
-run once on the whole site. The smallest candidate, in steps of MARGIN_STEP px, whose largest
+held-out sites (seeds no training, validation or test split uses), tiled as the engine tiles by
+default with the candidate field (core.engine.inference.resolve_tiling: overlap 2 × the field + 1,
+blending) but in tiles of half the site's side, so that every site has cut edges whatever the
+candidate (the default tile of a wide field would cover a whole site), against the model run once
+on the whole site. The smallest candidate, in steps of MARGIN_STEP px, whose largest
 difference over every site stays within the tolerance is the field; the pixels whose class at
 THRESHOLD then differs from whole-scene inference are counted with it. The candidates are searched
 by bisection: a larger margin drops more of each tile's cut context, so the difference shrinks
@@ -26,7 +28,7 @@ from rasterio.io import MemoryFile
 
 from euromine_qgis.core.app.params import THRESHOLD
 from euromine_qgis.core.engine.contract import RECEPTIVE_FIELD_TOLERANCE, TOLERANT_FIELD_TOLERANCE
-from euromine_qgis.core.engine.inference import TileModel, TileSettings, predict_rows
+from euromine_qgis.core.engine.inference import TileModel, TileSettings, predict_scene
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.tiling import align_up
 from export.onnx import read_metadata, rewrite_metadata
@@ -79,8 +81,6 @@ def _probabilities(model: TileModel, images: Sequence[NDArray[np.uint16]], setti
     """The engine's (maps, H, W) probabilities and valid pixels of ``images``, held in memory files."""
     maps = len(images) if model.info.series else 1
     _, height, width = images[0].shape
-    probability = np.zeros((maps, height, width), np.float32)
-    valid = np.zeros((maps, height, width), bool)
     with ExitStack() as stack:
         srcs = []
         for image in images:
@@ -90,12 +90,8 @@ def _probabilities(model: TileModel, images: Sequence[NDArray[np.uint16]], setti
                              transform=rasterio.transform.from_origin(500000, 5000000, 10, 10)) as dst:
                 dst.write(image)
             srcs.append(stack.enter_context(memory.open()))
-        for block in predict_rows(model, srcs if len(srcs) > 1 else srcs[0], settings):
-            rows = slice(block.row0, block.row0 + block.probability.shape[-2])
-            cols = slice(block.col0, block.col0 + block.probability.shape[-1])
-            probability[:, rows, cols] = block.probability.reshape(maps, -1, cols.stop - cols.start)
-            valid[:, rows, cols] = block.valid.reshape(maps, -1, cols.stop - cols.start)
-    return probability, valid
+        probability, valid = predict_scene(model, srcs, settings)
+    return probability.reshape(maps, height, width), valid.reshape(maps, height, width)
 
 
 def _whole_scene(model: TileModel, images: Sequence[NDArray[np.uint16]]) -> NDArray[np.float32]:
@@ -121,7 +117,7 @@ def measure_tolerant(model: TileModel, tolerance: float = TOLERANT_FIELD_TOLERAN
         try:
             worst, changed, pixels = 0.0, 0, 0
             for images, whole in zip(sites, wholes, strict=True):
-                tiled, valid = _probabilities(model, images, TileSettings(batch_size=0))
+                tiled, valid = _probabilities(model, images, TileSettings(tile=side // 2, batch_size=0))
                 difference = np.abs(tiled - whole)[valid]
                 worst = max(worst, float(difference.max(initial=0.0)))
                 changed += int(((tiled > threshold) != (whole > threshold))[valid].sum())
