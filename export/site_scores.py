@@ -3,7 +3,7 @@ training-time validation of a checkpoint (``export.train``, through ``export.tor
 the held-out measurement of a bundled ONNX file (``export.zoo``), so a model card's numbers
 are the plugin's numbers.
 
-Every image goes through ``core.engine.inference.predict_rows`` as in ``euromine:mapfootprints``
+Every image goes through ``core.engine.inference.predict_scene`` as in ``euromine:mapfootprints``
 (overlapping reflect-padded tiles blended with smooth weights, the valid-pixel rule of
 ``core.io.valid``), is thresholded at 0.5 and scored by ``core.scoring.metrics``
 (docs/metrics.md); labels are read by the mask rule. Footprint and series models are scored on
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from euromine_qgis.core.engine.inference import TileModel, TileSettings, engine_env, predict_rows
+from euromine_qgis.core.engine.inference import TileModel, TileSettings, engine_env, predict_scene
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.io.raster import footprint_values, inspect_image, open_raster
 from euromine_qgis.core.maps.min_area import min_area_pixels, sieve_mask
@@ -51,10 +51,7 @@ def map_scene(model: TileModel, images: Sequence[Path]) -> tuple[np.ndarray, np.
     with ExitStack() as stack:
         stack.enter_context(engine_env())
         srcs = [stack.enter_context(open_raster(path)) for path in images]
-        blocks = list(predict_rows(model, srcs, TileSettings(batch_size=0)))
-    rows = 1 if model.info.series else 0
-    return (np.concatenate([b.probability for b in blocks], rows),
-            np.concatenate([b.valid for b in blocks], rows))
+        return predict_scene(model, srcs, TileSettings(batch_size=0))
 
 
 def sieved(mining: np.ndarray, valid: np.ndarray, image: Path, min_area_ha: float) -> np.ndarray:

@@ -674,3 +674,21 @@ class _Blender:
         self.acc[:, th - done:] = 0.0
         self.wsum[th - done:] = 0.0
         return block
+
+
+def predict_scene(model: TileModel, src: rasterio.io.DatasetReader | Sequence[rasterio.io.DatasetReader],
+                  settings: TileSettings, reporter: Reporter = Reporter(),
+                  indexes: Sequence[Sequence[int] | None] | None = None
+                  ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """predict_rows' blocks put together: the whole scene's (H, W) probability and valid arrays, or
+    (T, H, W) from a series model. For scenes that fit in memory (scores, measurements, tests); the
+    mapping algorithms write the blocks as they come."""
+    srcs = [src] if isinstance(src, rasterio.io.DatasetReader) else list(src)
+    shape = ((len(srcs),) if model.info.series else ()) + (srcs[0].height, srcs[0].width)
+    probability = np.zeros(shape, np.float32)
+    valid = np.zeros(shape, bool)
+    for block in predict_rows(model, src, settings, reporter, indexes):
+        rows, cols = block.window.toslices()
+        probability[..., rows, cols] = block.probability
+        valid[..., rows, cols] = block.valid
+    return probability, valid

@@ -115,6 +115,9 @@ class Model:
         # The engine's reader, decoding and writer threads share the cores with onnxruntime; its
         # idle pool threads spinning between runs would starve them.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No memory pattern: onnxruntime then plans one block for every tensor of a run at once,
+        # 759 MB against 444 MB of peak for one 1344 x 1408 tile of unet_footprint, at the same speed.
+        options.enable_mem_pattern = False
         if self.intra_op_threads:
             options.intra_op_num_threads = self.intra_op_threads
         # a TensorRT engine is built for one precision: fp16 engines get their own cache folder
