@@ -78,9 +78,9 @@ RECEPTIVE_FIELD_TOLERANCE = 1e-6
 # allows (the tolerant receptive field, measured at export on generated held-out sites by tiling them
 # as the engine does, export/tolerant_field.py). A pixel can change class only where its whole-scene
 # probability lies within this of THRESHOLD, and only near tile seams: each model card counts those
-# pixels on held-out sites (unet_footprint: 16 of 12 million at 0.05, against 1 at 0.01 and 0 at
-# 0.001, whose wider fields cost 1.37 and 1.45 model runs per output pixel instead of 1.26 on a
-# 20 000 × 2400 scene).
+# pixels on held-out sites. A trained model's influence falls off steeply at the edge of its field,
+# so tighter tolerances barely narrow it (unet_footprint: 217 px at 1e-6, 194 at 1e-4, 159 at 1e-3
+# on the random and generated scenes of core/engine/receptive_field.py) and cost nearly as much.
 TOLERANT_FIELD_TOLERANCE = 5e-2
 
 
