@@ -124,7 +124,11 @@ def deepness_python(deepness_src) -> Path:
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory) -> Path:
     """One generated 2000² 10-band int16 year, its pixels on a square 10 m UTM grid."""
-    work = tmp_path_factory.mktemp("deepness")
+    return utm_scene(tmp_path_factory.mktemp("deepness"))
+
+
+def utm_scene(work: Path) -> Path:
+    """``work/scene.tif``: a generated SIDE² 10-band int16 year, its pixels on a square 10 m UTM grid."""
     site = generate_site(work, "Bench", seed=11, size=(SIDE, SIDE), years=(YEAR,))
     with rasterio.open(site / "image" / f"Year{YEAR}.tif") as src:
         profile, pixels = src.profile, src.read()

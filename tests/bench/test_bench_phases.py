@@ -113,20 +113,10 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
 
 
 def test_phases(tmp_path):
-    import rasterio
-    from rasterio.transform import from_origin
-
-    from export.synthetic import generate_site
-    from tests.bench.test_bench_deepness import PIXEL_M, cpu_flags, cpu_name, table
+    from tests.bench.test_bench_deepness import cpu_flags, cpu_name, table, utm_scene
     from tests.bench.test_bench_engine import report
 
-    site = generate_site(tmp_path, "Bench", seed=11, size=(SIDE, SIDE), years=(YEAR,))
-    with rasterio.open(site / "image" / f"Year{YEAR}.tif") as src:
-        profile, pixels = src.profile, src.read()
-    profile.update(crs="EPSG:32632", transform=from_origin(500_000, 4_520_000, PIXEL_M, PIXEL_M))
-    scene = tmp_path / "scene.tif"
-    with rasterio.open(scene, "w", **profile) as dst:
-        dst.write(pixels)
+    scene = utm_scene(tmp_path)
 
     medians = {}
     for label, options in SETTINGS.items():
