@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import pytest
 
+from euromine_qgis.core.archive.run import CompositeOptions, build_composites
+from euromine_qgis.core.archive.sites import Site
+from euromine_qgis.core.errors import Cancelled
+from euromine_qgis.core.progress import Reporter
 from tests.archive.archive_runs import SITE, check_year, composites, leftovers, site_years
 from tests.stac.reference import used
+from tests.stac.scenes import site_lonlat
 
 pytestmark = pytest.mark.slow  # the command in a process of its own, reading over HTTP
 
@@ -73,3 +78,24 @@ def test_unsigned_assets_fail_with_the_api_named(api, tmp_path):
     assert served.server.url in done.stderr and "read" in done.stderr, done.stderr[-3000:]
     assert "(HTTP 403)" in done.stderr and "needs SAS_TOKEN_URL" in done.stderr, done.stderr[-3000:]
     assert site_years(out) == [] and leftovers(out) == []
+
+
+def test_a_cancelled_run_leaves_nothing_partial_and_resumes(api, tmp_path):
+    """Cancelling in the middle of a year (the Reporter's check, as QGIS's cancel button and Ctrl-C
+    reach it) raises Cancelled and keeps only the finished years; the next run makes the rest."""
+    served = api("earth-search-c1")
+    options = CompositeOptions(stac_url=served.server.url, collection=served.collection, years=[2021, 2022],
+                               months=list(range(4, 11)), max_cloud=80.0, crs="", resolution=10.0,
+                               excluded_scl=frozenset({0, 1, 3, 8, 9, 10}), sas_token_url="")
+    site = Site(SITE, site_lonlat())
+
+    def cancel_in_2022() -> bool:  # true from the first check after a 2022 asset was read
+        return any("/data/" in path and "2022" in path for _, path, _ in served.server.log)
+
+    out = tmp_path / "out"
+    with pytest.raises(Cancelled):
+        build_composites([site], options, out, Reporter(is_canceled=cancel_in_2022))
+    assert site_years(out) == ["Year2021.tif"] and leftovers(out) == []
+    build_composites([site], options, out, Reporter())
+    assert site_years(out) == ["Year2021.tif", "Year2022.tif"] and leftovers(out) == []
+    check_year(out / SITE / "image" / "Year2022.tif", served, 2022)
