@@ -47,7 +47,7 @@ def test_without_onnxruntime_the_model_free_algorithms_still_work(installed_prof
            "(euromine:installdependencies; qgis_process run euromine:installdependencies)" in listing.stderr
     assert "Traceback" not in listing.stderr
     algorithms = [line.split()[0] for line in listing.stdout.splitlines() if line.strip().startswith("euromine:")]
-    assert algorithms == ["euromine:changelayers", "euromine:detectchange", "euromine:evaluate",
+    assert algorithms == ["euromine:changelayers", "euromine:composites", "euromine:detectchange", "euromine:evaluate",
                           "euromine:installdependencies"]
     footprints = [write_mask(tmp_path / f"footprint_{y}.tif", np.eye(8, k=k, dtype=np.uint8), 255)
                   for y, k in ((2016, 0), (2017, 1))]

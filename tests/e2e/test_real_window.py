@@ -25,7 +25,7 @@ def test_toolbox_group_and_mapfootprints_dialog_on_screen(installed_profile, tmp
         "Evaluation": ["Evaluate footprints (CA-TIoU, IoU, F1)"],
         "Mapping": ["Map mining footprints"],
         "Setup": ["Install dependencies (onnxruntime)"],
-        "Site workflows": ["Map and score many sites"],
+        "Site workflows": ["Annual composites from a STAC archive", "Map and score many sites"],
     }
     # QGIS 3.40 and later put the algorithm's group before its name
     title = "Mapping - Map mining footprints" if Qgis.versionInt() >= 34000 else "Map mining footprints"

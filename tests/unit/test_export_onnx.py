@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from export.onnx import (  # noqa: E402
     read_metadata,
 )
 from export.spectral import NAME, SpectralBaseline, metadata  # noqa: E402
+from export.tolerant_field import record_tolerant_field  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # exports models
@@ -85,11 +87,14 @@ def test_export_is_deterministic(exported: Path, tmp_path: Path) -> None:
     assert again.read_bytes() == exported.read_bytes()
 
 
-def test_committed_model_is_what_the_code_exports(exported: Path) -> None:
+def test_committed_model_is_what_the_code_exports(exported: Path, tmp_path: Path) -> None:
+    """export.spectral's steps: the export, then the tolerant field it records as a bundled model."""
     entry = {m["name"]: m for m in json.loads((MODELS_DIR / "models.json").read_text())["models"]}[NAME]
     if entry["provenance"]["torch"] != torch.__version__:
         pytest.skip(f"committed file exported with torch {entry['provenance']['torch']}")
-    assert exported.read_bytes() == (MODELS_DIR / entry["file"]).read_bytes()
+    bundled = Path(shutil.copy(exported, tmp_path / exported.name))
+    record_tolerant_field(bundled)
+    assert bundled.read_bytes() == (MODELS_DIR / entry["file"]).read_bytes()
 
 
 def test_failed_check_leaves_no_file(tmp_path: Path) -> None:
@@ -137,8 +142,8 @@ def test_committed_models_match_models_json() -> None:
     spectral = {m["name"]: m for m in models}[NAME]
     assert spectral["synthetic_training"] is False
     assert spectral["provenance"]["command"] == "python -m export.spectral --out models_onnx"
-    assert read_metadata(MODELS_DIR / spectral["file"]) == dict(metadata(), receptive_field=2, tolerant_receptive_field=2,
-                                                                alignment=1)
+    expected = dict(metadata(), receptive_field=2, tolerant_receptive_field=2, alignment=1)
+    assert read_metadata(MODELS_DIR / spectral["file"]) == expected
 
 
 # --- physics -----------------------------------------------------------------------------------
