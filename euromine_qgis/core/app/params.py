@@ -73,9 +73,10 @@ DRY_RUN = Param(
     help="check the inputs as a run does and write nothing (no output folder or file is created); log and "
          "return in DRY_RUN_REPORT what the run would do: tiles per image and the tiling; the band each model "
          "band is read from and the scaling verdict; CRS units and pixel size in metres; the nodata share of "
-         "each year (from a decimated sample); the estimated peak memory of the process (Python and the loaded "
-         "model included, plus what onnxruntime grew by running one real batch, the row buffers, batches, "
-         "accumulators, GDAL cache, and the TEMPORAL_FILTER and MIN_AREA_HA passes) and the estimated time from "
+         "each year (from the file's overviews or a sample of its blocks); the estimated peak memory of the "
+         "process (Python and the loaded model included, plus what onnxruntime grew by running one real batch, "
+         "the row buffers, batches, accumulators, GDAL cache, and the TEMPORAL_FILTER and MIN_AREA_HA passes, "
+         "per panel of the scene) and the estimated time from "
          "that batch, timed on the execution provider that would run (named). The command's "
          "<code>euromine check</code> does the same.")
 
