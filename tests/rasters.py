@@ -67,3 +67,24 @@ def damaged_image(path: Path) -> Path:
     data[offset:offset + 8] = b"\xff" * 8
     path.write_bytes(bytes(data))
     return path
+
+
+def repeated_vrt(tile: Path, height: int, width: int, out: Path) -> Path:
+    """A VRT of ``height`` × ``width`` px that repeats ``tile`` side by side and top to bottom (read
+    for real through GDAL's VRT driver), with the tile's nodata."""
+    with rasterio.open(tile) as src:
+        count, dtype, (th, tw), geo, srs = src.count, src.dtypes[0], src.shape, src.transform.to_gdal(), src.crs
+        nodata = "" if src.nodata is None else f"<NoDataValue>{src.nodata!r}</NoDataValue>"
+    gdal_type = {"int16": "Int16", "uint16": "UInt16", "float32": "Float32"}[dtype]
+    sources = [(y, x, min(th, height - y), min(tw, width - x))
+               for y in range(0, height, th) for x in range(0, width, tw)]
+    bands = "".join(
+        f'<VRTRasterBand dataType="{gdal_type}" band="{b}">{nodata}'
+        + "".join(f'<SimpleSource><SourceFilename relativeToVRT="0">{tile}</SourceFilename>'
+                  f'<SourceBand>{b}</SourceBand><SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
+                  f'<DstRect xOff="{x}" yOff="{y}" xSize="{w}" ySize="{h}"/></SimpleSource>'
+                  for y, x, h, w in sources)
+        + "</VRTRasterBand>" for b in range(1, count + 1))
+    out.write_text(f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{srs.to_wkt()}</SRS>'
+                   f"<GeoTransform>{', '.join(repr(v) for v in geo)}</GeoTransform>{bands}</VRTDataset>")
+    return out

@@ -27,6 +27,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from euromine_qgis.core.engine import hardware
 from euromine_qgis.core.engine.bundled import resolve_bundled
 from euromine_qgis.core.engine.model import Model
 from export.synthetic import generate_site
@@ -81,10 +82,8 @@ SPEED_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNN
 
 
 def cpu_flags() -> str:
-    """Which of SPEED_FLAGS this CPU reports (comma-separated), or 'none of AVX2, ...'."""
-    with open("/proc/cpuinfo") as info:
-        flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
-    found = [name for flag, name in SPEED_FLAGS.items() if flag in flags]
+    """The speed flags this CPU reports (hardware.cpu_flags) as the benches name them, or 'none of AVX2, ...'."""
+    found = [SPEED_FLAGS.get(flag, flag) for flag in hardware.cpu_flags()]
     return ", ".join(found) if found else "none of " + ", ".join(SPEED_FLAGS.values())
 
 

@@ -36,6 +36,7 @@ from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.maps.footprints import map_footprints
 from export.synthetic import generate_site
 from tests.plain_run import AUTO_TILES, PLAIN_INPUT
+from tests.rasters import repeated_vrt
 
 REPO = Path(__file__).resolve().parents[2]
 SIDE = 2000
@@ -199,32 +200,10 @@ print(json.dumps({"seconds": time.perf_counter() - start, "peak_kib": peak}))
 """
 
 
-def mosaic_vrt(tile: Path, side: int, out: Path) -> Path:
-    """A side × side scene made of copies of ``tile`` (read for real through GDAL's VRT driver)."""
-    with rasterio.open(tile) as src:
-        t, bands, tw, th, dtype = src.transform, src.count, src.width, src.height, src.dtypes[0]
-        crs, nodata = src.crs.to_wkt(), src.nodata
-    gdal_type = {"int16": "Int16", "uint16": "UInt16"}[dtype]
-    parts = [f'<VRTDataset rasterXSize="{side}" rasterYSize="{side}"><SRS>{crs}</SRS>'
-             f"<GeoTransform>{t.c}, {t.a}, 0, {t.f}, 0, {t.e}</GeoTransform>"]
-    for b in range(1, bands + 1):
-        parts.append(f'<VRTRasterBand dataType="{gdal_type}" band="{b}"><NoDataValue>{nodata}</NoDataValue>')
-        for row in range(0, side, th):
-            for col in range(0, side, tw):
-                w, h = min(tw, side - col), min(th, side - row)
-                parts.append(f"<SimpleSource><SourceFilename>{tile}</SourceFilename><SourceBand>{b}</SourceBand>"
-                             f'<SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
-                             f'<DstRect xOff="{col}" yOff="{row}" xSize="{w}" ySize="{h}"/></SimpleSource>')
-        parts.append("</VRTRasterBand>")
-    parts.append("</VRTDataset>")
-    out.write_text("".join(parts))
-    return out
-
-
 def test_peak_memory_is_flat(scene, tmp_path):
     rows = []
     for side in (2000, 8000, 20000):
-        vrt = mosaic_vrt(scene[0][1], side, tmp_path / f"scene_{side}.vrt")
+        vrt = repeated_vrt(scene[0][1], side, side, tmp_path / f"scene_{side}.vrt")
         out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(vrt), str(tmp_path / f"out_{side}"), str(REPO)],
                              capture_output=True, text=True, check=True)
         figures = json.loads(out.stdout.strip().splitlines()[-1])

@@ -58,7 +58,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
 
 def test_peak_memory_at_the_defaults(tmp_path_factory):
     from tests.bench.test_bench_deepness import cpu_flags, cpu_name
-    from tests.unit.test_memory_bound import repeated_vrt
+    from tests.rasters import repeated_vrt
 
     work = tmp_path_factory.mktemp("memory")
     tile = _generated_tile(work)

@@ -14,7 +14,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from tests.rasters import random_scene, write_image
+from tests.rasters import random_scene, repeated_vrt, write_image
 
 REPO = Path(__file__).resolve().parents[2]
 HEIGHT, TILE_WIDTH = 256, 1500
@@ -40,25 +40,6 @@ map_footprints([(2020, Path(sys.argv[1]))], model, Path(sys.argv[2]), probabilit
 print(json.dumps({"peak": next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
                                 if line.startswith("VmHWM:"))}))
 """
-
-
-def repeated_vrt(tile: Path, height: int, width: int, out: Path) -> Path:
-    """A VRT of ``height`` × ``width`` px that repeats ``tile`` side by side and top to bottom."""
-    with rasterio.open(tile) as src:
-        count, dtype, (th, tw), geo, srs = src.count, src.dtypes[0], src.shape, src.transform.to_gdal(), src.crs
-    gdal_type = {"int16": "Int16", "uint16": "UInt16", "float32": "Float32"}[dtype]
-    sources = [(y, x, min(th, height - y), min(tw, width - x))
-               for y in range(0, height, th) for x in range(0, width, tw)]
-    bands = "".join(
-        f'<VRTRasterBand dataType="{gdal_type}" band="{b}">'
-        + "".join(f'<SimpleSource><SourceFilename relativeToVRT="0">{tile}</SourceFilename>'
-                  f'<SourceBand>{b}</SourceBand><SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>'
-                  f'<DstRect xOff="{x}" yOff="{y}" xSize="{w}" ySize="{h}"/></SimpleSource>'
-                  for y, x, h, w in sources)
-        + "</VRTRasterBand>" for b in range(1, count + 1))
-    out.write_text(f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{srs.to_wkt()}</SRS>'
-                   f"<GeoTransform>{', '.join(repr(v) for v in geo)}</GeoTransform>{bands}</VRTDataset>")
-    return out
 
 
 def peak_bytes(image: Path, out: Path) -> int:
