@@ -79,8 +79,8 @@ RECEPTIVE_FIELD_TOLERANCE = 1e-6
 # as the engine does, export/tolerant_field.py). A pixel can change class only where its whole-scene
 # probability lies within this of THRESHOLD, and only near tile seams: each model card counts those
 # pixels on held-out sites. A trained model's influence falls off steeply at the edge of its field,
-# so tighter tolerances barely narrow it (unet_footprint: 217 px at 1e-6, 194 at 1e-4, 159 at 1e-3
-# on the random and generated scenes of core/engine/receptive_field.py) and cost nearly as much.
+# so tighter tolerances barely narrow it and cost nearly as much (unet_footprint: 217 px at 1e-6,
+# 194 at 1e-4, 159 at 1e-3, from receptive_field.measure(model, tolerance, site_scenes(model.info))).
 TOLERANT_FIELD_TOLERANCE = 5e-2
 
 
