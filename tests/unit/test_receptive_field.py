@@ -15,10 +15,11 @@ from euromine_qgis.core.engine.inference import (
     TileSettings,
     predict_scene,
     resolve_tiling,
+    tile_layout,
 )
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.receptive_field import DATE_NOISE, measure, scenes
-from euromine_qgis.core.engine.tiling import align_up
+from euromine_qgis.core.engine.tiling import align_up, tile_starts
 from euromine_qgis.core.io.valid import valid_pixels
 from export.synthetic import generate_site
 from tests.onnx_factory import conv_model, metadata, pooled_model
@@ -126,6 +127,23 @@ def test_default_tiling_follows_the_tolerant_field_and_exact_the_exact_one():
     assert exact.tile == align_up(TILE_PER_OVERLAP * 435, 32)  # the tiling of earlier releases, bit for bit
     given = resolve_tiling(info, TileSettings(overlap=64, batch_size=0))
     assert (given.overlap, given.exact) == (64, False)
+
+
+def test_default_tiling_runs_the_fewest_tiles_its_side_allows():
+    """Tile strides are rounded down to the alignment: the default tiling's side still covers the
+    scene with the fewest tiles of at most its tile (2400 x 20 000 at unet_footprint's field: 2 x 17
+    tiles, not the 2 x 18 that the evenly spread side needed), and never more than that tile."""
+    model = Model(next(m.file for m in bundled_models() if m.name == "unet_footprint"), device="cpu", scale=1.0)
+    tiling = resolve_tiling(model.info, TileSettings(batch_size=0))
+    stride = (tiling.tile - tiling.overlap) // tiling.alignment * tiling.alignment
+    for length in range(tiling.tile + 1, 25_000, 367):
+        layout = tile_layout(model, 64, length, TileSettings(batch_size=0))
+        padded = align_up(length, tiling.alignment)
+        assert layout.columns == -(-(padded - tiling.tile) // stride) + 1, length
+        assert layout.tile_width <= tiling.tile and layout.tile_width % tiling.alignment == 0
+        assert len(tile_starts(padded, layout.tile_width, tiling.overlap, tiling.alignment)) == layout.columns
+    wide = tile_layout(model, 2400, 20_000, TileSettings(batch_size=0))
+    assert (wide.strips, wide.columns) == (2, 17)
 
 
 @pytest.fixture(scope="module")

@@ -139,6 +139,11 @@ class Tiling:
     tolerance: float = RECEPTIVE_FIELD_TOLERANCE
 
     @property
+    def tolerant(self) -> bool:
+        """Whether the tiling follows the model's tolerant receptive field (the default tiling)."""
+        return self.tolerance == TOLERANT_FIELD_TOLERANCE
+
+    @property
     def exact(self) -> bool:
         """Whether tiled output equals whole-scene inference to ``tolerance``."""
         return self.receptive_field is not None and self.overlap > 2 * self.receptive_field
@@ -294,15 +299,23 @@ def _side(length: int, tiling: Tiling, declared: bool) -> tuple[int, int]:
     """(tile, padded scene) along one axis. The scene is padded to the model's alignment. A model
     that declares its receptive field runs on any multiple of its alignment, so it gets as few
     tiles as the tiling's size needs, each shrunk to the smallest side that still covers the scene
-    (one tile of the padded scene when that is shorter). Other models keep the tiling's size."""
-    padded = align_up(length, tiling.alignment)
+    (one tile of the padded scene when that is shorter). Other models keep the tiling's size.
+
+    A tile's stride is rounded down to the alignment (tile_starts), so the side that spreads the
+    overlaps evenly can leave the scene one tile short. The default tiling then grows the side by
+    the alignment until its tiles cover the scene; the exact tiling keeps earlier releases' side
+    and the extra tile, bit for bit."""
+    padded, alignment = align_up(length, tiling.alignment), tiling.alignment
     if padded <= tiling.tile:
         side = padded if declared else tiling.tile
         return side, side
     if declared:
-        stride = (tiling.tile - tiling.overlap) // tiling.alignment * tiling.alignment
+        stride = (tiling.tile - tiling.overlap) // alignment * alignment
         tiles = -(-(padded - tiling.tile) // stride) + 1
-        side = align_up(-(-(padded - tiling.overlap) // tiles) + tiling.overlap, tiling.alignment)
+        side = align_up(-(-(padded - tiling.overlap) // tiles) + tiling.overlap, alignment)
+        if tiling.tolerant:
+            while side < tiling.tile and len(tile_starts(padded, side, tiling.overlap, alignment)) > tiles:
+                side += alignment
         return min(side, tiling.tile), padded
     return tiling.tile, padded
 
@@ -515,7 +528,9 @@ def _batches(srcs: Sequence[rasterio.io.DatasetReader], readers: Sequence[RowRea
 def _tiles_batch(panel_index: int, strip: int, panel: _Panel, x0s: list[int], raws: Sequence[NDArray[Any]],
                  valid: NDArray[np.bool_], model: TileModel, plan: _Plan, bands: int, last: bool) -> _Batch:
     """The normalized tiles at ``x0s`` of one strip of a panel, cut from its padded images ``raws``."""
-    tiles = np.zeros((len(x0s), bands * len(raws), plan.th, plan.tw), np.float32)
+    # Every live tile is written whole below. Into np.zeros' pages, normalising one 1344 x 1408
+    # tile of 10 bands took 68 ms on the 2-core EPYC; into np.empty's, 24 ms.
+    tiles = np.empty((len(x0s), bands * len(raws), plan.th, plan.tw), np.float32)
     live = np.zeros(len(x0s), bool)
     for i, x0 in enumerate(x0s):
         columns = slice(x0 - panel.left, x0 - panel.left + plan.tw)
