@@ -44,6 +44,29 @@ def fix_intra_op_threads(threads: int) -> None:
     ort.SessionOptions = Options
 
 
+def raw_session_run(model, scene: Path, settings) -> dict:
+    """``InferenceSession.run`` alone over the batches the engine runs on ``scene`` with ``settings``
+    (read beforehand, one at a time, as predict_rows cuts them): wall and process CPU seconds
+    summed over the runs, and the tiles run. ``model`` is an engine Model, ``settings`` TileSettings."""
+    import rasterio
+
+    from euromine_qgis.core.engine.inference import _Plan, _read_batches, engine_env, resolve_tiling, tile_layout
+
+    wall = cpu = 0.0
+    tiles = 0
+    with engine_env(), rasterio.open(scene) as src:
+        layout = tile_layout(model, src.height, src.width, settings, [src])
+        plan = _Plan(src.height, src.width, resolve_tiling(model.info, settings))
+        for batch in _read_batches([src], model, plan, layout.batch_size, [None], plan.panels(layout.panels)):
+            tick, tick_cpu = time.perf_counter(), time.process_time()
+            model.session.run([model.output_name], {model.input_names[0]: batch.tiles})
+            wall += time.perf_counter() - tick
+            cpu += time.process_time() - tick_cpu
+            tiles += len(batch.tiles)
+    return {"seconds": wall, "cpu_seconds": cpu, "tiles": tiles,
+            "setting": f"tile {layout.tile_height}, overlap {layout.tiling.overlap}, batch {layout.batch_size}"}
+
+
 def euromine(args: argparse.Namespace) -> dict:
     """EuroMine's map_footprints on the scene; raw: session.run over the engine's own batches."""
     sys.path.insert(0, str(REPO))
@@ -51,14 +74,7 @@ def euromine(args: argparse.Namespace) -> dict:
         fix_intra_op_threads(args.threads)
     import rasterio
 
-    from euromine_qgis.core.engine.inference import (
-        TileSettings,
-        _Plan,
-        _read_batches,
-        engine_env,
-        resolve_tiling,
-        tile_layout,
-    )
+    from euromine_qgis.core.engine.inference import TileSettings
     from euromine_qgis.core.engine.model import Model
     from euromine_qgis.core.maps.footprints import footprint_name, map_footprints
     from tests.plain_run import PLAIN_INPUT
@@ -72,17 +88,9 @@ def euromine(args: argparse.Namespace) -> dict:
     peak = peak_kib()
     with rasterio.open(args.out / footprint_name(YEAR)) as src:
         np.save(args.out / "mask.npy", src.read(1))
-    raw, tiles = 0.0, 0
-    with engine_env(), rasterio.open(args.scene) as src:
-        layout = tile_layout(model, src.height, src.width, settings, [src])
-        plan = _Plan(src.height, src.width, resolve_tiling(model.info, settings))
-        for batch in _read_batches([src], model, plan, layout.batch_size, [None], plan.panels(layout.panels)):
-            tick = time.perf_counter()
-            model.session.run([model.output_name], {model.input_names[0]: batch.tiles})
-            raw += time.perf_counter() - tick
-            tiles += len(batch.tiles)
-    return {"seconds": seconds, "raw_seconds": raw, "peak_kib": peak, "tiles": tiles,
-            "setting": f"tile {layout.tile_height}, overlap {layout.tiling.overlap}, batch {layout.batch_size}"}
+    raw = raw_session_run(model, args.scene, settings)
+    return {"seconds": seconds, "raw_seconds": raw["seconds"], "peak_kib": peak, "tiles": raw["tiles"],
+            "setting": raw["setting"]}
 
 
 def deepness(args: argparse.Namespace) -> dict:

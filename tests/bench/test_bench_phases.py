@@ -51,13 +51,12 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     import euromine_qgis.cli.main  # noqa: F401  (what the command loads)
     imports = time.perf_counter() - imports_start
 
-    import rasterio
-
     from euromine_qgis.core.engine import inference
     from euromine_qgis.core.engine.bundled import resolve_bundled
     from euromine_qgis.core.engine.model import Model
     from euromine_qgis.core.io import row_reader
     from euromine_qgis.core.maps import footprints
+    from tests.bench.side_by_side import raw_session_run
     from tests.bench.test_bench_engine import PhaseClock
     from tests.plain_run import PLAIN_INPUT
 
@@ -87,19 +86,11 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
                               temporal_filter="none", min_area_ha=0.0, image_input=PLAIN_INPUT)
     run, run_cpu = time.perf_counter() - run_start, time.process_time() - run_cpu
 
-    raw = raw_cpu = 0.0
-    with inference.engine_env(), rasterio.open(args.scene) as src:
-        layout = inference.tile_layout(model, src.height, src.width, settings, [src])
-        plan = inference._Plan(src.height, src.width, inference.resolve_tiling(model.info, settings))
-        panels = plan.panels(layout.panels)
-        for batch in inference._read_batches([src], model, plan, layout.batch_size, [None], panels):
-            tick, tick_cpu = time.perf_counter(), time.process_time()
-            model.session.run([model.output_name], {model.input_names[0]: batch.tiles})
-            raw += time.perf_counter() - tick
-            raw_cpu += time.process_time() - tick_cpu
+    raw = raw_session_run(model, args.scene, settings)
 
     figures = {"imports": imports, "model load": load, "map_footprints": run, "end to end": imports + load + run,
-               "raw session.run": raw, "map_footprints CPU": run_cpu, "raw session.run CPU": raw_cpu}
+               "raw session.run": raw["seconds"], "map_footprints CPU": run_cpu,
+               "raw session.run CPU": raw["cpu_seconds"]}
     for label, clock in (("", wall), (" CPU", cpu)):
         t = clock.seconds
         figures.update({f"{k}{label}": v for k, v in {
