@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..engine.contract import FOOTPRINT_TASKS, RECEPTIVE_FIELD_TOLERANCE, TOLERANT_FIELD_TOLERANCE
 from ..engine.devices import DEVICES
-from ..engine.inference import TILE_PER_OVERLAP, TOLERANT_TILE_PER_OVERLAP
+from ..engine.inference import MAX_TOLERANT_TILE, TILE_PER_OVERLAP, TOLERANT_TILE_PER_OVERLAP
 from ..engine.precision import PRECISIONS
 from ..maps.temporal_filter import TEMPORAL_FILTERS
 from .spec import QGIS, AlgorithmSpec, Kind, Param
@@ -51,12 +51,12 @@ TILE_OVERLAP = Param(
     "TILE_OVERLAP", Kind.TEXT, "Tile overlap (auto, exact or pixels)", default="auto", advanced=True,
     help=f"<code>auto</code>: 2 × the model's tolerant receptive field + 1, so tiled probabilities stay within "
          f"{TOLERANT_FIELD_TOLERANCE:g} of running the model on the whole scene at once, in tiles about "
-         f"{TOLERANT_TILE_PER_OVERLAP} times the overlap (each model card gives the field and the pixels that "
-         "changed class at THRESHOLD 0.5 on held-out sites). <code>exact</code>: 2 × the receptive field at "
-         f"{RECEPTIVE_FIELD_TOLERANCE:g} + 1 in tiles {TILE_PER_OVERLAP} times the overlap: whole-scene results, "
-         "bit for bit as earlier releases, at more time and memory. A number of pixels: that overlap; a smaller "
-         "one is faster but changes probabilities near tile edges, and a pixel close to THRESHOLD may flip. The "
-         "log names the tiling.")
+         f"{TOLERANT_TILE_PER_OVERLAP} times the overlap, at most {MAX_TOLERANT_TILE} px a side (each model "
+         "card gives the field and the pixels that changed class at THRESHOLD 0.5 on held-out sites). "
+         f"<code>exact</code>: 2 × the receptive field at {RECEPTIVE_FIELD_TOLERANCE:g} + 1 in tiles "
+         f"{TILE_PER_OVERLAP} times the overlap: whole-scene results, bit for bit as earlier releases, at more "
+         "time and memory. A number of pixels: that overlap; a smaller one is faster but changes probabilities "
+         "near tile edges, and a pixel close to THRESHOLD may flip. The log names the tiling.")
 
 BATCH_SIZE = Param(
     "BATCH_SIZE", Kind.INTEGER, "Tiles per batch (0 = automatic: by tile size, more on a GPU)", default=0,
@@ -79,7 +79,6 @@ DRY_RUN = Param(
          "per panel of the scene) and the estimated time from "
          "that batch, timed on the execution provider that would run (named). The command's "
          "<code>euromine check</code> does the same.")
-
 
 
 def has_dry_run(spec: AlgorithmSpec) -> bool:

@@ -189,9 +189,10 @@ class Model:
 
         tiling = resolve_tiling(self.info, TileSettings(batch_size=0))
         probe = min(tiling.tile, max(tiling.alignment, PROBE_SIDE // tiling.alignment * tiling.alignment))
+        probe_feeds = self._timing_feeds(probe)
         for _ in range(2):  # the first run of a shape also plans its memory
             start = time.perf_counter()
-            sessions["fp32"].run([self.output_name], self._timing_feeds(probe))
+            sessions["fp32"].run([self.output_name], probe_feeds)
         per_pixel = (time.perf_counter() - start) / probe**2
         side = int((TIMED_RUN_S / max(per_pixel, 1e-12)) ** 0.5) // tiling.alignment * tiling.alignment
         side = max(probe, min(side, tiling.tile, TIMED_SIDE // tiling.alignment * tiling.alignment))
