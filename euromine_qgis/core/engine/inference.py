@@ -46,8 +46,8 @@ T = TypeVar("T")
 
 # The engine's own buffers for one panel of a stream (its row buffer, accumulators and finished
 # blocks, see panel_columns) are held near this many bytes. Chosen against the 1 GiB target for a
-# whole run on a CPU: onnxruntime's activations for one large tile (about 750 MB for a 1536-px tile
-# of unet_footprint) leave room for little more than this, the batches and GDAL's cache; at
+# whole run on a CPU: onnxruntime's activations for one large tile (most of the peak that
+# test_bench_memory.py prints) leave room for little more than this, the batches and GDAL's cache; at
 # 160-px tiles it still makes panels thousands of columns wide, so few tiles straddle a panel edge.
 PANEL_BYTES = 48 * 2**20
 # Panels are cut at tile starts at least this many columns apart (GeoTIFF outputs are tiled in
@@ -98,9 +98,10 @@ def engine_env() -> rasterio.Env:
 # output pixel (the tiling of every release before the tolerant field, kept bit for bit).
 TILE_PER_OVERLAP = 4
 # The default tiling, by the tolerant field: tiles this many times their overlap, about
-# (8 / 7)² = 1.3 model runs per output pixel, up to MAX_TOLERANT_TILE px a side. Measured on
-# this project's CPU machines, onnxruntime's time per pixel does not grow with the tile's side,
-# but its memory does: about 650 MB for one 1472-px tile of unet_footprint (make bench).
+# (8 / 7)² = 1.3 model runs per output pixel, up to MAX_TOLERANT_TILE px a side. On this project's
+# CPU machines onnxruntime's time per pixel barely changes with the tile's side, but its memory
+# grows with the tile's pixels: at 1440-px tiles of unet_footprint a 20 000² scene peaks at about
+# 960 MiB (test_bench_memory.py), so tiles stay within this side for the 1 GiB target.
 TOLERANT_TILE_PER_OVERLAP = 8
 MAX_TOLERANT_TILE = 1472
 # The overlap of a model that does not declare its receptive field.

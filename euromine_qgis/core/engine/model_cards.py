@@ -87,15 +87,17 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> list[str]:
 
 
 def tolerant_text(card: Mapping[str, Any]) -> str:
-    """The tolerant field of a card and what the default tiling did on held-out sites, in words."""
+    """The tolerant field of a card and what tiling at it did on held-out sites, in words."""
     if card["tolerant_receptive_field"] is None:
         return "not recorded: the default tiling follows the exact field"
     text = f"{card['tolerant_receptive_field']} px at a probability tolerance of {card['tolerant_tolerance']:g}"
     check = card["tolerant_check"]
     if check:
-        text += (f"; tiled by default on {check['sites']}, probabilities differed from whole-scene inference by "
-                 f"at most {check['max_difference']:g} and {check['pixels_changed_class']:,} of "
-                 f"{check['pixels']:,} pixels changed class at THRESHOLD {check['threshold']:g}")
+        text += (f"; with the overlap it sets (2 × the field + 1) in tiles of half a site's side, on "
+                 f"{check['sites']}, probabilities differed from whole-scene inference by at most "
+                 f"{check['max_difference']:g} and "
+                 f"{check['pixels_changed_class']:,} of {check['pixels']:,} pixels changed class at THRESHOLD "
+                 f"{check['threshold']:g}")
     return text
 
 
