@@ -26,6 +26,12 @@ def write_image(path: Path, data: np.ndarray, nodata: float | None = 0, crs: CRS
     return path
 
 
+def read_raster(path: Path) -> np.ndarray:
+    """Every band of the raster at ``path``, the file closed again."""
+    with rasterio.open(path) as src:
+        return src.read()
+
+
 def random_scene(height: int, width: int, seed: int = 0, bands: int = 10) -> np.ndarray:
     """Spatially smooth int16 reflectance-like values (so convolutions see structure)."""
     rng = np.random.default_rng(seed)

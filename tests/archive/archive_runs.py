@@ -110,7 +110,8 @@ def check_year(image: Path, api: Api, year: int, months: tuple[int, int] = (4, 1
     with rasterio.open(clear) as src:
         assert set(src.dtypes) == {"uint16"}, src.dtypes
         counts = src.read()
-        assert src.transform == rasterio.open(image).transform and (src.height, src.width) == got.shape[1:]
+        with rasterio.open(image) as composite:
+            assert src.transform == composite.transform and (src.height, src.width) == got.shape[1:]
     # per band, or one band: observations clear by SCL alone, or clear by SCL and valid in every band
     references = [want.clear[:, rows, cols]] if counts.shape[0] == len(BANDS) else \
         [want.scl_clear[None, rows, cols], want.every_band_clear[None, rows, cols]]

@@ -4,11 +4,11 @@ file's header), no pixel read and nothing written."""
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
-from pyproj import Transformer
 
+from euromine_qgis.core.archive.grid import site_grid
+from euromine_qgis.core.archive.run import grid_bounds
 from tests.archive.archive_runs import composites
 from tests.stac.reference import used
 from tests.stac.scenes import CRS, site_lonlat
@@ -42,10 +42,8 @@ def years_bytes(result: object) -> list[int]:
 
 
 def site_grid_bounds() -> tuple[float, float, float, float]:
-    """The site's grid as the interface fixes it: the WGS84 box in its UTM zone, bounds out to multiples of 10 m."""
-    w, s, e, n = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform_bounds(*site_lonlat(),
-                                                                                        densify_pts=21)
-    return math.floor(w / 10) * 10, math.floor(s / 10) * 10, math.ceil(e / 10) * 10, math.ceil(n / 10) * 10
+    """The site's grid (core.archive.grid.site_grid, checked against pyproj in test_archive_grid)."""
+    return grid_bounds(site_grid(site_lonlat(), CRS, 10.0))
 
 
 def test_dry_run_lists_the_scenes_and_reads_no_pixel(api, tmp_path):

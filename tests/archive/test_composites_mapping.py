@@ -26,4 +26,4 @@ def test_then_map_maps_the_new_site(api, tmp_path):
     footprints = sorted((out / SITE).rglob("footprint*2023*.tif"))
     assert footprints, f"no 2023 footprint under {out / SITE}: {sorted(p.name for p in (out / SITE).rglob('*'))}"
     assert same_grid(footprints[0], out / SITE / "image" / "Year2023.tif")
-    assert json.loads(done.stdout)
+    assert list(json.loads(done.stdout)["MAPS"]) == [SITE], "mapsites' results, per site"

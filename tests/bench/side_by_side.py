@@ -50,19 +50,18 @@ def raw_session_run(model, scene: Path, settings) -> dict:
     summed over the runs, and the tiles run. ``model`` is an engine Model, ``settings`` TileSettings."""
     import rasterio
 
-    from euromine_qgis.core.engine.inference import _Plan, _read_batches, engine_env, resolve_tiling, tile_layout
+    from euromine_qgis.core.engine.inference import engine_batches, engine_env, tile_layout
 
     wall = cpu = 0.0
     tiles = 0
     with engine_env(), rasterio.open(scene) as src:
         layout = tile_layout(model, src.height, src.width, settings, [src])
-        plan = _Plan(src.height, src.width, resolve_tiling(model.info, settings))
-        for batch in _read_batches([src], model, plan, layout.batch_size, [None], plan.panels(layout.panels)):
+        for batch in engine_batches(model, [src], settings):
             tick, tick_cpu = time.perf_counter(), time.process_time()
-            model.session.run([model.output_name], {model.input_names[0]: batch.tiles})
+            model.session.run([model.output_name], {model.input_names[0]: batch})
             wall += time.perf_counter() - tick
             cpu += time.process_time() - tick_cpu
-            tiles += len(batch.tiles)
+            tiles += len(batch)
     return {"seconds": wall, "cpu_seconds": cpu, "tiles": tiles,
             "setting": f"tile {layout.tile_height}, overlap {layout.tiling.overlap}, batch {layout.batch_size}"}
 

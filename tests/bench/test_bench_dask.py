@@ -12,7 +12,6 @@ Run: ``.venv/bin/python -m pytest -q -s -p no:cacheprovider tests/bench/test_ben
 """
 from __future__ import annotations
 
-import os
 import re
 import resource
 import time
@@ -24,11 +23,11 @@ import pytest
 from euromine_qgis.core.batch.site_sources import sites_from_folder
 from euromine_qgis.core.batch.sites import map_sites
 from euromine_qgis.core.engine.bundled import resolve_bundled
-from euromine_qgis.core.engine.hardware import cpu_flags, cpu_name
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.executor import LOCAL, Executor
 from euromine_qgis.core.progress import Reporter
 from export.synthetic import generate_sites
+from tests.bench.test_bench_deepness import cpu_flags, cpu_name
 from tests.plain_run import site_options
 
 pytest.importorskip("distributed")
@@ -83,7 +82,7 @@ def test_bench_sites_per_minute_here_and_on_a_local_cluster(tmp_path):
     here_rate, cluster_rate = 60.0 * N_SITES / here_wall, 60.0 * N_SITES / (total - startup)
     ratio = cluster_rate / here_rate
     print(f"\nmapsites, {N_SITES} generated sites of {SIZE[0]}x{SIZE[1]} px x {len(YEARS)} years, spectral_baseline, "
-          f"CPU: {cpu_name()}, {os.cpu_count()} cores, flags {' '.join(cpu_flags()) or 'none listed'}; the faster "
+          f"CPU: {cpu_name()}; {cpu_flags()}; the faster "
           f"of {ROUNDS} interleaved runs each")
     print(f"  here (1 process, {WORKERS} intra-op threads): {here_rate:6.1f} sites/min "
           f"({here_wall / N_SITES:.2f} s/site, {here_cpu / N_SITES:.2f} CPU s/site)")

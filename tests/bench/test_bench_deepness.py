@@ -78,7 +78,8 @@ def cpu_name() -> str:
 
 # The /proc/cpuinfo flags int8 and fp32 speed depend on, as the benches name them
 SPEED_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI",
-               "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX"}
+               "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX", "amx_int8": "AMX-INT8", "amx_bf16": "AMX-BF16"}
+assert tuple(SPEED_FLAGS) == hardware.ISA_FLAGS, "a name for every flag hardware.cpu_flags reports"
 
 
 def cpu_flags() -> str:

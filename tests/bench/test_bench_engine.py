@@ -9,9 +9,6 @@
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,16 +22,16 @@ from euromine_qgis.core.engine.devices import CUDA, TENSORRT, provider_loads
 from euromine_qgis.core.engine.inference import (
     TileSettings,
     _Plan,
-    _read_batches,
     _reflect_to,
     auto_batch_size,
+    engine_batches,
     engine_env,
     resolve_tiling,
-    tile_layout,
 )
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.maps.footprints import map_footprints
 from export.synthetic import generate_site
+from tests.mapping_peak import mapping_peak
 from tests.plain_run import AUTO_TILES, PLAIN_INPUT
 from tests.rasters import repeated_vrt
 
@@ -83,10 +80,7 @@ def reader_seconds(model: Model, images, batch: int) -> float:
     with engine_env():
         for _, path in images:
             with rasterio.open(path) as src:
-                settings = TileSettings(batch_size=batch)
-                plan = _Plan(src.height, src.width, resolve_tiling(model.info, settings))
-                panels = plan.panels(tile_layout(model, src.height, src.width, settings, [src]).panels)
-                for _ in _read_batches([src], model, plan, batch, [None], panels):
+                for _ in engine_batches(model, [src], TileSettings(batch_size=batch)):
                     pass
     return time.perf_counter() - start
 
@@ -183,31 +177,12 @@ def test_against_patch_pipeline(scene, tmp_path):
     report(f"against the patch pipeline, {len(scene)} years of {SIDE} x {SIDE} px, CPU", rows)
 
 
-MEMORY_SCRIPT = r"""
-import json, sys, time
-from pathlib import Path
-sys.path.insert(0, sys.argv[3])
-from euromine_qgis.core.maps.footprints import map_footprints
-from euromine_qgis.core.engine.model import Model
-from euromine_qgis.core.engine.bundled import resolve_bundled
-from tests.plain_run import PLAIN_FOOTPRINTS
-model = Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0)
-start = time.perf_counter()
-map_footprints([(2020, Path(sys.argv[1]))], model, Path(sys.argv[2]), **PLAIN_FOOTPRINTS)
-# VmHWM, not ru_maxrss: under pytest the child's ru_maxrss can report the parent's peak
-peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(json.dumps({"seconds": time.perf_counter() - start, "peak_kib": peak}))
-"""
-
-
 def test_peak_memory_is_flat(scene, tmp_path):
     rows = []
     for side in (2000, 8000, 20000):
         vrt = repeated_vrt(scene[0][1], side, side, tmp_path / f"scene_{side}.vrt")
-        out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(vrt), str(tmp_path / f"out_{side}"), str(REPO)],
-                             capture_output=True, text=True, check=True)
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append(f"{side:6d} x {side:<6d} px: peak RSS {figures['peak_kib'] / 1024:7.0f} MiB, "
+        figures = mapping_peak(vrt, tmp_path / f"out_{side}")
+        rows.append(f"{side:6d} x {side:<6d} px: peak RSS {figures['peak'] / 2**20:7.0f} MiB, "
                     f"{side * side / 1e6 / figures['seconds']:6.2f} Mpx/s")
     report("peak resident memory of one mapping process (target: flat, < 2048 MiB at 20000 x 20000)", rows)
 

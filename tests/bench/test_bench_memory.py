@@ -20,7 +20,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "unet_footprint"
-TILE_SIDE = 2000
 SCENES = {"2000²": (2000, 2000), "20 000 × 2400": (2400, 20_000), "20 000²": (20_000, 20_000)}  # (height, width)
 PANELS_OF_LARGEST = 2
 GIB = 2**30
@@ -36,6 +35,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     from euromine_qgis.core.errors import Cancelled
     from euromine_qgis.core.maps.footprints import map_footprints
     from euromine_qgis.core.progress import Reporter
+    from tests.bench.side_by_side import peak_kib
     from tests.plain_run import PLAIN_FOOTPRINTS
 
     model = Model(resolve_bundled(MODEL), device="cpu", scale=1.0, precision="fp32")
@@ -51,20 +51,19 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     except Cancelled:
         pass
     seconds = time.perf_counter() - start
-    with open("/proc/self/status") as status:  # VmHWM: this process's own peak (see test_memory_bound)
-        peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    peak = peak_kib() * 1024  # VmHWM: this process's own peak (see test_memory_bound)
     return {"seconds": seconds, "peak": peak, "panels": panels, "mapped": min(panels, args.panels or panels)}
 
 
 def test_peak_memory_at_the_defaults(tmp_path_factory):
-    from tests.bench.test_bench_deepness import cpu_flags, cpu_name
+    from tests.bench.test_bench_deepness import cpu_flags, cpu_name, utm_scene
     from tests.rasters import repeated_vrt
 
     work = tmp_path_factory.mktemp("memory")
-    tile = _generated_tile(work)
+    tile = utm_scene(work)  # a 2000² 10-band int16 generated year on a 10 m UTM grid
     rows = []
     for label, (height, width) in SCENES.items():
-        image = tile if (height, width) == (TILE_SIDE, TILE_SIDE) else \
+        image = tile if label == "2000²" else \
             repeated_vrt(tile, height, width, work / f"scene_{width}x{height}.vrt")
         out = work / f"out_{width}x{height}"
         panels = PANELS_OF_LARGEST if label == "20 000²" else 0
@@ -80,23 +79,6 @@ def test_peak_memory_at_the_defaults(tmp_path_factory):
         print(f"   {label:14s} peak {f['peak'] / 2**20:7.0f} MiB, {f['seconds']:6.1f} s{part}")
     for label, f in rows:
         assert f["peak"] <= GIB, f"{label}: peak {f['peak'] / 2**20:.0f} MiB over 1 GiB"
-
-
-def _generated_tile(work: Path) -> Path:
-    """One generated 2000² 10-band int16 year on a 10 m UTM grid (test_bench_deepness's scene)."""
-    import rasterio
-    from rasterio.transform import from_origin
-
-    from export.synthetic import generate_site
-
-    site = generate_site(work, "Memory", seed=11, size=(TILE_SIDE, TILE_SIDE), years=(2020,))
-    with rasterio.open(site / "image" / "Year2020.tif") as src:
-        profile, pixels = src.profile, src.read()
-    profile.update(crs="EPSG:32632", transform=from_origin(500_000, 4_520_000, 10, 10))
-    out = work / "tile.tif"
-    with rasterio.open(out, "w", **profile) as dst:
-        dst.write(pixels)
-    return out
 
 
 if __name__ == "__main__":

@@ -24,16 +24,13 @@ map_footprints. Raw session.run times the model alone over the very batches the 
 """
 from __future__ import annotations
 
+import argparse
+import json
+import statistics
+import subprocess
+import sys
 import time
-
-START = time.perf_counter()
-
-import argparse  # noqa: E402  (after START: the imports are a phase)
-import json  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SIDE, YEAR = 2000, 2020

@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 
 from euromine_qgis.core.engine.bundled import MODELS_DIR
-from euromine_qgis.core.engine.hardware import cpu_flags, cpu_name
 from euromine_qgis.core.engine.model import Model
 from euromine_qgis.core.engine.precision import CACHE_ENV, CACHE_FILE
 from export.site_scores import map_scene
 from export.synthetic import generate_site
+from tests.bench.test_bench_deepness import cpu_flags, cpu_name
 
 REPO = Path(__file__).resolve().parents[2]
 SIDE = 1000
@@ -58,10 +58,6 @@ def site(tmp_path_factory):
     return sorted((folder / "image").glob("Year*.tif"))
 
 
-def cpu_line() -> str:
-    return f"{cpu_name()}, {os.cpu_count()} cores, flags {' '.join(cpu_flags()) or 'none listed'}"
-
-
 def end_to_end(model: Model, images) -> tuple[float, np.ndarray, np.ndarray]:
     """Median seconds of mapping ``images`` over REPEATS runs, and the last run's map and valid pixels."""
     seconds = []
@@ -73,7 +69,8 @@ def end_to_end(model: Model, images) -> tuple[float, np.ndarray, np.ndarray]:
 
 
 def images_for(entry, site) -> list[Path]:
-    return site[:2] if entry["task"] == "footprint_series" else site[:2 if entry["task"] == "change" else 1]
+    """The site's years a model of ``entry`` takes: two for series and change models, else one."""
+    return site[:2] if entry["task"] in ("footprint_series", "change") else site[:1]
 
 
 def test_precision_table(site, tmp_path, monkeypatch):
@@ -85,7 +82,7 @@ def test_precision_table(site, tmp_path, monkeypatch):
         cache = json.loads((tmp_path / CACHE_FILE).read_text())
         timed = next(v for k, v in cache.items() if k.startswith(entry["sha256"]))
         per_tile = timed["seconds_per_tile"]
-        images = site[:auto.info.images_per_sample or 2]
+        images = images_for(entry, site)
         fp32_s, fp32_map, valid = end_to_end(Model(parent, device="cpu", precision="fp32", scale=1.0), images)
         int8_s, int8_map, _ = end_to_end(Model(parent, device="cpu", precision="int8", scale=1.0), images)
         agree = np.mean(fp32_map[valid] == int8_map[valid])
@@ -95,8 +92,8 @@ def test_precision_table(site, tmp_path, monkeypatch):
                     f"{per_tile['int8']:7.4f} {per_tile['fp32'] / per_tile['int8']:5.2f}× {fp32_s:7.2f} "
                     f"{int8_s:6.2f} {fp32_s / int8_s:5.2f}×  {agree:9.4%} {heldout:+10.4f}  {auto.precision:5s} "
                     f"{fp32_s / auto_s:5.2f}×")
-    print(f"\n== precision: fp32 against the int8 sibling, CPU ({cpu_line()}); per tile: auto's timing (one tile, "
-          f"median); end to end: a generated {SIDE}² site at the default tiles, median of {REPEATS}")
+    print(f"\n== precision: fp32 against the int8 sibling, CPU ({cpu_name()}; {cpu_flags()}); per tile: auto's "
+          f"timing (one tile, median); end to end: a generated {SIDE}² site at the default tiles, median of {REPEATS}")
     print("   model                tile  s fp32    int8  speed  e2e fp32  int8  speed  map agree  held-out Δ  auto  "
           "auto/fp32 speed")
     for row in rows:
@@ -125,7 +122,7 @@ def test_auto_first_use_overhead(site, tmp_path):
         rows.append(f"{entry['name']:20s} {extra_s:+6.2f} s {extra_mb:+7.1f} MB   peak {peak:6.0f} MB"
                     f"   chose {', '.join(sorted({r[2] for r in first}))} ({first[0][3]})")
     print(f"\n== PRECISION=auto, first use against a cached verdict (child processes: open the model, map a "
-          f"{SIDE}² site; median of {REPEATS}), CPU ({cpu_line()})")
+          f"{SIDE}² site; median of {REPEATS}), CPU ({cpu_name()}; {cpu_flags()})")
     for row in rows:
         print("   " + row)
     assert worst_s <= 1.0 and worst_mb <= 100.0, f"first use costs {worst_s:.2f} s and {worst_mb:.1f} MB at worst"

@@ -137,8 +137,8 @@ def test_default_tiling_against_plain_tiles(tmp_path):
     settings = {"160-px tiles, overlap 0": PLAIN_TILES, "default (auto)": {}, "exact": {"exact": True}}
     runs: dict[str, list[dict]] = {label: [] for label in settings}
     for repeat in range(REPEATS):
-        for label, tiles in settings.items():
-            runs[label].append(map_in_child(image, entry.file, tmp_path / f"out{repeat}{len(runs[label])}", tiles))
+        for n, (label, tiles) in enumerate(settings.items()):
+            runs[label].append(map_in_child(image, entry.file, tmp_path / f"out_{n}_{repeat}", tiles))
     seconds = {label: statistics.median(r["seconds"] for r in rs) for label, rs in runs.items()}
     raw = {label: statistics.median(r["raw_seconds"] for r in rs) for label, rs in runs.items()}
     peaks = {label: max(r["peak_mib"] for r in rs) for label, rs in runs.items()}

@@ -23,8 +23,7 @@ import re
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
@@ -114,10 +113,6 @@ class StacServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def running(self) -> bool:
-        return self._httpd is not None
-
     def start(self) -> None:
         """Listen (on ``port``, or a free one the first time) and serve in a daemon thread."""
         handler = type("Handler", (_Handler,), {"stac": self})
@@ -162,12 +157,9 @@ class StacServer:
         with self._lock:
             return sum(n for p, n in self.requests.items() if p.startswith(DATA_PREFIX) and part in p)
 
-    def href(self, relative: str) -> str:
-        return self.url + relative
-
     # -- hooks the handler calls ----------------------------------------------------------------
 
-    def _count(self, path: str, method: str, query: str) -> bool:
+    def _count(self, path: str) -> bool:
         """Count a request; False when the server is dead or dies now (drop the connection)."""
         with self._lock:
             if self._httpd is None:
@@ -201,16 +193,6 @@ class StacServer:
                     del self.faults.hang[i]
                     return seconds
         return None
-
-
-@contextmanager
-def serving(catalogue: Catalogue) -> Iterator[StacServer]:
-    """A StacServer for the block, stopped after it."""
-    server = StacServer(catalogue)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # -- search -----------------------------------------------------------------------------------------
@@ -415,7 +397,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         body = self._body() if self.command == "POST" else b""
-        if not self.stac._count(path, self.command, parts.query):
+        if not self.stac._count(path):
             self._drop()
             return
         try:

@@ -6,7 +6,7 @@ import pytest
 from euromine_qgis.core.archive.bands import find_bands, normalised
 from euromine_qgis.core.errors import InputError
 from euromine_qgis.core.release import BANDS
-from tests.unit.test_archive_items import earth_search, planetary_computer
+from tests.stac.items import earth_search, planetary_computer
 
 EARTH_SEARCH_KEYS = ["blue", "green", "red", "rededge1", "rededge2", "rededge3", "nir", "nir08", "swir16", "swir22"]
 PC_KEYS = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]

@@ -14,6 +14,7 @@ from euromine_qgis.core.archive.composite import (
     median_values,
 )
 from euromine_qgis.core.io.raster import Grid
+from tests.stac.scenes import EXCLUDED_SCL
 
 NAN = np.nan
 
@@ -89,7 +90,7 @@ def test_row_blocks_give_the_same_composite_as_one_block(tmp_path, monkeypatch):
     from euromine_qgis.core.archive import composite
     from euromine_qgis.core.archive.search import Scene
     from euromine_qgis.core.progress import Reporter
-    from tests.unit.test_archive_items import earth_search
+    from tests.stac.items import earth_search
 
     items = []
     for k in range(3):
@@ -103,7 +104,7 @@ def test_row_blocks_give_the_same_composite_as_one_block(tmp_path, monkeypatch):
         monkeypatch.setattr(composite, "BLOCK_BUDGET_BYTES", budget)
         folder = tmp_path / str(budget)
         folder.mkdir()
-        result = composite.compose_year(scenes, grid, frozenset({0, 1, 3, 8, 9, 10}), folder / "image.tif",
+        result = composite.compose_year(scenes, grid, frozenset(EXCLUDED_SCL), folder / "image.tif",
                                         folder / "clear.tif", lambda href: href, "local", Reporter())
         with rasterio.open(folder / "image.tif") as image, rasterio.open(folder / "clear.tif") as clear:
             made[budget] = (image.read(), clear.read(1), result.median_clear)

@@ -8,7 +8,11 @@ import pytest
 
 from euromine_qgis.core.archive.bands import find_bands
 from euromine_qgis.core.archive.harmonisation import OffsetCheck, convention
-from tests.unit.test_archive_items import earth_search, planetary_computer
+from tests.stac.items import earth_search, planetary_computer
+
+APPLIED = "earthsearch:boa_offset_applied true (offset already removed)"
+NOT_APPLIED = "earthsearch:boa_offset_applied false, "
+DECLARED, BASELINE = "raster:bands scale/offset", "s2:processing_baseline"
 
 
 def _blue(item):
@@ -16,22 +20,22 @@ def _blue(item):
 
 
 @pytest.mark.parametrize(("item", "rule", "dn", "expected"), [
-    (earth_search(), "raster:bands", 1500, 500),  # Collection 1: the offset in every year, declared
-    (earth_search(baseline="02.14"), "raster:bands", 1500, 500),  # the declaration wins over the baseline
+    (earth_search(), "raster:bands scale/offset", 1500, 500),  # Collection 1: the offset in every year, declared
+    (earth_search(baseline="02.14"), "raster:bands scale/offset", 1500, 500),  # the declaration wins over the baseline
     # the older collection: true says Earth Search removed the offset already; false leaves it to the baseline
-    (earth_search(c1=False, offset_applied=True), "boa_offset_applied true", 1500, 1500),
+    (earth_search(c1=False, offset_applied=True), APPLIED, 1500, 1500),
     # ... also where its raster:bands declare the offset, as the live items do whatever the flag (#66)
-    (earth_search(c1=False, offset_applied=True, declares_offset=True), "boa_offset_applied true", 1500, 1500),
-    (earth_search(c1=False, offset_applied=False, declares_offset=True), "false, raster:bands", 1500, 500),
-    (earth_search(c1=False, offset_applied=False, baseline="04.00"), "false, baseline 04.00", 1500, 500),
-    (earth_search(c1=False, offset_applied=False, baseline="02.14"), "false, no offset", 1500, 1500),
-    (planetary_computer(baseline="04.00"), "baseline 04.00", 1500, 500),
-    (planetary_computer(baseline="05.10"), "baseline 05.10", 1500, 500),
-    (planetary_computer(baseline="02.14"), "no offset", 1500, 1500),
+    (earth_search(c1=False, offset_applied=True, declares_offset=True), APPLIED, 1500, 1500),
+    (earth_search(c1=False, offset_applied=False, declares_offset=True), NOT_APPLIED + DECLARED, 1500, 500),
+    (earth_search(c1=False, offset_applied=False, baseline="04.00"), f"{NOT_APPLIED}{BASELINE} 04.00", 1500, 500),
+    (earth_search(c1=False, offset_applied=False, baseline="02.14"), NOT_APPLIED + "no offset declared", 1500, 1500),
+    (planetary_computer(baseline="04.00"), "s2:processing_baseline 04.00", 1500, 500),
+    (planetary_computer(baseline="05.10"), "s2:processing_baseline 05.10", 1500, 500),
+    (planetary_computer(baseline="02.14"), "no offset declared", 1500, 1500),
 ])
 def test_the_rule_comes_from_the_items_metadata(item, rule, dn, expected):
     c = _blue(item)
-    assert all(word in c.rule for word in rule.split())
+    assert c.rule == rule
     assert c.reflectance(np.array([dn], dtype=np.uint16))[0] == expected
     assert c.nodata == 0
 

@@ -13,7 +13,7 @@ def test_a_year_is_reused_only_when_nothing_changed(tmp_path):
     image.parent.mkdir()
     image.write_bytes(b"composite")
     write_manifest(tmp_path, {"2020": year_record(ITEMS, PARAMETERS, {"image": image}, tmp_path)})
-    assert [p.name for p in tmp_path.iterdir()] and (tmp_path / MANIFEST_NAME).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["image", MANIFEST_NAME])
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
     record = read_manifest(tmp_path)["2020"]
     assert record["files"]["image"]["path"] == "image/Year2020.tif"

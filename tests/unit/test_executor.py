@@ -85,6 +85,12 @@ def test_map_sites_gives_the_same_error_on_every_path(options, model, cluster, s
     assert not [p for p in (tmp_path / "cluster").rglob("*") if p.name != ".euromine.lock"]
 
 
+def _log() -> tuple[Reporter, list[str]]:
+    """A reporter that records its lines, warnings prefixed, and the list it records them in."""
+    lines: list[str] = []
+    return Reporter(info=lines.append, warning=lambda text: lines.append("warning: " + text)), lines
+
+
 @dataclass(frozen=True)
 class FailingTask:
     """A task that logs a line and a warning, then fails with the engine's error for bad input."""
@@ -102,8 +108,7 @@ class FailingTask:
 @pytest.mark.parametrize("executor", ["local", "cluster"])
 def test_a_failed_task_reports_its_lines_before_its_error(executor, model):
     """The lines a task logged before it failed reach the log on every path, then its error."""
-    lines: list[str] = []
-    reporter = Reporter(info=lines.append, warning=lambda text: lines.append("warning: " + text))
+    reporter, lines = _log()
     where = LOCAL if executor == "local" else Cluster(parse_scheduler("local:1"))
     with pytest.raises(InputError, match="not a readable raster"):
         where.run([FailingTask()], model, reporter, lambda _task, _result: None)
@@ -121,11 +126,6 @@ class WarningTask:
         reporter.info("read the first year")
         reporter.warn("the first year's values are about 10000 times smaller than the model expects")
         return model.session.get_session_options().intra_op_num_threads
-
-
-def _log() -> tuple[Reporter, list[str]]:
-    lines: list[str] = []
-    return Reporter(info=lines.append, warning=lambda text: lines.append("warning: " + text)), lines
 
 
 @pytest.mark.slow

@@ -4,9 +4,6 @@ VmHWM, the high-water mark of its own memory since it started: its ``ru_maxrss``
 RUSAGE_CHILDREN) also counts the parent's resident set, which a spawned child inherits until its
 exec (a large test process would hide the child's). Both are wider than
 one panel of the tiny spectral_baseline's tiles (engine.inference.PANEL_BYTES: about 5000 px)."""
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +11,9 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from tests.rasters import random_scene, repeated_vrt, write_image
+from tests.mapping_peak import mapping_peak
+from tests.rasters import random_scene, read_raster, repeated_vrt, write_image
 
-REPO = Path(__file__).resolve().parents[2]
 HEIGHT, TILE_WIDTH = 256, 1500
 NARROW, WIDE = 6_000, 36_000
 # What the wide scene may add to the peak (measured: 21 MiB, GDAL's datasets for a VRT of more
@@ -24,29 +21,10 @@ NARROW, WIDE = 6_000, 36_000
 # row blocks, pixel areas and the row buffer a tile high and 36 000 px wide) added 85 MiB.
 MAX_GROWTH = 40 * 2**20
 
-SCRIPT = """
-import json, sys
-from pathlib import Path
-sys.path.insert(0, sys.argv[3])
-from euromine_qgis.core.engine import inference
-from euromine_qgis.core.engine.bundled import resolve_bundled
-from euromine_qgis.core.engine.model import Model
-from euromine_qgis.core.maps.footprints import map_footprints
-from tests.plain_run import PLAIN_FOOTPRINTS
-
-inference.GDAL_CACHE_BYTES = 32 * 2**20  # bounded on its own (the outputs' blocks): not what is measured here
-model = Model(resolve_bundled("spectral_baseline"), device="cpu", scale=1.0, precision="fp32")
-map_footprints([(2020, Path(sys.argv[1]))], model, Path(sys.argv[2]), probabilities="uint8", **PLAIN_FOOTPRINTS)
-print(json.dumps({"peak": next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
-                                if line.startswith("VmHWM:"))}))
-"""
-
-
 def peak_bytes(image: Path, out: Path) -> int:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(image), str(out), str(REPO)],
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-4000:]
-    return int(json.loads(done.stdout.strip().splitlines()[-1])["peak"])
+    """The peak of mapping ``image`` with the spectral baseline, GDAL's block cache at 32 MiB (bounded
+    on its own, the outputs' blocks: not what is measured here), probabilities written too."""
+    return int(mapping_peak(image, out, gdal_cache_bytes=32 * 2**20, probabilities="uint8")["peak"])
 
 
 @pytest.mark.slow
@@ -85,7 +63,7 @@ def test_windowed_passes_cut_wide_grids_into_columns(tmp_path, monkeypatch):
     def run(folder: Path):
         layers = change_layers(footprints, [(2017, 2020)], folder, temporal_filter="smooth3", min_area_ha=0.0)
         change = change_from_footprints(footprints[0][1], footprints[-1][1], folder / "change.tif")
-        rasters = {p.name: rasterio.open(p).read() for p in sorted(folder.glob("*.tif"))}
+        rasters = {p.name: read_raster(p) for p in sorted(folder.glob("*.tif"))}
         return layers, change, rasters
 
     whole = run(tmp_path / "whole")

@@ -20,6 +20,7 @@ from euromine_qgis.core.progress import Reporter
 from export.synthetic import generate_site
 from tests.band_stacks import reflectance_copy
 from tests.plain_run import AUTO_TILES
+from tests.rasters import write_image
 
 YEAR = 2018
 # Footprints of a float 0–1 copy with SCALE=10000 may differ from the int16 original only where
@@ -155,11 +156,9 @@ def test_a_large_image_without_overviews_is_sampled_by_a_bounded_number_of_block
     image's."""
     side, block = 3072, 256
     values = np.random.default_rng(3).integers(1000, 3000, (1, side, side), dtype=np.uint16)
-    big = tmp_path / "big.tif"
-    with rasterio.open(big, "w", driver="GTiff", width=side, height=side, count=1, dtype="uint16", nodata=0,
-                       crs="EPSG:32632", transform=rasterio.transform.from_origin(500_000, 4_500_000, 10, 10),
-                       tiled=True, blockxsize=block, blockysize=block, compress="deflate") as dst:
-        dst.write(values)
+    big = write_image(tmp_path / "big.tif", values, crs="EPSG:32632",
+                      transform=rasterio.transform.from_origin(500_000, 4_500_000, 10, 10), tiled=True,
+                      blockxsize=block, blockysize=block, compress="deflate")
     banded = banded_image(big, ("B4",))
     per_block = big.stat().st_size / (side // block) ** 2
     before = _bytes_read()

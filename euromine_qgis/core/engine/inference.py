@@ -449,16 +449,26 @@ def _default_edges(model: TileModel, plan: _Plan, srcs: Sequence[rasterio.io.Dat
     return panel_edges(plan.xs, plan.canvas_w, panel_columns(plan.th, maps, column_bytes))
 
 
+def engine_batches(model: TileModel, srcs: Sequence[rasterio.io.DatasetReader], settings: TileSettings,
+                   indexes: Sequence[Sequence[int] | None] | None = None) -> Generator[NDArray[np.float32], None, None]:
+    """The normalized tiles of every batch predict_rows runs over ``srcs`` (arguments as there),
+    read and cut as it reads and cuts them, without running the model (every tile, nodata alone
+    included): what the pre-run check and the benches time the model and the reader on."""
+    plan = _Plan(srcs[0].height, srcs[0].width, resolve_tiling(model.info, settings))
+    layout = tile_layout(model, srcs[0].height, srcs[0].width, settings, srcs, indexes)
+    batches = _read_batches(srcs, model, plan, layout.batch_size, indexes or [None] * len(srcs),
+                            plan.panels(layout.panels))
+    with closing(batches):
+        for batch in batches:
+            yield batch.tiles
+
+
 def first_batch(model: TileModel, srcs: Sequence[rasterio.io.DatasetReader], settings: TileSettings,
                 indexes: Sequence[Sequence[int] | None] | None = None) -> NDArray[np.float32]:
     """The normalized tiles of the first batch predict_rows runs over ``srcs`` (arguments as
     there), read as it reads them: the image's first strip is decoded across the first panel."""
-    plan = _Plan(srcs[0].height, srcs[0].width, resolve_tiling(model.info, settings))
-    layout = tile_layout(model, srcs[0].height, srcs[0].width, settings, srcs, indexes)
-    panels = plan.panels(layout.panels)
-    with closing(_read_batches(srcs, model, plan, layout.batch_size, indexes or [None] * len(srcs),
-                               panels)) as batches:
-        return next(batches).tiles
+    with closing(engine_batches(model, srcs, settings, indexes)) as batches:
+        return next(batches)
 
 
 @contextmanager
