@@ -3,7 +3,6 @@ sentinel-2-c1-l2a and sentinel-2-l2a, Planetary Computer's signed sentinel-2-l2a
 with the numpy reference; reruns that reuse finished years and redo changed ones."""
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import rasterio
 
+from euromine_qgis.core.archive.manifest import read_manifest
 from tests.archive.archive_runs import SITE, Api, check_year, composites, leftovers, serve, site_years, year_range
 from tests.stac.reference import expected_year, used, window_of
 from tests.stac.scenes import ALWAYS_CLOUDY, DARK, SHAPES, ShapeCatalogue
@@ -59,7 +59,7 @@ def test_composites_equal_the_reference(request, api, shape, tmp_path):
     shares = {y: check_year(out / SITE / "image" / f"Year{y}.tif", served, y) for y in years}
     print(f"{shape}: share within 1 DN per year {shares}")
     assert leftovers(out) == [], "only the composites, the clear counts and the manifest are left"
-    assert sorted(json.loads((out / SITE / "composites.json").read_text())) == [str(y) for y in years]
+    assert sorted(read_manifest(out / SITE)) == [str(y) for y in years], "the manifest records every year made"
     # scenes outside the season or above MAX_CLOUD are never read
     kept = {w.item_id for y in years for w in used(served.shape.written, y)}
     for item in (w for w in served.shape.written if w.scene.when.year in years):
