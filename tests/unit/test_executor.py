@@ -91,16 +91,23 @@ def _log() -> tuple[Reporter, list[str]]:
     return Reporter(info=lines.append, warning=lambda text: lines.append("warning: " + text)), lines
 
 
+WARNING = "the first year's values are about 10000 times smaller than the model expects"
+
+
 @dataclass(frozen=True)
-class FailingTask:
-    """A task that logs a line and a warning, then fails with the engine's error for bad input."""
+class LoggingTask:
+    """A task that logs a line and WARNING, then fails with the engine's error for bad input
+    (``fails``) or succeeds with the onnxruntime threads its model runs."""
 
-    label: str = "failing"
+    label: str = "task"
+    fails: bool = False
 
-    def __call__(self, model: Model, reporter: Reporter) -> None:
+    def __call__(self, model: Model, reporter: Reporter) -> int:
         reporter.info("read the first year")
-        reporter.warn("the second year looks odd")
-        raise InputError("the second year is not a readable raster")
+        reporter.warn(WARNING)
+        if self.fails:
+            raise InputError("the second year is not a readable raster")
+        return model.session.get_session_options().intra_op_num_threads
 
 
 @pytest.mark.slow
@@ -111,21 +118,9 @@ def test_a_failed_task_reports_its_lines_before_its_error(executor, model):
     reporter, lines = _log()
     where = LOCAL if executor == "local" else Cluster(parse_scheduler("local:1"))
     with pytest.raises(InputError, match="not a readable raster"):
-        where.run([FailingTask()], model, reporter, lambda _task, _result: None)
+        where.run([LoggingTask("failing", fails=True)], model, reporter, lambda _task, _result: None)
     logged = [line.replace("[failing] ", "") for line in lines if "year" in line]  # a cluster prefixes its label
-    assert logged == ["read the first year", "warning: the second year looks odd"]
-
-
-@dataclass(frozen=True)
-class WarningTask:
-    """A task that logs a line and a warning, then succeeds with the onnxruntime threads its model runs."""
-
-    label: str = "warning"
-
-    def __call__(self, model: Model, reporter: Reporter) -> int:
-        reporter.info("read the first year")
-        reporter.warn("the first year's values are about 10000 times smaller than the model expects")
-        return model.session.get_session_options().intra_op_num_threads
+    assert logged == ["read the first year", f"warning: {WARNING}"]
 
 
 @pytest.mark.slow
@@ -137,11 +132,10 @@ def test_a_successful_tasks_lines_reach_the_log(executor, model):
     reporter, lines = _log()
     results: list[int] = []
     where = LOCAL if executor == "local" else Cluster(parse_scheduler("local:1"))
-    where.run([WarningTask()], model, reporter, lambda _task, result: results.append(result))
+    where.run([LoggingTask("warning")], model, reporter, lambda _task, result: results.append(result))
     prefix = "[warning] " if executor == "cluster" else ""
-    assert [line for line in lines if "first year" in line] == [
-        f"{prefix}read the first year",
-        f"warning: {prefix}the first year's values are about 10000 times smaller than the model expects"]
+    assert [line for line in lines if "first year" in line] == [f"{prefix}read the first year",
+                                                                f"warning: {prefix}{WARNING}"]
     assert len(results) == 1
 
 
@@ -154,7 +148,7 @@ def test_cluster_workers_share_the_cores_and_open_the_model_before_the_tasks(mod
 
     reporter, lines = _log()
     results: list[int] = []
-    tasks = [WarningTask(label=f"task {n}") for n in range(4)]
+    tasks = [LoggingTask(f"task {n}") for n in range(4)]
     Cluster(parse_scheduler("local:2")).run(tasks, model, reporter, lambda _task, result: results.append(result))
     assert results == [max(1, usable_cores() // 2)] * 4
     ready = [line for line in lines if line.startswith("Dask: 2 worker(s) ready in ")]
